@@ -1,0 +1,13 @@
+"""Every model, one module per domain. Importing this registers all tables on FAB's
+``Model.metadata`` (which Alembic's env.py and the app factory rely on)."""
+from .catalog import Listing, Product, SkuAlias, normalize_sku  # noqa: F401
+from .fulfillment import PickList, Shipment, ShipmentLine, TrackingEvent  # noqa: F401
+from .inventory import StockLevel, StockMovement, Warehouse  # noqa: F401
+from .notifications import OutboxMessage  # noqa: F401
+from .orders import (  # noqa: F401
+    Allocation, Customer, Order, OrderEvent, OrderHold, OrderLine,
+)
+from .returns import Refund, Return, ReturnLine  # noqa: F401
+from .rules import Rule, RuleVersion  # noqa: F401
+from .settings import AuditLog, ExchangeRate, Setting  # noqa: F401
+from .sync import Channel, ChannelCursor, JobLock, SyncConflict, SyncRun  # noqa: F401

@@ -1,0 +1,96 @@
+"""Every Waybill setting, read from environment variables with safe defaults.
+
+Flask loads this module with ``app.config.from_object``; ``create_app(**overrides)``
+may replace any value (tests do). Secrets are never constants in the code: when
+``OMS_SECRET_KEY`` / ``OMS_CREDENTIALS_KEY`` are unset they are generated once and
+kept in ``instance/`` with mode 0600.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("OMS_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def instance_secret(filename: str, make) -> str:
+    """Read a secret kept in instance/, creating it (mode 0600) on first use."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / filename
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    # O_EXCL: two processes starting at once must not both write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def _default_database_url() -> str:
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{INSTANCE_DIR / 'waybill.db'}"
+
+
+# --- Waybill's own settings --------------------------------------------------
+OMS_DATABASE_URL = os.environ.get("OMS_DATABASE_URL") or _default_database_url()
+OMS_PORT = int(os.environ.get("OMS_PORT", "8080"))
+OMS_SCHEDULER = _env_bool("OMS_SCHEDULER", False)
+OMS_BASE_CURRENCY = os.environ.get("OMS_BASE_CURRENCY", "USD").upper()
+OMS_ADMIN_USER = os.environ.get("OMS_ADMIN_USER", "admin")
+OMS_ADMIN_PASSWORD = os.environ.get("OMS_ADMIN_PASSWORD") or None
+OMS_CREDENTIALS_KEY = os.environ.get("OMS_CREDENTIALS_KEY") or instance_secret(
+    "credentials.key", lambda: Fernet.generate_key().decode()
+)
+OMS_SQLITE_BUSY_TIMEOUT = int(os.environ.get("OMS_SQLITE_BUSY_TIMEOUT", "30"))
+# Order list: no count beyond this many rows (counting 100k+ rows on every page is waste).
+OMS_LIST_COUNT_CAP = int(os.environ.get("OMS_LIST_COUNT_CAP", "10000"))
+
+# --- Flask / Flask-SQLAlchemy --------------------------------------------------
+SECRET_KEY = os.environ.get("OMS_SECRET_KEY") or instance_secret(
+    "secret.key", lambda: secrets.token_urlsafe(48)
+)
+SQLALCHEMY_DATABASE_URI = OMS_DATABASE_URL
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = _env_bool("OMS_SECURE_COOKIES", False)
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+
+# --- Flask-AppBuilder ------------------------------------------------------------
+APP_NAME = "Waybill"
+APP_THEME = ""
+AUTH_TYPE = AUTH_DB
+AUTH_ROLE_ADMIN = "Admin"
+AUTH_ROLE_PUBLIC = "Public"
+AUTH_USER_REGISTRATION = False
+FAB_CREATE_DB = False  # Alembic owns every table (FAB_NOTES 3.2)
+FAB_UPDATE_PERMS = False  # permissions are synced by `flask oms init`
+FAB_API_SWAGGER_UI = True
+FAB_ADD_SECURITY_API = False
+FAB_API_KEY_ENABLED = True
+FAB_API_KEY_PREFIXES = ["wb_"]
+FAB_PASSWORD_HASH_METHOD = "scrypt"
+FAB_API_MAX_PAGE_SIZE = 200
+FAB_SECURITY_MANAGER_CLASS = "app.security.manager.WaybillSecurityManager"
+AUTH_RATE_LIMITED = _env_bool("OMS_LOGIN_RATE_LIMITED", True)
+AUTH_RATE_LIMIT = os.environ.get("OMS_LOGIN_RATE_LIMIT", "10 per 20 second")
+RATELIMIT_ENABLED = AUTH_RATE_LIMITED
+RATELIMIT_STORAGE_URI = os.environ.get("OMS_RATELIMIT_STORAGE_URI", "memory://")
+JWT_ACCESS_TOKEN_EXPIRES = int(os.environ.get("OMS_JWT_ACCESS_SECONDS", "900"))
