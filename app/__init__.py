@@ -1,0 +1,119 @@
+"""The Waybill application factory.
+
+``create_app`` only calls small ``init_*`` steps (Airflow's wiring); each step is one
+concern and can be read on its own. A new ``AppBuilder`` is made per app (FAB_NOTES 3.1).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import csrf, db, migrate
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config_object: str = "config", **overrides) -> Flask:
+    app = Flask(__name__, instance_path=_instance_path())
+    init_config(app, config_object, overrides)
+    init_logging(app)
+    init_database(app)
+    csrf.init_app(app)  # before FAB: it exempts API blueprints only if CSRF is set up
+    with app.app_context():
+        init_appbuilder(app)
+        init_error_handlers(app)
+        init_cli(app)
+    init_scheduler(app)
+    return app
+
+
+def _instance_path() -> str:
+    from config import INSTANCE_DIR
+
+    return str(INSTANCE_DIR)
+
+
+def init_config(app: Flask, config_object: str, overrides: dict) -> None:
+    app.config.from_object(config_object)
+    app.config.update(overrides)
+    if "OMS_DATABASE_URL" in overrides and "SQLALCHEMY_DATABASE_URI" not in overrides:
+        app.config["SQLALCHEMY_DATABASE_URI"] = overrides["OMS_DATABASE_URL"]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault(
+            "connect_args", {"timeout": app.config["OMS_SQLITE_BUSY_TIMEOUT"]}
+        )
+
+
+def init_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=os.environ.get("OMS_LOG_LEVEL", "INFO"),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL (readers don't block the writer), foreign keys on, a busy timeout."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def init_database(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),
+                     render_as_batch=True, compare_type=True)
+    from . import models  # noqa: F401  (registers every table on Model.metadata)
+
+
+def init_appbuilder(app: Flask) -> None:
+    from .api import register_apis
+    from .views import register_views
+
+    appbuilder = AppBuilder(update_perms=False)
+    appbuilder.init_app(app, db.session)
+    register_views(appbuilder)
+    register_apis(appbuilder)
+    if app.config.get("AUTH_RATE_LIMITED") and "SecurityApi" in app.blueprints:
+        # FAB limits only the HTML login form; the JSON login needs the same (FAB_NOTES).
+        appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(
+            app.blueprints["SecurityApi"]
+        )
+
+
+def init_error_handlers(app: Flask) -> None:
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def init_cli(app: Flask) -> None:
+    from .cli import oms
+
+    app.cli.add_command(oms)
+
+
+def init_scheduler(app: Flask) -> None:
+    """Run the job scheduler inside the web process when OMS_SCHEDULER is on (the demo).
+    Under Flask's reloader only the child process (WERKZEUG_RUN_MAIN) starts it."""
+    if not app.config.get("OMS_SCHEDULER") or app.config.get("TESTING"):
+        return
+    if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
+        return
+    try:
+        from jobs.scheduler import start_scheduler
+    except ImportError:  # jobs/ not present yet
+        log.warning("OMS_SCHEDULER is on but jobs.scheduler is unavailable")
+        return
+    app.extensions["oms_scheduler"] = start_scheduler(app)

@@ -1,0 +1,5 @@
+"""Every REST API, registered in one place."""
+
+
+def register_apis(appbuilder) -> None:
+    pass

@@ -1,0 +1,82 @@
+"""`flask oms ...`: thin commands over the services."""
+from __future__ import annotations
+
+import secrets as _secrets
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .extensions import db
+
+
+@click.group("oms", help="Waybill commands.")
+def oms():
+    pass
+
+
+@oms.command("init")
+@click.option("--demo", is_flag=True, help="Load deterministic demo data.")
+@click.option("--orders", "order_count", default=1000, show_default=True,
+              help="Number of demo orders.")
+@with_appcontext
+def init(demo: bool, order_count: int):
+    """Upgrade the schema, sync roles and permissions, create the admin (and demo data)."""
+    from flask_migrate import upgrade
+
+    from .security.manager import sync_roles
+    from .services import users
+
+    started = time.monotonic()
+    upgrade()
+    counts = sync_roles(current_app.appbuilder)
+    click.echo("roles: " + ", ".join(f"{name} ({n} permissions)" for name, n in counts.items()))
+    username = current_app.config["OMS_ADMIN_USER"]
+    password = current_app.config["OMS_ADMIN_PASSWORD"]
+    created, password = users.ensure_admin(current_app.appbuilder.sm, username, password)
+    if created:
+        click.echo(f"admin user created: {username} / {password}")
+    else:
+        click.echo(f"admin user exists: {username}")
+    if demo:
+        from .services import demo as demo_data
+
+        summary = demo_data.load(db.session, orders=order_count, echo=click.echo)
+        click.echo("demo: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    click.echo(f"init done in {time.monotonic() - started:.1f}s")
+
+
+@oms.command("create-user")
+@click.option("--username", required=True)
+@click.option("--role", required=True)
+@click.option("--password", required=True)
+@click.option("--email", default=None)
+@with_appcontext
+def create_user(username, role, password, email):
+    """Create a user with one role."""
+    from .services import users
+    from .services.errors import DomainError
+
+    try:
+        user = users.create_user(current_app.appbuilder.sm, username, role, password, email)
+    except DomainError as err:
+        raise click.ClickException(err.message)
+    click.echo(f"user {user.username} created with role {role}")
+
+
+@oms.command("create-api-key")
+@click.option("--username", required=True)
+@click.option("--name", required=True)
+@with_appcontext
+def create_api_key(username, name):
+    """Create an API key for a user and print it (shown once)."""
+    from .services import users
+    from .services.errors import DomainError
+
+    try:
+        key = users.create_api_key(current_app.appbuilder.sm, username, name)
+    except DomainError as err:
+        raise click.ClickException(err.message)
+    click.echo(key)

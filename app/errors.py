@@ -1,0 +1,21 @@
+"""How domain errors reach people: JSON with the DESIGN.md error body under /api/,
+an error page elsewhere (forms catch their own errors and flash them)."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+
+from .services.errors import DomainError
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/webhooks/")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(err: DomainError):
+        if wants_json():
+            return jsonify(err.to_dict()), err.status
+        return render_template("oms/error.html", error=err,
+                               base_template=app.appbuilder.base_template,
+                               appbuilder=app.appbuilder), err.status

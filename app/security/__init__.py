@@ -1,0 +1,1 @@
+"""Permission vocabulary, roles in code, and Waybill's security manager."""

@@ -1,0 +1,65 @@
+"""Waybill's security manager and the role sync run by ``flask oms init``."""
+from __future__ import annotations
+
+import logging
+
+from flask_appbuilder.security.manager import BaseSecurityManager
+from flask_appbuilder.security.sqla.manager import SecurityManager
+
+from .roles import ADMIN, ROLES, permissions_for
+
+log = logging.getLogger(__name__)
+
+
+class WaybillSecurityManager(SecurityManager):
+    """FAB's SQLAlchemy security manager, plus a log line for sign-in events (no secrets)."""
+
+    def on_user_login(self, user):
+        log.info("sign-in: %s", user.username)
+
+    def on_user_login_failed(self, user):
+        log.warning("failed sign-in for %s", getattr(user, "username", "unknown user"))
+
+
+def sync_roles(appbuilder) -> dict[str, int]:
+    """Create FAB's roles and permissions, then make each Waybill role hold exactly the
+    permissions of the matrix plus the menus it can use. Idempotent."""
+    sm = appbuilder.sm
+    BaseSecurityManager.create_db(sm)  # Admin and Public (FAB_CREATE_DB=False skips it)
+    appbuilder.add_permissions(update_perms=True)  # every view's permissions; Admin gets all
+    menu_access = _menu_access_by_resource(appbuilder)
+    counts = {}
+    for name in ROLES:
+        if name == ADMIN:
+            continue
+        role = sm.add_role(name)
+        wanted = permissions_for(name)
+        resources = {view for _perm, view in wanted}
+        for resource in resources:
+            wanted.extend(("menu_access", menu) for menu in menu_access.get(resource, ()))
+        pvms = []
+        for perm, view in dict.fromkeys(wanted):
+            pvm = sm.find_permission_view_menu(perm, view) or sm.add_permission_view_menu(
+                perm, view
+            )
+            pvms.append(pvm)
+        role.permissions = pvms
+        counts[name] = len(pvms)
+    sm.session.commit()
+    return counts
+
+
+def _menu_access_by_resource(appbuilder) -> dict[str, set[str]]:
+    """{resource: menu names (items and their categories) whose view belongs to it}."""
+    result: dict[str, set[str]] = {}
+    for category in appbuilder.menu.get_list():
+        items = category.childs or [category]
+        for item in items:
+            view = item.baseview
+            if view is None or item.name == "-":
+                continue
+            names = result.setdefault(view.class_permission_name, set())
+            names.add(item.name)
+            if item is not category:
+                names.add(category.name)
+    return result

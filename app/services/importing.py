@@ -1,0 +1,223 @@
+"""Import of channel orders: idempotent upsert by (channel, external id).
+
+A payload hash makes an unchanged order write nothing. Channel updates are applied with
+events; a field Waybill changed locally (``local_edits``) that the channel also changed
+becomes a sync conflict instead of a silent overwrite. Everything after the upsert is
+``pipeline.process``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from connectors.base import NormalizedAddress, NormalizedOrder
+
+from ..models import Channel, Order, OrderLine, Refund, SyncConflict, normalize_sku
+from ..models.base import utcnow
+from . import catalog, customers, events, fx, orders, pipeline, settings
+from .actor import Actor
+from .transaction import transactional
+
+# Fields the channel owns; a remote change to one of them is applied (or, when also
+# edited locally, turned into a conflict).
+CHANNEL_FIELDS = (
+    "email", "customer_name", "shipping_address", "billing_address", "financial_status",
+    "channel_status", "subtotal", "shipping_total", "tax_total", "discount_total", "total",
+    "shipping_method", "tags",
+)
+
+
+@dataclass
+class ImportResult:
+    order: Order | None
+    outcome: str  # created | updated | unchanged
+
+
+def payload_hash(raw) -> str:
+    encoded = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _address(address: NormalizedAddress | None) -> dict | None:
+    if address is None:
+        return None
+    data = {k: v for k, v in address.as_dict().items() if v not in (None, "")}
+    return data or None
+
+
+def _channel_values(normalized: NormalizedOrder) -> dict:
+    return {
+        "email": customers.normalize_email(normalized.email),
+        "customer_name": normalized.customer_name,
+        "shipping_address": _address(normalized.shipping_address),
+        "billing_address": _address(normalized.billing_address),
+        "financial_status": normalized.financial_status,
+        "channel_status": normalized.channel_status,
+        "subtotal": normalized.subtotal, "shipping_total": normalized.shipping_total,
+        "tax_total": normalized.tax_total, "discount_total": normalized.discount_total,
+        "total": normalized.total, "shipping_method": normalized.shipping_method,
+        "tags": list(normalized.tags or []),
+    }
+
+
+@transactional
+def import_order(session: Session, channel: Channel, normalized: NormalizedOrder,
+                 actor: Actor) -> ImportResult:
+    digest = payload_hash(normalized.raw if normalized.raw is not None else repr(normalized))
+    order = session.scalar(
+        select(Order).where(Order.channel_id == channel.id,
+                            Order.external_id == str(normalized.external_id))
+        .options(selectinload(Order.lines), selectinload(Order.holds))
+    )
+    if order is None:
+        return ImportResult(_create(session, channel, normalized, digest, actor), "created")
+    if order.payload_hash == digest:
+        return ImportResult(order, "unchanged")
+    if (normalized.updated_at and order.channel_updated_at
+            and normalized.updated_at < order.channel_updated_at):
+        return ImportResult(order, "unchanged")  # an older copy arriving late
+    _update(session, channel, order, normalized, digest, actor)
+    return ImportResult(order, "updated")
+
+
+def _create(session: Session, channel: Channel, normalized: NormalizedOrder, digest: str,
+            actor: Actor) -> Order:
+    values = _channel_values(normalized)
+    customer = customers.find_or_create(session, values["email"], normalized.customer_name,
+                                        (normalized.shipping_address or NormalizedAddress()).phone)
+    shipping = values["shipping_address"] or {}
+    ship_by = normalized.ship_by or normalized.placed_at + timedelta(
+        days=settings.get(session, "ship_by_days"))
+    order = Order(
+        channel_id=channel.id, external_id=str(normalized.external_id),
+        order_number=str(normalized.order_number), customer=customer,
+        phone=shipping.get("phone"), ship_country=shipping.get("country"),
+        currency=normalized.currency.upper(),
+        total_base=fx.to_base(session, normalized.total, normalized.currency.upper(),
+                              normalized.placed_at),
+        placed_at=normalized.placed_at, channel_updated_at=normalized.updated_at,
+        ship_by=ship_by, status="new", fulfilled_by_channel=normalized.fulfilled_by_channel,
+        fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
+        raw_payload=_jsonable(normalized.raw), payload_hash=digest, local_edits={},
+        **values,
+    )
+    products = catalog.resolve_skus(session, channel.id, [l.sku for l in normalized.lines])
+    for line in normalized.lines:
+        order.lines.append(OrderLine(
+            external_id=line.external_id, sku=line.sku, title=line.title[:255],
+            product_id=products.get(normalize_sku(line.sku)), quantity=line.quantity,
+            unit_price=line.unit_price, tax=line.tax, discount=line.discount,
+        ))
+    session.add(order)
+    session.flush()
+    events.imported(session, order, actor, channel.code)
+    _record_refunds(session, order, normalized, actor)
+    if normalized.cancelled:
+        orders.cancel_in_tx(session, order, normalized.cancel_reason or "cancelled on the channel", actor)
+        return order
+    _initial_holds(session, channel, order, normalized, actor)
+    pipeline.process(session, order, actor)
+    return order
+
+
+def _initial_holds(session, channel, order, normalized, actor) -> None:
+    if order.fulfilled_by_channel:
+        return
+    for line in order.lines:
+        if line.product_id is None:
+            orders.place_hold_in_tx(session, order, "unknown_sku",
+                                    f"SKU {line.sku!r} matches no product", actor)
+            session.add(SyncConflict(
+                channel_id=channel.id, order_id=order.id, kind="unknown_sku",
+                external_id=order.external_id, sku=line.sku,
+                remote_value={"sku": line.sku, "title": line.title},
+                raw_payload=order.raw_payload, error=f"Unknown SKU {line.sku!r}",
+                created_at=utcnow(),
+            ))
+    if order.financial_status == "pending" and settings.get(session, "payment_hold"):
+        orders.place_hold_in_tx(session, order, "payment", "not paid yet", actor)
+
+
+def _update(session: Session, channel: Channel, order: Order, normalized: NormalizedOrder,
+            digest: str, actor: Actor) -> None:
+    remote = _channel_values(normalized)
+    changes, conflicts = {}, []
+    for field in CHANNEL_FIELDS:
+        new, old = remote[field], getattr(order, field)
+        if _same(old, new):
+            continue
+        if field in (order.local_edits or {}):
+            conflicts.append(field)
+            session.add(SyncConflict(
+                channel_id=channel.id, order_id=order.id, kind="local_edit",
+                external_id=order.external_id, field=field,
+                local_value={"value": _jsonable(old), **order.local_edits[field]},
+                remote_value={"value": _jsonable(new)}, raw_payload=_jsonable(normalized.raw),
+                error=f"{field} was changed in Waybill and on the channel", created_at=utcnow(),
+            ))
+            continue
+        changes[field] = {"old": _jsonable(old), "new": _jsonable(new)}
+        setattr(order, field, new)
+    order.payload_hash, order.raw_payload = digest, _jsonable(normalized.raw)
+    order.channel_updated_at = normalized.updated_at or order.channel_updated_at
+    if "shipping_address" in changes:
+        order.ship_country = (order.shipping_address or {}).get("country")
+    if "total" in changes:
+        order.total_base = fx.to_base(session, order.total, order.currency, order.placed_at)
+    if changes:
+        events.updated_from_channel(session, order, actor, changes)
+    _record_refunds(session, order, normalized, actor)
+    if normalized.cancelled and order.status != "cancelled" and "status" not in order.local_edits:
+        if order.status in orders.SHIPPED_STATUSES:
+            events.order_event(session, order, actor, "channel_cancel_refused",
+                               "The channel cancelled this order, but it has already shipped")
+        else:
+            orders.cancel_in_tx(session, order,
+                                normalized.cancel_reason or "cancelled on the channel", actor)
+        return
+    if changes.get("financial_status", {}).get("new") in ("paid", "authorized"):
+        payment_holds = [h for h in order.open_holds if h.reason == "payment"]
+        for hold in payment_holds:
+            hold.released_at, hold.released_by = utcnow(), actor.label
+            hold.release_note = "payment captured"
+            events.hold_released(session, order, actor, "payment", "payment captured")
+        if payment_holds:
+            pipeline.process(session, order, actor)
+
+
+def _record_refunds(session, order, normalized, actor) -> None:
+    known = {r.external_id for r in session.scalars(select(Refund).where(Refund.order_id == order.id))}
+    for refund in normalized.refunds:
+        if refund.external_id and refund.external_id in known:
+            continue
+        row = Refund(order_id=order.id, amount=refund.amount, currency=order.currency,
+                     reason=refund.reason, status="succeeded", external_id=refund.external_id,
+                     created_by=actor.label, created_at=refund.created_at or utcnow())
+        session.add(row)
+        session.flush()
+        events.refunded(session, order, actor, row)
+
+
+def _same(old, new) -> bool:
+    if isinstance(old, Decimal) or isinstance(new, Decimal):
+        try:
+            return Decimal(str(old)) == Decimal(str(new))
+        except Exception:
+            return False
+    return old == new
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,184 @@
+"""Stock primitives (Saleor's warehouse/management.py): every change of on_hand or
+reserved is one conditional UPDATE plus one ledger row.
+
+The UPDATE carries its own guard (``on_hand + d >= 0 AND reserved + r <= on_hand + d``),
+so two transactions racing for the last unit cannot both win: on PostgreSQL the second
+re-checks the guard after the first commits and matches no row. The CHECK constraints on
+``stock_levels`` are the last line of defence.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..models import Allocation, OrderLine, Product, StockLevel, StockMovement, Warehouse
+from ..models.base import utcnow
+from . import validation
+from .actor import Actor
+from .errors import InsufficientStock, NotFound, ValidationFailed
+from .transaction import transactional
+
+
+def get_level(session: Session, warehouse_id: int, product_id: int, *,
+              create: bool = True) -> StockLevel:
+    level = session.scalar(
+        select(StockLevel).where(StockLevel.warehouse_id == warehouse_id,
+                                 StockLevel.product_id == product_id)
+    )
+    if level is None:
+        if not create:
+            raise NotFound(f"No stock level for product {product_id} in warehouse {warehouse_id}")
+        if session.get(Warehouse, warehouse_id) is None:
+            raise ValidationFailed.field("warehouse_id", f"unknown warehouse {warehouse_id}")
+        if session.get(Product, product_id) is None:
+            raise ValidationFailed.field("product_id", f"unknown product {product_id}")
+        level = StockLevel(warehouse_id=warehouse_id, product_id=product_id, on_hand=0,
+                           reserved=0, updated_at=utcnow())
+        session.add(level)
+        session.flush()
+    return level
+
+
+def move(session: Session, level: StockLevel, *, on_hand_delta: int = 0,
+         reserved_delta: int = 0, reason: str, actor: Actor, reference: str | None = None,
+         order_id: int | None = None, note: str | None = None) -> StockMovement:
+    """Apply one guarded change to a level and write its ledger row (no commit)."""
+    result = session.execute(
+        update(StockLevel)
+        .where(
+            StockLevel.id == level.id,
+            StockLevel.on_hand + on_hand_delta >= 0,
+            StockLevel.reserved + reserved_delta >= 0,
+            StockLevel.reserved + reserved_delta <= StockLevel.on_hand + on_hand_delta,
+        )
+        .values(on_hand=StockLevel.on_hand + on_hand_delta,
+                reserved=StockLevel.reserved + reserved_delta, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(level)
+        raise InsufficientStock(
+            f"Not enough stock of product {level.product_id} in warehouse {level.warehouse_id}: "
+            f"on hand {level.on_hand}, reserved {level.reserved}, "
+            f"change on hand {on_hand_delta:+d}, reserved {reserved_delta:+d}"
+        )
+    movement = StockMovement(
+        stock_level_id=level.id, warehouse_id=level.warehouse_id, product_id=level.product_id,
+        on_hand_delta=on_hand_delta, reserved_delta=reserved_delta, reason=reason,
+        reference=reference, order_id=order_id, note=note, actor=actor.label,
+        user_id=actor.user_id, created_at=utcnow(),
+    )
+    session.add(movement)
+    session.expire(level, ["on_hand", "reserved", "updated_at"])
+    return movement
+
+
+@transactional
+def adjust(session: Session, warehouse_id: int, product_id: int, delta, note: str,
+           actor: Actor) -> StockMovement:
+    """A counted correction of on_hand (found, damaged, lost, ...) with its reason."""
+    delta = validation.quantity(delta, "delta", allow_negative=True)
+    note = validation.text(note, "reason", max_length=500)
+    level = get_level(session, warehouse_id, product_id)
+    try:
+        movement = move(session, level, on_hand_delta=delta, reason="adjustment", actor=actor,
+                        note=note)
+    except InsufficientStock:
+        raise ValidationFailed.field(
+            "delta", f"would leave on hand {level.on_hand + delta} with {level.reserved} reserved"
+        ) from None
+    if delta > 0:
+        _stock_arrived(session, product_id, actor)
+    return movement
+
+
+@transactional
+def receive(session: Session, warehouse_id: int, product_id: int, quantity, actor: Actor,
+            reference: str | None = None) -> StockMovement:
+    quantity = validation.quantity(quantity)
+    reference = validation.text(reference, "reference", max_length=128, required=False)
+    level = get_level(session, warehouse_id, product_id)
+    movement = move(session, level, on_hand_delta=quantity, reason="receipt", actor=actor,
+                    reference=reference)
+    _stock_arrived(session, product_id, actor)
+    return movement
+
+
+@transactional
+def set_bin(session: Session, level_id: int, bin: str | None, actor: Actor) -> StockLevel:
+    from . import audit
+
+    level = session.get(StockLevel, level_id)
+    if level is None:
+        raise NotFound(f"Stock level {level_id} not found")
+    bin = validation.text(bin, "bin", max_length=32, required=False)
+    audit.record(session, actor, "stock_level", level.id, "update",
+                 {"bin": {"old": level.bin, "new": bin}})
+    level.bin = bin
+    return level
+
+
+def reserve(session: Session, line: OrderLine, level: StockLevel, quantity: int,
+            actor: Actor) -> Allocation:
+    """Reserve units of a line in one warehouse (raises InsufficientStock). No commit."""
+    move(session, level, reserved_delta=quantity, reason="reservation", actor=actor,
+         reference=f"order line {line.id}", order_id=line.order_id)
+    allocation = Allocation(
+        order_id=line.order_id, order_line_id=line.id, warehouse_id=level.warehouse_id,
+        stock_level_id=level.id, quantity=quantity, status="open", created_at=utcnow(),
+    )
+    session.add(allocation)
+    line.quantity_allocated += quantity
+    return allocation
+
+
+def release(session: Session, allocation: Allocation, actor: Actor, why: str) -> None:
+    """Give an open reservation back to available stock. No commit."""
+    if allocation.status != "open":
+        return
+    move(session, allocation.stock_level, reserved_delta=-allocation.quantity, reason="release",
+         actor=actor, reference=f"allocation {allocation.id}", order_id=allocation.order_id,
+         note=why)
+    allocation.line.quantity_allocated -= allocation.quantity
+    allocation.status = "released"
+    allocation.closed_at = utcnow()
+
+
+def ship(session: Session, allocation: Allocation, quantity: int, actor: Actor,
+         reference: str) -> Allocation:
+    """Units of an open allocation leave the building: on_hand and reserved both drop.
+    Shipping part of an allocation splits it. Returns the shipped allocation. No commit."""
+    if allocation.status != "open" or not 0 < quantity <= allocation.quantity:
+        raise ValidationFailed.field("quantity", f"cannot ship {quantity} of allocation {allocation.id}")
+    move(session, allocation.stock_level, on_hand_delta=-quantity, reserved_delta=-quantity,
+         reason="shipment", actor=actor, reference=reference, order_id=allocation.order_id)
+    line = allocation.line
+    line.quantity_allocated -= quantity
+    line.quantity_shipped += quantity
+    if quantity == allocation.quantity:
+        allocation.status, allocation.closed_at = "shipped", utcnow()
+        return allocation
+    allocation.quantity -= quantity
+    shipped = Allocation(
+        order_id=allocation.order_id, order_line_id=allocation.order_line_id,
+        warehouse_id=allocation.warehouse_id, stock_level_id=allocation.stock_level_id,
+        quantity=quantity, status="shipped", created_at=allocation.created_at, closed_at=utcnow(),
+    )
+    session.add(shipped)
+    return shipped
+
+
+def restock(session: Session, warehouse_id: int, product_id: int, quantity: int, actor: Actor,
+            reference: str, order_id: int | None = None) -> StockMovement:
+    """Returned units back on the shelf. No commit."""
+    level = get_level(session, warehouse_id, product_id)
+    movement = move(session, level, on_hand_delta=quantity, reason="return", actor=actor,
+                    reference=reference, order_id=order_id)
+    _stock_arrived(session, product_id, actor)
+    return movement
+
+
+def _stock_arrived(session: Session, product_id: int, actor: Actor) -> None:
+    from . import allocation
+
+    allocation.allocate_waiting(session, product_id, actor)

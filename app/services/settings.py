@@ -1,0 +1,122 @@
+"""Typed settings with defaults, read through one service; every change audited."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Setting
+from ..models.base import utcnow
+from . import audit, validation
+from .actor import Actor
+from .errors import NotFound, ValidationFailed
+from .transaction import transactional
+
+
+@dataclass(frozen=True)
+class SettingDef:
+    key: str
+    label: str
+    kind: str  # bool | int | decimal | choice | text
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = 0
+
+
+DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
+    SettingDef("payment_hold", "Hold unpaid orders", "bool", True,
+               "Place a 'payment' hold on orders the channel reports as not paid yet."),
+    SettingDef("risk_review_threshold", "Review orders above (base currency)", "decimal",
+               Decimal("5000"), "Orders whose total in the base currency exceeds this get a review hold."),
+    SettingDef("backorder_policy", "When stock is short", "choice", "backorder",
+               "What allocation does with units no warehouse has.",
+               choices=("backorder", "hold", "cancel")),
+    SettingDef("allow_split", "Allow split shipments", "bool", True,
+               "Ship one order from several warehouses when no single one has everything."),
+    SettingDef("duplicate_window_minutes", "Duplicate window (minutes)", "int", 10,
+               "Same e-mail and same lines within this window suggest a cross-channel duplicate."),
+    SettingDef("velocity_max_orders", "Velocity limit (orders)", "int", 5,
+               "More orders than this from one e-mail within the velocity window get a review hold."),
+    SettingDef("velocity_window_hours", "Velocity window (hours)", "int", 24,
+               "The window of the velocity check."),
+    SettingDef("ship_by_days", "Default ship-by (days)", "int", 2,
+               "Ship-by date given to orders whose channel sends none."),
+    SettingDef("sla_warning_hours", "SLA warning (hours before ship-by)", "int", 12,
+               "Orders this close to their ship-by date are flagged."),
+]}
+
+
+def _parse(definition: SettingDef, raw: Any) -> Any:
+    field = definition.key
+    if definition.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).strip().lower() in {"1", "true", "yes", "on", "y"}:
+            return True
+        if str(raw).strip().lower() in {"0", "false", "no", "off", "n", ""}:
+            return False
+        raise ValidationFailed.field(field, "must be true or false")
+    if definition.kind == "int":
+        return validation.quantity(raw, field, allow_zero=True)
+    if definition.kind == "decimal":
+        value = validation.decimal(raw, field)
+        if value < 0:
+            raise ValidationFailed.field(field, "must not be negative")
+        return value
+    if definition.kind == "choice":
+        if raw not in definition.choices:
+            raise ValidationFailed.field(field, f"must be one of {', '.join(definition.choices)}")
+        return raw
+    return validation.text(raw, field, max_length=500, required=False)
+
+
+def _to_json(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _definition(key: str) -> SettingDef:
+    try:
+        return DEFINITIONS[key]
+    except KeyError:
+        raise NotFound(f"Unknown setting '{key}'") from None
+
+
+def get(session: Session, key: str) -> Any:
+    definition = _definition(key)
+    row = session.get(Setting, key)
+    return definition.default if row is None else _parse(definition, row.value)
+
+
+def all_settings(session: Session) -> list[dict]:
+    rows = {row.key: row for row in session.scalars(select(Setting))}
+    result = []
+    for key, definition in DEFINITIONS.items():
+        row = rows.get(key)
+        result.append({
+            "key": key, "label": definition.label, "kind": definition.kind,
+            "help": definition.help, "choices": definition.choices,
+            "value": definition.default if row is None else _parse(definition, row.value),
+            "default": definition.default, "is_default": row is None,
+            "updated_by": row.updated_by if row else None,
+            "updated_at": row.updated_at if row else None,
+        })
+    return result
+
+
+@transactional
+def set_value(session: Session, key: str, raw: Any, actor: Actor) -> Any:
+    definition = _definition(key)
+    value = _parse(definition, raw)
+    old = get(session, key)
+    if old == value:
+        return value
+    row = session.get(Setting, key) or Setting(key=key)
+    row.value, row.updated_by, row.updated_at = _to_json(value), actor.label, utcnow()
+    session.add(row)
+    audit.record(session, actor, "setting", key, "update",
+                 {key: {"old": _to_json(old), "new": _to_json(value)}})
+    return value
