@@ -89,6 +89,7 @@ def import_order(session: Session, channel: Channel, normalized: NormalizedOrder
 def _create(session: Session, channel: Channel, normalized: NormalizedOrder, digest: str,
             actor: Actor) -> Order:
     values = _channel_values(normalized)
+    products = catalog.resolve_skus(session, channel.id, [l.sku for l in normalized.lines])
     customer = customers.find_or_create(session, values["email"], normalized.customer_name,
                                         (normalized.shipping_address or NormalizedAddress()).phone)
     shipping = values["shipping_address"] or {}
@@ -107,7 +108,6 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
         raw_payload=_jsonable(normalized.raw), payload_hash=digest, local_edits={},
         **values,
     )
-    products = catalog.resolve_skus(session, channel.id, [l.sku for l in normalized.lines])
     for line in normalized.lines:
         order.lines.append(OrderLine(
             external_id=line.external_id, sku=line.sku, title=line.title[:255],

@@ -1,0 +1,175 @@
+"""Shared fixtures: one app per test session on a real database (SQLite by default,
+PostgreSQL when OMS_TEST_DATABASE_URL is set), built by the real migrations and role
+sync; domain tables are emptied after every test."""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+# config.py reads these at import: point it at a throwaway instance folder first.
+os.environ.setdefault("OMS_INSTANCE_DIR", tempfile.mkdtemp(prefix="waybill-test-"))
+os.environ.setdefault("OMS_SCHEDULER", "off")
+
+import pytest  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.security.roles import ROLES  # noqa: E402
+
+PG_URL = os.environ.get("OMS_TEST_DATABASE_URL")
+PASSWORD = "correct-horse-{role}"
+
+
+def is_postgres() -> bool:
+    return bool(PG_URL)
+
+
+def _fresh_database_url(tmp_dir: str) -> str:
+    if not PG_URL:
+        return f"sqlite:///{os.path.join(tmp_dir, 'test.db')}"
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:  # an empty schema: migrations build everything
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return PG_URL
+
+
+def test_config(database_url: str) -> dict:
+    return dict(
+        TESTING=True,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        OMS_DATABASE_URL=database_url,
+        SECRET_KEY="test-secret-" + Fernet.generate_key().decode(),
+        OMS_CREDENTIALS_KEY=Fernet.generate_key().decode(),
+        OMS_ADMIN_USER="admin",
+        OMS_ADMIN_PASSWORD=PASSWORD.format(role="admin"),
+        AUTH_RATE_LIMITED=False,
+        RATELIMIT_ENABLED=False,
+        OMS_SCHEDULER=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    url = _fresh_database_url(str(tmp_path_factory.mktemp("db")))
+    application = create_app(**test_config(url))
+    import jinja2
+
+    application.jinja_env.undefined = jinja2.StrictUndefined
+    with application.app_context():
+        from flask_migrate import upgrade
+
+        from app.security.manager import sync_roles
+        from app.services import users
+
+        upgrade()
+        sync_roles(application.appbuilder)
+        sm = application.appbuilder.sm
+        users.ensure_admin(sm, "admin", PASSWORD.format(role="admin"))
+        for role in ROLES:
+            if role != "Admin":
+                users.create_user(sm, role.lower(), role, PASSWORD.format(role=role.lower()),
+                                  f"{role.lower()}@example.com")
+        db.session.remove()
+    yield application
+
+
+DOMAIN_TABLES_SKIP_PREFIX = "ab_"
+
+
+def _truncate_domain_tables():
+    tables = [t for t in reversed(db.metadata.sorted_tables)
+              if not t.name.startswith(DOMAIN_TABLES_SKIP_PREFIX)]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(t.name for t in tables)
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        with db.engine.begin() as conn:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _app_context(request, app):
+    """Every test runs inside an app context and leaves the domain tables empty."""
+    with app.app_context():
+        yield
+        db.session.remove()
+        _truncate_domain_tables()
+
+
+@pytest.fixture
+def session(app):
+    return db.session
+
+
+@pytest.fixture
+def user(app):
+    """user("support") -> the FAB user of that role."""
+    def get(name: str):
+        return app.appbuilder.sm.find_user(username=name)
+    return get
+
+
+@pytest.fixture
+def actor(user):
+    from app.services.actor import Actor
+
+    def make(name: str = "admin") -> Actor:
+        return Actor.for_user(user(name))
+    return make
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def login(client, username: str, password: str | None = None):
+    page = client.get("/login/")
+    token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
+    response = client.post("/login/", data={
+        "username": username, "password": password or PASSWORD.format(role=username),
+        "csrf_token": token,
+    })
+    assert response.status_code == 302, f"login of {username} failed"
+    client.csrf_token = token
+    return client
+
+
+@pytest.fixture
+def client_for(app):
+    """client_for("support") -> a test client signed in as that user (csrf_token set);
+    client_for(None) -> an anonymous client."""
+    def make(username: str | None):
+        client = app.test_client()
+        return login(client, username) if username else client
+    return make
+
+
+@pytest.fixture
+def api_headers(app):
+    """api_headers("support") -> Authorization headers with a JWT for that user."""
+    cache = {}
+
+    def make(username: str) -> dict:
+        if username not in cache:
+            client = app.test_client()
+            response = client.post("/api/v1/security/login", json={
+                "username": username, "password": PASSWORD.format(role=username),
+                "provider": "db", "refresh": False,
+            })
+            assert response.status_code == 200, response.get_data(as_text=True)
+            cache[username] = {"Authorization": f"Bearer {response.json['access_token']}"}
+        return cache[username]
+    return make
+
+
+@pytest.fixture
+def make(session, actor):
+    from tests.factories import Factory
+
+    return Factory(session, actor("admin"))
