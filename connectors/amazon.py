@@ -1,0 +1,382 @@
+"""Amazon Selling Partner API, Orders v0 connector.
+
+``getOrders`` (``GET {base}/orders/v0/orders?MarketplaceIds=..&LastUpdatedAfter=..``, paged with
+``NextToken``) then ``getOrderItems`` per order (``/orders/v0/orders/{id}/orderItems``, with its own
+``NextToken``). Auth: a Login with Amazon access token (refresh-token grant, cached until shortly
+before it expires, refreshed once when the API says it expired) in ``x-amz-access-token``.
+Rate limits: SP-API usage plans per operation (:data:`connectors.http.SP_API_RATES`).
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
+
+import requests
+from requests.auth import AuthBase
+
+from .base import NormalizedAddress, NormalizedLine, NormalizedOrder
+from .errors import ChannelAuthError, ChannelError, ChannelNotFound, InvalidPayload
+from .http import SP_API_RATES, ChannelSession, make_session
+from .paging import PagedOrderConnector
+from .parsing import address_or_none, as_int, email, join_name, money, money_sum, parse_time, require, text, unit_price
+
+DEFAULT_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
+LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+
+FINANCIAL_STATUS = {
+    "PendingAvailability": "pending",
+    "Pending": "pending",            # not paid yet: no OrderTotal
+    "Unshipped": "paid",
+    "PartiallyShipped": "paid",
+    "Shipped": "paid",
+    "InvoiceUnconfirmed": "paid",
+    "Canceled": "voided",
+    "Unfulfillable": "pending",
+}
+
+MARKETPLACE_CURRENCY = {
+    "ATVPDKIKX0DER": "USD", "A2EUQ1WTGCTBG2": "CAD", "A1AM78C64UM0Y8": "MXN", "A2Q3Y263D00KWC": "BRL",
+    "A1F83G8C2ARO7P": "GBP", "A1PA6795UKMFR9": "EUR", "A13V1IB3VIYZZH": "EUR", "APJ6JRA9NG5V4": "EUR",
+    "A1RKKUPIHCS9HS": "EUR", "A1805IZSGTT6HS": "EUR", "AMEN7PMS3EDWL": "EUR", "A28R8C7NBKEWEA": "EUR",
+    "A1C3SOZRARQ6R3": "PLN", "A2NODRKZP88ZB9": "SEK", "A33AVAJ2PDY3EV": "TRY", "A2VIGQ35RCS4UG": "AED",
+    "A21TJRUUN4KGV": "INR", "A19VAU5U5O7RUS": "SGD", "A39IBJ37TRP1C6": "AUD", "A1VC38T7YXB528": "JPY",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation
+
+def _payload(raw: Any, what: str) -> Any:
+    if isinstance(raw, dict) and "payload" in raw and len(raw) <= 2:  # {"payload": ..., "errors"?: ...}
+        return raw["payload"]
+    return raw
+
+
+def _items(items: Any, order_id: str) -> list:
+    items = _payload(items, "items")
+    if items is None:
+        return []
+    if isinstance(items, dict):
+        other = items.get("AmazonOrderId")
+        if other and other != order_id:
+            raise InvalidPayload(f"amazon: order {order_id}: items belong to order {other}")
+        items = items.get("OrderItems")
+    if not isinstance(items, list):
+        raise InvalidPayload(f"amazon: order {order_id}: OrderItems must be a list")
+    return items
+
+
+class _Money:
+    """Sums SP-API Money objects, refusing a currency other than the order's."""
+
+    def __init__(self, currency: str, where: str):
+        self.currency = currency
+        self.where = where
+
+    def __call__(self, block: Any, field: str, default: Optional[Decimal] = Decimal("0")) -> Optional[Decimal]:
+        if block is None:
+            return default
+        if not isinstance(block, dict):
+            raise InvalidPayload(f"{self.where}.{field}: expected a Money object")
+        code = block.get("CurrencyCode")
+        if code and code != self.currency:
+            raise InvalidPayload(f"{self.where}.{field}: currency {code} differs from the order's {self.currency}")
+        return money(block.get("Amount"), f"{self.where}.{field}", default=default)
+
+
+def _address(raw: Any) -> Optional[NormalizedAddress]:
+    if not raw:
+        return None
+    if not isinstance(raw, dict):
+        raise InvalidPayload("amazon: ShippingAddress must be an object")
+    line2 = join_name(raw.get("AddressLine2"), raw.get("AddressLine3"))
+    return address_or_none(NormalizedAddress(
+        name=text(raw.get("Name")),
+        company=text(raw.get("CompanyName")),
+        line1=text(raw.get("AddressLine1")),
+        line2=line2,
+        city=text(raw.get("City")),
+        region=text(raw.get("StateOrRegion")),
+        postcode=text(raw.get("PostalCode")),
+        country=text(raw.get("CountryCode")),
+        phone=text(raw.get("Phone")),
+    ))
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def normalize_order(order: Any, items: Any) -> NormalizedOrder:
+    """An SP-API order (``getOrders`` element or ``getOrder`` payload) and its ``OrderItems``
+    (a list, or the ``getOrderItems`` payload/envelope) as a ``NormalizedOrder``.
+
+    ``ItemPrice`` is the line total (unit price x quantity); ``OrderTotal`` is absent while the
+    order is Pending, which gives ``total=None``.
+    """
+    order = _payload(order, "order")
+    if not isinstance(order, dict):
+        raise InvalidPayload(f"amazon: expected an order object, got {type(order).__name__}")
+    order_id = str(require(order, "AmazonOrderId", "amazon: order"))
+    where = f"amazon: order {order_id}"
+    item_list = _items(items, order_id)
+    status = order.get("OrderStatus")
+    if status not in FINANCIAL_STATUS:
+        raise InvalidPayload(f"{where}: unknown OrderStatus {status!r}")
+
+    order_total = order.get("OrderTotal")
+    currency = None
+    if isinstance(order_total, dict):
+        currency = text(order_total.get("CurrencyCode"))
+    if not currency:
+        for item in item_list:
+            if isinstance(item, dict) and isinstance(item.get("ItemPrice"), dict):
+                currency = text(item["ItemPrice"].get("CurrencyCode"))
+                if currency:
+                    break
+    currency = currency or MARKETPLACE_CURRENCY.get(order.get("MarketplaceId") or "")
+    if not currency:
+        raise InvalidPayload(f"{where}: no currency (no OrderTotal, no item price, unknown marketplace)")
+    amount = _Money(currency, where)
+    total = amount(order_total, "OrderTotal", default=None) if order_total is not None else None
+
+    lines: list[NormalizedLine] = []
+    subtotal = shipping = tax = discount = Decimal("0")
+    cancel_requests: list[str] = []
+    for index, item in enumerate(item_list):
+        iw = f"OrderItems[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidPayload(f"{where}.{iw}: not an object")
+        quantity = as_int(require(item, "QuantityOrdered", f"{where}.{iw}"), f"{where}.{iw}.QuantityOrdered")
+        if item.get("ItemPrice") is None and status not in ("Pending", "PendingAvailability", "Canceled"):
+            raise InvalidPayload(f"{where}.{iw}: missing ItemPrice on a {status} order")
+        line_total = amount(item.get("ItemPrice"), f"{iw}.ItemPrice")
+        item_tax = amount(item.get("ItemTax"), f"{iw}.ItemTax")
+        promo = amount(item.get("PromotionDiscount"), f"{iw}.PromotionDiscount")
+        subtotal += line_total
+        shipping += amount(item.get("ShippingPrice"), f"{iw}.ShippingPrice")
+        tax += item_tax + amount(item.get("ShippingTax"), f"{iw}.ShippingTax")
+        discount += promo + amount(item.get("ShippingDiscount"), f"{iw}.ShippingDiscount")
+        cancel = item.get("BuyerRequestedCancel") or {}
+        if isinstance(cancel, dict) and _flag(cancel.get("IsBuyerRequestedCancel")):
+            cancel_requests.append(text(cancel.get("BuyerCancelReason")) or "buyer requested cancellation")
+        sku = item.get("SellerSKU")
+        lines.append(NormalizedLine(
+            external_id=text(item.get("OrderItemId")),
+            sku=sku if sku != "" else None,
+            title=text(item.get("Title")) or text(sku) or text(item.get("ASIN")) or "",
+            quantity=quantity,
+            unit_price=unit_price(line_total, quantity),
+            tax=item_tax,
+            discount=promo,
+        ))
+
+    buyer = order.get("BuyerInfo") if isinstance(order.get("BuyerInfo"), dict) else {}
+    shipping_address = _address(order.get("ShippingAddress"))
+    cancelled = status == "Canceled"
+    afn = order.get("FulfillmentChannel") == "AFN"
+    risk: dict[str, Any] = {}
+    for key, name in (("IsPrime", "is_prime"), ("IsBusinessOrder", "is_business_order"),
+                      ("IsReplacementOrder", "is_replacement_order"), ("IsPremiumOrder", "is_premium_order")):
+        if _flag(order.get(key)):
+            risk[name] = True
+    if cancel_requests:
+        risk["buyer_requested_cancel"] = cancel_requests[0]
+    if order.get("PaymentMethod") == "COD":
+        risk["payment_method"] = "COD"
+
+    return NormalizedOrder(
+        external_id=order_id,
+        order_number=order_id,
+        placed_at=parse_time(order.get("PurchaseDate"), f"{where}.PurchaseDate", required=True),
+        updated_at=parse_time(order.get("LastUpdateDate"), f"{where}.LastUpdateDate"),
+        currency=currency,
+        subtotal=subtotal,
+        shipping_total=shipping,
+        tax_total=tax,
+        discount_total=discount,
+        total=total,
+        email=email(buyer.get("BuyerEmail")) or email(order.get("BuyerEmail")),
+        customer_name=text(buyer.get("BuyerName")) or text(order.get("BuyerName"))
+        or (shipping_address.name if shipping_address else None),
+        shipping_address=shipping_address,
+        billing_address=None,
+        lines=lines,
+        financial_status=FINANCIAL_STATUS[status],
+        channel_status=status,
+        fulfilled_by_channel=afn or status == "Shipped",
+        cancelled=cancelled,
+        cancelled_at=parse_time(order.get("LastUpdateDate"), f"{where}.LastUpdateDate") if cancelled else None,
+        cancel_reason=(cancel_requests[0] if cancel_requests else None) if cancelled else None,
+        refunds=[],  # not in the Orders API (Finances API)
+        shipping_method=text(order.get("ShipmentServiceLevelCategory")) or text(order.get("ShipServiceLevel")),
+        ship_by=parse_time(order.get("LatestShipDate"), f"{where}.LatestShipDate"),
+        risk=risk,
+        tags=[],
+        raw={"order": order, "items": item_list},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Login with Amazon
+
+class LwaTokenProvider:
+    """Refresh-token grant against the LWA token endpoint, cached until shortly before expiry."""
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str, refresh_token: str, *,
+                 session: ChannelSession, time_scale: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self.token_url = token_url
+        self._form = {"grant_type": "refresh_token", "refresh_token": refresh_token,
+                      "client_id": client_id, "client_secret": client_secret}
+        self.session = session
+        self.time_scale = time_scale
+        self._clock = clock
+        self._token: Optional[str] = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.refreshes = 0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token and self._clock() < self._expires_at:
+                return self._token
+            try:
+                data, _ = self.session.request_json("POST", self.token_url, data=self._form, operation="lwa")
+            except ChannelError as exc:
+                if exc.status in (400, 401, 403):
+                    raise ChannelAuthError(f"amazon: Login with Amazon refused the credentials ({exc.body})",
+                                           channel="amazon", status=exc.status, url=exc.url) from None
+                raise
+            token = data.get("access_token") if isinstance(data, dict) else None
+            if not token:
+                raise ChannelAuthError("amazon: Login with Amazon returned no access_token", channel="amazon")
+            expires_in = float(data.get("expires_in") or 3600)
+            margin = min(60.0, expires_in / 10)  # refresh a little early
+            self._token = token
+            self._expires_at = self._clock() + (expires_in - margin) * self.time_scale
+            self.refreshes += 1
+            return token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+            self._expires_at = 0.0
+
+
+class _AccessTokenAuth(AuthBase):
+    def __init__(self, provider: LwaTokenProvider):
+        self.provider = provider
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["x-amz-access-token"] = self.provider.token()
+        return request
+
+
+def _sandbox_token_url(base_url: str) -> Optional[str]:
+    parts = urlsplit(base_url)
+    if re.fullmatch(r"/amazon/[^/]+/?", parts.path or ""):
+        return f"{parts.scheme}://{parts.netloc}/amazon/auth/o2/token"
+    return None
+
+
+class AmazonConnector(PagedOrderConnector):
+    """``AmazonConnector("https://sellingpartnerapi-eu.amazon.com", {"refresh_token": .., "client_id": ..,
+    "client_secret": .., "marketplace_ids": ["A1PA6795UKMFR9"]})``.
+
+    ``token_url`` defaults to Amazon's LWA endpoint, or to the sandbox's when ``base_url`` is a
+    sandbox path (``http://host:port/amazon/<region>``).
+    """
+
+    channel = "amazon"
+
+    def __init__(self, base_url: str, credentials: dict, *, marketplace_ids: Optional[list[str]] = None,
+                 token_url: Optional[str] = None, page_size: int = 100, time_scale: float = 1.0,
+                 session: Optional[ChannelSession] = None, max_retries: int = 5,
+                 timeout: tuple[float, float] = (5.0, 30.0)):
+        credentials = credentials or {}
+        missing = [k for k in ("refresh_token", "client_id", "client_secret") if not credentials.get(k)]
+        if missing:
+            raise ValueError(f"amazon: credentials need {', '.join(missing)}")
+        base_url = (base_url or DEFAULT_ENDPOINT).rstrip("/")
+        if "://" not in base_url:
+            base_url = "https://" + base_url
+        self.base_url = base_url
+        ids = marketplace_ids or credentials.get("marketplace_ids") or credentials.get("marketplace_id")
+        if isinstance(ids, str):
+            ids = [m.strip() for m in ids.split(",") if m.strip()]
+        self.marketplace_ids = list(ids or ["ATVPDKIKX0DER"])
+        self.page_size = max(1, min(int(page_size), 100))
+        self.session = session or make_session("amazon", rate_limits=SP_API_RATES, time_scale=time_scale,
+                                               max_retries=max_retries, timeout=timeout)
+        lwa_session = make_session("amazon-lwa", time_scale=time_scale, max_retries=max_retries, timeout=timeout)
+        self.tokens = LwaTokenProvider(
+            token_url or credentials.get("token_url") or _sandbox_token_url(base_url) or LWA_TOKEN_URL,
+            credentials["client_id"], credentials["client_secret"], credentials["refresh_token"],
+            session=lwa_session, time_scale=time_scale)
+        self.session.auth = _AccessTokenAuth(self.tokens)
+        self.session.headers["Accept"] = "application/json"
+
+    # -- HTTP --------------------------------------------------------------------------------
+    def _get(self, path: str, operation: str, params: Optional[dict] = None) -> Any:
+        url = f"{self.base_url}{path}"
+        try:
+            data, _ = self.session.get_json(url, params=params, operation=operation)
+        except ChannelAuthError as exc:
+            if exc.status != 403:
+                raise
+            # SP-API answers 403 to an expired access token: refresh once and try again
+            self.tokens.invalidate()
+            data, _ = self.session.get_json(url, params=params, operation=operation)
+        if not isinstance(data, dict) or not isinstance(data.get("payload"), (dict, list)):
+            raise ChannelError(f"amazon: {operation} returned no payload", channel="amazon")
+        return data["payload"]
+
+    def _fetch_items(self, order_id: str) -> list:
+        items: list = []
+        token: Optional[str] = None
+        while True:
+            params = {"NextToken": token} if token else None
+            payload = self._get(f"/orders/v0/orders/{order_id}/orderItems", "getOrderItems", params)
+            items.extend(payload.get("OrderItems") or [])
+            token = payload.get("NextToken")
+            if not token:
+                return items
+
+    # -- PagedOrderConnector -----------------------------------------------------------------
+    def _raw_id(self, raw: Any) -> str:
+        return str(raw["AmazonOrderId"])
+
+    def _normalize_raw(self, raw: Any) -> NormalizedOrder:
+        order_id = raw.get("AmazonOrderId") if isinstance(raw, dict) else None
+        if not order_id:
+            raise InvalidPayload("amazon: order without AmazonOrderId")
+        try:
+            items = self._fetch_items(order_id)
+        except ChannelNotFound as exc:
+            raise InvalidPayload(f"amazon: order {order_id}: its items are not found ({exc})") from None
+        return normalize_order(raw, items)
+
+    def _fetch_raw_page(self, updated_since: datetime, cursor: Optional[str]) -> tuple[list, Optional[str]]:
+        params: dict[str, Any] = {"MarketplaceIds": ",".join(self.marketplace_ids)}
+        if cursor:
+            params["NextToken"] = cursor
+        else:
+            params["LastUpdatedAfter"] = updated_since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            params["MaxResultsPerPage"] = self.page_size
+        payload = self._get("/orders/v0/orders", "getOrders", params)
+        orders = payload.get("Orders")
+        if not isinstance(orders, list):
+            raise ChannelError("amazon: getOrders payload has no Orders list", channel="amazon")
+        return orders, payload.get("NextToken") or None
+
+    def fetch_order(self, external_id: str) -> NormalizedOrder:
+        order = self._get(f"/orders/v0/orders/{external_id}", "getOrder")
+        return normalize_order(order, self._fetch_items(external_id))
+
+    def test_connection(self) -> None:
+        self._get("/sellers/v1/marketplaceParticipations", "getMarketplaceParticipations")
