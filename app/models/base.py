@@ -1,6 +1,8 @@
 """Column types and small helpers shared by every domain's models."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -12,8 +14,21 @@ RATE = Numeric(18, 8, asdecimal=True)
 CURRENCY = String(3)
 
 
+_clock: ContextVar[datetime | None] = ContextVar("waybill_clock", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC; ``clock_at`` can set it (demo history, tests of time-based rules)."""
+    return _clock.get() or datetime.now(timezone.utc)
+
+
+@contextmanager
+def clock_at(moment: datetime):
+    token = _clock.set(moment)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
 
 
 class UTCDateTime(TypeDecorator):

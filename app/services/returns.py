@@ -26,6 +26,7 @@ def create_return(session: Session, order_id: int, quantities: dict, reason: str
     count = session.scalar(select(func.count(Return.id)).where(Return.order_id == order.id)) or 0
     ret = Return(order=order, rma_number=f"RMA-{order.id}-{count + 1}", status="authorized",
                  reason=reason, created_by=actor.label, created_at=utcnow())
+    session.add(ret)
     for line_id, qty in quantities.items():
         line = lines.get(int(line_id))
         if line is None:

@@ -1,0 +1,367 @@
+"""Deterministic demo data, loaded only through the services (``flask oms init --demo``).
+
+Three warehouses in three countries, 200 products with stock, bins and barcodes, three
+channels (shopify, woocommerce, amazon), exchange rates and N orders walked through the
+real lifecycle (import, holds, allocation, picking, shipping, tracking, returns,
+cancellations), each with its timeline. A seeded RNG makes every run produce the same
+data; orders that already exist are skipped, so running it twice changes nothing.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connectors.base import NormalizedAddress, NormalizedLine, NormalizedOrder
+
+from ..models import Channel, Order, Product, StockLevel, Warehouse
+from ..models.base import clock_at
+from . import (
+    channels, fulfillment, fx, importing, inventory, orders, reference, returns,
+)
+from .actor import Actor
+from .errors import DomainError
+from .transaction import unit_of_work
+
+SEED = 20261126
+BATCH = 250
+
+WAREHOUSES = [
+    {"code": "EWR", "name": "Newark Fulfillment Center", "country": "US", "city": "Newark",
+     "postcode": "07114", "address_line1": "400 Delancy St", "latitude": "40.7357",
+     "longitude": "-74.1724", "priority": 10, "ships_to": ["US", "CA", "MX"]},
+    {"code": "LEJ", "name": "Leipzig Logistikzentrum", "country": "DE", "city": "Leipzig",
+     "postcode": "04435", "address_line1": "Am Exer 10", "latitude": "51.3397",
+     "longitude": "12.3731", "priority": 20,
+     "ships_to": ["DE", "FR", "NL", "BE", "AT", "IT", "ES", "PL", "DK", "SE", "IE", "GB"]},
+    {"code": "CVT", "name": "Coventry Warehouse", "country": "GB", "city": "Coventry",
+     "postcode": "CV3 4FJ", "address_line1": "Siskin Pkwy E", "latitude": "52.4068",
+     "longitude": "-1.5197", "priority": 30, "ships_to": ["GB", "IE"]},
+]
+CHANNELS = [
+    {"code": "shopify-us", "name": "Shopify US store", "kind": "shopify",
+     "base_url": "http://127.0.0.1:8099/shopify/waybill-demo", "currency": "USD"},
+    {"code": "woo-eu", "name": "WooCommerce EU shop", "kind": "woocommerce",
+     "base_url": "http://127.0.0.1:8099/woocommerce/waybill-demo", "currency": "EUR"},
+    {"code": "amazon-uk", "name": "Amazon UK", "kind": "amazon",
+     "base_url": "http://127.0.0.1:8099/amazon/eu", "currency": "GBP"},
+]
+RATES = {"EUR": "1.08", "GBP": "1.27", "CAD": "0.73", "AUD": "0.66", "JPY": "0.0067"}
+DESTINATIONS = {
+    "USD": [("US", "New York", "10001", "NY"), ("US", "Austin", "78701", "TX"),
+            ("US", "Portland", "97205", "OR"), ("CA", "Toronto", "M5V 2T6", "ON")],
+    "EUR": [("DE", "Berlin", "10115", None), ("FR", "Paris", "75002", None),
+            ("NL", "Amsterdam", "1012 AB", None), ("IT", "Milano", "20121", None),
+            ("ES", "Madrid", "28013", None)],
+    "GBP": [("GB", "London", "EC1A 1BB", None), ("GB", "Manchester", "M1 1AE", None),
+            ("IE", "Dublin", "D02 X285", None)],
+}
+FIRST = ["Ada", "Zoë", "Björn", "Chloé", "Mateo", "Aiko", "Olumide", "Siobhán", "Łukasz",
+         "Priya", "José", "Freya", "Noah", "Mía", "Kenji", "Amélie", "Søren", "Leila",
+         "Ömer", "Grace", "Dmitri", "Ines", "Yara", "Hugo"]
+LAST = ["Lovelace", "Müller", "García", "Nakamura", "O'Brien", "Dubois", "Kowalski", "Rossi",
+        "Andersson", "Okafor", "Smith", "Fernández", "Novák", "Sato", "Schäfer", "Brontë",
+        "Nguyen", "Jensen", "Costa", "Ivanova"]
+ADJECTIVES = ["Organic", "Classic", "Merino", "Recycled", "Ceramic", "Bamboo", "Linen",
+              "Waxed", "Hand-thrown", "Nordic", "Copper", "Walnut", "Alpine", "Café"]
+NOUNS = ["Mug", "Tote Bag", "Beanie", "Notebook", "Water Bottle", "Candle", "Scarf",
+         "Tea Towel", "Plant Pot", "Socks", "Backpack", "Cutting Board", "Throw", "Apron"]
+# (target status, weight): the demo's spread over the lifecycle.
+STATUS_MIX = [
+    ("new_payment_hold", 5), ("new_review_hold", 3), ("new_unknown_sku", 2),
+    ("allocated", 12), ("allocated_manual_hold", 2), ("partially_allocated", 4),
+    ("backordered", 4), ("picking", 6), ("packed", 5), ("partially_shipped", 3),
+    ("shipped", 16), ("delivered", 24), ("returned", 4), ("cancelled", 6),
+    ("fulfilled_by_channel", 4),
+]
+CARRIERS = {"US": "UPS", "CA": "UPS", "GB": "DHL", "IE": "DHL"}
+
+
+@dataclass
+class DemoContext:
+    rng: random.Random
+    warehouses: list[Warehouse]
+    products: list[Product]
+    out_of_stock: list[Product]
+    channels: list[Channel]
+    admin: Actor
+    support: Actor
+    warehouse_staff: Actor
+
+
+def load(session: Session, orders: int = 1000, echo: Callable[[str], None] = print) -> dict:
+    admin = Actor.system()
+    with unit_of_work(session):
+        warehouses = _warehouses(session, admin)
+        products, out_of_stock = _products(session, warehouses, orders, admin)
+        channel_rows = _channels(session, admin)
+        _rates(session, admin)
+    ctx = DemoContext(
+        rng=random.Random(SEED), warehouses=warehouses, products=products,
+        out_of_stock=out_of_stock, channels=channel_rows, admin=admin,
+        support=Actor("user:demo-support"), warehouse_staff=Actor("user:demo-warehouse"),
+    )
+    created = _orders(session, ctx, orders, echo)
+    return {"warehouses": len(warehouses), "products": len(products) + len(out_of_stock),
+            "channels": len(channel_rows), "orders_created": created,
+            "orders_total": session.scalar(select(func.count(Order.id)))}
+
+
+# --- reference data ---------------------------------------------------------------------
+
+def _warehouses(session: Session, actor: Actor) -> list[Warehouse]:
+    result = []
+    for spec in WAREHOUSES:
+        existing = session.scalar(select(Warehouse).where(Warehouse.code == spec["code"]))
+        result.append(existing or reference.save(session, "warehouse", spec, actor))
+    return result
+
+
+def _products(session, warehouses, order_count, actor) -> tuple[list[Product], list[Product]]:
+    rng = random.Random(SEED + 1)
+    scale = max(1, order_count // 1000)
+    existing = {p.sku: p for p in session.scalars(select(Product))}
+    in_stock, out_of_stock = [], []
+    for i in range(200):
+        sku = f"WB-{i + 1:04d}"
+        name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
+        price = Decimal(rng.randrange(500, 12000)) / 100
+        quantities = [rng.randrange(30, 400) * scale for _ in warehouses]
+        product = existing.get(sku)
+        if product is None:
+            product = reference.save(session, "product", {
+                "sku": sku, "name": name, "barcode": f"40{i + 1:011d}", "price": str(price),
+                "weight_kg": str(Decimal(rng.randrange(50, 3000)) / 1000),
+                "reorder_point": rng.randrange(5, 40)}, actor)
+            # The last ten products are sold out everywhere: they make backorders.
+            if i < 190:
+                for warehouse, quantity in zip(warehouses, quantities):
+                    if rng.random() < 0.85:
+                        inventory.receive(session, warehouse.id, product.id, quantity, actor,
+                                          reference="opening stock")
+                        level = inventory.get_level(session, warehouse.id, product.id)
+                        level.bin = f"{rng.choice('ABCDEF')}-{rng.randrange(1, 40):02d}-{rng.randrange(1, 6)}"
+        (in_stock if i < 190 else out_of_stock).append(product)
+    return in_stock, out_of_stock
+
+
+def _channels(session, actor) -> list[Channel]:
+    result = []
+    for spec in CHANNELS:
+        existing = session.scalar(select(Channel).where(Channel.code == spec["code"]))
+        if existing is None:
+            values = {k: v for k, v in spec.items() if k != "currency"}
+            values["poll_interval_seconds"] = 60
+            existing = channels.save_channel(
+                session, values, actor, credentials=_sandbox_credentials(spec["kind"]),
+                webhook_secret=f"demo-{spec['code']}-webhook-secret")
+        result.append(existing)
+    return result
+
+
+def _sandbox_credentials(kind: str) -> dict:
+    """The sandbox's demo credentials (it accepts exactly these)."""
+    if kind == "shopify":
+        return {"access_token": "shpat_demo"}
+    if kind == "woocommerce":
+        return {"consumer_key": "ck_demo", "consumer_secret": "cs_demo"}
+    return {"refresh_token": "Atzr|demo", "client_id": "amzn1.application-oa2-client.demo",
+            "client_secret": "demo-secret", "marketplace_id": "A1F83G8C2ARO7P"}
+
+
+def _rates(session, actor) -> None:
+    for currency, rate in RATES.items():
+        if fx.rate_for(session, currency) is None:
+            fx.set_rate(session, currency, rate, actor,
+                        valid_from=datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+
+# --- orders ------------------------------------------------------------------------------
+
+def _orders(session: Session, ctx: DemoContext, count: int, echo) -> int:
+    existing = set(session.execute(select(Order.channel_id, Order.external_id)).all())
+    anchor = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    statuses = [s for s, _ in STATUS_MIX]
+    weights = [w for _, w in STATUS_MIX]
+    created = 0
+    for start in range(0, count, BATCH):
+        with unit_of_work(session):  # one commit per batch, not per order
+            for i in range(start, min(start + BATCH, count)):
+                rng = random.Random(SEED * 7919 + i)  # per order: skipping one keeps the rest
+                channel = ctx.channels[i % len(ctx.channels)]
+                external_id = f"DEMO-{i + 1:06d}"
+                if (channel.id, external_id) in existing:
+                    continue
+                target = rng.choices(statuses, weights)[0]
+                if target == "fulfilled_by_channel" and channel.kind != "amazon":
+                    target = "delivered"
+                # Older orders have travelled further through the lifecycle.
+                age_days = _age_for(target, rng)
+                placed_at = anchor - timedelta(days=age_days, minutes=rng.randrange(0, 1440))
+                _walk(session, ctx, rng, channel, external_id, i, target, placed_at)
+                created += 1
+        if count > BATCH:
+            echo(f"demo orders: {min(start + BATCH, count)}/{count}")
+    return created
+
+
+def _age_for(target: str, rng: random.Random) -> float:
+    early = {"new_payment_hold", "new_review_hold", "new_unknown_sku", "allocated",
+             "allocated_manual_hold", "partially_allocated", "backordered", "picking", "packed"}
+    if target in early:
+        return rng.uniform(0, 3)
+    return rng.uniform(2, 90)
+
+
+def _normalized(ctx, rng, channel, external_id, i, target, placed_at) -> NormalizedOrder:
+    currency = next(c["currency"] for c in CHANNELS if c["code"] == channel.code)
+    country, city, postcode, region = rng.choice(DESTINATIONS[currency])
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    name = f"{first} {last}"
+    email = f"{_ascii(first)}.{_ascii(last)}{rng.randrange(1, 400)}@example.com".lower()
+    products = rng.sample(ctx.products, rng.choice([1, 1, 2, 2, 3, 4]))
+    lines = []
+    for n, product in enumerate(products):
+        sku = product.sku if rng.random() > 0.3 else product.sku.lower()  # channels vary case
+        lines.append(NormalizedLine(external_id=f"{external_id}-{n + 1}", sku=sku,
+                                    title=product.name, quantity=rng.choice([1, 1, 1, 2, 3]),
+                                    unit_price=product.price or Decimal("10")))
+    if target in ("partially_allocated", "partially_shipped"):
+        product = rng.choice(ctx.out_of_stock)
+        lines.append(NormalizedLine(f"{external_id}-x", product.sku, product.name, 1,
+                                    product.price or Decimal("10")))
+    if target == "backordered":
+        lines = [NormalizedLine(f"{external_id}-b", p.sku, p.name, 1, p.price or Decimal("10"))
+                 for p in rng.sample(ctx.out_of_stock, 2)]
+    if target == "new_unknown_sku":
+        lines.append(NormalizedLine(f"{external_id}-u", f"LEGACY-{rng.randrange(100, 999)}",
+                                    "Discontinued gift set", 1, Decimal("24.00")))
+    subtotal = sum((l.unit_price * l.quantity for l in lines), Decimal("0"))
+    if target == "new_review_hold":  # a big B2B-sized order
+        lines[0].quantity = 40
+        subtotal = sum((l.unit_price * l.quantity for l in lines), Decimal("0"))
+    shipping = Decimal("4.95") if subtotal < 50 else Decimal("0")
+    tax = (subtotal * Decimal("0.08")).quantize(Decimal("0.01"))
+    discount = Decimal("5.00") if rng.random() < 0.15 and subtotal > 30 else Decimal("0")
+    address = NormalizedAddress(name=name, line1=f"{rng.randrange(1, 300)} {rng.choice(LAST)} Street",
+                                city=city, region=region, postcode=postcode, country=country,
+                                phone=f"+1 555 {rng.randrange(1000, 9999)}")
+    number = {"shopify": f"#{1001 + i}", "woocommerce": str(5000 + i),
+              "amazon": f"204-{1000000 + i:07d}-{rng.randrange(1000000, 9999999)}"}[channel.kind]
+    financial = "pending" if target == "new_payment_hold" else "paid"
+    order = NormalizedOrder(
+        external_id=external_id, order_number=number, placed_at=placed_at, updated_at=placed_at,
+        currency=currency, subtotal=subtotal, shipping_total=shipping, tax_total=tax,
+        discount_total=discount, total=subtotal + shipping + tax - discount, email=email,
+        customer_name=name, shipping_address=address, billing_address=address, lines=lines,
+        financial_status=financial, channel_status="unshipped" if channel.kind == "amazon" else "processing",
+        fulfilled_by_channel=target == "fulfilled_by_channel",
+        shipping_method=rng.choice(["Standard", "Express", "Economy"]),
+        tags=["vip"] if rng.random() < 0.05 else [],
+    )
+    order.raw = {"demo": True, "id": external_id, "number": number, "target": target,
+                 "total": str(order.total), "currency": currency,
+                 "lines": [[l.sku, l.quantity, str(l.unit_price)] for l in lines]}
+    return order
+
+
+def _ascii(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isalnum() and c.isascii())
+
+
+def _walk(session, ctx: DemoContext, rng, channel, external_id, i, target, placed_at) -> None:
+    """Import the order and take it through the services up to its target status."""
+    normalized = _normalized(ctx, rng, channel, external_id, i, target, placed_at)
+    moment = placed_at
+
+    def later(minutes_low: int, minutes_high: int):
+        nonlocal moment
+        moment = moment + timedelta(minutes=rng.randrange(minutes_low, minutes_high))
+        return clock_at(moment)
+
+    with clock_at(moment):
+        order = importing.import_order(session, channel, normalized, Actor.channel(channel.code)).order
+    try:
+        _advance(session, ctx, rng, order, target, later)
+    except DomainError as err:  # stock ran out for a big demo: the order simply waits
+        with later(1, 5):
+            orders.add_note(session, order.id, f"Demo: stopped at {order.status} ({err.message})",
+                            Actor.system())
+
+
+def _advance(session, ctx, rng, order, target, later) -> None:
+    support, staff = ctx.support, ctx.warehouse_staff
+    if target == "new_review_hold":
+        with later(1, 30):
+            orders.place_hold(session, order.id, "review", "Large order: check with the customer",
+                              support)
+        return
+    if target == "allocated_manual_hold":
+        with later(5, 120):
+            orders.place_hold(session, order.id, "manual", "Customer asked to wait for a gift note",
+                              support)
+        return
+    if target == "cancelled":
+        with later(10, 600):
+            orders.cancel_order(session, order.id,
+                                rng.choice(["Customer changed their mind", "Duplicate order",
+                                            "Address undeliverable"]), support)
+        return
+    if rng.random() < 0.2:
+        with later(5, 240):
+            orders.add_note(session, order.id, rng.choice([
+                "Customer called to confirm the delivery address.",
+                "Gift wrap requested — put the card on top.",
+                "Leave with the neighbour at no. 12 if nobody is home.",
+            ]), support)
+    if target not in ("picking", "packed", "partially_shipped", "shipped", "delivered", "returned"):
+        return
+    if order.status not in ("allocated", "partially_allocated"):
+        return  # stock ran out (large demo): it waits as it is
+    with later(30, 600):
+        fulfillment.start_picking(session, order.id, staff)
+    if target == "picking":
+        return
+    with later(10, 90):
+        fulfillment.mark_packed(session, order.id, staff)
+    if target == "packed":
+        return
+    country = order.ship_country or "US"
+    carrier = CARRIERS.get(country, "DHL" if country not in ("US", "CA") else "UPS")
+    with later(30, 300):
+        shipment = fulfillment.ship(session, order.id, staff, carrier=carrier, service="Ground",
+                                    tracking_number=_tracking(carrier, rng))
+    with later(60, 600):
+        fulfillment.add_tracking_event(session, shipment.id, "in_transit", Actor.job("poll_tracking"),
+                                       description="Departed facility", location="Hub")
+    if target in ("delivered", "returned"):
+        with later(60 * 20, 60 * 72):
+            fulfillment.add_tracking_event(session, shipment.id, "out_for_delivery",
+                                           Actor.job("poll_tracking"), description="Out for delivery")
+        with later(60, 600):
+            fulfillment.add_tracking_event(session, shipment.id, "delivered",
+                                           Actor.job("poll_tracking"), description="Delivered")
+    if target == "returned":
+        line = order.lines[0]
+        with later(60 * 24, 60 * 24 * 7):
+            ret = returns.create_return(session, order.id, {line.id: 1},
+                                        rng.choice(["Too small", "Arrived damaged", "Not as pictured"]),
+                                        support)
+        with later(60 * 24, 60 * 24 * 5):
+            returns.receive_return(session, ret.id, staff)
+        with later(30, 600):
+            returns.refund(session, order.id, line.unit_price, "Return received", Actor.system(),
+                           return_id=ret.id)
+
+
+def _tracking(carrier: str, rng: random.Random) -> str:
+    if carrier == "UPS":
+        return "1Z" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(16))
+    return "".join(rng.choice("0123456789") for _ in range(12))
