@@ -54,6 +54,8 @@ class Factory:
                                  {"sku": sku, "name": name or f"Product {sku}", "price": "10.00"},
                                  self.actor)
         for warehouse, quantity in (stock or {}).items():
+            if not quantity:
+                continue
             inventory.receive(self.session, warehouse.id, product.id, quantity, self.actor,
                               reference="initial stock")
         return product

@@ -118,14 +118,16 @@ def _single_warehouse(warehouses, levels, lines) -> Warehouse | None:
 
 def allocate_waiting(session: Session, product_id: int, actor: Actor, limit: int = 200) -> int:
     """Stock of a product arrived: give it to waiting orders in priority order."""
+    waiting_lines = select(OrderLine.order_id).where(
+        OrderLine.product_id == product_id, OrderLine.quantity_backordered > 0)
     waiting = session.scalars(
-        select(Order).join(OrderLine, OrderLine.order_id == Order.id)
+        select(Order)
         .where(Order.status.in_(("backordered", "partially_allocated")),
-               OrderLine.product_id == product_id, OrderLine.quantity_backordered > 0)
+               Order.id.in_(waiting_lines))
         .order_by(Order.priority.desc(), Order.ship_by.is_(None), Order.ship_by, Order.placed_at,
                   Order.id)
         .options(selectinload(Order.lines), selectinload(Order.holds))
-        .distinct().limit(limit)
+        .limit(limit)
     ).all()
     changed = 0
     for order in waiting:
