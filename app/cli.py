@@ -80,3 +80,16 @@ def create_api_key(username, name):
     except DomainError as err:
         raise click.ClickException(err.message)
     click.echo(key)
+
+
+@oms.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8099, show_default=True, type=int)
+@with_appcontext
+def sandbox(host, port):
+    """Serve the Shopify, WooCommerce and Amazon simulators over this catalog."""
+    from connectors.sandbox import run_sandbox
+
+    from .services import catalog
+
+    run_sandbox(host, port, catalog=catalog.sandbox_catalog(db.session))

@@ -62,3 +62,10 @@ def product_by_sku(session: Session, sku: str) -> Product:
     if product is None:
         raise NotFound(f"No product with SKU {sku}")
     return product
+
+
+def sandbox_catalog(session: Session) -> list[dict]:
+    """The active products as the channel sandbox wants them: sku, name, price."""
+    rows = session.execute(select(Product.sku, Product.name, Product.price)
+                           .where(Product.active.is_(True)).order_by(Product.sku))
+    return [{"sku": sku, "name": name, "price": str(price or "10.00")} for sku, name, price in rows]

@@ -1,0 +1,308 @@
+"""What every Waybill REST API shares (Superset's BaseSupersetModelRestApi, FAB_NOTES §5):
+
+- the error body of DESIGN.md for every answer FAB builds itself (400/401/403/404/422/500)
+  and for domain errors raised by the services (``DomainError.status``/``to_dict()``);
+- ``allow_browser_login`` (the HTML UI's JavaScript may call the API with its session
+  cookie) **without** the CSRF hole that opens (FAB_NOTES "API + session cookie"):
+  ``_guard_cookie_writes`` refuses any unsafe request authenticated by the session cookie
+  that lacks a valid ``X-CSRFToken`` header; JWT and API-key clients are not affected;
+- paging (25 a page, at most 200), an explicit allow-list of filter operators per column
+  (``search_operators``) so no list filter does unbounded work, and a capped count;
+- generic writes (POST/PUT/DELETE) that go through a service instead of FAB's datamodel
+  (``ServiceWriteApi``), or no generic writes at all (``ReadOnlyApi``).
+
+The APIs never commit: every service call is its own transaction (services/transaction.py).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from flask import current_app, g, request
+from flask_appbuilder.api import BaseApi, ModelRestApi
+from flask_appbuilder.hooks import before_request
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_jwt_extended import verify_jwt_in_request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import BadRequest
+
+from ..extensions import csrf, db
+from ..services.actor import Actor
+from ..services.errors import DomainError, ValidationFailed
+from .errors import error_response, flatten_messages, summary
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+MAX_BODY_BYTES = 256 * 1024
+PAGE_SIZE = 25
+MAX_PAGE_SIZE = 200
+
+
+# --- request helpers ----------------------------------------------------------------------
+
+def json_body(*, required: bool = False) -> dict:
+    """The request's JSON object (``{}`` when there is no body and none is required).
+    Malformed JSON or a non-object raises ValidationFailed naming ``body`` (422)."""
+    raw = request.get_data(cache=True)
+    if not raw or not raw.strip():
+        if required:
+            raise ValidationFailed.field("body", "a JSON object is required")
+        return {}
+    try:
+        data = request.get_json(force=True, silent=False, cache=True)
+    except BadRequest:
+        raise ValidationFailed.field("body", "is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed.field("body", "must be a JSON object")
+    return data
+
+
+def load(schema: Schema, data: dict | None = None, *, partial: bool = False) -> dict:
+    """Validate ``data`` (default: the JSON body) with a marshmallow schema; its messages
+    become a 422 ValidationFailed with dotted field names."""
+    if data is None:
+        data = json_body()
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as err:
+        errors = flatten_messages(err.messages)
+        raise ValidationFailed(summary(errors), errors=errors) from None
+
+
+def current_actor() -> Actor:
+    return Actor.for_user(g.user)
+
+
+def domain_errors(fn: Callable) -> Callable:
+    """Inside ``@safe``: a DomainError becomes its own status and body (and whatever the
+    request had started is rolled back, so nothing is stored on an error)."""
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except DomainError as err:
+            db.session.rollback()
+            return self.domain_error(err)
+
+    return wrapper
+
+
+# --- the shared behaviour -------------------------------------------------------------------
+
+class ApiMixin:
+    """Error shape, CSRF guard for cookie-authenticated writes, actor helper."""
+
+    allow_browser_login = True
+    # FAB exempts API blueprints from CSRFProtect (token clients cannot send one);
+    # _guard_cookie_writes puts the check back for requests that use the cookie.
+    csrf_exempt = True
+
+    @before_request
+    def _guard_cookie_writes(self):
+        if request.method in SAFE_METHODS:
+            return None
+        if request.content_length and request.content_length > MAX_BODY_BYTES:
+            return error_response(413, f"Request body larger than {MAX_BODY_BYTES} bytes",
+                                  errors={"body": ["is too large"]})
+        auth = request.headers.get("Authorization", "")
+        if auth[:7].lower() == "bearer " and auth[7:].strip():
+            token = auth[7:].strip()
+            prefixes = current_app.config.get("FAB_API_KEY_PREFIXES", ["sst_"])
+            if current_app.config.get("FAB_API_KEY_ENABLED") and token.startswith(tuple(prefixes)):
+                return None  # FAB's @protect validates the key (and then ignores the cookie)
+            # A JWT: verify it now, so that a bogus token next to a session cookie cannot
+            # ride on the cookie (verification sets g.user to the token's user).
+            verify_jwt_in_request()
+            return None
+        if not current_user.is_authenticated:
+            return None  # anonymous: @protect answers 401
+        try:
+            csrf.protect()
+        except CSRFError as err:
+            headers = ", ".join(current_app.config.get("WTF_CSRF_HEADERS", ["X-CSRFToken"]))
+            return error_response(
+                400, f"CSRF check failed: {err.description} A request signed in with the "
+                     f"session cookie must send the page's CSRF token in the {headers} header "
+                     "(or use a JWT / API key instead of the cookie).",
+                code="csrf_failed", errors={"X-CSRFToken": [str(err.description)]})
+        return None
+
+    # FAB's response helpers, in the common error body -----------------------------------
+    def response_400(self, message: str | None = None):
+        message = message or "Arguments are not correct"
+        errors = {"q": [str(message)]} if request.method == "GET" else {}
+        return error_response(400, message, "bad_request", errors)
+
+    def response_401(self):
+        return error_response(401, "Not authenticated: sign in, or send a JWT or API key",
+                              "unauthorized")
+
+    def response_403(self):
+        return error_response(403, "Your role does not allow this", "forbidden")
+
+    def response_404(self):
+        return error_response(404, "Not found", "not_found")
+
+    def response_422(self, message: Any = None):
+        return error_response(422, message or "Could not process entity", "validation_failed")
+
+    def response_500(self, message: str | None = None):
+        return error_response(500, message or "Internal error", "internal_error")
+
+    def domain_error(self, err: DomainError):
+        return error_response(err.status, err.message, err.code, err.errors)
+
+    @staticmethod
+    def actor() -> Actor:
+        return current_actor()
+
+
+class WaybillBaseApi(ApiMixin, BaseApi):
+    """A custom (model-less) JSON API."""
+
+
+class WaybillInterface(SQLAInterface):
+    """SQLAInterface whose list count stops at OMS_LIST_COUNT_CAP rows (counting a million
+    orders on every page is waste); ``g.waybill_count_capped`` tells the API."""
+
+    count_cap: bool = False
+
+    def __init__(self, obj, session=None, *, count_cap: bool = False):
+        super().__init__(obj, session=session)
+        self.count_cap = count_cap
+
+    def query_count(self, query, filters=None, select_columns=None) -> int:
+        if not self.count_cap:
+            return super().query_count(query, filters, select_columns)
+        cap = int(current_app.config.get("OMS_LIST_COUNT_CAP", 10000))
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns,
+                                      aliases_mapping={})
+        count = inner.limit(cap + 1).count()
+        g.waybill_count_capped = count > cap
+        return min(count, cap)
+
+
+class WaybillModelApi(ApiMixin, ModelRestApi):
+    """A model's REST resource. Subclasses set ``search_operators`` ({column: [operator,
+    ...]}) instead of ``search_columns``: only those columns and operators may be used in
+    ``?q=(filters:...)``; the rest answer 400."""
+
+    page_size = PAGE_SIZE
+    max_page_size = MAX_PAGE_SIZE
+    search_operators: dict[str, list[str]] = {}
+    # A custom GET /<pk>: load_detail(pk) returns the item (with its children eagerly
+    # loaded) and detail_schema dumps it.
+    detail_schema: Schema | None = None
+
+    def __init__(self):
+        if self.search_operators:
+            self.search_columns = list(self.search_operators)
+        if self.detail_schema is not None:
+            self.show_model_schema = self.detail_schema
+            self.show_columns = list(self.detail_schema.fields)
+        super().__init__()
+        for column, ops in self.search_operators.items():
+            allowed = [f for f in self._filters._search_filters.get(column, [])
+                       if f.arg_name in ops]
+            self._filters._search_filters[column] = allowed
+
+    def load_detail(self, pk: int):  # pragma: no cover - overridden where detail_schema is
+        raise NotImplementedError
+
+    def get_headless(self, pk, **kwargs):
+        if self.detail_schema is None:
+            return super().get_headless(pk, **kwargs)
+        item = self.load_detail(int(pk))
+        if item is None:
+            return self.response_404()
+        return self.response(200, id=int(pk), result=self.detail_schema.dump(item))
+
+    def pre_get_list(self, data: dict) -> None:
+        if g.get("waybill_count_capped"):
+            data["count_capped"] = True
+
+
+class ReadOnlyApi(WaybillModelApi):
+    """Read-only through the generic endpoints; state changes only through the action
+    endpoints that call the services."""
+
+    exclude_route_methods = {"post", "put", "delete"}
+
+    def _get_fields_info(self, cols, model_schema, filter_rel_fields, **kwargs):
+        return []  # nothing can be added or edited here: _info lists no form fields
+
+
+class ServiceWriteApi(WaybillModelApi):
+    """Reference data whose generic POST/PUT/DELETE call a service (validation, audit,
+    encryption) — FAB's datamodel add/edit/delete is never used.
+
+    Subclasses set ``add_model_schema`` / ``edit_model_schema`` (input, load-only) and
+    implement ``create(values)``, ``update(pk, values)`` and, unless ``delete`` is
+    excluded, ``remove(pk)``; results are dumped with ``detail_schema`` (or the show schema).
+    """
+
+    def __init__(self):
+        if self.add_columns is None and self.add_model_schema is not None:
+            self.add_columns = [n for n, f in self.add_model_schema.fields.items()
+                                if n not in self.info_exclude]
+        if self.edit_columns is None and self.edit_model_schema is not None:
+            self.edit_columns = [n for n, f in self.edit_model_schema.fields.items()
+                                 if n not in self.info_exclude]
+        super().__init__()
+
+    # Input fields _info does not describe (write-only secrets: documented in OpenAPI).
+    info_exclude: tuple[str, ...] = ()
+
+    def create(self, values: dict):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update(self, pk: int, values: dict):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def remove(self, pk: int) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _dump(self, item) -> dict:
+        schema = self.detail_schema or self.show_model_schema
+        return schema.dump(item)
+
+    def _call(self, fn: Callable[[], Any]):
+        try:
+            return fn(), None
+        except DomainError as err:
+            db.session.rollback()
+            return None, self.domain_error(err)
+
+    def post_headless(self):
+        item, error = self._call(lambda: self.create(load(self.add_model_schema)))
+        if error is not None:
+            return error
+        return self.response(201, id=item.id, result=self._dump(item))
+
+    def put_headless(self, pk):
+        pk = _int_pk(pk)
+        if pk is None:
+            return self.response_404()
+        item, error = self._call(
+            lambda: self.update(pk, load(self.edit_model_schema, partial=True)))
+        if error is not None:
+            return error
+        return self.response(200, id=item.id, result=self._dump(item))
+
+    def delete_headless(self, pk):
+        pk = _int_pk(pk)
+        if pk is None:
+            return self.response_404()
+        _, error = self._call(lambda: self.remove(pk))
+        if error is not None:
+            return error
+        return self.response(200, message="Deleted")
+
+
+def _int_pk(pk) -> int | None:
+    try:
+        return int(pk)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One command: set up Waybill and run it on its embedded defaults — SQLite under instance/,
+# demo data, the channel sandbox on 127.0.0.1:8099 and the scheduler pulling from it,
+# the web app on http://127.0.0.1:${OMS_PORT:-8080}.
+. "$(dirname "$0")/_venv.sh" requirements.txt
+
+export OMS_SCHEDULER="${OMS_SCHEDULER:-on}"
+export OMS_SANDBOX_PORT="${OMS_SANDBOX_PORT:-8099}"
+PORT="${OMS_PORT:-8080}"
+
+flask oms init --demo --orders "${OMS_DEMO_ORDERS:-1000}"
+
+flask oms sandbox --port "$OMS_SANDBOX_PORT" &
+SANDBOX_PID=$!
+trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
+
+echo
+echo "Waybill is starting on http://127.0.0.1:$PORT  (sign in with the admin login printed above;"
+echo "it is printed only when the admin is first created — set OMS_ADMIN_PASSWORD to choose it)"
+exec_args=(gunicorn --bind "127.0.0.1:$PORT" --workers 1 --threads 8 --access-logfile - "app:create_app()")
+"${exec_args[@]}"
