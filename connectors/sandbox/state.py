@@ -214,7 +214,7 @@ class Clock:
         if self.fixed:
             self._now += step
         else:
-            self._now = max(self._now + timedelta(seconds=1), datetime.now(timezone.utc).replace(microsecond=0))
+            self._now = max(self._now, datetime.now(timezone.utc).replace(microsecond=0))
         return self._now
 
     def past(self, max_days: float = 3.0) -> datetime:
@@ -281,7 +281,8 @@ class SandboxState:
         self.reset(seed=seed, catalog=catalog)
 
     # -- set-up ------------------------------------------------------------------------------
-    def reset(self, seed: Optional[int] = None, catalog: Optional[list[dict]] = None) -> None:
+    def reset(self, seed: Optional[int] = None, catalog: Optional[list[dict]] = None,
+              time_scale: float = 1.0) -> None:
         with self.lock:
             self.seed = self.seed if seed is None and hasattr(self, "seed") else (seed or 0)
             self.rng = random.Random(self.seed)
@@ -298,7 +299,7 @@ class SandboxState:
             self.fault_counts: dict[str, dict[str, int]] = {c: {k: 0 for k in FAULT_KINDS} for c in CHANNELS}
             self.request_counts: dict[str, int] = {c: 0 for c in CHANNELS}
             self.throttled_counts: dict[str, int] = {c: 0 for c in CHANNELS}
-            self.time_scale = getattr(self, "time_scale", 1.0)
+            self.time_scale = float(time_scale)
             self.shopify_buckets: dict[str, LeakyBucket] = {}
             self.amazon_buckets: dict[tuple[str, str], Bucket] = {}
             self.access_tokens: dict[str, float] = {}  # token -> real monotonic expiry

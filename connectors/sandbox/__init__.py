@@ -1,0 +1,62 @@
+"""Local simulator of the Shopify Admin REST, WooCommerce REST v3 and Amazon SP-API Orders v0 APIs.
+
+    from connectors.sandbox import create_sandbox_app, run_sandbox
+    app = create_sandbox_app(catalog=[{"sku": "A-1", "name": "Thing", "price": "9.99"}], seed=42)
+    run_sandbox("127.0.0.1", 8099)          # or: python -m connectors.sandbox --port 8099
+
+Credentials it accepts: :data:`DEFAULT_CREDENTIALS` (also in ``GET /_sandbox/state``).
+Channel base URLs for the connectors: ``http://HOST:PORT/shopify/<shop>``,
+``http://HOST:PORT/woocommerce/<shop>``, ``http://HOST:PORT/amazon/<region>`` (na, eu, fe).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Optional
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .app import SandboxApp, create_sandbox_app
+from .state import DEFAULT_CATALOG, DEFAULT_CREDENTIALS, SandboxState
+
+__all__ = ["create_sandbox_app", "run_sandbox", "start_sandbox", "SandboxApp", "SandboxState",
+           "DEFAULT_CATALOG", "DEFAULT_CREDENTIALS", "channel_base_urls"]
+
+
+def channel_base_urls(root: str, shop: str = "demo", region: str = "na") -> dict[str, str]:
+    """Connector base URLs for a sandbox running at ``root`` (e.g. ``http://127.0.0.1:8099``)."""
+    root = root.rstrip("/")
+    return {"shopify": f"{root}/shopify/{shop}", "woocommerce": f"{root}/woocommerce/{shop}",
+            "amazon": f"{root}/amazon/{region}"}
+
+
+def run_sandbox(host: str = "127.0.0.1", port: int = 8099, catalog: Optional[list[dict]] = None, *,
+                seed: int = 0, orders: int = 0) -> None:
+    """Serve the sandbox until interrupted (what ``flask oms sandbox --port`` calls).
+
+    ``orders``: create that many orders per channel at start.
+    """
+    app = create_sandbox_app(catalog=catalog, seed=seed)
+    if orders:
+        for channel in ("shopify", "woocommerce", "amazon"):
+            app.state.create_orders(channel, orders)
+    server = make_server(host, port, app, threaded=True)
+    logging.getLogger(__name__).info("Waybill sandbox on http://%s:%s", host, server.port)
+    print(f"Waybill sandbox on http://{host}:{server.port}  (control API: /_sandbox/state)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def start_sandbox(app: Optional[SandboxApp] = None, host: str = "127.0.0.1",
+                  port: int = 0) -> tuple[BaseWSGIServer, threading.Thread, str]:
+    """Start a sandbox in a daemon thread (port 0 = a free port). Returns (server, thread, root URL);
+    stop it with ``server.shutdown()``."""
+    app = app or create_sandbox_app()
+    server = make_server(host, port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="waybill-sandbox", daemon=True)
+    thread.start()
+    return server, thread, f"http://{host}:{server.port}"

@@ -1,0 +1,700 @@
+"""The sandbox WSGI application (plain werkzeug): three channel APIs and a control API.
+
+Channel paths::
+
+    /shopify/<shop>/admin/api/<version>/orders.json | orders/<id>.json | orders/count.json | shop.json
+    /woocommerce/<shop>/wp-json/wc/v3/orders | orders/<id> | orders/<id>/refunds
+    /amazon/auth/o2/token                                   (Login with Amazon, refresh-token grant)
+    /amazon/<region>/orders/v0/orders | orders/v0/orders/<id> | orders/v0/orders/<id>/orderItems
+    /amazon/<region>/sellers/v1/marketplaceParticipations
+
+Control API (JSON): ``GET /_sandbox/state``; ``POST /_sandbox/catalog``, ``/orders``, ``/update``,
+``/cancel``, ``/faults``, ``/time_scale``, ``/reset``, ``/config``.
+
+A channel request goes through: fault injection (429/500/503/slow/truncated/duplicate page) ->
+authentication (401 Shopify/WooCommerce, 403 SP-API) -> the channel's rate limit (Shopify leaky
+bucket with ``X-Shopify-Shop-Api-Call-Limit``, SP-API per-operation token buckets) -> the handler.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import time
+from datetime import datetime, timezone
+from email.utils import formatdate
+from typing import Any, Callable, Optional
+from urllib.parse import urlencode
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from ..errors import InvalidPayload
+from ..parsing import parse_time
+from ..woocommerce import oauth1_signature
+from . import render
+from .state import CHANNELS, SHOPIFY_BUCKET, SP_API_LIMITS, Bucket, LeakyBucket, SandboxState, SimOrder
+
+JSON = "application/json; charset=utf-8"
+
+
+def json_response(data: Any, status: int = 200, headers: Optional[dict] = None) -> Response:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, status=status, headers=headers or {}, content_type=JSON)
+
+
+def encode_token(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> Optional[dict]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def filter_time(value: Optional[str], naive_tz: timezone) -> Optional[datetime]:
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except InvalidPayload:
+        try:
+            return parse_time(value, naive_is_utc=True).replace(tzinfo=naive_tz).astimezone(timezone.utc)
+        except InvalidPayload:
+            raise ValueError(f"invalid date {value!r}") from None
+
+
+class ChannelRequest:
+    """What the middleware learned about a channel request."""
+
+    def __init__(self, channel: str, shop: str, operation: str, continuation: bool):
+        self.channel, self.shop, self.operation, self.continuation = channel, shop, operation, continuation
+
+
+class SandboxApp:
+    def __init__(self, state: SandboxState):
+        self.state = state
+        self.url_map = Map([
+            Rule("/_sandbox/state", endpoint="ctl_state", methods=["GET"]),
+            Rule("/_sandbox/catalog", endpoint="ctl_catalog", methods=["POST"]),
+            Rule("/_sandbox/orders", endpoint="ctl_orders", methods=["POST"]),
+            Rule("/_sandbox/update", endpoint="ctl_update", methods=["POST"]),
+            Rule("/_sandbox/cancel", endpoint="ctl_cancel", methods=["POST"]),
+            Rule("/_sandbox/faults", endpoint="ctl_faults", methods=["POST"]),
+            Rule("/_sandbox/time_scale", endpoint="ctl_time_scale", methods=["POST"]),
+            Rule("/_sandbox/reset", endpoint="ctl_reset", methods=["POST"]),
+            Rule("/_sandbox/config", endpoint="ctl_config", methods=["POST"]),
+            Rule("/shopify/<shop>/admin/api/<version>/orders.json", endpoint="shopify_orders", methods=["GET"]),
+            Rule("/shopify/<shop>/admin/api/<version>/orders/count.json", endpoint="shopify_count", methods=["GET"]),
+            Rule("/shopify/<shop>/admin/api/<version>/orders/<oid>.json", endpoint="shopify_order", methods=["GET"]),
+            Rule("/shopify/<shop>/admin/api/<version>/shop.json", endpoint="shopify_shop", methods=["GET"]),
+            Rule("/woocommerce/<shop>/wp-json/wc/v3/orders", endpoint="woo_orders", methods=["GET"]),
+            Rule("/woocommerce/<shop>/wp-json/wc/v3/orders/<oid>", endpoint="woo_order", methods=["GET"]),
+            Rule("/woocommerce/<shop>/wp-json/wc/v3/orders/<oid>/refunds", endpoint="woo_refunds", methods=["GET"]),
+            Rule("/amazon/auth/o2/token", endpoint="lwa_token", methods=["POST"]),
+            Rule("/amazon/<shop>/orders/v0/orders", endpoint="amz_orders", methods=["GET"]),
+            Rule("/amazon/<shop>/orders/v0/orders/<oid>", endpoint="amz_order", methods=["GET"]),
+            Rule("/amazon/<shop>/orders/v0/orders/<oid>/orderItems", endpoint="amz_items", methods=["GET"]),
+            Rule("/amazon/<shop>/sellers/v1/marketplaceParticipations", endpoint="amz_participations",
+                 methods=["GET"]),
+        ])
+
+    # -- WSGI ----------------------------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except HTTPException as exc:
+            response = json_response({"errors": exc.description or exc.name}, exc.code or 500)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, values = adapter.match()
+        except NotFound:
+            return self._not_found(request)
+        handler: Callable[..., Response] = getattr(self, endpoint)
+        if endpoint.startswith("ctl_"):
+            try:
+                return handler(request, **values)
+            except (ValueError, TypeError, KeyError) as exc:
+                return json_response({"error": str(exc)}, 400)
+        if endpoint == "lwa_token":
+            return handler(request)
+        return self._channel_call(request, endpoint, handler, values)
+
+    def _not_found(self, request: Request) -> Response:
+        if request.path.startswith("/amazon/"):
+            return json_response({"errors": [{"code": "NotFound", "message": "Resource not found", "details": ""}]},
+                                 404)
+        if request.path.startswith("/woocommerce/"):
+            return json_response({"code": "rest_no_route", "message": "No route was found matching the URL and "
+                                  "request method.", "data": {"status": 404}}, 404)
+        return json_response({"errors": "Not Found"}, 404)
+
+    # -- the channel pipeline ------------------------------------------------------------------
+    def _channel_call(self, request: Request, endpoint: str, handler, values: dict) -> Response:
+        channel = {"shopify": "shopify", "woo": "woocommerce", "amz": "amazon"}[endpoint.split("_")[0]]
+        operation = {"amz_orders": "getOrders", "amz_order": "getOrder", "amz_items": "getOrderItems",
+                     "amz_participations": "getMarketplaceParticipations"}.get(endpoint, endpoint)
+        args = request.args
+        listing = endpoint in ("shopify_orders", "woo_orders", "amz_orders")
+        continuation = listing and bool(args.get("page_info") or args.get("NextToken")
+                                        or (endpoint == "woo_orders" and args.get("page", "1") not in ("", "1")))
+        info = ChannelRequest(channel, values["shop"], operation, continuation)
+        state = self.state
+        with state.lock:
+            state.request_counts[channel] += 1
+        fault = state.pick_fault(channel)
+        if fault in ("429", "500", "503"):
+            state.count_fault(channel, fault)
+            return self._fault_response(info, int(fault))
+        if fault == "slow":
+            state.count_fault(channel, fault)
+            time.sleep(state.faults[channel].slow_seconds)
+        if fault == "duplicate" and continuation:
+            with state.lock:
+                replay = state.last_list.get((channel, info.shop))
+            if replay is not None:
+                state.count_fault(channel, fault)
+                status, headers, body = replay
+                return Response(body, status=status, headers=headers, content_type=JSON)
+        denied = self._authenticate(request, info)
+        if denied is not None:
+            return denied
+        limited, limit_headers = self._rate_limit(info)
+        if limited is not None:
+            return limited
+        response = handler(request, **values)
+        for key, value in limit_headers.items():
+            response.headers[key] = value
+        if listing and response.status_code == 200:
+            with state.lock:
+                kept = {k: v for k, v in response.headers.items() if k.lower() not in ("content-type", "content-length")}
+                state.last_list[(channel, info.shop)] = (200, kept, response.get_data())
+        if fault == "truncated":
+            state.count_fault(channel, fault)
+            body = response.get_data()
+            response.set_data(body[: max(1, len(body) // 2)])
+        return response
+
+    def _retry_after_headers(self, channel: str) -> dict:
+        value = self.state.faults[channel].retry_after
+        if value is None:
+            return {}
+        if value == "date":
+            return {"Retry-After": formatdate(time.time() + 1, usegmt=True)}
+        return {"Retry-After": str(value)}
+
+    def _fault_response(self, info: ChannelRequest, status: int) -> Response:
+        channel = info.channel
+        headers = self._retry_after_headers(channel) if status in (429, 503) else {}
+        if status == 429:
+            with self.state.lock:
+                self.state.throttled_counts[channel] += 1
+        if channel == "shopify":
+            message = {429: "Exceeded 2 calls per second for api client. Reduce request rates to resume "
+                            "uninterrupted service.", 500: "Internal Server Error",
+                       503: "Service Unavailable"}[status]
+            if status == 429:
+                headers["X-Shopify-Shop-Api-Call-Limit"] = f"{SHOPIFY_BUCKET}/{SHOPIFY_BUCKET}"
+            return json_response({"errors": message}, status, headers)
+        if channel == "amazon":
+            code, message = {429: ("QuotaExceeded", "You exceeded your quota for the requested resource."),
+                             500: ("InternalFailure", "We encountered an internal error. Please try again."),
+                             503: ("ServiceUnavailable", "Service temporarily unavailable.")}[status]
+            headers["x-amzn-RequestId"] = secrets.token_hex(8)
+            return json_response({"errors": [{"code": code, "message": message, "details": ""}]}, status, headers)
+        code = {429: "rest_too_many_requests", 500: "internal_server_error", 503: "service_unavailable"}[status]
+        return json_response({"code": code, "message": code.replace("_", " "), "data": {"status": status}},
+                             status, headers)
+
+    # -- authentication ------------------------------------------------------------------------
+    def _authenticate(self, request: Request, info: ChannelRequest) -> Optional[Response]:
+        creds = self.state.credentials[info.channel]
+        if info.channel == "shopify":
+            token = request.headers.get("X-Shopify-Access-Token")
+            if token != creds["access_token"]:
+                return json_response({"errors": "[API] Invalid API key or access token (unrecognized login or "
+                                                 "wrong password)"}, 401)
+            return None
+        if info.channel == "woocommerce":
+            return self._woo_auth(request, creds)
+        token = request.headers.get("x-amz-access-token")
+        with self.state.lock:
+            expires = self.state.access_tokens.get(token or "")
+        if expires is None:
+            return json_response({"errors": [{"code": "Unauthorized", "message": "Access to requested resource is "
+                                              "denied.", "details": ""}]}, 403)
+        if time.monotonic() >= expires:
+            return json_response({"errors": [{"code": "Unauthorized", "message": "Access to requested resource is "
+                                              "denied.", "details": "The access token you provided has expired."}]},
+                                 403)
+        return None
+
+    def _woo_auth(self, request: Request, creds: dict) -> Optional[Response]:
+        def fail(message: str, code: str = "woocommerce_rest_authentication_error") -> Response:
+            return json_response({"code": code, "message": message, "data": {"status": 401}}, 401)
+
+        key = secret = None
+        if request.authorization and request.authorization.type == "basic":
+            key, secret = request.authorization.username, request.authorization.password
+        elif request.args.get("consumer_key"):
+            key, secret = request.args.get("consumer_key"), request.args.get("consumer_secret")
+        elif request.args.get("oauth_consumer_key"):
+            args = request.args
+            if args.get("oauth_consumer_key") != creds["consumer_key"]:
+                return fail("Consumer key is invalid.")
+            if args.get("oauth_signature_method") not in ("HMAC-SHA1", "HMAC-SHA256"):
+                return fail("Invalid signature - signature method is invalid.")
+            try:
+                stamp = int(args.get("oauth_timestamp", ""))
+            except ValueError:
+                return fail("Invalid timestamp.")
+            if abs(time.time() - stamp) > 15 * 60:
+                return fail("Invalid timestamp.")
+            params = [(k, v) for k, v in args.items(multi=False) if k != "oauth_signature"]
+            expected = oauth1_signature(request.method, request.base_url, params, creds["consumer_secret"])
+            if args.get("oauth_signature") != expected:
+                return fail("Invalid signature - provided signature does not match.")
+            return None
+        else:
+            return fail("Sorry, you cannot list resources.", "woocommerce_rest_cannot_view")
+        if key != creds["consumer_key"]:
+            return fail("Consumer key is invalid.")
+        if secret != creds["consumer_secret"]:
+            return fail("Consumer secret is invalid.")
+        return None
+
+    # -- rate limits ---------------------------------------------------------------------------
+    def _rate_limit(self, info: ChannelRequest) -> tuple[Optional[Response], dict]:
+        state = self.state
+        if info.channel == "shopify":
+            with state.lock:
+                bucket = state.shopify_buckets.setdefault(info.shop, LeakyBucket())
+                ok, used = bucket.call(state.time_scale)
+                if not ok:
+                    state.throttled_counts["shopify"] += 1
+            header = {"X-Shopify-Shop-Api-Call-Limit": f"{used}/{bucket.capacity}"}
+            if not ok:
+                return json_response({"errors": "Exceeded 2 calls per second for api client. Reduce request rates "
+                                                "to resume uninterrupted service."}, 429,
+                                     {**header, "Retry-After": "2.0"}), header
+            return None, header
+        if info.channel == "amazon":
+            rate, burst = SP_API_LIMITS.get(info.operation, (0.5, 30))
+            with state.lock:
+                bucket = state.amazon_buckets.setdefault((info.shop, info.operation), Bucket(rate, burst))
+                ok, _ = bucket.take(state.time_scale)
+                if not ok:
+                    state.throttled_counts["amazon"] += 1
+            headers = {"x-amzn-RateLimit-Limit": str(rate), "x-amzn-RequestId": secrets.token_hex(8)}
+            if not ok:
+                return json_response({"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for "
+                                                  "the requested resource.", "details": ""}]}, 429, headers), headers
+            return None, headers
+        return None, {}
+
+    # -- control API -----------------------------------------------------------------------------
+    @staticmethod
+    def _body(request: Request) -> Any:
+        if not request.data:
+            return {}
+        return json.loads(request.get_data(as_text=True))
+
+    @staticmethod
+    def _channel(body: dict) -> str:
+        channel = body.get("channel")
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
+        return channel
+
+    def ctl_state(self, request: Request) -> Response:
+        return json_response(self.state.snapshot())
+
+    def ctl_catalog(self, request: Request) -> Response:
+        body = self._body(request)
+        catalog = body.get("catalog") if isinstance(body, dict) else body
+        self.state.set_catalog(catalog)
+        return json_response({"catalog_size": len(self.state.catalog)})
+
+    def ctl_orders(self, request: Request) -> Response:
+        body = self._body(request)
+        created = self.state.create_orders(self._channel(body), int(body.get("count", 1)), body.get("shop"))
+        return json_response({"created": [o.external_id for o in created]})
+
+    def ctl_update(self, request: Request) -> Response:
+        body = self._body(request)
+        changed = self.state.update_orders(self._channel(body), count=int(body.get("count", 1)), ids=body.get("ids"),
+                                           action=body.get("action", "random"), shop=body.get("shop"))
+        return json_response({"updated": [o.external_id for o in changed]})
+
+    def ctl_cancel(self, request: Request) -> Response:
+        body = self._body(request)
+        changed = self.state.cancel_orders(self._channel(body), count=int(body.get("count", 1)), ids=body.get("ids"),
+                                           shop=body.get("shop"), reason=body.get("reason", "customer"))
+        return json_response({"cancelled": [o.external_id for o in changed]})
+
+    def ctl_faults(self, request: Request) -> Response:
+        body = self._body(request)
+        faults = self.state.set_faults(self._channel(body), body)
+        return json_response({"channel": body["channel"], "rates": faults.rates, "script": faults.script,
+                              "slow_seconds": faults.slow_seconds, "retry_after": faults.retry_after})
+
+    def ctl_time_scale(self, request: Request) -> Response:
+        body = self._body(request)
+        self.state.set_time_scale(float(body.get("time_scale", body.get("scale", 1))))
+        return json_response({"time_scale": self.state.time_scale})
+
+    def ctl_reset(self, request: Request) -> Response:
+        body = self._body(request)
+        self.state.reset(seed=body.get("seed"), catalog=body.get("catalog"),
+                         time_scale=float(body.get("time_scale", 1.0)))
+        return json_response({"seed": self.state.seed})
+
+    def ctl_config(self, request: Request) -> Response:
+        body = self._body(request)
+        if "amazon_items_page_size" in body:
+            size = int(body["amazon_items_page_size"])
+            if size < 1:
+                raise ValueError("amazon_items_page_size must be >= 1")
+            self.state.amazon_items_page_size = size
+        return json_response({"amazon_items_page_size": self.state.amazon_items_page_size})
+
+    # -- Shopify -------------------------------------------------------------------------------
+    def _shopify_filter(self, orders: list[SimOrder], f: dict) -> list[SimOrder]:
+        status = f.get("status", "open")
+        out = []
+        for o in orders:
+            if status == "open" and (o.cancelled or o.fulfilled):
+                continue
+            if status == "closed" and not (o.fulfilled and not o.cancelled):
+                continue
+            if status == "cancelled" and not o.cancelled:
+                continue
+            if f.get("updated_at_min") and o.updated_at < datetime.fromisoformat(f["updated_at_min"]):
+                continue
+            if f.get("updated_at_max") and o.updated_at > datetime.fromisoformat(f["updated_at_max"]):
+                continue
+            if f.get("created_at_min") and o.created_at < datetime.fromisoformat(f["created_at_min"]):
+                continue
+            if f.get("since_id") and int(o.external_id) <= int(f["since_id"]):
+                continue
+            if f.get("ids") and o.external_id not in f["ids"]:
+                continue
+            out.append(o)
+        return sorted(out, key=lambda o: int(o.external_id))
+
+    def shopify_orders(self, request: Request, shop: str, version: str) -> Response:
+        args = request.args
+        try:
+            limit = int(args.get("limit", 50))
+        except ValueError:
+            return json_response({"errors": {"limit": "Invalid value"}}, 400)
+        if not 1 <= limit <= 250:
+            return json_response({"errors": {"limit": "must be between 1 and 250"}}, 400)
+        page_info = args.get("page_info")
+        if page_info:
+            extra = sorted(set(args) - {"limit", "page_info", "fields"})
+            if extra:
+                return json_response({"errors": {"page_info": f"cannot be combined with {', '.join(extra)}"}}, 400)
+            cursor = decode_token(page_info)
+            if cursor is None:
+                return json_response({"errors": {"page_info": "Invalid value."}}, 400)
+            filters = cursor.get("f", {})
+        else:
+            cursor, filters = {}, {}
+            try:
+                for key in ("updated_at_min", "updated_at_max", "created_at_min"):
+                    when = filter_time(args.get(key), render.SHOP_TZ)
+                    if when:
+                        filters[key] = when.isoformat()
+            except ValueError as exc:
+                return json_response({"errors": {"updated_at_min": str(exc)}}, 400)
+            if args.get("status"):
+                if args["status"] not in ("open", "closed", "cancelled", "any"):
+                    return json_response({"errors": {"status": "Invalid value"}}, 400)
+                filters["status"] = args["status"]
+            if args.get("since_id"):
+                filters["since_id"] = args["since_id"]
+            if args.get("ids"):
+                filters["ids"] = [i.strip() for i in args["ids"].split(",")]
+        with self.state.lock:
+            matching = self._shopify_filter(self.state.list_orders("shopify", shop), filters)
+            if cursor.get("after") is not None:
+                chunk = [o for o in matching if int(o.external_id) > cursor["after"]][:limit]
+                more_after = len([o for o in matching if int(o.external_id) > cursor["after"]]) > limit
+            elif cursor.get("before") is not None:
+                before = [o for o in matching if int(o.external_id) < cursor["before"]]
+                chunk, more_after = before[-limit:], True
+            else:
+                chunk = matching[:limit]
+                more_after = len(matching) > limit
+            body = {"orders": [render.shopify_order(o) for o in chunk]}
+        links = []
+        base = f"{request.host_url.rstrip('/')}{request.path}"
+        if chunk and more_after:
+            token = encode_token({"f": filters, "after": int(chunk[-1].external_id)})
+            links.append(f'<{base}?{urlencode({"limit": limit, "page_info": token})}>; rel="next"')
+        if chunk and page_info:
+            token = encode_token({"f": filters, "before": int(chunk[0].external_id)})
+            links.append(f'<{base}?{urlencode({"limit": limit, "page_info": token})}>; rel="previous"')
+        headers = {"Link": ", ".join(links)} if links else {}
+        return json_response(body, 200, headers)
+
+    def shopify_count(self, request: Request, shop: str, version: str) -> Response:
+        status = request.args.get("status", "open")
+        with self.state.lock:
+            count = len(self._shopify_filter(self.state.list_orders("shopify", shop), {"status": status}))
+        return json_response({"count": count})
+
+    def shopify_order(self, request: Request, shop: str, version: str, oid: str) -> Response:
+        with self.state.lock:
+            order = self.state.get_order("shopify", shop, oid)
+            if order is None:
+                return json_response({"errors": "Not Found"}, 404)
+            return json_response({"order": render.shopify_order(order)})
+
+    def shopify_shop(self, request: Request, shop: str, version: str) -> Response:
+        return json_response({"shop": {"id": 690933842, "name": f"{shop} (Waybill sandbox)",
+                                       "myshopify_domain": f"{shop}.myshopify.com", "currency": "USD",
+                                       "iana_timezone": "America/New_York", "timezone": "(GMT-04:00) Eastern Time",
+                                       "plan_name": "sandbox"}})
+
+    # -- WooCommerce ---------------------------------------------------------------------------
+    def woo_orders(self, request: Request, shop: str) -> Response:
+        args = request.args
+
+        def invalid(param: str, message: str) -> Response:
+            return json_response({"code": "rest_invalid_param", "message": f"Invalid parameter(s): {param}",
+                                  "data": {"status": 400, "params": {param: message}}}, 400)
+
+        try:
+            per_page = int(args.get("per_page", 10))
+            page = int(args.get("page", 1))
+        except ValueError:
+            return invalid("per_page", "per_page and page must be integers.")
+        if not 1 <= per_page <= 100:
+            return invalid("per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)")
+        if page < 1:
+            return invalid("page", "page must be greater than or equal to 1")
+        gmt = args.get("dates_are_gmt", "").lower() in ("1", "true")
+        naive_tz = timezone.utc if gmt else render.WOO_TZ
+        bounds = {}
+        try:
+            for key in ("after", "before", "modified_after", "modified_before"):
+                bounds[key] = filter_time(args.get(key), naive_tz)
+        except ValueError as exc:
+            return invalid(key, str(exc))
+        orderby = args.get("orderby", "date")
+        if orderby not in ("date", "id", "include", "title", "slug", "modified"):
+            return invalid("orderby", "orderby is not one of date, id, include, title, slug, modified")
+        descending = args.get("order", "desc") == "desc"
+        statuses = [s for s in args.get("status", "any").split(",") if s]
+        with self.state.lock:
+            orders = []
+            for o in self.state.list_orders("woocommerce", shop):
+                if bounds["after"] and not o.created_at > bounds["after"]:
+                    continue
+                if bounds["before"] and not o.created_at < bounds["before"]:
+                    continue
+                if bounds["modified_after"] and not o.updated_at > bounds["modified_after"]:
+                    continue
+                if bounds["modified_before"] and not o.updated_at < bounds["modified_before"]:
+                    continue
+                if "any" not in statuses and render.woo_status(o) not in statuses:
+                    continue
+                orders.append(o)
+            key = {"id": lambda o: int(o.external_id), "modified": lambda o: (o.updated_at, int(o.external_id))}.get(
+                orderby, lambda o: (o.created_at, int(o.external_id)))
+            orders.sort(key=key, reverse=descending)
+            total = len(orders)
+            pages = (total + per_page - 1) // per_page
+            if page > max(pages, 1):
+                return json_response({"code": "rest_post_invalid_page_number", "message": "The page number "
+                                      "requested is larger than the number of pages available.",
+                                      "data": {"status": 400}}, 400)
+            chunk = orders[(page - 1) * per_page: page * per_page]
+            base_api = f"{request.host_url.rstrip('/')}/woocommerce/{shop}/wp-json/wc/v3"
+            body = [render.woo_order(o, base_api) for o in chunk]
+        links = []
+        plain = [(k, v) for k, v in args.items(multi=True)
+                 if k != "page" and not k.startswith("oauth_") and k not in ("consumer_key", "consumer_secret")]
+        if page < pages:
+            links.append(f'<{request.base_url}?{urlencode(plain + [("page", page + 1)])}>; rel="next"')
+        if page > 1:
+            links.append(f'<{request.base_url}?{urlencode(plain + [("page", page - 1)])}>; rel="prev"')
+        headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+        if links:
+            headers["Link"] = ", ".join(links)
+        return json_response(body, 200, headers)
+
+    def _woo_get(self, shop: str, oid: str) -> Optional[SimOrder]:
+        return self.state.get_order("woocommerce", shop, oid)
+
+    def woo_order(self, request: Request, shop: str, oid: str) -> Response:
+        with self.state.lock:
+            order = self._woo_get(shop, oid)
+            if order is None:
+                return json_response({"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                                      "data": {"status": 404}}, 404)
+            base_api = f"{request.host_url.rstrip('/')}/woocommerce/{shop}/wp-json/wc/v3"
+            return json_response(render.woo_order(order, base_api))
+
+    def woo_refunds(self, request: Request, shop: str, oid: str) -> Response:
+        with self.state.lock:
+            order = self._woo_get(shop, oid)
+            if order is None:
+                return json_response({"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                                      "data": {"status": 404}}, 404)
+            return json_response(render.woo_refunds(order))
+
+    # -- Amazon --------------------------------------------------------------------------------
+    def lwa_token(self, request: Request) -> Response:
+        form = request.form
+        creds = self.state.credentials["amazon"]
+        if form.get("grant_type") != "refresh_token":
+            return json_response({"error": "unsupported_grant_type",
+                                  "error_description": "The authorization grant type is not supported"}, 400)
+        if form.get("client_id") != creds["client_id"] or form.get("client_secret") != creds["client_secret"]:
+            return json_response({"error": "invalid_client", "error_description": "Client authentication failed"}, 401)
+        if form.get("refresh_token") != creds["refresh_token"]:
+            return json_response({"error": "invalid_grant",
+                                  "error_description": "The request has an invalid grant parameter : refresh_token"},
+                                 400)
+        token = f"Atza|sandbox-{secrets.token_urlsafe(24)}"
+        with self.state.lock:
+            self.state.access_tokens[token] = time.monotonic() + 3600 * self.state.time_scale
+        return json_response({"access_token": token, "refresh_token": form["refresh_token"],
+                              "token_type": "bearer", "expires_in": 3600})
+
+    @staticmethod
+    def _amz_invalid(message: str) -> Response:
+        return json_response({"errors": [{"code": "InvalidInput", "message": message, "details": ""}]}, 400)
+
+    def amz_orders(self, request: Request, shop: str) -> Response:
+        args = request.args
+        marketplaces = [m for value in args.getlist("MarketplaceIds") for m in value.split(",") if m]
+        if not marketplaces:
+            return self._amz_invalid("Missing required parameter: MarketplaceIds")
+        next_token = args.get("NextToken")
+        if next_token:
+            cursor = decode_token(next_token)
+            if cursor is None:
+                return self._amz_invalid("Invalid NextToken")
+            filters, after = cursor["f"], cursor["after"]
+        else:
+            created_after, updated_after = args.get("CreatedAfter"), args.get("LastUpdatedAfter")
+            if bool(created_after) == bool(updated_after):
+                return self._amz_invalid("Exactly one of CreatedAfter and LastUpdatedAfter is required")
+            try:
+                size = int(args.get("MaxResultsPerPage", 100))
+            except ValueError:
+                return self._amz_invalid("MaxResultsPerPage must be an integer")
+            if not 1 <= size <= 100:
+                return self._amz_invalid("MaxResultsPerPage must be between 1 and 100")
+            try:
+                filters = {
+                    "created_after": (filter_time(created_after, timezone.utc) or datetime.min.replace(
+                        tzinfo=timezone.utc)).isoformat() if created_after else None,
+                    "updated_after": filter_time(updated_after, timezone.utc).isoformat() if updated_after else None,
+                    "updated_before": (filter_time(args.get("LastUpdatedBefore"), timezone.utc) or self.state.clock.now()
+                                       ).isoformat(),
+                    "statuses": [s for v in args.getlist("OrderStatuses") for s in v.split(",") if s],
+                    "size": size,
+                }
+            except ValueError as exc:
+                return self._amz_invalid(str(exc))
+            after = 0
+        with self.state.lock:
+            matching = []
+            for o in self.state.list_orders("amazon", shop):
+                if o.marketplace_id not in marketplaces or o.seq <= after:
+                    continue
+                if filters["created_after"] and o.created_at < datetime.fromisoformat(filters["created_after"]):
+                    continue
+                if filters["updated_after"] and o.updated_at < datetime.fromisoformat(filters["updated_after"]):
+                    continue
+                if filters["statuses"] and render.amazon_status(o) not in filters["statuses"]:
+                    continue
+                matching.append(o)
+            chunk = matching[: filters["size"]]
+            payload: dict[str, Any] = {"Orders": [render.amazon_order(o) for o in chunk]}
+        if len(matching) > len(chunk):
+            payload["NextToken"] = encode_token({"f": filters, "after": chunk[-1].seq})
+        if filters["updated_after"]:
+            payload["LastUpdatedBefore"] = render.amazon_time(datetime.fromisoformat(filters["updated_before"]))
+        else:
+            payload["CreatedBefore"] = render.amazon_time(datetime.fromisoformat(filters["updated_before"]))
+        return json_response({"payload": payload})
+
+    def _amz_get(self, shop: str, oid: str) -> Optional[SimOrder]:
+        return self.state.get_order("amazon", shop, oid)
+
+    def amz_order(self, request: Request, shop: str, oid: str) -> Response:
+        with self.state.lock:
+            order = self._amz_get(shop, oid)
+            if order is None:
+                return json_response({"errors": [{"code": "NotFound", "message": f"Order {oid} not found",
+                                                  "details": ""}]}, 404)
+            return json_response({"payload": render.amazon_order(order)})
+
+    def amz_items(self, request: Request, shop: str, oid: str) -> Response:
+        offset = 0
+        if request.args.get("NextToken"):
+            cursor = decode_token(request.args["NextToken"])
+            if cursor is None or cursor.get("o") != oid:
+                return self._amz_invalid("Invalid NextToken")
+            offset = int(cursor["i"])
+        with self.state.lock:
+            order = self._amz_get(shop, oid)
+            if order is None:
+                return json_response({"errors": [{"code": "NotFound", "message": f"Order {oid} not found",
+                                                  "details": ""}]}, 404)
+            items = render.amazon_items(order)
+            size = self.state.amazon_items_page_size
+        payload: dict[str, Any] = {"AmazonOrderId": oid, "OrderItems": items[offset: offset + size]}
+        if offset + size < len(items):
+            payload["NextToken"] = encode_token({"o": oid, "i": offset + size})
+        return json_response({"payload": payload})
+
+    def amz_participations(self, request: Request, shop: str) -> Response:
+        from .state import AMAZON_REGIONS
+
+        return json_response({"payload": [
+            {"marketplace": {"id": mid, "countryCode": country, "name": name, "defaultCurrencyCode": "",
+                             "defaultLanguageCode": "", "domainName": name.lower()},
+             "participation": {"isParticipating": True, "hasSuspendedListings": False}}
+            for mid, country, name in AMAZON_REGIONS.get(shop, [])]})
+
+
+def create_sandbox_app(catalog: Optional[list[dict]] = None, seed: int = 0, *,
+                       start_time: Optional[datetime] = None, credentials: Optional[dict] = None,
+                       time_scale: float = 1.0) -> SandboxApp:
+    """A WSGI app simulating the Shopify, WooCommerce and Amazon SP-API order APIs.
+
+    ``start_time`` fixes the virtual clock (fully deterministic); without it times follow the wall
+    clock. The state is at ``app.state`` (:class:`SandboxState`).
+    """
+    state = SandboxState(catalog=catalog, seed=seed, start_time=start_time, credentials=credentials)
+    state.set_time_scale(time_scale)
+    _quiet_server_log()
+    return SandboxApp(state)
+
+
+def _quiet_server_log() -> None:
+    """The dev server's access log prints query strings (OAuth consumer keys): redact them."""
+    import logging
+
+    from ..http import RedactingFilter
+
+    server_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactingFilter) for f in server_log.filters):
+        server_log.addFilter(RedactingFilter())
