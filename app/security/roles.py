@@ -79,3 +79,46 @@ def permissions_for(role: str) -> list[tuple[str, str]]:
         if role in roles:
             perms.extend(FAB_PERMISSIONS.get(row, [(p.can(row[1]), row[0])]))
     return perms
+
+
+# What each row means, for README's table (tests/security/test_readme_matrix.py keeps
+# README and ROLE_MATRIX identical).
+ROW_LABELS: dict[tuple[str, str], str] = {
+    (p.RESOURCE_ORDER, p.READ): "orders: read",
+    (p.RESOURCE_CUSTOMER, p.READ): "customers: read",
+    (p.RESOURCE_ORDER, p.HOLD): "orders: hold, release, note",
+    (p.RESOURCE_ORDER, p.AMEND): "orders: cancel, edit (address, lines), review",
+    (p.RESOURCE_ORDER, p.REALLOCATE): "orders: re-allocate (single and bulk)",
+    (p.RESOURCE_STOCK, p.READ): "stock: read",
+    (p.RESOURCE_STOCK, p.ADJUST): "stock: adjust, receive",
+    (p.RESOURCE_FULFILLMENT, p.READ): "fulfillment: read",
+    (p.RESOURCE_FULFILLMENT, p.WRITE): "fulfillment: pick, pack, ship",
+    (p.RESOURCE_RETURN, p.READ): "returns: read",
+    (p.RESOURCE_RETURN, p.CREATE): "returns: create",
+    (p.RESOURCE_RETURN, p.RECEIVE): "returns: receive",
+    (p.RESOURCE_RETURN, p.REFUND): "returns: refund",
+    (p.RESOURCE_CATALOG, p.READ): "catalog (products, SKU aliases): read",
+    (p.RESOURCE_CATALOG, p.WRITE): "catalog (products, SKU aliases): write",
+    (p.RESOURCE_WAREHOUSE, p.READ): "warehouses: read",
+    (p.RESOURCE_WAREHOUSE, p.WRITE): "warehouses: write",
+    (p.RESOURCE_RULE, p.READ): "rules: read",
+    (p.RESOURCE_RULE, p.WRITE): "rules: write",
+    (p.RESOURCE_CHANNEL, p.READ): "channels: read (credentials never readable)",
+    (p.RESOURCE_CHANNEL, p.WRITE): "channels: write",
+    (p.RESOURCE_SYNC, p.READ): "sync runs, conflicts: read",
+    (p.RESOURCE_SYNC, p.RESOLVE): "sync conflicts: resolve, poll now",
+    (p.RESOURCE_SETTING, p.READ): "settings, exchange rates, audit log: read",
+    (p.RESOURCE_SETTING, p.WRITE): "settings, exchange rates: write",
+    (p.RESOURCE_SECURITY, p.WRITE): "users, roles, API keys",
+    (p.RESOURCE_API_DOCS, p.READ): "API documentation (OpenAPI, Swagger UI)",
+    (p.RESOURCE_PROFILE, p.WRITE): "own profile and password",
+}
+
+
+def matrix_markdown() -> str:
+    header = "| permission | resource/action | " + " | ".join(ROLES) + " |"
+    lines = [header, "|" + "---|" * (len(ROLES) + 2)]
+    for row, roles in ROLE_MATRIX.items():
+        marks = " | ".join("✓" if role in roles else "" for role in ROLES)
+        lines.append(f"| {ROW_LABELS[row]} | `{row[0]}/{row[1]}` | {marks} |")
+    return "\n".join(lines)

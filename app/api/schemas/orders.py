@@ -1,0 +1,148 @@
+"""Orders: the detail view (with lines, holds, allocations, shipments and events) and the
+bodies of the order actions."""
+from __future__ import annotations
+
+from marshmallow import fields
+
+from ...models.orders import HOLD_REASONS
+from .common import InSchema, Money, OutSchema
+
+
+class OrderLineOutSchema(OutSchema):
+    id = fields.Int()
+    external_id = fields.Str(allow_none=True)
+    sku = fields.Str(allow_none=True)
+    product_id = fields.Int(allow_none=True)
+    product_sku = fields.Function(lambda line: line.product.sku if line.product else None)
+    title = fields.Str()
+    quantity = fields.Int()
+    unit_price = Money()
+    tax = Money()
+    discount = Money()
+    quantity_allocated = fields.Int()
+    quantity_shipped = fields.Int()
+    quantity_cancelled = fields.Int()
+    quantity_returned = fields.Int()
+    quantity_backordered = fields.Int()
+    quantity_open = fields.Int()
+
+
+class OrderHoldOutSchema(OutSchema):
+    id = fields.Int()
+    reason = fields.Str()
+    note = fields.Str(allow_none=True)
+    placed_by = fields.Str()
+    placed_at = fields.DateTime()
+    released_by = fields.Str(allow_none=True)
+    released_at = fields.DateTime(allow_none=True)
+    release_note = fields.Str(allow_none=True)
+    open = fields.Function(lambda hold: hold.released_at is None)
+
+
+class OrderEventOutSchema(OutSchema):
+    id = fields.Int()
+    created_at = fields.DateTime()
+    actor = fields.Str()
+    type = fields.Str()
+    message = fields.Str()
+    data = fields.Raw(allow_none=True)
+
+
+class AllocationOutSchema(OutSchema):
+    id = fields.Int()
+    order_line_id = fields.Int()
+    warehouse_id = fields.Int()
+    warehouse_code = fields.Function(lambda a: a.warehouse.code if a.warehouse else None)
+    quantity = fields.Int()
+    status = fields.Str()
+    created_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class OrderShipmentOutSchema(OutSchema):
+    id = fields.Int()
+    warehouse_id = fields.Int(allow_none=True)
+    carrier = fields.Str(allow_none=True)
+    service = fields.Str(allow_none=True)
+    tracking_number = fields.Str(allow_none=True)
+    status = fields.Str()
+    shipped_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+
+
+class OrderDetailSchema(OutSchema):
+    id = fields.Int()
+    channel_id = fields.Int()
+    channel_code = fields.Function(lambda o: o.channel.code if o.channel else None)
+    external_id = fields.Str()
+    order_number = fields.Str()
+    customer_id = fields.Int(allow_none=True)
+    email = fields.Str(allow_none=True)
+    customer_name = fields.Str(allow_none=True)
+    phone = fields.Str(allow_none=True)
+    shipping_address = fields.Raw(allow_none=True)
+    billing_address = fields.Raw(allow_none=True)
+    ship_country = fields.Str(allow_none=True)
+    currency = fields.Str()
+    subtotal = Money()
+    shipping_total = Money()
+    tax_total = Money()
+    discount_total = Money()
+    total = Money(allow_none=True)
+    total_base = Money(allow_none=True)
+    placed_at = fields.DateTime()
+    channel_updated_at = fields.DateTime(allow_none=True)
+    ship_by = fields.DateTime(allow_none=True)
+    priority = fields.Int()
+    tags = fields.List(fields.Str())
+    status = fields.Str()
+    financial_status = fields.Str()
+    fulfillment_status = fields.Str()
+    channel_status = fields.Str(allow_none=True)
+    fulfilled_by_channel = fields.Bool()
+    shipping_method = fields.Str(allow_none=True)
+    risk_score = fields.Int(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+    cancel_reason = fields.Str(allow_none=True)
+    local_edits = fields.Raw()
+    synced_to_channel = fields.Bool()
+    is_held = fields.Bool()
+    version = fields.Int()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    lines = fields.List(fields.Nested(OrderLineOutSchema))
+    holds = fields.List(fields.Nested(OrderHoldOutSchema))
+    allocations = fields.List(fields.Nested(AllocationOutSchema))
+    shipments = fields.List(fields.Nested(OrderShipmentOutSchema))
+    events = fields.List(fields.Nested(OrderEventOutSchema))
+
+
+class HoldInSchema(InSchema):
+    reason = fields.Str(load_default="manual", metadata={
+        "description": "hold reason code", "enum": list(HOLD_REASONS)})
+    note = fields.Str(allow_none=True, load_default=None)
+
+
+class ReleaseInSchema(InSchema):
+    hold_id = fields.Int(strict=True, allow_none=True, load_default=None,
+                         metadata={"description": "release this hold only"})
+    reason = fields.Str(allow_none=True, load_default=None,
+                        metadata={"description": "release the open holds with this reason"})
+    note = fields.Str(allow_none=True, load_default=None)
+
+
+class CancelInSchema(InSchema):
+    reason = fields.Str(allow_none=True, load_default=None,
+                        metadata={"description": "why (required, at most 500 characters)"})
+
+
+class NoteInSchema(InSchema):
+    text = fields.Str(allow_none=True, load_default=None,
+                      metadata={"description": "the note (required, at most 4000 characters)"})
+
+
+class EditInSchema(InSchema):
+    expected_version = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
+        "description": "the order's version as last read (optimistic locking)"})
+    shipping_address = fields.Dict(allow_none=True, load_default=None)
+    billing_address = fields.Dict(allow_none=True, load_default=None)

@@ -1,0 +1,208 @@
+"""Orders: the list (filters by channel, status, hold reason, dates), the order page with its
+whole history, and the support actions (hold, release, note, cancel, edit address).
+
+Every action is a POST with a CSRF token that calls one service function; a DomainError is
+flashed and nothing is stored, success redirects back to the order with a flash.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.security.decorators import has_access
+from markupsafe import Markup
+from wtforms import SelectField
+
+from ..extensions import db
+from ..models import Order
+from ..models.orders import FINANCIAL_STATUSES, HOLD_REASONS, ORDER_STATUSES
+from ..security import permissions as p
+from ..services import order_queries, orders as order_service
+from ..services.errors import DomainError, NotFound, ValidationFailed
+from ..services.validation import ADDRESS_FIELDS
+from .base import (
+    EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, FilterOpenHoldReason,
+    OmsModelView, can, current_actor, flash_error, service_call,
+)
+from .formatting import HOLD_LABELS, hold_badges, humanize, money, status_badge, utc
+
+
+def _order_link(order: Order) -> Markup:
+    return Markup('<a href="{}"><strong>{}</strong></a>').format(
+        url_for("OrderView.show", pk=order.id), order.order_number)
+
+
+def _customer_cell(order: Order) -> Markup:
+    name = order.customer_name or order.email or "—"
+    if order.customer_id:
+        return Markup('<a href="{}">{}</a>').format(
+            url_for("CustomerView.show", pk=order.customer_id), name)
+    return Markup("{}").format(name)
+
+
+def _status_cell(order: Order) -> Markup:
+    cell = status_badge(order.status)
+    if order.local_edits:
+        cell += Markup(' <i class="fa fa-exclamation-circle text-warning" '
+                       'title="Changed in Waybill, not synced to the channel"></i>')
+    return cell
+
+
+def _choices(values, blank=None):
+    items = [(v, humanize(v)) for v in values]
+    return ([("", blank)] if blank else []) + items
+
+
+ORDER_DISPLAY = {
+    "order_number": _order_link,
+    "channel": lambda o: Markup('<span class="label label-default">{}</span>').format(
+        o.channel.code if o.channel else "—"),
+    "customer_name": _customer_cell,
+    "total": lambda o: money(o.total, o.currency),
+    "status": _status_cell,
+    "financial_status": lambda o: status_badge(o.financial_status),
+    "holds": lambda o: hold_badges(o.holds),
+    "placed_at": lambda o: utc(o.placed_at),
+    "ship_by": lambda o: utc(o.ship_by),
+}
+
+
+class OrderView(OmsModelView):
+    route_base = "/orders"
+    datamodel = EagerSQLAInterface(
+        Order, eager=("channel", "holds"), display=ORDER_DISPLAY, count_cap=True,
+        column_filters={
+            "holds": [FilterOpenHoldReason],
+            "status": [FilterChoiceEqual, FilterChoiceNotEqual],
+            "financial_status": [FilterChoiceEqual, FilterChoiceNotEqual],
+        },
+    )
+    class_permission_name = p.RESOURCE_ORDER
+    method_permission_name = p.method_map(
+        hold=p.HOLD, release=p.HOLD, note=p.HOLD, cancel=p.AMEND, edit_address=p.AMEND,
+    )
+    include_route_methods = {"list", "show", "hold", "release", "note", "cancel", "edit_address"}
+
+    list_title = "Orders"
+    show_title = "Order"
+    list_columns = ["order_number", "channel", "customer_name", "email", "total", "status",
+                    "holds", "placed_at", "ship_by"]
+    order_columns = ["order_number", "email", "total", "status", "placed_at", "ship_by"]
+    base_order = ("placed_at", "desc")
+    search_columns = ["order_number", "email", "channel", "status", "financial_status", "holds",
+                      "placed_at", "ship_by"]
+    search_form_extra_fields = {
+        "status": SelectField("Status", choices=_choices(ORDER_STATUSES)),
+        "financial_status": SelectField("Payment", choices=_choices(FINANCIAL_STATUSES)),
+        "holds": SelectField("Open hold", choices=[("*", "any reason")] + [
+            (r, HOLD_LABELS.get(r, humanize(r))) for r in HOLD_REASONS]),
+    }
+    label_columns = {
+        "order_number": "Order", "channel": "Channel", "customer_name": "Customer",
+        "email": "E-mail", "total": "Total", "status": "Status", "financial_status": "Payment",
+        "holds": "Open hold", "placed_at": "Placed", "ship_by": "Ship by",
+    }
+
+    # --- the order page -----------------------------------------------------------------
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        detail = self._detail(pk)
+        return self.render_template(
+            "oms/order_show.html", detail=detail, order=detail.order, can=self._abilities(),
+            hold_reasons=[(r, HOLD_LABELS.get(r, humanize(r))) for r in HOLD_REASONS],
+            editable=detail.order.status in order_service.EDITABLE_STATUSES,
+            holdable=detail.order.status in order_service.HOLDABLE_STATUSES,
+            cancellable=detail.order.status not in order_service.SHIPPED_STATUSES
+            and detail.order.status != "cancelled",
+        )
+
+    def _detail(self, pk):
+        try:
+            return order_queries.order_detail(db.session, int(pk))
+        except (ValueError, NotFound):
+            abort(404)
+
+    @staticmethod
+    def _abilities() -> dict[str, bool]:
+        return {
+            "hold": can(p.HOLD, p.RESOURCE_ORDER),
+            "amend": can(p.AMEND, p.RESOURCE_ORDER),
+            "fulfill": can(p.WRITE, p.RESOURCE_FULFILLMENT),
+            "create_return": can(p.CREATE, p.RESOURCE_RETURN),
+            "receive_return": can(p.RECEIVE, p.RESOURCE_RETURN),
+        }
+
+    def _back(self, pk):
+        return redirect(url_for("OrderView.show", pk=pk))
+
+    # --- actions ------------------------------------------------------------------------
+
+    @expose("/<int:pk>/hold", methods=["POST"])
+    @has_access
+    def hold(self, pk):
+        service_call(order_service.place_hold, db.session, pk, request.form.get("reason") or "",
+                     request.form.get("note"), current_actor(),
+                     success=lambda h: f"Order held: {HOLD_LABELS.get(h.reason, h.reason)}")
+        return self._back(pk)
+
+    @expose("/<int:pk>/release", methods=["POST"])
+    @has_access
+    def release(self, pk):
+        note = (request.form.get("note") or "").strip()
+        hold_id = request.form.get("hold_id") or None
+        if not note:
+            flash_error(ValidationFailed.field("note", "say why the hold is released"))
+            return self._back(pk)
+        try:
+            hold_id = int(hold_id) if hold_id else None
+        except ValueError:
+            abort(400)
+        service_call(order_service.release_hold, db.session, pk, current_actor(),
+                     hold_id=hold_id, note=note,
+                     success=lambda holds: "Released: " + ", ".join(
+                         HOLD_LABELS.get(h.reason, h.reason) for h in holds))
+        return self._back(pk)
+
+    @expose("/<int:pk>/note", methods=["POST"])
+    @has_access
+    def note(self, pk):
+        service_call(order_service.add_note, db.session, pk, request.form.get("text"),
+                     current_actor(), success="Note added")
+        return self._back(pk)
+
+    @expose("/<int:pk>/cancel", methods=["POST"])
+    @has_access
+    def cancel(self, pk):
+        service_call(order_service.cancel_order, db.session, pk, request.form.get("reason"),
+                     current_actor(), success="Order cancelled")
+        return self._back(pk)
+
+    @expose("/<int:pk>/address", methods=["GET", "POST"])
+    @has_access
+    def edit_address(self, pk):
+        kind = request.values.get("kind", "shipping")
+        if kind not in ("shipping", "billing"):
+            abort(404)
+        order = self._detail(pk).order
+        values = dict(getattr(order, f"{kind}_address") or {})
+        version = order.version
+        status = 200
+        if request.method == "POST":
+            values = {key: (request.form.get(key) or "").strip() or None for key in ADDRESS_FIELDS}
+            version = request.form.get("version")
+            try:
+                order_service.edit_address(db.session, order.id, kind, values, version,
+                                           current_actor())
+            except DomainError as err:
+                flash_error(err)
+                status = err.status
+                db.session.expire_all()
+                order = self._detail(pk).order
+            else:
+                flash(f"{kind.capitalize()} address changed", "success")
+                return self._back(pk)
+        return self.render_template(
+            "oms/order_address.html", order=order, kind=kind, values=values, version=version,
+            fields=list(ADDRESS_FIELDS), editable=order.status in order_service.EDITABLE_STATUSES,
+        ), status
