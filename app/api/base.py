@@ -20,12 +20,14 @@ from typing import Any, Callable
 
 from flask import current_app, g, request
 from flask_appbuilder.api import BaseApi, ModelRestApi
+from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_jwt_extended import verify_jwt_in_request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, ValidationError
+from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from werkzeug.exceptions import BadRequest
 
 from ..extensions import csrf, db
@@ -184,6 +186,20 @@ class WaybillInterface(SQLAInterface):
         return min(count, cap)
 
 
+class SchemaConverter(Model2SchemaConverter):
+    """FAB's model-to-schema converter, but foreign-key columns (``channel_id``) may be
+    listed too (marshmallow-sqlalchemy leaves them out unless ``include_fk``)."""
+
+    def _meta_schema_factory(self, columns, model, class_mixin, parent_schema_name=None):
+        options = dict(model=model, load_instance=True, include_fk=True,
+                       sqla_session=current_app.appbuilder.session,
+                       parent_schema_name=parent_schema_name)
+        if columns:
+            options["fields"] = columns
+        meta = type("Meta", (), options)
+        return type("MetaSchema", (SQLAlchemyAutoSchema, class_mixin), {"Meta": meta})
+
+
 class WaybillModelApi(ApiMixin, ModelRestApi):
     """A model's REST resource. Subclasses set ``search_operators`` ({column: [operator,
     ...]}) instead of ``search_columns``: only those columns and operators may be used in
@@ -191,6 +207,7 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
 
     page_size = PAGE_SIZE
     max_page_size = MAX_PAGE_SIZE
+    model2schemaconverter = SchemaConverter
     search_operators: dict[str, list[str]] = {}
     # A custom GET /<pk>: load_detail(pk) returns the item (with its children eagerly
     # loaded) and detail_schema dumps it.

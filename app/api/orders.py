@@ -1,0 +1,199 @@
+"""/api/v1/order/: orders (read) and the order actions hold, release, cancel, note, edit."""
+from __future__ import annotations
+
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
+
+from ..extensions import db
+from ..models import Order
+from ..security import permissions as p
+from ..services import api_reads, order_edits, orders
+from ..services.errors import InvalidTransition, NotFound, ValidationFailed
+from .base import ReadOnlyApi, WaybillInterface, domain_errors, load
+from .schemas.orders import (
+    CancelInSchema, EditInSchema, HoldInSchema, NoteInSchema, OrderDetailSchema,
+    ReleaseInSchema,
+)
+
+ORDER_LIST_COLUMNS = [
+    "id", "order_number", "external_id", "channel_id", "channel.code", "customer_id",
+    "customer_name", "email", "ship_country", "status", "financial_status",
+    "fulfillment_status", "fulfilled_by_channel", "currency", "total", "total_base",
+    "placed_at", "ship_by", "priority", "risk_score", "tags", "version",
+]
+
+_ACTION_RESPONSES = """
+          responses:
+            200:
+              description: The order after the action, with lines, holds and events
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        $ref: '#/components/schemas/OrderDetail'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              description: Invalid transition or stale version
+            422:
+              $ref: '#/components/responses/422'
+"""
+
+
+def _doc(summary: str, schema: str) -> str:
+    return f"""{summary}
+        ---
+        post:
+          summary: {summary}
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          requestBody:
+            required: false
+            content:
+              application/json:
+                schema:
+                  $ref: '#/components/schemas/{schema}'
+{_ACTION_RESPONSES}"""
+
+
+def with_doc(summary: str, schema: str):
+    def wrap(fn):
+        fn.__doc__ = _doc(summary, schema)
+        return fn
+    return wrap
+
+
+class OrderApi(ReadOnlyApi):
+    """Orders. Lists carry the number of open holds; GET /<pk> the whole order."""
+
+    resource_name = "order"
+    datamodel = WaybillInterface(Order, count_cap=True)
+    class_permission_name = p.RESOURCE_ORDER
+    method_permission_name = p.method_map(
+        hold=p.HOLD, release=p.HOLD, note=p.HOLD, cancel=p.AMEND, edit=p.AMEND,
+    )
+    openapi_spec_tag = "Orders"
+    openapi_spec_component_schemas = (
+        OrderDetailSchema, HoldInSchema, ReleaseInSchema, CancelInSchema, NoteInSchema,
+        EditInSchema,
+    )
+    list_columns = ORDER_LIST_COLUMNS
+    # Sorting only on indexed columns (placed_at, ship_by, order_number, customer_name,
+    # status via (status, placed_at)); FAB adds the pk as tie-breaker.
+    order_columns = ["id", "placed_at", "ship_by", "order_number", "customer_name", "status"]
+    base_order = ("placed_at", "desc")
+    # Equality on indexed keys and ranges on indexed dates only: no "contains" scans.
+    # Free text (e-mail, name, tracking number) is /api/v1/search/.
+    search_operators = {
+        "status": ["eq", "neq", "in"],
+        "financial_status": ["eq", "in"],
+        "fulfillment_status": ["eq", "in"],
+        "channel": ["rel_o_m"],
+        "customer": ["rel_o_m"],
+        "order_number": ["eq"],
+        "external_id": ["eq"],
+        "ship_country": ["eq", "in"],
+        "placed_at": ["gt", "lt"],
+        "ship_by": ["gt", "lt"],
+    }
+    detail_schema = OrderDetailSchema()
+
+    def load_detail(self, pk: int):
+        return api_reads.order_detail(db.session, pk)
+
+    def pre_get_list(self, data: dict) -> None:
+        super().pre_get_list(data)
+        counts = api_reads.open_hold_counts(db.session, data.get("ids", []))
+        for pk, row in zip(data.get("ids", []), data.get("result", [])):
+            row["open_holds"] = counts.get(pk, 0)
+            row["is_held"] = bool(counts.get(pk))
+
+    def _order_response(self, pk: int):
+        db.session.expire_all()
+        order = api_reads.order_detail(db.session, pk)
+        return self.response(200, id=pk, result=self.detail_schema.dump(order))
+
+    @expose("/<int:pk>/hold", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("hold")
+    @domain_errors
+    @with_doc("Place a hold on an order", "HoldIn")
+    def hold(self, pk: int):
+        body = load(HoldInSchema())
+        orders.place_hold(db.session, pk, body["reason"] or "manual", body["note"], self.actor())
+        return self._order_response(pk)
+
+    @expose("/<int:pk>/release", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("release")
+    @domain_errors
+    @with_doc("Release one hold (hold_id), the holds of a reason, or every open hold",
+              "ReleaseIn")
+    def release(self, pk: int):
+        body = load(ReleaseInSchema())
+        if not api_reads.order_exists(db.session, pk):
+            raise NotFound(f"Order {pk} not found")
+        holds = api_reads.open_holds(db.session, pk)
+        if not holds:
+            raise InvalidTransition(f"Order {pk} is not on hold",
+                                    errors={"hold_id": ["the order has no open hold"]})
+        if body["hold_id"] is not None and body["hold_id"] not in {h.id for h in holds}:
+            raise ValidationFailed.field("hold_id", f"{body['hold_id']} is not an open hold "
+                                                    "of this order")
+        if body["reason"] is not None and body["reason"] not in {h.reason for h in holds}:
+            raise ValidationFailed.field("reason", f"the order has no open '{body['reason']}' "
+                                                   "hold")
+        orders.release_hold(db.session, pk, self.actor(), hold_id=body["hold_id"],
+                            reason=body["reason"], note=body["note"])
+        return self._order_response(pk)
+
+    @expose("/<int:pk>/cancel", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("cancel")
+    @domain_errors
+    @with_doc("Cancel an order (releases its reservations)", "CancelIn")
+    def cancel(self, pk: int):
+        body = load(CancelInSchema())
+        orders.cancel_order(db.session, pk, body["reason"], self.actor())
+        return self._order_response(pk)
+
+    @expose("/<int:pk>/note", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("note")
+    @domain_errors
+    @with_doc("Add a note to the order's timeline", "NoteIn")
+    def note(self, pk: int):
+        body = load(NoteInSchema())
+        orders.add_note(db.session, pk, body["text"], self.actor())
+        return self._order_response(pk)
+
+    @expose("/<int:pk>/edit", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("edit")
+    @domain_errors
+    @with_doc("Change the shipping and/or billing address (before picking); "
+              "expected_version is required", "EditIn")
+    def edit(self, pk: int):
+        body = load(EditInSchema())
+        order_edits.edit_order(
+            db.session, pk, self.actor(), expected_version=body["expected_version"],
+            shipping_address=body["shipping_address"], billing_address=body["billing_address"],
+        )
+        return self._order_response(pk)

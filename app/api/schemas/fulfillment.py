@@ -1,0 +1,42 @@
+"""Fulfillment output shapes."""
+from __future__ import annotations
+
+from marshmallow import fields
+
+from .common import Money, OutSchema
+
+
+class ShipmentLineOutSchema(OutSchema):
+    id = fields.Int()
+    order_line_id = fields.Int()
+    sku = fields.Function(lambda sl: sl.line.sku if sl.line else None)
+    quantity = fields.Int()
+
+
+class TrackingEventOutSchema(OutSchema):
+    id = fields.Int()
+    occurred_at = fields.DateTime()
+    status = fields.Str()
+    description = fields.Str(allow_none=True)
+    location = fields.Str(allow_none=True)
+
+
+class ShipmentDetailSchema(OutSchema):
+    id = fields.Int()
+    order_id = fields.Int()
+    order_number = fields.Function(lambda s: s.order.order_number)
+    warehouse_id = fields.Int(allow_none=True)
+    warehouse_code = fields.Function(lambda s: s.warehouse.code if s.warehouse else None)
+    pick_list_id = fields.Int(allow_none=True)
+    carrier = fields.Str(allow_none=True)
+    service = fields.Str(allow_none=True)
+    tracking_number = fields.Str(allow_none=True)
+    status = fields.Str()
+    cost = Money(allow_none=True)
+    currency = fields.Str(allow_none=True)
+    created_by = fields.Str()
+    created_at = fields.DateTime()
+    shipped_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    lines = fields.List(fields.Nested(ShipmentLineOutSchema))
+    tracking_events = fields.List(fields.Nested(TrackingEventOutSchema))

@@ -1,0 +1,40 @@
+"""Returns output shapes."""
+from __future__ import annotations
+
+from marshmallow import fields
+
+from .common import Money, OutSchema
+
+
+class ReturnLineOutSchema(OutSchema):
+    id = fields.Int()
+    order_line_id = fields.Int()
+    sku = fields.Function(lambda rl: rl.line.sku if rl.line else None)
+    quantity = fields.Int()
+    condition = fields.Str(allow_none=True)
+    restock = fields.Bool()
+
+
+class RefundOutSchema(OutSchema):
+    id = fields.Int()
+    amount = Money()
+    currency = fields.Str()
+    reason = fields.Str(allow_none=True)
+    status = fields.Str()
+    external_id = fields.Str(allow_none=True)
+    created_by = fields.Str()
+    created_at = fields.DateTime()
+
+
+class ReturnDetailSchema(OutSchema):
+    id = fields.Int()
+    order_id = fields.Int()
+    order_number = fields.Function(lambda r: r.order.order_number)
+    rma_number = fields.Str()
+    status = fields.Str()
+    reason = fields.Str(allow_none=True)
+    created_by = fields.Str()
+    created_at = fields.DateTime()
+    received_at = fields.DateTime(allow_none=True)
+    lines = fields.List(fields.Nested(ReturnLineOutSchema))
+    refunds = fields.List(fields.Nested(RefundOutSchema))
