@@ -153,7 +153,7 @@ class SandboxApp:
         with state.lock:
             state.request_counts[channel] += 1
         fault = state.pick_fault(channel)
-        if fault in ("429", "500", "503"):
+        if fault and fault.isdigit():  # "429", "500", "503" or any other status from a script
             state.count_fault(channel, fault)
             return self._fault_response(info, int(fault))
         if fault == "slow":
@@ -201,18 +201,17 @@ class SandboxApp:
                 self.state.throttled_counts[channel] += 1
         if channel == "shopify":
             message = {429: "Exceeded 2 calls per second for api client. Reduce request rates to resume "
-                            "uninterrupted service.", 500: "Internal Server Error",
-                       503: "Service Unavailable"}[status]
+                            "uninterrupted service.", 503: "Service Unavailable"}.get(status, "Internal Server Error")
             if status == 429:
                 headers["X-Shopify-Shop-Api-Call-Limit"] = f"{SHOPIFY_BUCKET}/{SHOPIFY_BUCKET}"
             return json_response({"errors": message}, status, headers)
         if channel == "amazon":
             code, message = {429: ("QuotaExceeded", "You exceeded your quota for the requested resource."),
-                             500: ("InternalFailure", "We encountered an internal error. Please try again."),
-                             503: ("ServiceUnavailable", "Service temporarily unavailable.")}[status]
+                             503: ("ServiceUnavailable", "Service temporarily unavailable.")}.get(
+                status, ("InternalFailure", "We encountered an internal error. Please try again."))
             headers["x-amzn-RequestId"] = secrets.token_hex(8)
             return json_response({"errors": [{"code": code, "message": message, "details": ""}]}, status, headers)
-        code = {429: "rest_too_many_requests", 500: "internal_server_error", 503: "service_unavailable"}[status]
+        code = {429: "rest_too_many_requests", 503: "service_unavailable"}.get(status, "internal_server_error")
         return json_response({"code": code, "message": code.replace("_", " "), "data": {"status": status}},
                              status, headers)
 

@@ -356,7 +356,7 @@ class SandboxState:
 
     def count_fault(self, channel: str, kind: str) -> None:
         with self.lock:
-            self.fault_counts[channel][kind] += 1
+            self.fault_counts[channel][kind] = self.fault_counts[channel].get(kind, 0) + 1
 
     # -- generation --------------------------------------------------------------------------
     def _money_in(self, base: Decimal, currency: str) -> Decimal:
