@@ -27,6 +27,7 @@ def create_app(config_object: str = "config", **overrides) -> Flask:
     csrf.init_app(app)  # before FAB: it exempts API blueprints only if CSRF is set up
     with app.app_context():
         init_appbuilder(app)
+        init_webhooks(app)
         init_error_handlers(app)
         init_cli(app)
     init_scheduler(app)
@@ -61,13 +62,23 @@ def init_logging(app: Flask) -> None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL (readers don't block the writer), foreign keys on, a busy timeout."""
+    """WAL (readers don't block the writer), foreign keys on, and transactions that
+    SQLAlchemy controls: pysqlite's own implicit BEGIN breaks SAVEPOINTs, which the
+    importer uses to quarantine one bad order without losing its page (SQLAlchemy's
+    documented recipe, completed by ``_sqlite_begin``)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
 
 
 def init_database(app: Flask) -> None:
@@ -90,6 +101,13 @@ def init_appbuilder(app: Flask) -> None:
         appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(
             app.blueprints["SecurityApi"]
         )
+
+
+def init_webhooks(app: Flask) -> None:
+    """Channel webhooks: outside FAB, CSRF-exempt, verified by signature."""
+    from .webhooks import bp
+
+    app.register_blueprint(bp)
 
 
 def init_error_handlers(app: Flask) -> None:

@@ -93,3 +93,49 @@ def sandbox(host, port):
     from .services import catalog
 
     run_sandbox(host, port, catalog=catalog.sandbox_catalog(db.session))
+
+
+@oms.command("poll")
+@click.option("--channel", "code", default=None, help="Only this channel (its code).")
+@with_appcontext
+def poll(code):
+    """Pull changed orders from the channels now (each under its job lock)."""
+    from jobs import pull_orders
+    from jobs.scheduler import run_job
+
+    codes = [code] if code else [c for c, _ in pull_orders.schedule().values()]
+    if not codes:
+        raise click.ClickException("no enabled channel to poll")
+    failed = False
+    for channel_code in codes:
+        run = run_job(current_app._get_current_object(), f"pull_orders:{channel_code}",
+                      pull_orders.run, channel_code)
+        if run is None:
+            click.echo(f"{channel_code}: skipped (locked by another poller, disabled or unknown)")
+            continue
+        click.echo(f"{channel_code}: {run.status} — fetched {run.fetched}, created {run.created}, "
+                   f"updated {run.updated}, unchanged {run.unchanged}, conflicts {run.conflicts}, "
+                   f"errors {run.errors}")
+        failed = failed or run.status == "failed"
+    if failed:
+        sys.exit(1)
+
+
+@oms.command("scheduler")
+@with_appcontext
+def scheduler():
+    """Run the job scheduler in this process (production: exactly one such process)."""
+    from jobs.scheduler import start_scheduler
+
+    click.echo("scheduler running; Ctrl-C stops it")
+    start_scheduler(current_app._get_current_object(), blocking=True)
+
+
+@oms.command("allocate")
+@with_appcontext
+def allocate():
+    """Allocate every order that waits for stock or has not been allocated yet."""
+    from jobs import allocate_backorders
+
+    changed = allocate_backorders.run()
+    click.echo(f"{changed} order(s) changed status")

@@ -25,3 +25,14 @@ def build_connector(kind: str, base_url: str, credentials: dict, **options):
     if not base_url:
         raise ValueError(f"channel kind '{kind}' needs a base URL")
     return cls(base_url, credentials, **options)
+
+
+def normalizer_for(kind: str):
+    """The pure ``normalize_order(raw)`` of a channel whose webhooks carry whole orders."""
+    from . import shopify, woocommerce
+
+    normalizers = {"shopify": shopify.normalize_order, "woocommerce": woocommerce.normalize_order}
+    try:
+        return normalizers[kind]
+    except KeyError:
+        raise ValueError(f"no webhook normaliser for channel kind '{kind}'") from None

@@ -135,3 +135,25 @@ def allocate_waiting(session: Session, product_id: int, actor: Actor, limit: int
         if allocate_order(session, order, actor) != before:
             changed += 1
     return changed
+
+
+def allocate_all_waiting(session: Session, actor: Actor, limit: int = 1000) -> int:
+    """Retry every waiting order (the allocate_backorders job and `flask oms allocate`)."""
+    waiting_products = session.scalars(
+        select(OrderLine.product_id).join(Order, Order.id == OrderLine.order_id)
+        .where(Order.status.in_(("backordered", "partially_allocated")),
+               OrderLine.quantity_backordered > 0, OrderLine.product_id.is_not(None))
+        .group_by(OrderLine.product_id)
+    ).all()
+    changed = 0
+    for product_id in waiting_products:
+        changed += allocate_waiting(session, product_id, actor, limit=limit)
+    new_orders = session.scalars(
+        select(Order).where(Order.status == "new", Order.fulfilled_by_channel.is_(False))
+        .order_by(Order.priority.desc(), Order.placed_at).limit(limit)
+        .options(selectinload(Order.lines), selectinload(Order.holds))
+    ).all()
+    for order in new_orders:
+        if not order.is_held and allocate_order(session, order, actor) != "new":
+            changed += 1
+    return changed

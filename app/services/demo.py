@@ -165,13 +165,10 @@ def _channels(session, actor) -> list[Channel]:
 
 
 def _sandbox_credentials(kind: str) -> dict:
-    """The sandbox's demo credentials (it accepts exactly these)."""
-    if kind == "shopify":
-        return {"access_token": "shpat_demo"}
-    if kind == "woocommerce":
-        return {"consumer_key": "ck_demo", "consumer_secret": "cs_demo"}
-    return {"refresh_token": "Atzr|demo", "client_id": "amzn1.application-oa2-client.demo",
-            "client_secret": "demo-secret", "marketplace_id": "A1F83G8C2ARO7P"}
+    """The credentials the channel sandbox accepts, so the demo channels can be polled."""
+    from connectors.sandbox import DEFAULT_CREDENTIALS
+
+    return dict(DEFAULT_CREDENTIALS[kind])
 
 
 def _rates(session, actor) -> None:

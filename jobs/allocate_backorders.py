@@ -1,0 +1,14 @@
+"""allocate_backorders: give stock that arrived to orders waiting for it."""
+from __future__ import annotations
+
+from app.extensions import db
+from app.services import allocation
+from app.services.actor import Actor
+from app.services.transaction import unit_of_work
+
+ACTOR = Actor.job("allocate_backorders")
+
+
+def run() -> int:
+    with unit_of_work(db.session):
+        return allocation.allocate_all_waiting(db.session, ACTOR)

@@ -1,0 +1,77 @@
+"""The scheduler: build it, register the jobs from code, run each job safely.
+
+``run_job`` gives every job an app context, the database lock of its name (so two
+scheduler processes never run it at once) and a clean session afterwards. Per-channel
+jobs (``pull_orders:<code>``) are re-registered every minute, so a channel added or
+re-timed in the UI is picked up without a restart.
+"""
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from app.extensions import db
+
+from .locks import LockBusy, job_lock
+
+log = logging.getLogger(__name__)
+
+
+def run_job(app, name: str, fn, *args) -> object | None:
+    """Run ``fn(*args)`` under the job's database lock; skip quietly if it is held."""
+    with app.app_context():
+        try:
+            with job_lock(db.engine, name):
+                return fn(*args)
+        except LockBusy:
+            log.info("job %s is running elsewhere: skipped", name)
+            return None
+        except Exception:  # noqa: BLE001 — a failing job must not kill the scheduler
+            log.exception("job %s failed", name)
+            db.session.rollback()
+            return None
+        finally:
+            db.session.remove()
+
+
+def register_jobs(scheduler, app) -> None:
+    from . import allocate_backorders, pull_orders
+
+    common = dict(max_instances=1, coalesce=True, misfire_grace_time=60, replace_existing=True)
+    scheduler.add_job(_sync_channel_jobs, "interval", seconds=60, args=[scheduler, app],
+                      id="sync_channel_jobs", **common)
+    scheduler.add_job(run_job, "interval", seconds=120,
+                      args=[app, "allocate_backorders", allocate_backorders.run],
+                      id="allocate_backorders", **common)
+    _sync_channel_jobs(scheduler, app)
+    _ = pull_orders  # registered per channel by _sync_channel_jobs
+
+
+def _sync_channel_jobs(scheduler, app) -> None:
+    from . import pull_orders
+
+    with app.app_context():
+        try:
+            wanted = pull_orders.schedule()
+        finally:
+            db.session.remove()
+    existing = {job.id for job in scheduler.get_jobs() if job.id.startswith("pull_orders:")}
+    for job_id, (code, interval) in wanted.items():
+        job = scheduler.get_job(job_id)
+        if job is None or getattr(job.trigger, "interval", None).total_seconds() != interval:
+            scheduler.add_job(run_job, "interval", seconds=interval,
+                              args=[app, job_id, pull_orders.run, code], id=job_id,
+                              max_instances=1, coalesce=True, misfire_grace_time=interval,
+                              replace_existing=True)
+    for job_id in existing - set(wanted):
+        scheduler.remove_job(job_id)
+
+
+def start_scheduler(app, *, blocking: bool = False):
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    register_jobs(scheduler, app)
+    log.info("scheduler starting with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+    scheduler.start()
+    return scheduler
