@@ -1,5 +1,65 @@
-"""Every HTML view, registered in menu order (Superset's explicit registration)."""
+"""Every HTML view, registered in menu order (Superset's explicit registration).
+
+Each view's ``class_permission_name`` is a resource of app/security/permissions.py and its
+``method_permission_name`` maps every exposed method to an action of that resource; role
+sync grants ``menu_access`` for the menu items of the resources a role holds.
+"""
+from __future__ import annotations
+
+from flask import current_app
 
 
 def register_views(appbuilder) -> None:
-    pass
+    from .catalog import ProductView, SkuAliasView
+    from .customers import CustomerView
+    from .dashboard import DashboardView, index_redirect
+    from .formatting import register_filters
+    from .fulfillment import PickListView, ShipmentView
+    from .inventory import StockLevelView, StockMovementView, WarehouseView
+    from .orders import OrderView
+    from .returns import RefundView, ReturnView
+    from .search import SearchView
+    from .settings import AuditLogView, ExchangeRateView, SettingsView
+    from .sync import ChannelView, SyncConflictView, SyncRunView
+
+    register_filters(current_app)
+
+    add = appbuilder.add_view
+    add(OrderView, "Orders", icon="fa-shopping-cart", category="Orders",
+        category_icon="fa-shopping-cart")
+    add(CustomerView, "Customers", icon="fa-users", category="Customers",
+        category_icon="fa-users")
+    add(ShipmentView, "Shipments", icon="fa-truck", category="Fulfillment",
+        category_icon="fa-truck")
+    add(PickListView, "Pick lists", icon="fa-list-ol", category="Fulfillment")
+    add(ReturnView, "Returns", icon="fa-undo", category="Returns", category_icon="fa-undo")
+    add(RefundView, "Refunds", icon="fa-money", category="Returns")
+    add(StockLevelView, "Stock levels", icon="fa-cubes", category="Inventory",
+        category_icon="fa-cubes")
+    add(StockMovementView, "Stock movements", icon="fa-exchange", category="Inventory")
+    add(WarehouseView, "Warehouses", icon="fa-building", category="Inventory")
+    add(ProductView, "Products", icon="fa-tag", category="Catalog", category_icon="fa-tags")
+    add(SkuAliasView, "SKU aliases", icon="fa-link", category="Catalog")
+    add(ChannelView, "Channels", icon="fa-plug", category="Channels & Sync",
+        category_icon="fa-plug")
+    add(SyncRunView, "Sync runs", icon="fa-refresh", category="Channels & Sync")
+    add(SyncConflictView, "Sync conflicts", icon="fa-exclamation-triangle",
+        category="Channels & Sync")
+    add(SettingsView, "Settings", icon="fa-cogs", category="Settings", category_icon="fa-cogs")
+    add(ExchangeRateView, "Exchange rates", icon="fa-eur", category="Settings")
+    add(AuditLogView, "Audit log", icon="fa-history", category="Settings")
+
+    appbuilder.add_view_no_menu(SearchView)
+    dashboard = appbuilder.add_view_no_menu(DashboardView)
+    _dashboard_as_index(appbuilder, dashboard, index_redirect)
+
+
+def _dashboard_as_index(appbuilder, dashboard, index_redirect) -> None:
+    """Make "/" lead to the dashboard. With FAB_INDEX_VIEW unset, FAB's IndexView (a public
+    welcome page) owns "/": its view function is replaced by a redirect to the dashboard."""
+    index = getattr(appbuilder, "_indexview", None)
+    if index is None or index is dashboard:
+        return
+    endpoint = f"{index.endpoint}.{index.default_view}"
+    if endpoint in current_app.view_functions:
+        current_app.view_functions[endpoint] = index_redirect

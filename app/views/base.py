@@ -47,6 +47,12 @@ def flash_error(err: DomainError) -> None:
                 flash(f"{field}: {message}", "danger")
 
 
+def form_error_status(err: DomainError) -> int:
+    """HTTP status of a form page shown again with its errors: 409 for conflicts (stale
+    version, not enough stock), 422 for anything else the user typed."""
+    return 409 if err.status == 409 else 422
+
+
 def service_call(fn: Callable, *args, success: str | Callable | None = None, **kwargs):
     """Call a service; on a DomainError flash it and return None (the service rolled back).
     On success flash ``success`` (a string, or a function of the result)."""
@@ -244,11 +250,17 @@ class EagerSQLAInterface(SQLAInterface):
             inner = inner.limit(cap + 1)
         return inner.count()
 
+    def _value(self, item, col):
+        if col in self.display:
+            return self.display[col](item)
+        return self._get_attr_value(item, col)
+
     def get_values(self, lst, list_columns):
         for item in lst:
-            yield {col: (self.display[col](item) if col in self.display
-                         else self._get_attr_value(item, col))
-                   for col in list_columns}
+            yield {col: self._value(item, col) for col in list_columns}
+
+    def get_values_item(self, item, show_columns):
+        return [self._value(item, col) for col in show_columns]
 
 
 # --- views -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ..services import order_queries, orders as order_service
 from ..services.errors import DomainError, NotFound, ValidationFailed
 from ..services.validation import ADDRESS_FIELDS
 from .base import (
+    form_error_status,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, FilterOpenHoldReason,
     OmsModelView, can, current_actor, flash_error, service_call,
 )
@@ -196,7 +197,7 @@ class OrderView(OmsModelView):
                                            current_actor())
             except DomainError as err:
                 flash_error(err)
-                status = err.status
+                status = form_error_status(err)
                 db.session.expire_all()
                 order = self._detail(pk).order
             else:

@@ -1,0 +1,34 @@
+"""The start page: orders by status, open holds by reason, open sync conflicts and low
+stock, each one aggregate query (services/order_queries.dashboard), linking into the
+filtered lists. "/" (FAB's index) sends people here; anonymous users go to the login."""
+from __future__ import annotations
+
+from flask import redirect, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+
+from ..extensions import db
+from ..security import permissions as p
+from ..services import order_queries
+from .base import can
+
+
+class DashboardView(BaseView):
+    route_base = "/dashboard"
+    default_view = "index"
+    class_permission_name = p.RESOURCE_ORDER
+    method_permission_name = {"index": p.READ}
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self):
+        return self.render_template(
+            "oms/dashboard.html", data=order_queries.dashboard(db.session),
+            can_sync=can(p.READ, p.RESOURCE_SYNC), can_stock=can(p.READ, p.RESOURCE_STOCK),
+        )
+
+
+def index_redirect():
+    """Replaces FAB's public welcome page: "/" goes to the dashboard (which asks anonymous
+    visitors to sign in)."""
+    return redirect(url_for("DashboardView.index"))
