@@ -73,6 +73,16 @@ SESSION_COOKIE_SECURE = _env_bool("OMS_SECURE_COOKIES", False)
 WTF_CSRF_ENABLED = True
 WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
 
+# FAB's generic file download route reads these; Waybill stores no uploads.
+UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
+IMG_UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
+
+# Options for every channel connector (tests shrink waits with a time scale).
+OMS_CONNECTOR_OPTIONS = (
+    {"time_scale": float(os.environ["OMS_CONNECTOR_TIME_SCALE"])}
+    if os.environ.get("OMS_CONNECTOR_TIME_SCALE") else {}
+)
+
 # --- Flask-AppBuilder ------------------------------------------------------------
 APP_NAME = "Waybill"
 APP_THEME = ""

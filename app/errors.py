@@ -12,6 +12,14 @@ def wants_json() -> bool:
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(FileNotFoundError)
+    def _missing_file(_err):
+        # FAB's generic /download/<filename> route on every model view raises this for a
+        # file that does not exist; Waybill stores no files, so it is simply not found.
+        if wants_json():
+            return jsonify({"message": "not found", "code": "not_found", "errors": {}}), 404
+        return "Not found", 404
+
     @app.errorhandler(DomainError)
     def _domain_error(err: DomainError):
         if wants_json():
