@@ -288,6 +288,8 @@ class AmazonConnector(PagedOrderConnector):
     """``AmazonConnector("https://sellingpartnerapi-eu.amazon.com", {"refresh_token": .., "client_id": ..,
     "client_secret": .., "marketplace_ids": ["A1PA6795UKMFR9"]})``.
 
+    Without ``marketplace_ids`` it polls every marketplace the seller participates in.
+
     ``token_url`` defaults to Amazon's LWA endpoint, or to the sandbox's when ``base_url`` is a
     sandbox path (``http://host:port/amazon/<region>``).
     """
@@ -309,7 +311,8 @@ class AmazonConnector(PagedOrderConnector):
         ids = marketplace_ids or credentials.get("marketplace_ids") or credentials.get("marketplace_id")
         if isinstance(ids, str):
             ids = [m.strip() for m in ids.split(",") if m.strip()]
-        self.marketplace_ids = list(ids or ["ATVPDKIKX0DER"])
+        # None: every marketplace the seller participates in, asked once (getMarketplaceParticipations)
+        self._marketplace_ids: Optional[list[str]] = list(ids) if ids else None
         self.page_size = max(1, min(int(page_size), 100))
         self.session = session or make_session("amazon", rate_limits=SP_API_RATES, time_scale=time_scale,
                                                max_retries=max_retries, timeout=timeout)
@@ -347,6 +350,22 @@ class AmazonConnector(PagedOrderConnector):
             if not token:
                 return items
 
+    @property
+    def marketplace_ids(self) -> list[str]:
+        if self._marketplace_ids is None:
+            self._marketplace_ids = self._participations() or ["ATVPDKIKX0DER"]
+        return self._marketplace_ids
+
+    def _participations(self) -> list[str]:
+        payload = self._get("/sellers/v1/marketplaceParticipations", "getMarketplaceParticipations")
+        ids = []
+        for entry in payload if isinstance(payload, list) else []:
+            marketplace = entry.get("marketplace") or {}
+            participating = (entry.get("participation") or {}).get("isParticipating", True)
+            if marketplace.get("id") and participating:
+                ids.append(marketplace["id"])
+        return ids
+
     # -- PagedOrderConnector -----------------------------------------------------------------
     def _raw_id(self, raw: Any) -> str:
         return str(raw["AmazonOrderId"])
@@ -379,4 +398,6 @@ class AmazonConnector(PagedOrderConnector):
         return normalize_order(order, self._fetch_items(external_id))
 
     def test_connection(self) -> None:
-        self._get("/sellers/v1/marketplaceParticipations", "getMarketplaceParticipations")
+        ids = self._participations()
+        if self._marketplace_ids is None:
+            self._marketplace_ids = ids or None

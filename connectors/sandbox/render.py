@@ -121,7 +121,7 @@ def shopify_order(o: SimOrder) -> dict:
         "total_discounts": amount(o.discount, c), "total_discounts_set": _money_set(o.discount, c),
         "total_tax": amount(o.tax, c), "total_tax_set": _money_set(o.tax, c),
         "total_shipping_price_set": _money_set(o.shipping, c),
-        "total_price": amount(total, c), "total_price_set": _money_set(total, c),
+        "total_price": "N/A" if o.corrupt else amount(total, c), "total_price_set": _money_set(total, c),
         "current_total_price": amount(current_total, c),
         "total_outstanding": amount(total if o.payment != "paid" else Decimal(0), c),
         "discount_codes": [{"code": "SANDBOX10", "amount": amount(o.discount, c), "type": "percentage"}] if o.discount else [],
@@ -197,7 +197,8 @@ def woo_order(o: SimOrder, base_url: str) -> dict:
         "date_modified": woo_local(o.updated_at), "date_modified_gmt": woo_gmt(o.updated_at),
         "discount_total": amount(o.discount, c), "discount_tax": amount(Decimal(0), c),
         "shipping_total": amount(o.shipping, c), "shipping_tax": amount(Decimal(0), c),
-        "cart_tax": amount(o.tax, c), "total": amount(o.total, c), "total_tax": amount(o.tax, c),
+        "cart_tax": amount(o.tax, c), "total": "N/A" if o.corrupt else amount(o.total, c),
+        "total_tax": amount(o.tax, c),
         "prices_include_tax": False, "customer_id": 0 if o.seq % 3 else 20 + o.seq,
         "customer_ip_address": "203.0.113.7", "customer_user_agent": "Mozilla/5.0", "customer_note": "",
         "billing": {"first_name": billing_src["first_name"], "last_name": billing_src["last_name"],
@@ -255,7 +256,7 @@ def amazon_order(o: SimOrder) -> dict:
     shipped = units if o.fulfilled else 0
     body: dict[str, Any] = {
         "AmazonOrderId": o.external_id,
-        "PurchaseDate": amazon_time(o.created_at),
+        "PurchaseDate": "yesterday" if o.corrupt else amazon_time(o.created_at),
         "LastUpdateDate": amazon_time(o.updated_at, ms=o.seq % 2 == 0),
         "OrderStatus": status,
         "FulfillmentChannel": "AFN" if o.fba else "MFN",

@@ -139,6 +139,7 @@ class SimOrder:
     tags: list[str] = field(default_factory=list)
     paid_at: Optional[datetime] = None
     version: int = 1
+    corrupt: bool = False  # rendered with an unparseable field (tests of invalid payload handling)
 
     @property
     def subtotal(self) -> Decimal:
@@ -182,7 +183,7 @@ class SimOrder:
             "shipping": str(self.shipping),
             "skus": [li.sku for li in self.lines],
             "quantities": [li.quantity for li in self.lines],
-            "email": self.email or None,
+            "email": None if pending_amazon else (self.email or None),  # no BuyerInfo then
             "payment": self.payment,
             "fulfilled": self.fulfilled,
             "fba": self.fba,
@@ -445,7 +446,7 @@ class SandboxState:
             prime=channel == "amazon" and rng.random() < 0.4,
             tags=rng.choice([[], [], ["vip"], ["wholesale", "b2b"]]) if channel == "shopify" else [],
         )
-        if order.updated_at > self.clock.now() and self.clock.fixed:
+        if order.updated_at > self.clock.now():
             order.updated_at = self.clock.now()
         if payment == "paid":
             order.paid_at = order.updated_at
@@ -453,8 +454,7 @@ class SandboxState:
             order.fulfilled = True
             order.fulfilled_at = order.updated_at
         if rng.random() < 0.05 and not fulfilled:
-            order.cancelled_at = order.updated_at
-            order.cancel_reason = rng.choice(["customer", "inventory", "fraud"])
+            self._cancel(order, order.updated_at, rng.choice(["customer", "inventory", "fraud"]))
         self.orders.setdefault((channel, shop), []).append(order)
         self.by_id[(channel, shop, external_id)] = order
         return order
@@ -516,11 +516,9 @@ class SandboxState:
             order.refunds.append(SimRefund(8_800_000 + self.refund_seq, amount, now,
                                            self.rng.choice(["damaged in transit", "wrong size", "", "Kunde: zu groß"])))
         elif action == "cancel":
-            order.cancelled_at, order.cancel_reason = now, reason
-            if order.payment == "paid" and order.channel != "amazon" and order.refunded < order.total:
-                self.refund_seq += 1
-                order.refunds.append(SimRefund(8_800_000 + self.refund_seq, order.total - order.refunded, now,
-                                               "order cancelled"))
+            self._cancel(order, now, reason)
+        elif action == "corrupt":
+            order.corrupt = True
         elif action == "address":
             if order.address is None:
                 order.tags = sorted(set(order.tags) | {"edited"}) if order.channel == "shopify" else order.tags
@@ -531,6 +529,14 @@ class SandboxState:
         order.updated_at = now
         order.version += 1
         return True
+
+    def _cancel(self, order: SimOrder, when: datetime, reason: str) -> None:
+        """Cancelling a paid order refunds what is left (Amazon: no refunds in the Orders API)."""
+        order.cancelled_at, order.cancel_reason = when, reason
+        if order.payment == "paid" and order.channel != "amazon" and order.refunded < order.total:
+            self.refund_seq += 1
+            order.refunds.append(SimRefund(8_800_000 + self.refund_seq, order.total - order.refunded, when,
+                                           "order cancelled"))
 
     # -- queries -----------------------------------------------------------------------------
     def list_orders(self, channel: str, shop: str) -> list[SimOrder]:
