@@ -79,6 +79,21 @@ def redirect_back(default: str):
     return redirect(default)
 
 
+# --- form fields ----------------------------------------------------------------------
+
+def select_field(label: str, pairs, **kwargs):
+    """A SelectField of (value, label) pairs (as WTForms choice objects where available)."""
+    from wtforms import SelectField
+
+    try:
+        from wtforms.fields.choices import SelectChoice
+    except ImportError:  # WTForms < 3.3
+        choices = list(pairs)
+    else:
+        choices = [SelectChoice(value, label) for value, label in pairs]
+    return SelectField(label, choices=choices, **kwargs)
+
+
 # --- filters ---------------------------------------------------------------------------
 
 def _utc_datetime(value):

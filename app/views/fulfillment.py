@@ -7,7 +7,6 @@ from flask import redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
-from wtforms import SelectField
 
 from ..extensions import db
 from ..models import PickList, Shipment
@@ -15,6 +14,7 @@ from ..models.fulfillment import PICK_LIST_STATUSES, SHIPMENT_STATUSES
 from ..security import permissions as p
 from ..services import fulfillment as fulfillment_service
 from .base import (
+    select_field,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, ReadOnlyModelView,
     current_actor, service_call,
 )
@@ -76,7 +76,7 @@ class ShipmentView(ReadOnlyModelView):
                     "tracking_events"]
     search_columns = ["tracking_number", "carrier", "status", "warehouse", "shipped_at"]
     search_form_extra_fields = {
-        "status": SelectField("Status", choices=[(s, humanize(s)) for s in SHIPMENT_STATUSES]),
+        "status": select_field("Status", [(s, humanize(s)) for s in SHIPMENT_STATUSES]),
     }
     base_order = ("id", "desc")
     label_columns = {"id": "Shipment", "order": "Order", "warehouse": "From", "carrier": "Carrier",
@@ -134,7 +134,7 @@ class PickListView(ReadOnlyModelView):
     order_columns = ["id", "status", "created_at", "completed_at"]
     search_columns = ["warehouse", "status", "assigned_to", "created_at"]
     search_form_extra_fields = {
-        "status": SelectField("Status", choices=[(s, humanize(s)) for s in PICK_LIST_STATUSES]),
+        "status": select_field("Status", [(s, humanize(s)) for s in PICK_LIST_STATUSES]),
     }
     base_order = ("id", "desc")
     label_columns = {"id": "Pick list", "warehouse": "Warehouse", "status": "Status",

@@ -8,7 +8,7 @@ from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import SelectField, StringField
+from wtforms import StringField
 
 from ..extensions import db
 from ..models import StockLevel, StockMovement, Warehouse
@@ -17,6 +17,7 @@ from ..security import permissions as p
 from ..services import catalog, inventory, reference
 from ..services.errors import DomainError, ValidationFailed
 from .base import (
+    select_field,
     form_error_status,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, FilterProductSku,
     ReadOnlyModelView, ServiceModelView, can, current_actor, flash_error,
@@ -133,7 +134,7 @@ class StockMovementView(ReadOnlyModelView):
     search_columns = ["warehouse", "product", "reason", "reference", "actor", "created_at"]
     search_form_extra_fields = {
         "product": StringField("SKU (exact, or prefix*)"),
-        "reason": SelectField("Reason", choices=[(r, humanize(r)) for r in MOVEMENT_REASONS]),
+        "reason": select_field("Reason", [(r, humanize(r)) for r in MOVEMENT_REASONS]),
     }
     base_order = ("created_at", "desc")
     label_columns = {"created_at": "When", "warehouse": "Warehouse", "product": "Product",

@@ -10,7 +10,6 @@ from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
-from wtforms import SelectField
 
 from ..extensions import db
 from ..models import Order
@@ -20,6 +19,7 @@ from ..services import order_queries, orders as order_service
 from ..services.errors import DomainError, NotFound, ValidationFailed
 from ..services.validation import ADDRESS_FIELDS
 from .base import (
+    select_field,
     form_error_status,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, FilterOpenHoldReason,
     OmsModelView, can, current_actor, flash_error, service_call,
@@ -92,9 +92,9 @@ class OrderView(OmsModelView):
     search_columns = ["order_number", "email", "channel", "status", "financial_status", "holds",
                       "placed_at", "ship_by"]
     search_form_extra_fields = {
-        "status": SelectField("Status", choices=_choices(ORDER_STATUSES)),
-        "financial_status": SelectField("Payment", choices=_choices(FINANCIAL_STATUSES)),
-        "holds": SelectField("Open hold", choices=[("*", "any reason")] + [
+        "status": select_field("Status", _choices(ORDER_STATUSES)),
+        "financial_status": select_field("Payment", _choices(FINANCIAL_STATUSES)),
+        "holds": select_field("Open hold", [("*", "any reason")] + [
             (r, HOLD_LABELS.get(r, humanize(r))) for r in HOLD_REASONS]),
     }
     label_columns = {
@@ -188,7 +188,7 @@ class OrderView(OmsModelView):
         order = self._detail(pk).order
         values = dict(getattr(order, f"{kind}_address") or {})
         version = order.version
-        status = 200
+        status, field_errors = 200, {}
         if request.method == "POST":
             values = {key: (request.form.get(key) or "").strip() or None for key in ADDRESS_FIELDS}
             version = request.form.get("version")
@@ -198,12 +198,14 @@ class OrderView(OmsModelView):
             except DomainError as err:
                 flash_error(err)
                 status = form_error_status(err)
-                db.session.expire_all()
+                field_errors = {name.rsplit(".", 1)[-1]: messages
+                                for name, messages in (err.errors or {}).items()}
+                db.session.rollback()
                 order = self._detail(pk).order
             else:
                 flash(f"{kind.capitalize()} address changed", "success")
                 return self._back(pk)
         return self.render_template(
             "oms/order_address.html", order=order, kind=kind, values=values, version=version,
-            fields=list(ADDRESS_FIELDS), editable=order.status in order_service.EDITABLE_STATUSES,
+            fields=list(ADDRESS_FIELDS), field_errors=field_errors, editable=order.status in order_service.EDITABLE_STATUSES,
         ), status

@@ -6,7 +6,6 @@ from flask import abort, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
-from wtforms import SelectField
 
 from ..extensions import db
 from ..models import Refund, Return
@@ -15,6 +14,7 @@ from ..security import permissions as p
 from ..services import returns as return_service
 from ..services.errors import ValidationFailed
 from .base import (
+    select_field,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, ReadOnlyModelView, can,
     current_actor, flash_error, redirect_back, service_call,
 )
@@ -67,7 +67,7 @@ class ReturnView(ReadOnlyModelView):
     order_columns = ["rma_number", "status", "created_at", "received_at"]
     search_columns = ["rma_number", "status", "created_at", "received_at"]
     search_form_extra_fields = {
-        "status": SelectField("Status", choices=[(s, humanize(s)) for s in RETURN_STATUSES]),
+        "status": select_field("Status", [(s, humanize(s)) for s in RETURN_STATUSES]),
     }
     base_order = ("id", "desc")
     label_columns = {"rma_number": "RMA", "order": "Order", "status": "Status",
@@ -138,7 +138,7 @@ class RefundView(ReadOnlyModelView):
     order_columns = ["id", "amount", "status", "created_at"]
     search_columns = ["status", "created_at"]
     search_form_extra_fields = {
-        "status": SelectField("Status", choices=[(s, humanize(s)) for s in REFUND_STATUSES]),
+        "status": select_field("Status", [(s, humanize(s)) for s in REFUND_STATUSES]),
     }
     base_order = ("id", "desc")
     label_columns = {"id": "Refund", "order": "Order", "return_": "Return", "amount": "Amount",

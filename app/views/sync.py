@@ -6,7 +6,7 @@ import json
 
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextAreaFieldWidget
 from markupsafe import Markup
-from wtforms import PasswordField, SelectField, TextAreaField
+from wtforms import PasswordField, TextAreaField
 
 from ..extensions import db
 from ..models import Channel, SyncConflict, SyncRun
@@ -15,6 +15,7 @@ from ..security import permissions as p
 from ..services import channels
 from ..services.errors import ValidationFailed
 from .base import (
+    select_field,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, ReadOnlyModelView,
     ServiceModelView, current_actor,
 )
@@ -63,7 +64,7 @@ class ChannelView(ServiceModelView):
     search_columns = ["code", "name", "kind", "enabled"]
     base_order = ("code", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
-        "kind": SelectField("Kind", choices=[(k, k) for k in CHANNEL_KINDS]),
+        "kind": select_field("Kind", [(k, k) for k in CHANNEL_KINDS]),
         "credentials": TextAreaField(
             "Credentials", widget=BS3TextAreaFieldWidget(),
             description='A JSON object, e.g. {"access_token": "…"}. Write-only: it is stored '
@@ -125,7 +126,7 @@ class SyncRunView(ReadOnlyModelView):
     order_columns = ["started_at", "job", "status", "duration_ms"]
     search_columns = ["channel", "job", "status", "started_at"]
     search_form_extra_fields = {
-        "status": SelectField("Status", choices=[(s, humanize(s)) for s in SYNC_RUN_STATUSES]),
+        "status": select_field("Status", [(s, humanize(s)) for s in SYNC_RUN_STATUSES]),
     }
     base_order = ("started_at", "desc")
     label_columns = {"started_at": "Started", "finished_at": "Finished", "job": "Job",
@@ -166,8 +167,8 @@ class SyncConflictView(ReadOnlyModelView):
     order_columns = ["created_at", "kind", "status"]
     search_columns = ["channel", "kind", "status", "sku", "external_id", "created_at"]
     search_form_extra_fields = {
-        "status": SelectField("Status", choices=[(s, humanize(s)) for s in CONFLICT_STATUSES]),
-        "kind": SelectField("Kind", choices=[(k, humanize(k)) for k in CONFLICT_KINDS]),
+        "status": select_field("Status", [(s, humanize(s)) for s in CONFLICT_STATUSES]),
+        "kind": select_field("Kind", [(k, humanize(k)) for k in CONFLICT_KINDS]),
     }
     base_order = ("created_at", "desc")
     label_columns = {"created_at": "When", "channel": "Channel", "kind": "Kind",
