@@ -6,7 +6,7 @@ import logging
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
-from .roles import ADMIN, ROLES, permissions_for
+from .roles import ADMIN, FAB_PERMISSIONS, ROLE_MATRIX, ROLES, permissions_for
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,10 @@ def sync_roles(appbuilder) -> dict[str, int]:
             continue
         role = sm.add_role(name)
         wanted = permissions_for(name)
-        resources = {view for _perm, view in wanted}
+        # Menus follow Waybill's own resources only: the profile rows grant FAB views
+        # (e.g. UserDBModelView.userinfo) whose menus (List Users) stay Admin's.
+        resources = {resource for (resource, _a), roles in ROLE_MATRIX.items()
+                     if name in roles and (resource, _a) not in FAB_PERMISSIONS}
         for resource in resources:
             wanted.extend(("menu_access", menu) for menu in menu_access.get(resource, ()))
         pvms = []
