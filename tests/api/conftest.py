@@ -10,32 +10,94 @@ from sqlalchemy import event
 from app.extensions import db
 
 
+def isolated(app, client, method, url, **kw):
+    """One request in its own app context, as in production. (Inside the tests' outer app
+    context Flask would reuse that context — and its ``g``, where FAB, Flask-Login and
+    Flask-JWT-Extended keep the signed-in user — for every request of a test.)
+    The test's own session ends its transaction before and after, so each side sees what
+    the other committed (SQLite keeps a snapshot per transaction)."""
+    db.session.commit()
+    with app.app_context():
+        response = client.open(url, method=method, **kw)
+    db.session.commit()
+    return response
+
+
 class Api:
     """``api.get("/api/v1/order/", as_="support")`` -> response (JWT of that user)."""
 
     def __init__(self, app, api_headers):
+        self.app = app
         self.client = app.test_client()
         self._headers = api_headers
 
     def headers(self, as_):
-        return self._headers(as_) if as_ else {}
+        return dict(self._headers(as_)) if as_ else {}
+
+    def open(self, method, url, as_="admin", headers=None, **kw):
+        return isolated(self.app, self.client, method, url,
+                        headers={**self.headers(as_), **(headers or {})}, **kw)
 
     def get(self, url, as_="admin", **kw):
-        return self.client.get(url, headers=self.headers(as_), **kw)
+        return self.open("GET", url, as_, **kw)
 
     def post(self, url, json=None, as_="admin", **kw):
-        return self.client.post(url, json=json, headers=self.headers(as_), **kw)
+        return self.open("POST", url, as_, json=json, **kw)
 
     def put(self, url, json=None, as_="admin", **kw):
-        return self.client.put(url, json=json, headers=self.headers(as_), **kw)
+        return self.open("PUT", url, as_, json=json, **kw)
 
     def delete(self, url, as_="admin", **kw):
-        return self.client.delete(url, headers=self.headers(as_), **kw)
+        return self.open("DELETE", url, as_, **kw)
+
+
+@pytest.fixture(scope="session")
+def _jwt_cache():
+    return {}
 
 
 @pytest.fixture
-def api(app, api_headers):
-    return Api(app, api_headers)
+def jwt_headers(app, _jwt_cache):
+    """Like conftest's api_headers, but one sign-in per user for the whole run (a password
+    check costs a scrypt hash; tokens live 15 minutes)."""
+    from tests.conftest import PASSWORD
+
+    def make(username: str) -> dict:
+        if username not in _jwt_cache:
+            response = isolated(app, app.test_client(), "POST", "/api/v1/security/login", json={
+                "username": username, "password": PASSWORD.format(role=username),
+                "provider": "db", "refresh": False})
+            assert response.status_code == 200, response.get_data(as_text=True)
+            _jwt_cache[username] = {"Authorization": f"Bearer {response.json['access_token']}"}
+        return _jwt_cache[username]
+    return make
+
+
+@pytest.fixture
+def api(app, jwt_headers):
+    return Api(app, jwt_headers)
+
+
+class CookieClient:
+    """A browser session (cookie login through the HTML form) for the API."""
+
+    def __init__(self, app, client):
+        self.app, self.client, self.csrf_token = app, client, client.csrf_token
+
+    def open(self, method, url, **kw):
+        return isolated(self.app, self.client, method, url, **kw)
+
+    def get(self, url, **kw):
+        return self.open("GET", url, **kw)
+
+    def post(self, url, **kw):
+        return self.open("POST", url, **kw)
+
+
+@pytest.fixture
+def browser(app, client_for):
+    """browser("support") -> CookieClient signed in as that user."""
+    return lambda username: CookieClient(app, client_for(username))
 
 
 def assert_error(response, status, field=None, code=None):

@@ -260,8 +260,8 @@ def test_note_bad_input_is_422_naming_text(api, world, session):
 def test_bad_json_body_is_422_naming_body(api, world, session, api_headers):
     headers = {**api_headers("admin"), "Content-Type": "application/json"}
     for raw in ("{not json", "[1, 2]", '"text"'):
-        response = api.client.post(f"/api/v1/order/{world.order_id}/note", data=raw,
-                                   headers=headers)
+        response = api.post(f"/api/v1/order/{world.order_id}/note", data=raw, as_=None,
+                            headers=headers)
         assert_error(response, 422, "body")
     assert events_of(session, world.order_id, "note") == []
 
