@@ -94,6 +94,14 @@ def select_field(label: str, pairs, **kwargs):
     return SelectField(label, choices=choices, **kwargs)
 
 
+def checkbox(label: str, default: bool = True, **kwargs):
+    """A BooleanField that may be left unticked (FAB makes NOT NULL columns required, and an
+    unticked box sends nothing)."""
+    from wtforms import BooleanField
+
+    return BooleanField(label, default=default, **kwargs)
+
+
 # --- filters ---------------------------------------------------------------------------
 
 def _utc_datetime(value):

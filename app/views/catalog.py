@@ -11,7 +11,7 @@ from ..extensions import db
 from ..models import Product, SkuAlias
 from ..security import permissions as p
 from ..services import catalog, reference
-from .base import EagerSQLAInterface, ServiceModelView, current_actor
+from .base import EagerSQLAInterface, ServiceModelView, checkbox, current_actor
 from .formatting import DASH, money, utc, yes_no
 
 
@@ -43,6 +43,8 @@ class ProductView(ServiceModelView):
         "sku": "Stored trimmed and upper-case; the key channel SKUs are matched on",
         "reorder_point": "Low-stock warning when available units fall to this",
     }
+
+    add_form_extra_fields = edit_form_extra_fields = {"active": checkbox("Active")}
 
     def save(self, form, pk):
         return reference.save(db.session, "product", self.form_values(form, self.add_columns),

@@ -17,7 +17,7 @@ from ..security import permissions as p
 from ..services import catalog, inventory, reference
 from ..services.errors import DomainError, ValidationFailed
 from .base import (
-    select_field,
+    checkbox,    select_field,
     form_error_status,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, FilterProductSku,
     ReadOnlyModelView, ServiceModelView, can, current_actor, flash_error,
@@ -164,6 +164,7 @@ class WarehouseView(ServiceModelView):
     search_columns = ["code", "name", "country", "active"]
     add_form_extra_fields = edit_form_extra_fields = {
         "ships_to": StringField("Ships to", description="Country codes, comma-separated; empty = everywhere"),
+        "active": checkbox("Active"),
     }
     base_order = ("priority", "asc")
     label_columns = {"code": "Code", "name": "Name", "address_line1": "Address", "city": "City",

@@ -15,7 +15,7 @@ from ..security import permissions as p
 from ..services import channels
 from ..services.errors import ValidationFailed
 from .base import (
-    select_field,
+    checkbox,    select_field,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, ReadOnlyModelView,
     ServiceModelView, current_actor,
 )
@@ -65,6 +65,7 @@ class ChannelView(ServiceModelView):
     base_order = ("code", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": select_field("Kind", [(k, k) for k in CHANNEL_KINDS]),
+        "enabled": checkbox("Enabled"),
         "credentials": TextAreaField(
             "Credentials", widget=BS3TextAreaFieldWidget(),
             description='A JSON object, e.g. {"access_token": "…"}. Write-only: it is stored '
