@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+import prison
 from flask import current_app, g, request
 from flask_appbuilder.api import BaseApi, ModelRestApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
@@ -224,6 +225,22 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
             allowed = [f for f in self._filters._search_filters.get(column, [])
                        if f.arg_name in ops]
             self._filters._search_filters[column] = allowed
+
+    @before_request(only=["get_list", "get", "info"])
+    def _check_rison(self):
+        """prison (FAB's Rison parser) recurses without end on input like ``((((`` and
+        FAB would answer 500: refuse such a ``q`` with 400 first."""
+        value = request.args.get("q")
+        if not value:
+            return None
+        try:
+            prison.loads(value)
+        except prison.decoder.ParserException:
+            return None  # FAB answers it (or reads it as JSON)
+        except Exception:  # RecursionError and friends
+            return error_response(400, "Not a valid Rison argument", "bad_request",
+                                  {"q": ["is not valid Rison"]})
+        return None
 
     def load_detail(self, pk: int):  # pragma: no cover - overridden where detail_schema is
         raise NotImplementedError
