@@ -47,7 +47,9 @@ def search(session: Session, query: str, limit: int = 50) -> SearchResult:
     prefix = _escape_like(lowered) + "%"
     number = q.lstrip("#")
     order_ids = select(Order.id).where(or_(
-        Order.order_number == q, Order.order_number == number, Order.external_id == number,
+        Order.order_number == q, Order.order_number == number,
+        Order.order_number == "#" + number,  # "1001" finds the channel's "#1001"
+        Order.external_id == number,
         func.lower(Order.email) == lowered,
         func.lower(Order.customer_name).like(prefix, escape="\\"),
     )).limit(limit)
