@@ -28,6 +28,7 @@ from sqlalchemy.orm import selectinload
 
 from ..services.actor import Actor
 from ..services.errors import DomainError
+from .formatting import DASH
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,8 @@ class EagerSQLAInterface(SQLAInterface):
     def _value(self, item, col):
         if col in self.display:
             return self.display[col](item)
-        return self._get_attr_value(item, col)
+        value = self._get_attr_value(item, col)
+        return DASH if value is None else value
 
     def get_values(self, lst, list_columns):
         for item in lst:
