@@ -161,7 +161,7 @@ class SandboxApp:
             time.sleep(state.faults[channel].slow_seconds)
         if fault == "duplicate" and continuation:
             with state.lock:
-                replay = state.last_list.get((channel, info.shop))
+                replay = state.last_list.get((channel, info.shop, _page_key(endpoint, args)))
             if replay is not None:
                 state.count_fault(channel, fault)
                 status, headers, body = replay
@@ -175,10 +175,14 @@ class SandboxApp:
         response = handler(request, **values)
         for key, value in limit_headers.items():
             response.headers[key] = value
-        if listing and response.status_code == 200:
+        next_key = getattr(response, "next_page_key", None)
+        if listing and response.status_code == 200 and next_key:
+            # what a "page served twice" fault answers to the request for the next page
+            kept = {k: v for k, v in response.headers.items() if k.lower() not in ("content-type", "content-length")}
             with state.lock:
-                kept = {k: v for k, v in response.headers.items() if k.lower() not in ("content-type", "content-length")}
-                state.last_list[(channel, info.shop)] = (200, kept, response.get_data())
+                state.last_list[(channel, info.shop, next_key)] = (200, kept, response.get_data())
+                while len(state.last_list) > 64:  # only recent pages can be replayed
+                    state.last_list.popitem(last=False)
         if fault == "truncated":
             state.count_fault(channel, fault)
             body = response.get_data()
@@ -440,13 +444,16 @@ class SandboxApp:
         links = []
         base = f"{request.host_url.rstrip('/')}{request.path}"
         if chunk and more_after:
-            token = encode_token({"f": filters, "after": int(chunk[-1].external_id)})
-            links.append(f'<{base}?{urlencode({"limit": limit, "page_info": token})}>; rel="next"')
+            token_next = encode_token({"f": filters, "after": int(chunk[-1].external_id)})
+            links.append(f'<{base}?{urlencode({"limit": limit, "page_info": token_next})}>; rel="next"')
         if chunk and page_info:
             token = encode_token({"f": filters, "before": int(chunk[0].external_id)})
             links.append(f'<{base}?{urlencode({"limit": limit, "page_info": token})}>; rel="previous"')
         headers = {"Link": ", ".join(links)} if links else {}
-        return json_response(body, 200, headers)
+        response = json_response(body, 200, headers)
+        if chunk and more_after:
+            response.next_page_key = token_next
+        return response
 
     def shopify_count(self, request: Request, shop: str, version: str) -> Response:
         status = request.args.get("status", "open")
@@ -533,7 +540,10 @@ class SandboxApp:
         headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
         if links:
             headers["Link"] = ", ".join(links)
-        return json_response(body, 200, headers)
+        response = json_response(body, 200, headers)
+        if page < pages:
+            response.next_page_key = _woo_page_key(args, page + 1)
+        return response
 
     def _woo_get(self, shop: str, oid: str) -> Optional[SimOrder]:
         return self.state.get_order("woocommerce", shop, oid)
@@ -628,11 +638,13 @@ class SandboxApp:
             payload: dict[str, Any] = {"Orders": [render.amazon_order(o) for o in chunk]}
         if len(matching) > len(chunk):
             payload["NextToken"] = encode_token({"f": filters, "after": chunk[-1].seq})
-        if filters["updated_after"]:
+        if filters["updated_after"] is not None:
             payload["LastUpdatedBefore"] = render.amazon_time(datetime.fromisoformat(filters["updated_before"]))
         else:
             payload["CreatedBefore"] = render.amazon_time(datetime.fromisoformat(filters["updated_before"]))
-        return json_response({"payload": payload})
+        response = json_response({"payload": payload})
+        response.next_page_key = payload.get("NextToken")
+        return response
 
     def _amz_get(self, shop: str, oid: str) -> Optional[SimOrder]:
         return self.state.get_order("amazon", shop, oid)
@@ -672,6 +684,27 @@ class SandboxApp:
                              "defaultLanguageCode": "", "domainName": name.lower()},
              "participation": {"isParticipating": True, "hasSuspendedListings": False}}
             for mid, country, name in AMAZON_REGIONS.get(shop, [])]})
+
+
+_AUTH_PARAMS = ("consumer_key", "consumer_secret")
+
+
+def _woo_page_key(args, page: int) -> str:
+    kept = sorted((k, v) for k, v in args.items(multi=True)
+                  if k != "page" and not k.startswith("oauth_") and k not in _AUTH_PARAMS)
+    return json.dumps([kept, page])
+
+
+def _page_key(endpoint: str, args) -> Optional[str]:
+    """Identifies which page a list request asks for (to find the page before it)."""
+    if endpoint == "shopify_orders":
+        return args.get("page_info")
+    if endpoint == "amz_orders":
+        return args.get("NextToken")
+    try:
+        return _woo_page_key(args, int(args.get("page", 1) or 1))
+    except ValueError:
+        return None
 
 
 def create_sandbox_app(catalog: Optional[list[dict]] = None, seed: int = 0, *,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import OrderedDict
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -304,7 +305,8 @@ class SandboxState:
             self.shopify_buckets: dict[str, LeakyBucket] = {}
             self.amazon_buckets: dict[tuple[str, str], Bucket] = {}
             self.access_tokens: dict[str, float] = {}  # token -> real monotonic expiry
-            self.last_list: dict[tuple[str, str], tuple[int, dict, bytes]] = {}
+            # (channel, shop, key of the NEXT page request) -> the page served before it
+            self.last_list: OrderedDict[tuple[str, str, str], tuple[int, dict, bytes]] = OrderedDict()
             self.amazon_items_page_size = 100
 
     def set_catalog(self, catalog: Optional[list[dict]]) -> None:
@@ -438,7 +440,10 @@ class SandboxState:
         }
         order = SimOrder(
             channel=channel, shop=shop, seq=seq, external_id=external_id, number=number,
-            created_at=created, updated_at=created + timedelta(seconds=rng.randint(1, 90)),
+            created_at=created,
+            # A real channel stamps a new order as changed now, whenever it was placed:
+            # pollers find it through updated_at_min.
+            updated_at=max(created + timedelta(seconds=rng.randint(1, 90)), self.clock.now()),
             currency=currency, country=code, first_name=first, last_name=last, email=email, phone=phone,
             address=address, lines=lines, shipping=shipping,
             shipping_method=rng.choice(["Standard", "Express", "Expedited"]) if not digital_only else "",
