@@ -23,7 +23,7 @@ from .base import NormalizedAddress, NormalizedLine, NormalizedOrder
 from .errors import ChannelAuthError, ChannelError, ChannelNotFound, InvalidPayload
 from .http import SP_API_RATES, ChannelSession, make_session
 from .paging import PagedOrderConnector
-from .parsing import address_or_none, as_int, email, join_name, money, money_sum, parse_time, require, text, unit_price
+from .parsing import address_or_none, as_int, email, join_name, money, parse_time, require, text, unit_price
 
 DEFAULT_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
