@@ -16,6 +16,7 @@ The APIs never commit: every service call is its own transaction (services/trans
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any, Callable
 
 import prison
@@ -340,3 +341,39 @@ def _int_pk(pk) -> int | None:
         return int(pk)
     except (TypeError, ValueError):
         return None
+
+
+# --- OpenAPI for action endpoints ------------------------------------------------------------
+
+def documented(summary: str, *, method: str = "post", body: str | None = None,
+               result: str | None = None, path: tuple[str, ...] = ("pk",), ok: int = 200,
+               errors: tuple[int, ...] = (401, 403, 404, 409, 422)):
+    """Give an action endpoint the YAML docstring FAB turns into its OpenAPI operation
+    (``body``/``result``: component schema names)."""
+
+    def wrap(fn):
+        lines = [summary, "---", f"{method}:", f"  summary: {json.dumps(summary)}"]
+        if path:
+            lines.append("  parameters:")
+            for name in path:
+                lines += [f"  - in: path", f"    name: {name}", "    required: true",
+                          "    schema:", "      type: integer"]
+        if body:
+            lines += ["  requestBody:", "    content:", "      application/json:",
+                      "        schema:", f"          $ref: '#/components/schemas/{body}'"]
+        lines += ["  responses:", f"    {ok}:", "      description: Done"]
+        if result:
+            lines += ["      content:", "        application/json:", "          schema:",
+                      "            type: object", "            properties:",
+                      "              id:", "                type: integer",
+                      "              result:",
+                      f"                $ref: '#/components/schemas/{result}'"]
+        for status in errors:
+            if status == 409:
+                lines += ["    409:", "      description: Invalid transition or stale version"]
+            else:
+                lines += [f"    {status}:", f"      $ref: '#/components/responses/{status}'"]
+        fn.__doc__ = "\n".join(lines)
+        return fn
+
+    return wrap

@@ -1,23 +1,31 @@
-"""/api/v1/shipment/: shipments with their lines and tracking events (read only here;
-picking, packing and shipping are later work)."""
+"""/api/v1/shipment/: shipments with their lines and tracking events, and the fulfilment
+actions (services/fulfillment.py): start picking, mark packed, ship an order, record a
+tracking event. Shipments are never written through FAB's generic endpoints."""
 from __future__ import annotations
 
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Shipment, ShipmentLine
 from ..security import permissions as p
-from .base import ReadOnlyApi, WaybillInterface
-from .schemas.fulfillment import ShipmentDetailSchema
+from ..services import api_reads, fulfillment
+from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
+from .schemas.common import EmptyInSchema
+from .schemas.fulfillment import ShipInSchema, ShipmentDetailSchema, TrackingInSchema
+from .schemas.orders import OrderDetailSchema
 
 
 class ShipmentApi(ReadOnlyApi):
     resource_name = "shipment"
     datamodel = WaybillInterface(Shipment, count_cap=True)
     class_permission_name = p.RESOURCE_FULFILLMENT
-    method_permission_name = p.method_map()
+    method_permission_name = p.method_map(pick=p.WRITE, pack=p.WRITE, ship=p.WRITE,
+                                          tracking=p.WRITE)
     openapi_spec_tag = "Fulfillment"
+    openapi_spec_component_schemas = (ShipInSchema, TrackingInSchema, ShipmentDetailSchema)
     list_columns = [
         "id", "order_id", "order.order_number", "warehouse_id", "warehouse.code", "carrier",
         "service", "tracking_number", "status", "cost", "currency", "created_at", "shipped_at",
@@ -30,6 +38,7 @@ class ShipmentApi(ReadOnlyApi):
         "status": ["eq", "in"], "carrier": ["eq"],
     }
     detail_schema = ShipmentDetailSchema()
+    order_schema = OrderDetailSchema()
 
     def load_detail(self, pk: int):
         return db.session.scalar(
@@ -39,3 +48,62 @@ class ShipmentApi(ReadOnlyApi):
                 selectinload(Shipment.tracking_events),
             ).execution_options(populate_existing=True)
         )
+
+    def _order(self, order_id: int):
+        db.session.expire_all()
+        order = api_reads.order_detail(db.session, order_id)
+        return self.response(200, id=order_id, result=self.order_schema.dump(order))
+
+    def _shipment(self, status: int, shipment_id: int):
+        db.session.expire_all()
+        return self.response(status, id=shipment_id,
+                             result=self.detail_schema.dump(self.load_detail(shipment_id)))
+
+    @expose("/order/<int:order_id>/pick", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("pick")
+    @domain_errors
+    @documented("Start picking an allocated order (not while it is held)",
+                path=("order_id",), result="OrderDetail")
+    def pick(self, order_id: int):
+        load(EmptyInSchema())
+        fulfillment.start_picking(db.session, order_id, self.actor())
+        return self._order(order_id)
+
+    @expose("/order/<int:order_id>/pack", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("pack")
+    @domain_errors
+    @documented("Mark a picked order packed", path=("order_id",), result="OrderDetail")
+    def pack(self, order_id: int):
+        load(EmptyInSchema())
+        fulfillment.mark_packed(db.session, order_id, self.actor())
+        return self._order(order_id)
+
+    @expose("/order/<int:order_id>/ship", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("ship")
+    @domain_errors
+    @documented("Ship what is reserved for a packed order: creates the shipment",
+                path=("order_id",), body="ShipIn", result="ShipmentDetail", ok=201)
+    def ship(self, order_id: int):
+        body = load(ShipInSchema())
+        shipment = fulfillment.ship(db.session, order_id, self.actor(), **body)
+        return self._shipment(201, shipment.id)
+
+    @expose("/<int:pk>/tracking", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("tracking")
+    @domain_errors
+    @documented("Record a carrier tracking event (delivered closes the order)",
+                body="TrackingIn", result="ShipmentDetail")
+    def tracking(self, pk: int):
+        body = load(TrackingInSchema())
+        fulfillment.add_tracking_event(db.session, pk, body["status"], self.actor(),
+                                       description=body["description"],
+                                       location=body["location"])
+        return self._shipment(200, pk)

@@ -9,7 +9,7 @@ from ..models import Order
 from ..security import permissions as p
 from ..services import api_reads, order_edits, orders
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
-from .base import ReadOnlyApi, WaybillInterface, domain_errors, load
+from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.orders import (
     CancelInSchema, EditInSchema, HoldInSchema, NoteInSchema, OrderDetailSchema,
     ReleaseInSchema,
@@ -21,59 +21,6 @@ ORDER_LIST_COLUMNS = [
     "fulfillment_status", "fulfilled_by_channel", "currency", "total", "total_base",
     "placed_at", "ship_by", "priority", "risk_score", "tags", "version",
 ]
-
-_ACTION_RESPONSES = """
-          responses:
-            200:
-              description: The order after the action, with lines, holds and events
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        $ref: '#/components/schemas/OrderDetail'
-            401:
-              $ref: '#/components/responses/401'
-            403:
-              $ref: '#/components/responses/403'
-            404:
-              $ref: '#/components/responses/404'
-            409:
-              description: Invalid transition or stale version
-            422:
-              $ref: '#/components/responses/422'
-"""
-
-
-def _doc(summary: str, schema: str) -> str:
-    return f"""{summary}
-        ---
-        post:
-          summary: {summary}
-          parameters:
-          - in: path
-            name: pk
-            required: true
-            schema:
-              type: integer
-          requestBody:
-            required: false
-            content:
-              application/json:
-                schema:
-                  $ref: '#/components/schemas/{schema}'
-{_ACTION_RESPONSES}"""
-
-
-def with_doc(summary: str, schema: str):
-    def wrap(fn):
-        fn.__doc__ = _doc(summary, schema)
-        return fn
-    return wrap
-
 
 class OrderApi(ReadOnlyApi):
     """Orders. Lists carry the number of open holds; GET /<pk> the whole order."""
@@ -130,7 +77,7 @@ class OrderApi(ReadOnlyApi):
     @safe
     @permission_name("hold")
     @domain_errors
-    @with_doc("Place a hold on an order", "HoldIn")
+    @documented("Place a hold on an order", body="HoldIn", result="OrderDetail")
     def hold(self, pk: int):
         body = load(HoldInSchema())
         orders.place_hold(db.session, pk, body["reason"] or "manual", body["note"], self.actor())
@@ -141,8 +88,8 @@ class OrderApi(ReadOnlyApi):
     @safe
     @permission_name("release")
     @domain_errors
-    @with_doc("Release one hold (hold_id), the holds of a reason, or every open hold",
-              "ReleaseIn")
+    @documented("Release one hold (hold_id), the holds of a reason, or every open hold",
+                body="ReleaseIn", result="OrderDetail")
     def release(self, pk: int):
         body = load(ReleaseInSchema())
         if not api_reads.order_exists(db.session, pk):
@@ -166,7 +113,7 @@ class OrderApi(ReadOnlyApi):
     @safe
     @permission_name("cancel")
     @domain_errors
-    @with_doc("Cancel an order (releases its reservations)", "CancelIn")
+    @documented("Cancel an order (releases its reservations)", body="CancelIn", result="OrderDetail")
     def cancel(self, pk: int):
         body = load(CancelInSchema())
         orders.cancel_order(db.session, pk, body["reason"], self.actor())
@@ -177,7 +124,7 @@ class OrderApi(ReadOnlyApi):
     @safe
     @permission_name("note")
     @domain_errors
-    @with_doc("Add a note to the order's timeline", "NoteIn")
+    @documented("Add a note to the order's timeline", body="NoteIn", result="OrderDetail")
     def note(self, pk: int):
         body = load(NoteInSchema())
         orders.add_note(db.session, pk, body["text"], self.actor())
@@ -188,8 +135,8 @@ class OrderApi(ReadOnlyApi):
     @safe
     @permission_name("edit")
     @domain_errors
-    @with_doc("Change the shipping and/or billing address (before picking); "
-              "expected_version is required", "EditIn")
+    @documented("Change the shipping and/or billing address (before picking); "
+                "expected_version is required", body="EditIn", result="OrderDetail")
     def edit(self, pk: int):
         body = load(EditInSchema())
         order_edits.edit_order(

@@ -13,6 +13,11 @@ CUSTOM_ENDPOINTS = {
     "/api/v1/order/{pk}/cancel": "post", "/api/v1/order/{pk}/note": "post",
     "/api/v1/order/{pk}/edit": "post", "/api/v1/stock_level/{pk}/adjust": "post",
     "/api/v1/stock_level/receive": "post", "/api/v1/search/": "get",
+    "/api/v1/shipment/order/{order_id}/pick": "post",
+    "/api/v1/shipment/order/{order_id}/pack": "post",
+    "/api/v1/shipment/order/{order_id}/ship": "post", "/api/v1/shipment/{pk}/tracking": "post",
+    "/api/v1/return/": "post", "/api/v1/return/{pk}/receive": "post",
+    "/api/v1/return/{pk}/refund": "post",
 }
 
 

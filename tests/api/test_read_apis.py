@@ -65,7 +65,8 @@ def test_read_permissions(api, world, shipped, conflict, rule, role):
 def test_no_generic_writes_on_read_only_resources(api, world, shipped, conflict, rule):
     for resource in ("order", "customer", "stock_level", "stock_movement", "shipment",
                      "return", "sync_conflict", "rule"):
-        assert_error(api.post(f"/api/v1/{resource}/", {}), 405)
+        if resource != "return":  # POST /api/v1/return/ opens a return (returns.create)
+            assert_error(api.post(f"/api/v1/{resource}/", {}), 405)
         assert_error(api.put(f"/api/v1/{resource}/1", {}), 405)
         assert_error(api.delete(f"/api/v1/{resource}/1"), 405)
 

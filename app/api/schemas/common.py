@@ -20,3 +20,7 @@ class InSchema(NamedSchema):
 
 class OutSchema(NamedSchema):
     """Output only."""
+
+
+class EmptyInSchema(InSchema):
+    """An action without parameters: the body is empty or ``{}``."""

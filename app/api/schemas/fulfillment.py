@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from marshmallow import fields
+from marshmallow.validate import Length
 
-from .common import Money, OutSchema
+from ...models.fulfillment import SHIPMENT_STATUSES
+from .common import InSchema, Money, OutSchema
 
 
 class ShipmentLineOutSchema(OutSchema):
@@ -40,3 +42,17 @@ class ShipmentDetailSchema(OutSchema):
     delivered_at = fields.DateTime(allow_none=True)
     lines = fields.List(fields.Nested(ShipmentLineOutSchema))
     tracking_events = fields.List(fields.Nested(TrackingEventOutSchema))
+
+
+class ShipInSchema(InSchema):
+    carrier = fields.Str(allow_none=True, load_default=None, validate=Length(max=32))
+    service = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
+    tracking_number = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
+    warehouse_id = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
+        "description": "ship only what is reserved in this warehouse"})
+
+
+class TrackingInSchema(InSchema):
+    status = fields.Str(required=True, metadata={"enum": list(SHIPMENT_STATUSES)})
+    description = fields.Str(allow_none=True, load_default=None, validate=Length(max=2000))
+    location = fields.Str(allow_none=True, load_default=None, validate=Length(max=255))

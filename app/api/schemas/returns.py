@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from .common import Money, OutSchema
+from .common import InSchema, Money, OutSchema
 
 
 class ReturnLineOutSchema(OutSchema):
@@ -38,3 +38,15 @@ class ReturnDetailSchema(OutSchema):
     received_at = fields.DateTime(allow_none=True)
     lines = fields.List(fields.Nested(ReturnLineOutSchema))
     refunds = fields.List(fields.Nested(RefundOutSchema))
+
+
+class ReturnInSchema(InSchema):
+    order_id = fields.Int(strict=True, required=True)
+    lines = fields.Dict(keys=fields.Str(), values=fields.Int(strict=True), required=True,
+                        metadata={"description": "order line id -> units to return"})
+    reason = fields.Str(allow_none=True, load_default=None)
+
+
+class RefundInSchema(InSchema):
+    amount = fields.Decimal(required=True, metadata={"description": "in the order's currency"})
+    reason = fields.Str(allow_none=True, load_default=None)

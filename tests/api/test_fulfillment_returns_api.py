@@ -1,0 +1,151 @@
+"""Fulfilment and return actions: pick, pack, ship, tracking; create, receive, refund."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from app.models import Order, OrderEvent, Refund, Return, Shipment, StockLevel, StockMovement
+
+from .conftest import assert_error
+
+
+def count(session, model, *where):
+    session.rollback()
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def ship_it(api, order_id, as_="warehouse", **body):
+    assert api.post(f"/api/v1/shipment/order/{order_id}/pick", as_=as_).status_code == 200
+    assert api.post(f"/api/v1/shipment/order/{order_id}/pack", {}, as_=as_).status_code == 200
+    return api.post(f"/api/v1/shipment/order/{order_id}/ship",
+                    {"carrier": "ups", "tracking_number": "1Z1", **body}, as_=as_)
+
+
+@pytest.mark.parametrize("role,allowed", [("admin", True), ("warehouse", True),
+                                          ("support", False), ("operations", False),
+                                          ("viewer", False)])
+def test_pick_permissions(api, world, session, role, allowed):
+    response = api.post(f"/api/v1/shipment/order/{world.order_id}/pick", as_=role)
+    if allowed:
+        assert response.status_code == 200
+        assert response.get_json()["result"]["status"] == "picking"
+    else:
+        assert_error(response, 403)
+        assert session.get(Order, world.order_id).status == "allocated"
+
+
+def test_pick_pack_ship_and_deliver(api, world, session):
+    shipped = ship_it(api, world.order_id)
+    assert shipped.status_code == 201, shipped.get_json()
+    shipment = shipped.get_json()["result"]
+    assert shipment["tracking_number"] == "1Z1" and len(shipment["lines"]) == 2
+    moves = session.scalars(select(StockMovement).where(
+        StockMovement.reason == "shipment", StockMovement.order_id == world.order_id)).all()
+    assert {m.on_hand_delta for m in moves} == {-2, -1}
+    delivered = api.post(f"/api/v1/shipment/{shipment['id']}/tracking",
+                         {"status": "delivered", "location": "Porch"}, as_="warehouse")
+    assert delivered.status_code == 200
+    assert delivered.get_json()["result"]["tracking_events"][0]["status"] == "delivered"
+    session.rollback()
+    assert session.get(Order, world.order_id).status == "delivered"
+
+
+def test_fulfilment_refusals(api, world, session):
+    url = f"/api/v1/shipment/order/{world.order_id}"
+    assert_error(api.post(f"{url}/pack"), 409, code="invalid_transition")  # not picked
+    assert_error(api.post(f"{url}/ship", {}), 409)  # not packed
+    api.post(f"/api/v1/order/{world.order_id}/hold", {"reason": "review"})
+    assert_error(api.post(f"{url}/pick"), 409)  # held
+    assert_error(api.post(f"{url}/pick", {"now": True}), 422, "now")
+    assert_error(api.post("/api/v1/shipment/order/999999/pick"), 404)
+    assert count(session, Shipment) == 0
+
+
+def test_ship_and_tracking_bad_input_is_422(api, world, session):
+    api.post(f"/api/v1/shipment/order/{world.order_id}/pick")
+    api.post(f"/api/v1/shipment/order/{world.order_id}/pack")
+    url = f"/api/v1/shipment/order/{world.order_id}/ship"
+    assert_error(api.post(url, {"service": "x" * 65}), 422, "service")
+    assert_error(api.post(url, {"tracking_number": "x" * 65}), 422, "tracking_number")
+    assert_error(api.post(url, {"warehouse_id": world.wh2.id}), 422, "warehouse_id")
+    assert count(session, Shipment) == 0
+    shipment_id = api.post(url, {}).get_json()["id"]
+    tracking = f"/api/v1/shipment/{shipment_id}/tracking"
+    assert_error(api.post(tracking, {"status": "teleported"}), 422, "status")
+    assert_error(api.post(tracking, {}), 422, "status")
+    assert_error(api.post(tracking, {"status": "in_transit", "location": "x" * 256}), 422,
+                 "location")
+    assert_error(api.post("/api/v1/shipment/999999/tracking", {"status": "in_transit"}), 404)
+
+
+# --- returns --------------------------------------------------------------------------------
+
+@pytest.fixture
+def shipped(api, world):
+    assert ship_it(api, world.order_id).status_code == 201
+    return world
+
+
+def test_return_create_receive_refund(api, shipped, session):
+    line = shipped.order.lines[0]
+    created = api.post("/api/v1/return/", {"order_id": shipped.order_id,
+                                           "lines": {str(line.id): 1}, "reason": "too big"},
+                       as_="support")
+    assert created.status_code == 201, created.get_json()
+    ret = created.get_json()["result"]
+    assert ret["status"] == "authorized" and ret["lines"][0]["quantity"] == 1
+    level = session.scalar(select(StockLevel).where(StockLevel.product_id == shipped.p1.id,
+                                                    StockLevel.warehouse_id == shipped.wh1.id))
+    on_hand = level.on_hand
+    received = api.post(f"/api/v1/return/{ret['id']}/receive", as_="warehouse")
+    assert received.status_code == 200 and received.get_json()["result"]["status"] == "received"
+    session.rollback()
+    assert session.get(StockLevel, level.id).on_hand == on_hand + 1
+    refunded = api.post(f"/api/v1/return/{ret['id']}/refund", {"amount": "9.99"}, as_="admin")
+    assert refunded.status_code == 201
+    assert refunded.get_json()["result"]["status"] == "refunded"
+    assert refunded.get_json()["result"]["refunds"][0]["amount"] == "9.99"
+    types = session.scalars(select(OrderEvent.type).where(
+        OrderEvent.order_id == shipped.order_id)).all()
+    assert {"return_created", "return_received", "refunded"} <= set(types)
+
+
+def test_return_permissions(api, shipped, session):
+    line = shipped.order.lines[0]
+    body = {"order_id": shipped.order_id, "lines": {str(line.id): 1}}
+    for role in ("warehouse", "operations", "viewer"):
+        assert_error(api.post("/api/v1/return/", body, as_=role), 403)
+    ret_id = api.post("/api/v1/return/", body, as_="admin").get_json()["id"]
+    for role in ("support", "operations", "viewer"):
+        assert_error(api.post(f"/api/v1/return/{ret_id}/receive", as_=role), 403)
+    for role in ("support", "warehouse", "operations", "viewer"):
+        assert_error(api.post(f"/api/v1/return/{ret_id}/refund", {"amount": "1"}, as_=role), 403)
+    assert count(session, Refund) == 0
+
+
+def test_return_bad_input_is_422_or_409_and_stores_nothing(api, shipped, session):
+    line = shipped.order.lines[0]
+    assert_error(api.post("/api/v1/return/", {"order_id": shipped.order_id,
+                                              "lines": {str(line.id): 5}}), 422, f"lines.{line.id}")
+    assert_error(api.post("/api/v1/return/", {"order_id": shipped.order_id,
+                                              "lines": {"abc": 1}}), 422, "lines.abc")
+    assert_error(api.post("/api/v1/return/", {"order_id": shipped.order_id,
+                                              "lines": {"999999": 1}}), 422, "lines")
+    assert_error(api.post("/api/v1/return/", {"order_id": shipped.order_id, "lines": {}}), 422,
+                 "lines")
+    assert_error(api.post("/api/v1/return/", {"order_id": shipped.order_id,
+                                              "lines": {str(line.id): -1}}), 422)
+    assert_error(api.post("/api/v1/return/", {"lines": {str(line.id): 1}}), 422, "order_id")
+    assert_error(api.post("/api/v1/return/", {"order_id": 999999,
+                                              "lines": {str(line.id): 1}}), 404)
+    assert count(session, Return) == 0
+    ret_id = api.post("/api/v1/return/", {"order_id": shipped.order_id,
+                                          "lines": {str(line.id): 1}}).get_json()["id"]
+    assert_error(api.post(f"/api/v1/return/{ret_id}/refund", {"amount": "-5"}), 422, "amount")
+    assert_error(api.post(f"/api/v1/return/{ret_id}/refund", {"amount": "1000"}), 422, "amount")
+    assert_error(api.post(f"/api/v1/return/{ret_id}/refund", {"amount": "ten"}), 422, "amount")
+    assert count(session, Refund) == 0
+    assert api.post(f"/api/v1/return/{ret_id}/receive").status_code == 200
+    assert_error(api.post(f"/api/v1/return/{ret_id}/receive"), 409, code="invalid_transition")
+    assert_error(api.post("/api/v1/return/999999/receive"), 404)
+    assert_error(api.post("/api/v1/return/999999/refund", {"amount": "1"}), 404)
