@@ -23,7 +23,7 @@ from .base import (
     ReadOnlyModelView, ServiceModelView, can, current_actor, flash_error,
 )
 from .common import code_cell, order_cell, product_cell
-from .formatting import DASH, humanize, signed, utc, yes_no
+from .formatting import humanize, signed, utc, yes_no
 
 
 def _available(level: StockLevel) -> Markup:

@@ -3,7 +3,6 @@ checks the whole app; this one names the UI view that breaks it)."""
 from __future__ import annotations
 
 from app.security.roles import ROLE_MATRIX
-from app.views import orders  # noqa: F401  (the package is registered by create_app)
 
 UI_MODULE_PREFIX = "app.views."
 

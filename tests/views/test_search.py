@@ -57,7 +57,6 @@ def test_customer_page_lists_orders_across_channels(client_for, shop, make):
     make.order(other, [("sku-2", 1, "7.00")], email="ADA@example.com", name="Ada Lovelace",
                currency="EUR")
     html = client_for("viewer").get(f"/customers/show/{shop.order.customer_id}").get_data(as_text=True)
-    assert "<strong>2</strong>" not in html or True
     assert "2</span><span class=\"oms-stat-l\">orders across all channels" in html
     assert "19.98" in html and "USD" in html and "7.00" in html and "EUR" in html
     assert "amazon-eu" in html and "shop" in html
