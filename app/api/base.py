@@ -30,7 +30,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, ValidationError
 from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ..extensions import csrf, db
 from ..services.actor import Actor
@@ -45,10 +45,22 @@ MAX_PAGE_SIZE = 200
 
 # --- request helpers ----------------------------------------------------------------------
 
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
 def json_body(*, required: bool = False) -> dict:
     """The request's JSON object (``{}`` when there is no body and none is required).
     Malformed JSON or a non-object raises ValidationFailed naming ``body`` (422)."""
-    raw = request.get_data(cache=True)
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raw = None
+    # a body without Content-Length is cut at max_content_length (set by the guard below)
+    if raw is None or len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request body larger than {MAX_BODY_BYTES} bytes",
+                              errors={"body": ["is too large"]})
     if not raw or not raw.strip():
         if required:
             raise ValidationFailed.field("body", "a JSON object is required")
@@ -107,6 +119,7 @@ class ApiMixin:
     def _guard_cookie_writes(self):
         if request.method in SAFE_METHODS:
             return None
+        request.max_content_length = MAX_BODY_BYTES + 1  # also without a Content-Length
         if request.content_length and request.content_length > MAX_BODY_BYTES:
             return error_response(413, f"Request body larger than {MAX_BODY_BYTES} bytes",
                                   errors={"body": ["is too large"]})

@@ -2,6 +2,8 @@
 the common error body for every refusal; OpenAPI and Swagger."""
 from __future__ import annotations
 
+import io
+
 from sqlalchemy import func, select
 
 from app.models import OrderEvent
@@ -155,3 +157,13 @@ def test_swagger_ui_is_served(browser):
     response = browser("admin").get("/swagger/v1")
     assert response.status_code == 200
     assert b"swagger" in response.data.lower()
+
+
+def test_a_chunked_oversized_body_is_413(api, world, session):
+    body = io.BytesIO(b'{"text": "' + b"x" * (400 * 1024) + b'"}')
+    response = api.post(f"/api/v1/order/{world.order_id}/note", as_="admin", input_stream=body,
+                        headers={"Content-Type": "application/json",
+                                 "Transfer-Encoding": "chunked"},
+                        environ_overrides={"wsgi.input_terminated": True})
+    assert_error(response, 413, "body")
+    assert notes(session, world.order_id) == 0

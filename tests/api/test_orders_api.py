@@ -335,3 +335,17 @@ def test_edit_after_picking_is_409_and_needs_amend(api, world, session):
     assert_error(api.post(f"/api/v1/order/{world.order_id}/edit",
                           {"expected_version": version, "shipping_address": NEW_ADDRESS}), 409,
                  code="invalid_transition")
+
+
+def test_list_count_stops_at_the_cap(api, world, app):
+    for _ in range(3):
+        world.make.order(world.channel, [("SKU-2", 1, "1.00")])
+    app.config["OMS_LIST_COUNT_CAP"] = 2
+    try:
+        body = api.get("/api/v1/order/?q=(page_size:2)").get_json()
+    finally:
+        app.config["OMS_LIST_COUNT_CAP"] = 10000
+    assert body["count"] == 2 and body["count_capped"] is True
+    assert len(body["result"]) == 2
+    body = api.get("/api/v1/order/?q=(page_size:2,page:1)").get_json()
+    assert body["count"] == 4 and "count_capped" not in body
