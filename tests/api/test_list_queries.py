@@ -1,0 +1,44 @@
+"""Every list endpoint answers a page with a fixed number of statements (no query per
+row): the count, the page (related columns joined), at most one more batch query."""
+from __future__ import annotations
+
+import pytest
+
+from app.models import Rule
+
+LISTS = ["order", "customer", "stock_level", "stock_movement", "shipment", "return",
+         "warehouse", "product", "channel", "sync_conflict", "rule"]
+
+
+@pytest.fixture
+def busy(api, world, session):
+    """At least three rows of every resource."""
+    make = world.make
+    make.channel("web", kind="woocommerce")
+    make.channel("amz", kind="amazon")
+    make.warehouse("WH3")
+    make.product("SKU-3")
+    orders = [make.order(world.channel, [("SKU-2", 1, "2.00"), ("SKU-1", 1, "1.00")],
+                         email=f"c{i}@example.com") for i in range(3)]
+    for i in range(3):
+        make.order(world.channel, [(f"UNKNOWN-{i}", 1, "1.00")])
+    for order in orders:
+        for step in ("pick", "pack"):
+            assert api.post(f"/api/v1/shipment/order/{order.id}/{step}").status_code == 200
+        shipment = api.post(f"/api/v1/shipment/order/{order.id}/ship", {"carrier": "ups"})
+        assert shipment.status_code == 201
+        line_id = api.get(f"/api/v1/order/{order.id}").get_json()["result"]["lines"][0]["id"]
+        assert api.post("/api/v1/return/", {"order_id": order.id,
+                                            "lines": {str(line_id): 1}}).status_code == 201
+    for i in range(3):
+        session.add(Rule(name=f"rule {i}", position=i, conditions=[], actions=[]))
+    session.commit()
+
+
+@pytest.mark.parametrize("resource", LISTS)
+def test_list_statements_do_not_grow_with_rows(api, busy, count_queries, resource):
+    api.get(f"/api/v1/{resource}/")  # warm up
+    with count_queries() as counter:
+        body = api.get(f"/api/v1/{resource}/?q=(page_size:50)").get_json()
+    assert len(body["result"]) >= 3, (resource, body)
+    assert len(counter.domain()) <= 3, (resource, counter.domain())
