@@ -10,6 +10,7 @@ from ..security import permissions as p
 from ..services import api_reads, order_edits, orders
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
+from .schemas.common import EmptyInSchema
 from .schemas.orders import (
     CancelInSchema, EditInSchema, HoldInSchema, NoteInSchema, OrderDetailSchema,
     ReleaseInSchema,
@@ -30,11 +31,12 @@ class OrderApi(ReadOnlyApi):
     class_permission_name = p.RESOURCE_ORDER
     method_permission_name = p.method_map(
         hold=p.HOLD, release=p.HOLD, note=p.HOLD, cancel=p.AMEND, edit=p.AMEND,
+        reallocate=p.REALLOCATE,
     )
     openapi_spec_tag = "Orders"
     openapi_spec_component_schemas = (
         OrderDetailSchema, HoldInSchema, ReleaseInSchema, CancelInSchema, NoteInSchema,
-        EditInSchema,
+        EditInSchema, EmptyInSchema,
     )
     list_columns = ORDER_LIST_COLUMNS
     # Sorting only on indexed columns (placed_at, ship_by, order_number, customer_name,
@@ -143,4 +145,16 @@ class OrderApi(ReadOnlyApi):
             db.session, pk, self.actor(), expected_version=body["expected_version"],
             shipping_address=body["shipping_address"], billing_address=body["billing_address"],
         )
+        return self._order_response(pk)
+
+    @expose("/<int:pk>/reallocate", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("reallocate")
+    @domain_errors
+    @documented("Release the order's reservations and allocate it again (before picking)",
+                result="OrderDetail")
+    def reallocate(self, pk: int):
+        load(EmptyInSchema())
+        order_edits.reallocate(db.session, pk, self.actor())
         return self._order_response(pk)

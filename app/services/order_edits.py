@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from . import orders, validation
 from .actor import Actor
-from .errors import ValidationFailed
+from .errors import InvalidTransition, ValidationFailed
 from .transaction import transactional
 
 
@@ -38,4 +38,30 @@ def edit_order(session: Session, order_id: int, actor: Actor, *, expected_versio
     for kind, address in changes.items():
         session.flush()  # the first edit bumps the version; the check above already held
         orders.edit_address(session, order.id, kind, address, order.version, actor)
+    return order
+
+
+REALLOCATABLE_STATUSES = frozenset({"new", "allocated", "partially_allocated", "backordered"})
+
+
+@transactional
+def reallocate(session: Session, order_id: int, actor: Actor):
+    """Give back an order's reservations and allocate it afresh (after stock moved, a
+    warehouse changed, or to consolidate a split). Only before picking, never while held."""
+    from . import pipeline
+
+    order = orders.get_order(session, order_id, for_update=True)
+    if order.status not in REALLOCATABLE_STATUSES:
+        raise InvalidTransition(
+            f"Order {order.order_number} is {order.status}: only orders not yet picking can "
+            "be re-allocated")
+    if order.is_held:
+        reasons = ", ".join(h.reason for h in order.open_holds)
+        raise InvalidTransition(f"Order {order.order_number} is on hold ({reasons})")
+    orders.release_allocations(session, order, actor, "re-allocation")
+    for line in order.lines:
+        line.quantity_backordered = 0
+    orders.transition(session, order, "new", actor, "re-allocation")
+    session.flush()
+    pipeline.process(session, order, actor)
     return order

@@ -349,3 +349,32 @@ def test_list_count_stops_at_the_cap(api, world, app):
     assert len(body["result"]) == 2
     body = api.get("/api/v1/order/?q=(page_size:2,page:1)").get_json()
     assert body["count"] == 4 and "count_capped" not in body
+
+
+# --- reallocate ------------------------------------------------------------------------------
+
+def test_reallocate_moves_reservations_to_the_better_warehouse(api, world, session):
+    api.put(f"/api/v1/warehouse/{world.wh2.id}", {"priority": 1})
+    api.post("/api/v1/stock_level/receive", {"warehouse": "WH2", "sku": "SKU-1", "quantity": 10})
+    for role in ("support", "warehouse", "viewer"):
+        assert_error(api.post(f"/api/v1/order/{world.order_id}/reallocate", as_=role), 403)
+    response = api.post(f"/api/v1/order/{world.order_id}/reallocate", as_="operations")
+    assert response.status_code == 200, response.get_json()
+    order = response.get_json()["result"]
+    assert order["status"] == "allocated"
+    open_allocations = [a for a in order["allocations"] if a["status"] == "open"]
+    assert {a["warehouse_code"] for a in open_allocations} == {"WH2"}
+    released = session.scalars(select(StockMovement).where(
+        StockMovement.order_id == world.order_id, StockMovement.reason == "release")).all()
+    assert len(released) == 2 and all(m.actor == "user:operations" for m in released)
+
+
+def test_reallocate_refusals(api, world, session):
+    api.post(f"/api/v1/order/{world.order_id}/hold", {"reason": "review"})
+    assert_error(api.post(f"/api/v1/order/{world.order_id}/reallocate"), 409,
+                 code="invalid_transition")
+    api.post(f"/api/v1/order/{world.order_id}/release", {})
+    assert_error(api.post(f"/api/v1/order/{world.order_id}/reallocate", {"x": 1}), 422, "x")
+    assert_error(api.post("/api/v1/order/999999/reallocate"), 404)
+    _ship(world, world.order_id)
+    assert_error(api.post(f"/api/v1/order/{world.order_id}/reallocate"), 409)
