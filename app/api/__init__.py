@@ -17,12 +17,12 @@ from .orders import OrderApi
 from .returns import ReturnApi
 from .rules import RuleApi
 from .search import SearchApi
-from .sync import SyncConflictApi
+from .sync import SyncConflictApi, SyncRunApi
 from .warehouses import WarehouseApi
 
 APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
-    ReturnApi, ProductApi, WarehouseApi, ChannelApi, SyncConflictApi, RuleApi,
+    ReturnApi, ProductApi, WarehouseApi, ChannelApi, SyncConflictApi, SyncRunApi, RuleApi,
 )
 
 

@@ -20,7 +20,7 @@ CUSTOM_ENDPOINTS = {
     "/api/v1/shipment/order/{order_id}/pack": "post",
     "/api/v1/shipment/order/{order_id}/ship": "post", "/api/v1/shipment/{pk}/tracking": "post",
     "/api/v1/return/": "post", "/api/v1/return/{pk}/receive": "post",
-    "/api/v1/return/{pk}/refund": "post",
+    "/api/v1/return/{pk}/refund": "post", "/api/v1/sync_conflict/{pk}/resolve": "post",
 }
 
 

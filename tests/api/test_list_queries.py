@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from app.models import Rule
+from sqlalchemy import select
+
+from app.models import Channel, Rule
+from app.services import sync
 
 LISTS = ["order", "customer", "stock_level", "stock_movement", "shipment", "return",
-         "warehouse", "product", "channel", "sync_conflict", "rule"]
+         "warehouse", "product", "channel", "sync_conflict", "sync_run", "rule"]
 
 
 @pytest.fixture
@@ -30,6 +33,10 @@ def busy(api, world, session):
         line_id = api.get(f"/api/v1/order/{order.id}").get_json()["result"]["lines"][0]["id"]
         assert api.post("/api/v1/return/", {"order_id": order.id,
                                             "lines": {str(line_id): 1}}).status_code == 201
+    for channel in session.scalars(select(Channel)):
+        run = sync.start_run(session, channel, "pull_orders", None)
+        sync.finish_run(session, run, sync.PullStats(), "succeeded", None)
+    session.commit()
     for i in range(3):
         session.add(Rule(name=f"rule {i}", position=i, conditions=[], actions=[]))
     session.commit()

@@ -18,6 +18,7 @@ READERS = {
     "/api/v1/return/": ALL,
     "/api/v1/rule/": ALL,
     "/api/v1/sync_conflict/": ("admin", "support", "operations", "viewer"),
+    "/api/v1/sync_run/": ("admin", "support", "operations", "viewer"),
     "/api/v1/search/?q=buyer@example.com": ALL,
 }
 
