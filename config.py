@@ -77,11 +77,17 @@ WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
 UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
 IMG_UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
 
+# SQLite job leases: how long a killed scheduler can block a job (PostgreSQL's advisory
+# locks end with the holder's connection).
+OMS_JOB_LOCK_TTL = int(os.environ.get("OMS_JOB_LOCK_TTL", "60"))
+
 # Options for every channel connector (tests shrink waits with a time scale).
-OMS_CONNECTOR_OPTIONS = (
-    {"time_scale": float(os.environ["OMS_CONNECTOR_TIME_SCALE"])}
-    if os.environ.get("OMS_CONNECTOR_TIME_SCALE") else {}
-)
+OMS_CONNECTOR_OPTIONS = {
+    key: cast(os.environ[name])
+    for key, name, cast in (("time_scale", "OMS_CONNECTOR_TIME_SCALE", float),
+                            ("page_size", "OMS_CONNECTOR_PAGE_SIZE", int))
+    if os.environ.get(name)
+}
 
 # --- Flask-AppBuilder ------------------------------------------------------------
 APP_NAME = "Waybill"

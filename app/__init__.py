@@ -78,7 +78,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        from .services.transaction import WRITE_INTENT
+
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_INTENT.get() else "BEGIN")
 
 
 def init_database(app: Flask) -> None:

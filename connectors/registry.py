@@ -1,38 +1,41 @@
-"""Build the connector for a channel kind: the one place that knows the classes."""
+"""The one place that knows which connector serves which channel kind."""
 from __future__ import annotations
 
-from .amazon import AmazonConnector
-from .shopify import ShopifyConnector
-from .woocommerce import WooCommerceConnector
+from typing import Any
 
-CONNECTORS = {
-    "shopify": ShopifyConnector,
-    "woocommerce": WooCommerceConnector,
-    "amazon": AmazonConnector,
-}
+CHANNEL_KINDS = ("shopify", "woocommerce", "amazon")
 
 
 def supports(kind: str) -> bool:
-    return kind in CONNECTORS
+    return kind in CHANNEL_KINDS
 
 
-def build_connector(kind: str, base_url: str, credentials: dict, **options):
-    """``options`` go to the connector (e.g. ``time_scale`` for tests against the sandbox)."""
-    try:
-        cls = CONNECTORS[kind]
-    except KeyError:
-        raise ValueError(f"no connector for channel kind '{kind}'") from None
+def build_connector(kind: str, base_url: str, credentials: dict, **options: Any):
+    """The order connector for a channel kind, e.g.
+    ``build_connector("shopify", channel.base_url, channel_credentials, time_scale=1.0)``.
+
+    Options by kind: all take ``time_scale``, ``page_size``, ``max_retries``, ``timeout``;
+    WooCommerce ``auth`` ("auto", "basic", "query", "oauth1"); Amazon ``marketplace_ids``, ``token_url``.
+    """
+    if kind == "shopify":
+        from .shopify import ShopifyConnector as cls
+    elif kind == "woocommerce":
+        from .woocommerce import WooCommerceConnector as cls
+    elif kind == "amazon":
+        from .amazon import AmazonConnector as cls
+    else:
+        raise ValueError(f"no order connector for channel kind {kind!r}")
     if not base_url:
-        raise ValueError(f"channel kind '{kind}' needs a base URL")
+        raise ValueError(f"a {kind} channel needs a base URL")
     return cls(base_url, credentials, **options)
 
 
 def normalizer_for(kind: str):
     """The pure ``normalize_order(raw)`` of a channel whose webhooks carry whole orders."""
-    from . import shopify, woocommerce
-
-    normalizers = {"shopify": shopify.normalize_order, "woocommerce": woocommerce.normalize_order}
-    try:
-        return normalizers[kind]
-    except KeyError:
-        raise ValueError(f"no webhook normaliser for channel kind '{kind}'") from None
+    if kind == "shopify":
+        from .shopify import normalize_order
+    elif kind == "woocommerce":
+        from .woocommerce import normalize_order
+    else:
+        raise ValueError(f"no webhook normaliser for channel kind {kind!r}")
+    return normalize_order

@@ -19,12 +19,21 @@ from sqlalchemy.exc import IntegrityError
 
 from app.models import JobLock
 from app.models.base import utcnow
+from app.services.transaction import write_intent
 
 DEFAULT_TTL = timedelta(seconds=60)
 
 
 class LockBusy(Exception):
     """Another process holds the lock."""
+
+
+def _configured_ttl() -> timedelta:
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return timedelta(seconds=current_app.config.get("OMS_JOB_LOCK_TTL", 60))
+    return DEFAULT_TTL
 
 
 def holder_id() -> str:
@@ -36,8 +45,9 @@ def _advisory_key(name: str) -> int:
 
 
 @contextmanager
-def job_lock(engine, name: str, ttl: timedelta = DEFAULT_TTL):
+def job_lock(engine, name: str, ttl: timedelta | None = None):
     """Hold the named lock for the block, or raise LockBusy at once."""
+    ttl = ttl or _configured_ttl()
     if engine.dialect.name == "postgresql":
         with _advisory(engine, name):
             yield
@@ -66,7 +76,7 @@ def _advisory(engine, name: str):
 
 def try_acquire_lease(engine, name: str, holder: str, ttl: timedelta) -> bool:
     now = utcnow()
-    with engine.begin() as connection:
+    with write_intent(), engine.begin() as connection:
         taken = connection.execute(
             update(JobLock).where(JobLock.name == name,
                                   (JobLock.expires_at < now) | (JobLock.holder == holder))
@@ -75,7 +85,7 @@ def try_acquire_lease(engine, name: str, holder: str, ttl: timedelta) -> bool:
         if taken:
             return True
     try:
-        with engine.begin() as connection:
+        with write_intent(), engine.begin() as connection:
             connection.execute(insert(JobLock).values(name=name, holder=holder, acquired_at=now,
                                                       expires_at=now + ttl))
         return True
@@ -84,7 +94,7 @@ def try_acquire_lease(engine, name: str, holder: str, ttl: timedelta) -> bool:
 
 
 def _renew(engine, name: str, holder: str, ttl: timedelta) -> bool:
-    with engine.begin() as connection:
+    with write_intent(), engine.begin() as connection:
         return bool(connection.execute(
             update(JobLock).where(JobLock.name == name, JobLock.holder == holder)
             .values(expires_at=utcnow() + ttl)).rowcount)
@@ -111,5 +121,5 @@ def _lease(engine, name: str, ttl: timedelta):
     finally:
         stop.set()
         beat.join(timeout=5)
-        with engine.begin() as connection:
+        with write_intent(), engine.begin() as connection:
             connection.execute(delete(JobLock).where(JobLock.name == name, JobLock.holder == holder))

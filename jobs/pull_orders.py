@@ -31,4 +31,5 @@ def run(code: str, **pull_options):
     channel = db.session.scalar(select(Channel).where(Channel.code == code))
     if channel is None or not channel.enabled:
         return None
-    return sync.pull_orders(db.session, channel, connector_for(channel), ACTOR, **pull_options)
+    run = sync.pull_orders(db.session, channel, connector_for(channel), ACTOR, **pull_options)
+    return sync.RunSummary.of(run)

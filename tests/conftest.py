@@ -13,6 +13,8 @@ os.environ.setdefault("OMS_SCHEDULER", "off")
 
 import pytest  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
+from flask import has_app_context  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -53,6 +55,24 @@ def test_config(database_url: str) -> dict:
     )
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, like a real request.
+
+    Tests keep one app context open (``_app_context``); a request would otherwise reuse it
+    and its ``g``, where Flask-Login caches the signed-in user, so a second client would
+    act as the first one's user.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        # The test's own session must not keep reading its old snapshot (SQLite WAL) nor
+        # stale objects: end its transaction (it never holds uncommitted work here).
+        if has_app_context():
+            db.session.rollback()
+        return response
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     url = _fresh_database_url(str(tmp_path_factory.mktemp("db")))
@@ -60,6 +80,7 @@ def app(tmp_path_factory):
     import jinja2
 
     application.jinja_env.undefined = jinja2.StrictUndefined
+    application.test_client_class = IsolatedClient
     with application.app_context():
         from flask_migrate import upgrade
 

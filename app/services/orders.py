@@ -93,6 +93,7 @@ def place_hold_in_tx(session: Session, order: Order, reason: str, note: str | No
     hold = OrderHold(order=order, reason=reason, note=note, placed_by=actor.label,
                      placed_at=utcnow())
     session.add(hold)
+    order.updated_at = hold.placed_at  # a hold changes the order: its version moves on
     events.hold_placed(session, order, actor, reason, note)
     return hold
 
@@ -121,6 +122,7 @@ def release_hold(session: Session, order_id: int, actor: Actor, *, hold_id: int 
     for hold in holds:
         hold.released_at, hold.released_by, hold.release_note = now, actor.label, note
         events.hold_released(session, order, actor, hold.reason, note)
+    order.updated_at = now
     if not order.open_holds:
         pipeline.process(session, order, actor)
     return holds

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.base import NormalizedOrder, OrderPage
@@ -46,6 +47,27 @@ class PullStats:
 
     def add(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A sync run's figures as plain values (usable after the session is gone)."""
+
+    id: int
+    status: str
+    fetched: int
+    created: int
+    updated: int
+    unchanged: int
+    conflicts: int
+    errors: int
+    cursor_before: str | None
+    cursor_after: str | None
+    error_message: str | None
+
+    @classmethod
+    def of(cls, run: SyncRun) -> "RunSummary":
+        return cls(**{name: getattr(run, name) for name in cls.__dataclass_fields__})
 
 
 # --- cursors -----------------------------------------------------------------------------
@@ -78,6 +100,13 @@ def pull_start(session: Session, channel: Channel, now: datetime | None = None) 
 def start_run(session: Session, channel: Channel | None, job: str, cursor_before: str | None) -> SyncRun:
     """Record a run as started and commit at once, so a crash leaves a visible trace."""
     with unit_of_work(session):
+        # The caller holds this job's lock, so any run still "running" died with its process.
+        dead = session.scalars(select(SyncRun).where(
+            SyncRun.channel_id == (channel.id if channel else None), SyncRun.job == job,
+            SyncRun.status == "running"))
+        for stale in dead:
+            stale.status, stale.finished_at = "failed", utcnow()
+            stale.error_message = "interrupted: the process running it stopped before it finished"
         run = SyncRun(channel_id=channel.id if channel else None, job=job, status="running",
                       started_at=utcnow(), cursor_before=cursor_before)
         session.add(run)
@@ -126,8 +155,7 @@ def import_page(session: Session, channel: Channel, page: OrderPage, actor: Acto
 
 def _import_one(session, channel, normalized: NormalizedOrder, actor, stats: PullStats) -> None:
     try:
-        with session.begin_nested():
-            result = importing.import_order(session, channel, normalized, actor)
+        result = _import_with_retry(session, channel, normalized, actor)
     except Exception as exc:  # noqa: BLE001 — anything an order does must not sink its page
         log.warning("order %s of %s quarantined: %s", normalized.external_id, channel.code, exc)
         stats.errors += 1
@@ -141,6 +169,19 @@ def _import_one(session, channel, normalized: NormalizedOrder, actor, stats: Pul
     if normalized.updated_at and (stats.max_updated_at is None
                                   or normalized.updated_at > stats.max_updated_at):
         stats.max_updated_at = normalized.updated_at
+
+
+def _import_with_retry(session, channel, normalized, actor):
+    """Import in a savepoint. If another process inserted the same order meanwhile (the
+    unique (channel, external id) key says so), import again: it is now an update."""
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                return importing.import_order(session, channel, normalized, actor)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 # --- a whole pull ------------------------------------------------------------------------

@@ -8,18 +8,40 @@ from __future__ import annotations
 
 import functools
 from contextlib import contextmanager
+from contextvars import ContextVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import StaleVersion
 
 _DEPTH = "waybill_tx_depth"
 
+# SQLite allows one writer. A transaction that starts as a reader and later writes fails
+# at once ("database is locked") if another connection wrote in between, so a write
+# transaction must take the write lock when it begins: BEGIN IMMEDIATE (see the "begin"
+# listener in app/__init__.py), which waits its turn under the busy timeout instead.
+WRITE_INTENT: ContextVar[bool] = ContextVar("waybill_write_intent", default=False)
+
+
+@contextmanager
+def write_intent():
+    token = WRITE_INTENT.set(True)
+    try:
+        yield
+    finally:
+        WRITE_INTENT.reset(token)
+
 
 @contextmanager
 def unit_of_work(session: Session):
     depth = session.info.get(_DEPTH, 0)
+    token = None
+    if depth == 0 and session.get_bind().dialect.name == "sqlite":
+        real = session() if isinstance(session, scoped_session) else session
+        if real.in_transaction() and not (real.new or real.dirty or real.deleted):
+            real.commit()  # end a read snapshot so the write transaction starts fresh
+        token = WRITE_INTENT.set(True)
     session.info[_DEPTH] = depth + 1
     try:
         yield session
@@ -37,6 +59,8 @@ def unit_of_work(session: Session):
         raise
     finally:
         session.info[_DEPTH] = depth
+        if token is not None:
+            WRITE_INTENT.reset(token)
 
 
 def transactional(fn):

@@ -5,42 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import has_app_context
-from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from app.extensions import db
-from tests.conftest import login
 
 ROLES = ("admin", "support", "warehouse", "operations", "viewer")
-
-
-class IsolatedClient(FlaskClient):
-    """A test client whose every request runs in its own app context, like a real request.
-
-    The shared conftest keeps one app context open for the whole test; a request then
-    reuses it, and with it ``g`` — where Flask-Login caches the signed-in user
-    (``g._login_user``) — so a second client would act as the first one's user.
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            response = super().open(*args, **kwargs)
-        # The test's own session must not keep reading its old snapshot (SQLite WAL) nor
-        # stale objects: end its transaction (it never holds uncommitted work here).
-        if has_app_context():
-            db.session.rollback()
-        return response
-
-
-@pytest.fixture
-def client_for(app):
-    """client_for("support") -> a client signed in as that user (``.csrf_token`` set),
-    each request in a fresh app context; client_for(None) -> anonymous."""
-    def make(username):
-        client = IsolatedClient(app, app.response_class, use_cookies=True)
-        return login(client, username) if username else client
-    return make
 
 
 @pytest.fixture
