@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import current_app
 
 from . import errors
-from .catalog import ProductApi
+from .catalog import ProductApi, SkuAliasApi
 from .channels import ChannelApi
 from .customers import CustomerApi
 from .fulfillment import ShipmentApi
@@ -22,7 +22,8 @@ from .warehouses import WarehouseApi
 
 APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
-    ReturnApi, ProductApi, WarehouseApi, ChannelApi, SyncConflictApi, SyncRunApi, RuleApi,
+    ReturnApi, ProductApi, SkuAliasApi, WarehouseApi, ChannelApi, SyncConflictApi,
+    SyncRunApi, RuleApi,
 )
 
 

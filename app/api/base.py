@@ -234,6 +234,10 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
         if self.detail_schema is not None:
             self.show_model_schema = self.detail_schema
             self.show_columns = list(self.detail_schema.fields)
+        elif self.show_columns is None:
+            # FAB's default is every column, relations dumped whole (a related channel
+            # would carry its encrypted credentials): show what the list shows instead.
+            self.show_columns = list(self.list_columns)
         super().__init__()
         for column, ops in self.search_operators.items():
             allowed = [f for f in self._filters._search_filters.get(column, [])

@@ -10,7 +10,7 @@ from app.models import Channel, Rule
 from app.services import sync
 
 LISTS = ["order", "customer", "stock_level", "stock_movement", "shipment", "return",
-         "warehouse", "product", "channel", "sync_conflict", "sync_run", "rule"]
+         "warehouse", "product", "channel", "sync_conflict", "sync_run", "rule", "sku_alias"]
 
 
 @pytest.fixture
@@ -21,6 +21,9 @@ def busy(api, world, session):
     make.channel("amz", kind="amazon")
     make.warehouse("WH3")
     make.product("SKU-3")
+    for i in range(3):
+        assert api.post("/api/v1/sku_alias/", {"alias": f"A-{i}", "sku": "SKU-1",
+                                               "channel_id": world.channel.id}).status_code == 201
     orders = [make.order(world.channel, [("SKU-2", 1, "2.00"), ("SKU-1", 1, "1.00")],
                          email=f"c{i}@example.com") for i in range(3)]
     for i in range(3):

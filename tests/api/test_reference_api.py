@@ -206,3 +206,50 @@ def test_channel_bad_input_is_422_and_stores_nothing(api, shop, session):
 
 def test_channels_are_not_deleted_through_the_api(api, shop):
     assert_error(api.delete(f"/api/v1/channel/{shop['id']}"), 405, code="method_not_allowed")
+
+
+# --- SKU aliases ---------------------------------------------------------------------------
+
+def test_sku_alias_maps_a_channel_sku(api, world, session):
+    response = api.post("/api/v1/sku_alias/", {"alias": " shop-widget ", "sku": "sku-1",
+                                               "channel_id": world.channel.id},
+                        as_="operations")
+    assert response.status_code == 201, response.get_json()
+    listed = api.get("/api/v1/sku_alias/", as_="viewer").get_json()["result"]
+    assert [(a["alias"], a["product"]["sku"], a["channel"]["code"]) for a in listed] == [
+        ("SHOP-WIDGET", "SKU-1", "shop")]
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "sku-1"}, as_="support"),
+                 403)
+
+
+def test_sku_alias_bad_input_is_422(api, world, session):
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "NOPE"}), 422, "sku")
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x"}), 422, "product_id")
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "product_id": 99999}), 422,
+                 "product_id")
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": " ", "sku": "SKU-1"}), 422, "alias")
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "SKU-1",
+                                                 "channel_id": 99999}), 422, "channel_id")
+    api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "SKU-1"})
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "X", "sku": "SKU-2"}), 422, "alias")
+    assert len(api.get("/api/v1/sku_alias/").get_json()["result"]) == 1
+    assert_error(api.delete("/api/v1/sku_alias/1"), 405)
+
+
+def test_no_api_answer_carries_channel_secrets(api, world):
+    """Every GET of every resource (lists, details, _info) with a channel that has secrets."""
+    response = api.put(f"/api/v1/channel/{world.channel.id}", {
+        "credentials": {"access_token": SECRET}, "webhook_secret": HOOK_SECRET})
+    assert response.status_code == 200
+    api.post("/api/v1/sku_alias/", {"alias": "w", "sku": "SKU-1",
+                                    "channel_id": world.channel.id})
+    world.make.order(world.channel, [("UNKNOWN-1", 1, "1.00")])  # a conflict with a channel
+    for resource in ("order", "customer", "stock_level", "stock_movement", "shipment", "return",
+                     "product", "sku_alias", "warehouse", "channel", "sync_conflict", "sync_run",
+                     "rule"):
+        listing = api.get(f"/api/v1/{resource}/")
+        assert listing.status_code == 200, resource
+        _assert_no_secret(listing)
+        _assert_no_secret(api.get(f"/api/v1/{resource}/_info"))
+        for pk in listing.get_json()["ids"][:3]:
+            _assert_no_secret(api.get(f"/api/v1/{resource}/{pk}"))

@@ -64,3 +64,12 @@ class ChannelOutSchema(OutSchema):
     has_webhook_secret = fields.Function(lambda c: bool(c.webhook_secret_encrypted))
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class SkuAliasInSchema(InSchema):
+    alias = fields.Str(allow_none=True, metadata={"description": "the channel's SKU string"})
+    product_id = fields.Int(strict=True, allow_none=True, load_default=None)
+    sku = fields.Str(allow_none=True, load_default=None,
+                     metadata={"description": "our product's SKU (instead of product_id)"})
+    channel_id = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
+        "description": "only for this channel; empty: every channel"})
