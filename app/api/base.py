@@ -15,6 +15,7 @@ The APIs never commit: every service call is its own transaction (services/trans
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from typing import Any, Callable
@@ -243,6 +244,14 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
             allowed = [f for f in self._filters._search_filters.get(column, [])
                        if f.arg_name in ops]
             self._filters._search_filters[column] = allowed
+
+    def _handle_filters_args(self, rison_args: dict):
+        """FAB fills one Filters object shared by every request of this API (clear, add,
+        join): two threads could swap filters. Each request gets its own copy here."""
+        filters = copy.copy(self._filters)
+        filters.clear_filters()  # new, empty lists on the copy; _search_filters shared
+        filters.rest_add_filters(rison_args.get("filters", []))
+        return filters.get_joined_filters(self._base_filters)
 
     @before_request(only=["get_list", "get", "info"])
     def _check_rison(self):

@@ -378,3 +378,14 @@ def test_reallocate_refusals(api, world, session):
     assert_error(api.post("/api/v1/order/999999/reallocate"), 404)
     _ship(world, world.order_id)
     assert_error(api.post(f"/api/v1/order/{world.order_id}/reallocate"), 409)
+
+
+def test_list_filters_are_per_request_not_shared(api, world, app):
+    """FAB keeps one Filters object per API; a request must not leave its filters there
+    (two threads would otherwise see each other's)."""
+    from app.api.orders import OrderApi
+
+    view = next(v for v in app.appbuilder.baseviews if isinstance(v, OrderApi))
+    api.get("/api/v1/order/?q=(filters:!((col:status,opr:eq,value:cancelled)))")
+    assert view._filters.filters == [] and view._filters.values == []
+    assert api.get("/api/v1/order/").get_json()["count"] == 1
