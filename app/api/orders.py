@@ -137,13 +137,15 @@ class OrderApi(ReadOnlyApi):
     @safe
     @permission_name("edit")
     @domain_errors
-    @documented("Change the shipping and/or billing address (before picking); "
-                "expected_version is required", body="EditIn", result="OrderDetail")
+    @documented("Change the shipping and/or billing address (before picking), the contact "
+                "e-mail or phone; expected_version is required", body="EditIn",
+                result="OrderDetail")
     def edit(self, pk: int):
         body = load(EditInSchema())
         order_edits.edit_order(
             db.session, pk, self.actor(), expected_version=body["expected_version"],
             shipping_address=body["shipping_address"], billing_address=body["billing_address"],
+            email=body["email"], phone=body["phone"],
         )
         return self._order_response(pk)
 

@@ -308,7 +308,7 @@ def test_edit_bad_input_is_422_naming_each_field_and_stores_nothing(api, world, 
     assert_error(api.post(url, {"shipping_address": NEW_ADDRESS}), 422, "expected_version")
     assert_error(api.post(url, {"expected_version": "v1", "shipping_address": NEW_ADDRESS}),
                  422, "expected_version")
-    assert_error(api.post(url, {"expected_version": version}), 422, "shipping_address")
+    assert_error(api.post(url, {"expected_version": version}), 422, "body")
     body = assert_error(api.post(url, {
         "expected_version": version,
         "shipping_address": {**NEW_ADDRESS, "country": "USA", "line1": "x" * 300},
@@ -389,3 +389,36 @@ def test_list_filters_are_per_request_not_shared(api, world, app):
     api.get("/api/v1/order/?q=(filters:!((col:status,opr:eq,value:cancelled)))")
     assert view._filters.filters == [] and view._filters.values == []
     assert api.get("/api/v1/order/").get_json()["count"] == 1
+
+
+def test_edit_contact_email_moves_the_order_to_that_customer(api, world, session):
+    version = session.get(Order, world.order_id).version
+    response = api.post(f"/api/v1/order/{world.order_id}/edit",
+                        {"expected_version": version, "email": " Ada@Example.ORG ",
+                         "phone": "+1 555 0100"}, as_="support")
+    assert response.status_code == 200, response.get_json()
+    order = response.get_json()["result"]
+    assert order["email"] == "ada@example.org" and order["phone"] == "+1 555 0100"
+    assert {"email", "phone"} <= set(order["local_edits"])
+    [event] = events_of(session, world.order_id, "contact_changed")
+    assert event.data["changes"]["email"] == {"old": "buyer@example.com",
+                                              "new": "ada@example.org"}
+    customers = api.get("/api/v1/customer/?q=(filters:!((col:email,opr:eq,value:'ada@example.org')))")
+    assert customers.get_json()["result"][0]["id"] == order["customer_id"]
+
+
+def test_edit_malformed_email_is_422_and_stores_nothing(api, world, session):
+    version = session.get(Order, world.order_id).version
+    url = f"/api/v1/order/{world.order_id}/edit"
+    body = assert_error(api.post(url, {"expected_version": version, "email": "not-an-email",
+                                       "shipping_address": NEW_ADDRESS}), 422, "email")
+    assert "shipping_address" not in str(body["errors"])
+    assert_error(api.post(url, {"expected_version": version, "email": ""}), 422, "email")
+    assert_error(api.post(url, {"expected_version": version, "email": "a@b.c" + "x" * 300}),
+                 422, "email")
+    assert_error(api.post(url, {"expected_version": version, "phone": "1" * 65}), 422, "phone")
+    session.rollback()
+    order = session.get(Order, world.order_id)
+    assert order.email == "buyer@example.com" and order.version == version
+    assert order.shipping_address["line1"] == "1 Main St"
+    assert events_of(session, world.order_id, "contact_changed") == []

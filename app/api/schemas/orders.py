@@ -146,3 +146,6 @@ class EditInSchema(InSchema):
         "description": "the order's version as last read (optimistic locking)"})
     shipping_address = fields.Dict(allow_none=True, load_default=None)
     billing_address = fields.Dict(allow_none=True, load_default=None)
+    email = fields.Str(allow_none=True, load_default=None,
+                       metadata={"description": "the order's contact e-mail"})
+    phone = fields.Str(allow_none=True, load_default=None)
