@@ -1,4 +1,5 @@
-"""/api/v1/order/: orders (read) and the order actions hold, release, cancel, note, edit."""
+"""/api/v1/order/: orders (read) and the order actions hold, release, note (Order/hold),
+cancel, edit (Order/amend) and reallocate (Order/reallocate), each one service call."""
 from __future__ import annotations
 
 from flask_appbuilder.api import expose, protect, safe
@@ -22,6 +23,7 @@ ORDER_LIST_COLUMNS = [
     "fulfillment_status", "fulfilled_by_channel", "currency", "total", "total_base",
     "placed_at", "ship_by", "priority", "risk_score", "tags", "version",
 ]
+
 
 class OrderApi(ReadOnlyApi):
     """Orders. Lists carry the number of open holds; GET /<pk> the whole order."""
@@ -115,7 +117,8 @@ class OrderApi(ReadOnlyApi):
     @safe
     @permission_name("cancel")
     @domain_errors
-    @documented("Cancel an order (releases its reservations)", body="CancelIn", result="OrderDetail")
+    @documented("Cancel an order (releases its reservations)", body="CancelIn",
+                result="OrderDetail")
     def cancel(self, pk: int):
         body = load(CancelInSchema())
         orders.cancel_order(db.session, pk, body["reason"], self.actor())

@@ -72,7 +72,8 @@ def level_detail(session: Session, level_id: int) -> StockLevel | None:
 
 
 def warehouse_id_by_code(session: Session, code: str) -> int | None:
-    return session.scalar(select(Warehouse.id).where(Warehouse.code == (code or "").strip().upper()))
+    code = (code or "").strip().upper()
+    return session.scalar(select(Warehouse.id).where(Warehouse.code == code))
 
 
 def product_id_by_sku(session: Session, sku: str) -> int | None:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.models import OrderEvent
 
-from .conftest import CookieClient, assert_error, isolated
+from .conftest import assert_error, isolated
 
 CUSTOM_ENDPOINTS = {
     "/api/v1/order/{pk}/hold": "post", "/api/v1/order/{pk}/release": "post",

@@ -213,7 +213,8 @@ def test_cancel_releases_reservations_and_writes_event(api, world, session):
     order = response.get_json()["result"]
     assert order["status"] == "cancelled" and order["cancel_reason"] == "fraud"
     assert order["synced_to_channel"] is False
-    assert [e.message for e in events_of(session, world.order_id, "cancelled")] == ["Cancelled: fraud"]
+    cancelled = events_of(session, world.order_id, "cancelled")
+    assert [e.message for e in cancelled] == ["Cancelled: fraud"]
     releases = session.scalars(select(StockMovement).where(
         StockMovement.order_id == world.order_id, StockMovement.reason == "release")).all()
     assert releases and all(m.actor == "user:support" for m in releases)
@@ -403,7 +404,8 @@ def test_edit_contact_email_moves_the_order_to_that_customer(api, world, session
     [event] = events_of(session, world.order_id, "contact_changed")
     assert event.data["changes"]["email"] == {"old": "buyer@example.com",
                                               "new": "ada@example.org"}
-    customers = api.get("/api/v1/customer/?q=(filters:!((col:email,opr:eq,value:'ada@example.org')))")
+    customers = api.get(
+        "/api/v1/customer/?q=(filters:!((col:email,opr:eq,value:'ada@example.org')))")
     assert customers.get_json()["result"][0]["id"] == order["customer_id"]
 
 

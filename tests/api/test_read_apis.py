@@ -73,7 +73,8 @@ def test_no_generic_writes_on_read_only_resources(api, world, shipped, conflict,
 
 
 def test_customer_show_has_recent_orders(api, world):
-    listing = api.get("/api/v1/customer/?q=(filters:!((col:email,opr:eq,value:'buyer@example.com')))")
+    listing = api.get(
+        "/api/v1/customer/?q=(filters:!((col:email,opr:eq,value:'buyer@example.com')))")
     [customer] = listing.get_json()["result"]
     body = api.get(f"/api/v1/customer/{customer['id']}").get_json()["result"]
     assert body["email"] == "buyer@example.com"
