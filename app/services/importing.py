@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from connectors.base import NormalizedAddress, NormalizedOrder
@@ -142,6 +142,40 @@ def _initial_holds(session, channel, order, normalized, actor) -> None:
             ))
     if order.financial_status == "pending" and settings.get(session, "payment_hold"):
         orders.place_hold_in_tx(session, order, "payment", "not paid yet", actor)
+    twin = find_cross_channel_duplicate(session, order)
+    if twin is not None:
+        orders.place_hold_in_tx(session, order, "duplicate",
+                                f"same e-mail and lines as {twin.order_number} on another channel", actor)
+        session.add(SyncConflict(
+            channel_id=channel.id, order_id=order.id, kind="duplicate",
+            external_id=order.external_id,
+            local_value={"order_id": twin.id, "order_number": twin.order_number,
+                         "channel_id": twin.channel_id},
+            remote_value={"order_id": order.id, "order_number": order.order_number},
+            raw_payload=order.raw_payload,
+            error=f"Suspected duplicate of order {twin.order_number}", created_at=utcnow(),
+        ))
+
+
+def _line_signature(order: Order) -> list[tuple]:
+    return sorted((line.product_id or normalize_sku(line.sku), line.quantity) for line in order.lines)
+
+
+def find_cross_channel_duplicate(session: Session, order: Order) -> Order | None:
+    """An order from another channel with the same e-mail and the same lines, placed within
+    the duplicate window (a customer who checked out twice, or a channel double-send)."""
+    if not order.email or not order.lines:
+        return None
+    window = timedelta(minutes=settings.get(session, "duplicate_window_minutes"))
+    candidates = session.scalars(
+        select(Order).where(
+            func.lower(Order.email) == order.email.lower(), Order.id != order.id,
+            Order.channel_id != order.channel_id, Order.status != "cancelled",
+            Order.placed_at.between(order.placed_at - window, order.placed_at + window))
+        .options(selectinload(Order.lines)).limit(20)
+    ).all()
+    signature = _line_signature(order)
+    return next((other for other in candidates if _line_signature(other) == signature), None)
 
 
 def _update(session: Session, channel: Channel, order: Order, normalized: NormalizedOrder,

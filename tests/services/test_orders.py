@@ -139,3 +139,24 @@ def test_total_base_uses_rates_and_never_guesses(session, make, shop, actor):
     assert order2.total_base == Decimal("110.00")
     with pytest.raises(ValidationFailed):
         fx.set_rate(session, "EUR", "-1", actor())
+
+
+def test_cross_channel_duplicate_gets_a_duplicate_hold(session, make, shop):
+    from datetime import datetime, timedelta, timezone
+
+    from app.models import SyncConflict
+
+    other = make.channel("woo", "woocommerce")
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    first = make.order(shop, [("A-1", 1, "5"), ("B-2", 1, "5")], email="Twice@Example.com",
+                       placed_at=at)
+    second = make.order(other, [("b-2", 1, "5"), ("a-1", 1, "5")], email="twice@example.com",
+                        placed_at=at + timedelta(minutes=4))
+    later = make.order(other, [("A-1", 1, "5"), ("B-2", 1, "5")], email="twice@example.com",
+                       placed_at=at + timedelta(minutes=30))
+    same_channel = make.order(shop, [("A-1", 1, "5"), ("B-2", 1, "5")], email="twice@example.com",
+                              placed_at=at + timedelta(minutes=15))
+    assert not first.is_held and not later.is_held and not same_channel.is_held
+    assert [h.reason for h in second.open_holds] == ["duplicate"]
+    conflict = session.scalars(select(SyncConflict).where(SyncConflict.kind == "duplicate")).one()
+    assert conflict.order_id == second.id and conflict.local_value["order_number"] == first.order_number
