@@ -1,4 +1,5 @@
-"""/api/v1/stock_level/ (+ adjust, receive) and /api/v1/stock_movement/ (the ledger)."""
+"""/api/v1/stock_level/ (+ adjust, receive, bin: Stock/adjust) and /api/v1/stock_movement/
+(the ledger)."""
 from __future__ import annotations
 
 from flask_appbuilder.api import expose, protect, safe
@@ -10,9 +11,9 @@ from ..security import permissions as p
 from ..services import api_reads, inventory
 from ..services.errors import NotFound
 from ..services.validation import Errors
-from .base import ReadOnlyApi, WaybillInterface, domain_errors, load
+from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.inventory import (
-    AdjustInSchema, ReceiveInSchema, StockLevelOutSchema, StockMovementOutSchema,
+    AdjustInSchema, BinInSchema, ReceiveInSchema, StockLevelOutSchema, StockMovementOutSchema,
 )
 
 class StockLevelApi(ReadOnlyApi):
@@ -22,10 +23,11 @@ class StockLevelApi(ReadOnlyApi):
     resource_name = "stock_level"
     datamodel = WaybillInterface(StockLevel)
     class_permission_name = p.RESOURCE_STOCK
-    method_permission_name = p.method_map(adjust=p.ADJUST, receive=p.ADJUST)
+    method_permission_name = p.method_map(adjust=p.ADJUST, receive=p.ADJUST, set_bin=p.ADJUST)
     openapi_spec_tag = "Stock"
     openapi_spec_component_schemas = (
-        AdjustInSchema, ReceiveInSchema, StockLevelOutSchema, StockMovementOutSchema,
+        AdjustInSchema, BinInSchema, ReceiveInSchema, StockLevelOutSchema,
+        StockMovementOutSchema,
     )
     list_columns = [
         "id", "warehouse_id", "warehouse.code", "product_id", "product.sku", "product.name",
@@ -132,6 +134,21 @@ class StockLevelApi(ReadOnlyApi):
         movement = inventory.receive(db.session, warehouse_id, product_id, body["quantity"],
                                      self.actor(), reference=body["reference"])
         return self._result(201, movement)
+
+
+    @expose("/<int:pk>/bin", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("set_bin")
+    @domain_errors
+    @documented("Set the shelf location (bin) of a stock level", body="BinIn",
+                result="StockLevelOut")
+    def set_bin(self, pk: int):
+        body = load(BinInSchema())
+        inventory.set_bin(db.session, pk, body["bin"], self.actor())
+        db.session.expire_all()
+        level = api_reads.level_detail(db.session, pk)
+        return self.response(200, id=pk, result=self.level_schema.dump(level))
 
 
 class StockMovementApi(ReadOnlyApi):

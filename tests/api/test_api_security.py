@@ -14,7 +14,7 @@ CUSTOM_ENDPOINTS = {
     "/api/v1/order/{pk}/hold": "post", "/api/v1/order/{pk}/release": "post",
     "/api/v1/order/{pk}/cancel": "post", "/api/v1/order/{pk}/note": "post",
     "/api/v1/order/{pk}/edit": "post", "/api/v1/order/{pk}/reallocate": "post",
-    "/api/v1/stock_level/{pk}/adjust": "post",
+    "/api/v1/stock_level/{pk}/adjust": "post", "/api/v1/stock_level/{pk}/bin": "post",
     "/api/v1/stock_level/receive": "post", "/api/v1/search/": "get",
     "/api/v1/shipment/order/{order_id}/pick": "post",
     "/api/v1/shipment/order/{order_id}/pack": "post",

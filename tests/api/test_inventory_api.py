@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.models import StockLevel, StockMovement
+from app.models import AuditLog, StockLevel, StockMovement
 
 from .conftest import assert_error
 
@@ -148,3 +148,17 @@ def test_receive_bad_input_is_422_naming_the_field(api, world, session):
     assert len(movements(session)) == before
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(StockLevel)) == 3
+
+
+def test_set_bin(api, world, session):
+    level = level_of(session, world.wh1, world.p1)
+    url = f"/api/v1/stock_level/{level.id}/bin"
+    assert_error(api.post(url, {"bin": "A-01"}, as_="support"), 403)
+    assert_error(api.post(url, {"bin": "x" * 33}, as_="warehouse"), 422, "bin")
+    assert_error(api.post(url, {}, as_="warehouse"), 422, "bin")
+    response = api.post(url, {"bin": " A-01 "}, as_="warehouse")
+    assert response.status_code == 200 and response.get_json()["result"]["bin"] == "A-01"
+    assert_error(api.post("/api/v1/stock_level/999999/bin", {"bin": "B"}), 404)
+    session.rollback()
+    audit = session.scalars(select(AuditLog).where(AuditLog.entity == "stock_level")).all()
+    assert [a.changes["bin"]["new"] for a in audit] == ["A-01"]

@@ -51,3 +51,8 @@ class ReceiveInSchema(InSchema):
     quantity = fields.Int(strict=True, required=True)
     reference = fields.Str(allow_none=True, load_default=None,
                            metadata={"description": "purchase order, delivery note, ..."})
+
+
+class BinInSchema(InSchema):
+    bin = fields.Str(allow_none=True, required=True, metadata={
+        "description": "shelf location (at most 32 characters); null clears it"})
