@@ -230,8 +230,9 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
     detail_schema: Schema | None = None
 
     def __init__(self):
-        if self.search_operators:
-            self.search_columns = list(self.search_operators)
+        if not self.search_operators:  # FAB would allow every operator on every column
+            raise TypeError(f"{type(self).__name__} must declare search_operators")
+        self.search_columns = list(self.search_operators)
         if self.detail_schema is not None:
             self.show_model_schema = self.detail_schema
             self.show_columns = list(self.detail_schema.fields)
@@ -243,6 +244,8 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
         for column, ops in self.search_operators.items():
             allowed = [f for f in self._filters._search_filters.get(column, [])
                        if f.arg_name in ops]
+            if len(allowed) != len(set(ops)):
+                raise TypeError(f"{type(self).__name__}: {column} does not support all of {ops}")
             self._filters._search_filters[column] = allowed
 
     def _handle_filters_args(self, rison_args: dict):
