@@ -158,7 +158,9 @@ def _initial_holds(session, channel, order, normalized, actor) -> None:
 
 
 def _line_signature(order: Order) -> list[tuple]:
-    return sorted((line.product_id or normalize_sku(line.sku), line.quantity) for line in order.lines)
+    return sorted((f"product:{line.product_id}" if line.product_id
+                   else f"sku:{normalize_sku(line.sku) or line.title}", line.quantity)
+                  for line in order.lines)
 
 
 def find_cross_channel_duplicate(session: Session, order: Order) -> Order | None:
