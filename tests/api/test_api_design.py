@@ -2,7 +2,7 @@
 with LIKE '%...%', a permission of the role matrix for every exposed method."""
 from __future__ import annotations
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 
 from app.api import APIS
 from app.api.base import WaybillModelApi
@@ -14,7 +14,7 @@ def _leading_columns(table) -> set[str]:
     names = {c.name for c in table.primary_key.columns}
     for index in table.indexes:
         expressions = list(index.expressions)
-        if expressions and hasattr(expressions[0], "name"):
+        if expressions and isinstance(expressions[0], Column):
             names.add(expressions[0].name)
     for constraint in table.constraints:
         if isinstance(constraint, UniqueConstraint) and constraint.columns:
