@@ -183,7 +183,7 @@ def find_cross_channel_duplicate(session: Session, order: Order) -> Order | None
 def _update(session: Session, channel: Channel, order: Order, normalized: NormalizedOrder,
             digest: str, actor: Actor) -> None:
     remote = _channel_values(normalized)
-    changes, conflicts = {}, []
+    changes, conflicts = {}, []  # changes: {field: the channel's new value}
     for field in CHANNEL_FIELDS:
         new, old = remote[field], getattr(order, field)
         if _same(old, new):
@@ -198,16 +198,10 @@ def _update(session: Session, channel: Channel, order: Order, normalized: Normal
                 error=f"{field} was changed in Waybill and on the channel", created_at=utcnow(),
             ))
             continue
-        changes[field] = {"old": _jsonable(old), "new": _jsonable(new)}
-        setattr(order, field, new)
+        changes[field] = new
     order.payload_hash, order.raw_payload = digest, _jsonable(normalized.raw)
     order.channel_updated_at = normalized.updated_at or order.channel_updated_at
-    if "shipping_address" in changes:
-        order.ship_country = (order.shipping_address or {}).get("country")
-    if "total" in changes:
-        order.total_base = fx.to_base(session, order.total, order.currency, order.placed_at)
-    if changes:
-        events.updated_from_channel(session, order, actor, changes)
+    changes = apply_channel_values(session, order, changes, actor)
     _record_refunds(session, order, normalized, actor)
     if normalized.cancelled and order.status != "cancelled" and "status" not in order.local_edits:
         if order.status in orders.SHIPPED_STATUSES:
@@ -217,14 +211,44 @@ def _update(session: Session, channel: Channel, order: Order, normalized: Normal
             orders.cancel_in_tx(session, order,
                                 normalized.cancel_reason or "cancelled on the channel", actor)
         return
-    if changes.get("financial_status", {}).get("new") in ("paid", "authorized"):
-        payment_holds = [h for h in order.open_holds if h.reason == "payment"]
-        for hold in payment_holds:
-            hold.released_at, hold.released_by = utcnow(), actor.label
-            hold.release_note = "payment captured"
-            events.hold_released(session, order, actor, "payment", "payment captured")
-        if payment_holds:
-            pipeline.process(session, order, actor)
+    release_payment_holds(session, order, changes, actor)
+
+
+def apply_channel_values(session: Session, order: Order, values: dict, actor: Actor) -> dict:
+    """Set channel-owned fields (CHANNEL_FIELDS) to the channel's values, with what follows
+    from them (ship country, base-currency total) and one ``channel_update`` event. The one
+    code path for applying a channel's value: import, and "take the channel's value" of a
+    local-edit conflict. Returns {field: {"old", "new"}} of what changed. No commit."""
+    changes = {}
+    for field, new in values.items():
+        if field not in CHANNEL_FIELDS:
+            raise ValueError(f"{field} is not a channel-owned field")
+        old = getattr(order, field)
+        if _same(old, new):
+            continue
+        changes[field] = {"old": _jsonable(old), "new": _jsonable(new)}
+        setattr(order, field, new)
+    if "shipping_address" in changes:
+        order.ship_country = (order.shipping_address or {}).get("country")
+    if "total" in changes:
+        order.total_base = fx.to_base(session, order.total, order.currency, order.placed_at)
+    if changes:
+        events.updated_from_channel(session, order, actor, changes)
+    return changes
+
+
+def release_payment_holds(session: Session, order: Order, changes: dict, actor: Actor) -> None:
+    """A channel value that says the order is paid releases its payment hold (and the
+    pipeline continues when that was the last hold)."""
+    if changes.get("financial_status", {}).get("new") not in ("paid", "authorized"):
+        return
+    payment_holds = [h for h in order.open_holds if h.reason == "payment"]
+    for hold in payment_holds:
+        hold.released_at, hold.released_by = utcnow(), actor.label
+        hold.release_note = "payment captured"
+        events.hold_released(session, order, actor, "payment", "payment captured")
+    if payment_holds:
+        pipeline.process(session, order, actor)
 
 
 def _record_refunds(session, order, normalized, actor) -> None:
