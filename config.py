@@ -77,6 +77,10 @@ WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
 UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
 IMG_UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
 
+# Where the demo's channels find the sandbox (`flask oms sandbox`).
+OMS_SANDBOX_URL = os.environ.get(
+    "OMS_SANDBOX_URL", f"http://127.0.0.1:{os.environ.get('OMS_SANDBOX_PORT', '8099')}")
+
 # SQLite job leases: how long a killed scheduler can block a job (PostgreSQL's advisory
 # locks end with the holder's connection).
 OMS_JOB_LOCK_TTL = int(os.environ.get("OMS_JOB_LOCK_TTL", "60"))

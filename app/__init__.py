@@ -30,7 +30,6 @@ def create_app(config_object: str = "config", **overrides) -> Flask:
         init_webhooks(app)
         init_error_handlers(app)
         init_cli(app)
-    init_scheduler(app)
     return app
 
 
@@ -126,14 +125,12 @@ def init_cli(app: Flask) -> None:
 
 def init_scheduler(app: Flask) -> None:
     """Run the job scheduler inside the web process when OMS_SCHEDULER is on (the demo).
-    Under Flask's reloader only the child process (WERKZEUG_RUN_MAIN) starts it."""
+    Called by the WSGI entry point (wsgi.py) only, never by CLI commands. Under Flask's
+    reloader only the child process (WERKZEUG_RUN_MAIN) starts it."""
     if not app.config.get("OMS_SCHEDULER") or app.config.get("TESTING"):
         return
     if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
         return
-    try:
-        from jobs.scheduler import start_scheduler
-    except ImportError:  # jobs/ not present yet
-        log.warning("OMS_SCHEDULER is on but jobs.scheduler is unavailable")
-        return
+    from jobs.scheduler import start_scheduler
+
     app.extensions["oms_scheduler"] = start_scheduler(app)

@@ -85,14 +85,19 @@ def create_api_key(username, name):
 @oms.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8099, show_default=True, type=int)
+@click.option("--orders", default=0, show_default=True, help="Orders per channel at start.")
+@click.option("--trickle", default=0.0, show_default=True,
+              help="Every that many seconds, a new order on each channel (0: none).")
 @with_appcontext
-def sandbox(host, port):
+def sandbox(host, port, orders, trickle):
     """Serve the Shopify, WooCommerce and Amazon simulators over this catalog."""
     from connectors.sandbox import run_sandbox
 
     from .services import catalog
 
-    run_sandbox(host, port, catalog=catalog.sandbox_catalog(db.session))
+    products = catalog.sandbox_catalog(db.session)
+    db.session.remove()  # the sandbox holds no database of ours
+    run_sandbox(host, port, catalog=products or None, orders=orders, trickle=trickle)
 
 
 @oms.command("poll")

@@ -78,8 +78,7 @@ def try_acquire_lease(engine, name: str, holder: str, ttl: timedelta) -> bool:
     now = utcnow()
     with write_intent(), engine.begin() as connection:
         taken = connection.execute(
-            update(JobLock).where(JobLock.name == name,
-                                  (JobLock.expires_at < now) | (JobLock.holder == holder))
+            update(JobLock).where(JobLock.name == name, JobLock.expires_at < now)
             .values(holder=holder, acquired_at=now, expires_at=now + ttl)
         ).rowcount
         if taken:

@@ -8,6 +8,7 @@ re-timed in the UI is picked up without a restart.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -60,11 +61,13 @@ def _sync_channel_jobs(scheduler, app) -> None:
     existing = {job.id for job in scheduler.get_jobs() if job.id.startswith("pull_orders:")}
     for job_id, (code, interval) in wanted.items():
         job = scheduler.get_job(job_id)
-        if job is None or getattr(job.trigger, "interval", None).total_seconds() != interval:
+        if job is None or job.trigger.interval.total_seconds() != interval:
+            # A new channel is pulled a few seconds from now, then at its interval.
+            first = datetime.now(timezone.utc) + timedelta(seconds=5)
             scheduler.add_job(run_job, "interval", seconds=interval,
                               args=[app, job_id, pull_orders.run, code], id=job_id,
                               max_instances=1, coalesce=True, misfire_grace_time=interval,
-                              replace_existing=True)
+                              replace_existing=True, next_run_time=first)
     for job_id in existing - set(wanted):
         scheduler.remove_job(job_id)
 

@@ -4,18 +4,19 @@
 # the web app on http://127.0.0.1:${OMS_PORT:-8080}.
 . "$(dirname "$0")/_venv.sh" requirements.txt
 
-export OMS_SCHEDULER="${OMS_SCHEDULER:-on}"
 export OMS_SANDBOX_PORT="${OMS_SANDBOX_PORT:-8099}"
 PORT="${OMS_PORT:-8080}"
 
 flask oms init --demo --orders "${OMS_DEMO_ORDERS:-1000}"
 
-flask oms sandbox --port "$OMS_SANDBOX_PORT" &
+# New orders keep arriving on the three demo channels; the scheduler pulls them in.
+flask oms sandbox --port "$OMS_SANDBOX_PORT" --orders 10 --trickle "${OMS_SANDBOX_TRICKLE:-20}" &
 SANDBOX_PID=$!
 trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
 
 echo
 echo "Waybill is starting on http://127.0.0.1:$PORT  (sign in with the admin login printed above;"
 echo "it is printed only when the admin is first created — set OMS_ADMIN_PASSWORD to choose it)"
-exec_args=(gunicorn --bind "127.0.0.1:$PORT" --workers 1 --threads 8 --access-logfile - "app:create_app()")
-"${exec_args[@]}"
+# One worker process that also runs the scheduler (pull_orders from the sandbox, ...).
+OMS_SCHEDULER="${OMS_SCHEDULER:-on}" gunicorn --bind "127.0.0.1:$PORT" --workers 1 --threads 8 \
+  --access-logfile - wsgi:app

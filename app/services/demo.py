@@ -45,11 +45,11 @@ WAREHOUSES = [
 ]
 CHANNELS = [
     {"code": "shopify-us", "name": "Shopify US store", "kind": "shopify",
-     "base_url": "http://127.0.0.1:8099/shopify/waybill-demo", "currency": "USD"},
+     "path": "/shopify/demo", "currency": "USD"},
     {"code": "woo-eu", "name": "WooCommerce EU shop", "kind": "woocommerce",
-     "base_url": "http://127.0.0.1:8099/woocommerce/waybill-demo", "currency": "EUR"},
+     "path": "/woocommerce/demo", "currency": "EUR"},
     {"code": "amazon-uk", "name": "Amazon UK", "kind": "amazon",
-     "base_url": "http://127.0.0.1:8099/amazon/eu", "currency": "GBP"},
+     "path": "/amazon/eu", "currency": "GBP"},
 ]
 RATES = {"EUR": "1.08", "GBP": "1.27", "CAD": "0.73", "AUD": "0.66", "JPY": "0.0067"}
 DESTINATIONS = {
@@ -155,13 +155,24 @@ def _channels(session, actor) -> list[Channel]:
     for spec in CHANNELS:
         existing = session.scalar(select(Channel).where(Channel.code == spec["code"]))
         if existing is None:
-            values = {k: v for k, v in spec.items() if k != "currency"}
+            values = {k: v for k, v in spec.items() if k not in ("currency", "path")}
+            values["base_url"] = _sandbox_url() + spec["path"]
             values["poll_interval_seconds"] = 60
             existing = channels.save_channel(
                 session, values, actor, credentials=_sandbox_credentials(spec["kind"]),
                 webhook_secret=f"demo-{spec['code']}-webhook-secret")
         result.append(existing)
     return result
+
+
+def _sandbox_url() -> str:
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return current_app.config["OMS_SANDBOX_URL"].rstrip("/")
+    import config
+
+    return config.OMS_SANDBOX_URL.rstrip("/")
 
 
 def _sandbox_credentials(kind: str) -> dict:

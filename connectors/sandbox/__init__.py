@@ -30,16 +30,25 @@ def channel_base_urls(root: str, shop: str = "demo", region: str = "na") -> dict
             "amazon": f"{root}/amazon/{region}"}
 
 
+# The shop (Amazon: region) each channel's demo store lives in.
+DEMO_SHOPS = {"shopify": "demo", "woocommerce": "demo", "amazon": "eu"}
+
+
 def run_sandbox(host: str = "127.0.0.1", port: int = 8099, catalog: Optional[list[dict]] = None, *,
-                seed: int = 0, orders: int = 0) -> None:
+                seed: int = 0, orders: int = 0, trickle: float = 0) -> None:
     """Serve the sandbox until interrupted (what ``flask oms sandbox --port`` calls).
 
-    ``orders``: create that many orders per channel at start.
+    ``orders``: create that many orders per channel at start. ``trickle``: every that many
+    seconds a new order arrives on each channel (and now and then an earlier one is paid,
+    updated or cancelled), so a demo keeps moving while someone looks around.
     """
     app = create_sandbox_app(catalog=catalog, seed=seed)
     if orders:
-        for channel in ("shopify", "woocommerce", "amazon"):
-            app.state.create_orders(channel, orders)
+        for channel, shop in DEMO_SHOPS.items():
+            app.state.create_orders(channel, orders, shop)
+    if trickle > 0:
+        threading.Thread(target=_trickle, args=(app.state, trickle), name="sandbox-trickle",
+                         daemon=True).start()
     server = make_server(host, port, app, threaded=True)
     logging.getLogger(__name__).info("Waybill sandbox on http://%s:%s", host, server.port)
     print(f"Waybill sandbox on http://{host}:{server.port}  (control API: /_sandbox/state)", flush=True)
@@ -49,6 +58,20 @@ def run_sandbox(host: str = "127.0.0.1", port: int = 8099, catalog: Optional[lis
         pass
     finally:
         server.server_close()
+
+
+def _trickle(state: SandboxState, every: float) -> None:
+    stop = threading.Event()
+    rounds = 0
+    while not stop.wait(every):
+        rounds += 1
+        for channel, shop in DEMO_SHOPS.items():
+            try:
+                state.create_orders(channel, 1, shop)
+                if rounds % 4 == 0:
+                    state.update_orders(channel, count=1, shop=shop, action="random")
+            except Exception:  # noqa: BLE001 — a demo generator never stops the server
+                logging.getLogger(__name__).exception("sandbox trickle failed")
 
 
 def start_sandbox(app: Optional[SandboxApp] = None, host: str = "127.0.0.1",
