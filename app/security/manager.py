@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import logging
 
+from flask import g, has_request_context
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.sqla.models import (
+    Permission, PermissionView, ViewMenu, assoc_permissionview_role,
+)
+from sqlalchemy import select
 
 from .roles import ADMIN, FAB_PERMISSIONS, ROLE_MATRIX, ROLES, permissions_for
 
@@ -12,7 +17,24 @@ log = logging.getLogger(__name__)
 
 
 class WaybillSecurityManager(SecurityManager):
-    """FAB's SQLAlchemy security manager, plus a log line for sign-in events (no secrets)."""
+    """FAB's SQLAlchemy security manager, plus a log line for sign-in events (no secrets)
+    and one permission query per request instead of one per menu item and button."""
+
+    def exist_permission_on_roles(self, view_name, permission_name, role_ids) -> bool:
+        if not has_request_context():
+            return super().exist_permission_on_roles(view_name, permission_name, role_ids)
+        key = tuple(sorted(role_ids))
+        cache = g.setdefault("_waybill_permissions", {})
+        if key not in cache:
+            cache[key] = set(self.session.execute(
+                select(Permission.name, ViewMenu.name)
+                .join(PermissionView, PermissionView.permission_id == Permission.id)
+                .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+                .join(assoc_permissionview_role,
+                      assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+                .where(assoc_permissionview_role.c.role_id.in_(key))
+            ).all())
+        return (permission_name, view_name) in cache[key]
 
     def on_user_login(self, user):
         log.info("sign-in: %s", user.username)

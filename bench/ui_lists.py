@@ -1,0 +1,110 @@
+"""Server time of the pages support agents live in, on a big database.
+
+    OMS_DATABASE_URL=... .venv/bin/python bench/ui_lists.py [--repeat 7]
+
+Build the database first, e.g. `OMS_INSTANCE_DIR=/tmp/wb100k flask oms init --demo --orders 100000`
+(then point OMS_INSTANCE_DIR, or OMS_DATABASE_URL, at it). Each page is requested through
+the WSGI app (the whole Flask/FAB stack, templates included, no network) as the admin; the
+figures are the median and best of N runs. The baseline, in the same run, is the bare SQL
+each page cannot avoid (the newest 25 orders; an indexed look-up), so the ratio says what
+the application adds on top of the database.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    fn()  # warm-up: caches, compiled SQL, templates
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples), min(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--user", default=os.environ.get("OMS_ADMIN_USER", "admin"))
+    parser.add_argument("--password", default=os.environ.get("OMS_ADMIN_PASSWORD"))
+    args = parser.parse_args()
+    if not args.password:
+        sys.exit("set OMS_ADMIN_PASSWORD (or --password) to the admin's password")
+
+    from sqlalchemy import func, select, text
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import Order, Shipment
+
+    app = create_app(AUTH_RATE_LIMITED=False, RATELIMIT_ENABLED=False)
+    client = app.test_client()
+    page = client.get("/login/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post("/login/", data={"username": args.user, "password": args.password,
+                                            "csrf_token": token})
+    assert response.status_code == 302, "login failed"
+
+    with app.app_context():
+        total = db.session.scalar(select(func.count(Order.id)))
+        sample = db.session.execute(select(Order.email, Order.order_number, Order.customer_name)
+                                    .order_by(Order.id.desc()).limit(1)).one()
+        tracking = db.session.scalar(select(Shipment.tracking_number)
+                                     .where(Shipment.tracking_number.is_not(None)).limit(1))
+        channel_id = db.session.scalar(select(Order.channel_id).limit(1))
+        dialect = db.engine.dialect.name
+
+        def baseline_newest():
+            db.session.execute(text("SELECT id, order_number, status, placed_at FROM orders "
+                                    "ORDER BY placed_at DESC, id DESC LIMIT 25")).all()
+
+        def baseline_lookup():
+            db.session.execute(text("SELECT id FROM orders WHERE lower(email) = :e LIMIT 50"),
+                               {"e": sample.email.lower()}).all()
+
+        base_list = timed(baseline_newest, args.repeat)
+        base_lookup = timed(baseline_lookup, args.repeat)
+        db.session.remove()
+
+    pages = [
+        ("orders list, newest first", "/orders/list/", base_list),
+        ("orders list, status=shipped", "/orders/list/?_flt_0_status=shipped", base_list),
+        (f"orders list, channel filter", f"/orders/list/?_flt_0_channel={channel_id}", base_list),
+        ("orders list, last page (offset)", "/orders/list/?page_OrderView=3000", base_list),
+        ("REST /api/v1/order/ (25)", "/api/v1/order/", base_list),
+        ("search by e-mail", f"/search?q={sample.email}", base_lookup),
+        ("search by order number", f"/search?q={sample.order_number}", base_lookup),
+        ("search by name prefix", f"/search?q={(sample.customer_name or 'a')[:4]}", base_lookup),
+        ("search by tracking number", f"/search?q={tracking}", base_lookup),
+    ]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{dialect}, {total:,} orders; median (best) of {args.repeat} runs")
+    print(f"baseline SQL: newest 25 orders {base_list[0] * 1000:.1f} ms, "
+          f"e-mail look-up {base_lookup[0] * 1000:.1f} ms")
+    for label, url, baseline in pages:
+        status = {}
+
+        def get():
+            status["code"] = client.get(url).status_code
+
+        median, best = timed(get, args.repeat)
+        if status["code"] not in (200, 302):  # 302: a single search hit goes straight to it
+            sys.exit(f"{url} answered {status['code']}: run `flask oms init` to sync permissions")
+        print(f"{label:34s} {median * 1000:7.1f} ms ({best * 1000:.1f})  "
+              f"HTTP {status['code']}  ratio to baseline SQL {median / baseline[0]:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
