@@ -462,3 +462,49 @@ __all__ = [
     "bulk", "close", "discard", "keep_local", "map_sku", "resolutions_for", "retry",
     "take_remote", "unknown_sku_count",
 ]
+
+
+# --- the queue (read side) ---------------------------------------------------------------
+
+@dataclass
+class QueuePage:
+    rows: list[SyncConflict]
+    total: int  # capped: more than ``cap`` reads as cap + 1
+    page: int
+    page_size: int
+    cap: int
+
+    @property
+    def capped(self) -> bool:
+        return self.total > self.cap
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-min(self.total, self.cap) // self.page_size))
+
+
+def queue(session: Session, *, kind: str | None = None, status: str | None = "open",
+          channel_id: int | None = None, sku: str | None = None, page: int = 0,
+          page_size: int = 50, cap: int = 10_000) -> QueuePage:
+    """Conflicts newest first, filtered by kind, status, channel and SKU (case-insensitive);
+    the count stops after ``cap`` rows."""
+    from sqlalchemy.orm import selectinload
+
+    query = select(SyncConflict)
+    if kind:
+        query = query.where(SyncConflict.kind == kind)
+    if status:
+        query = query.where(SyncConflict.status == status)
+    if channel_id:
+        query = query.where(SyncConflict.channel_id == channel_id)
+    key = normalize_sku(sku)
+    if key:
+        query = query.where(func.upper(func.trim(SyncConflict.sku)) == key)
+    counted = query.with_only_columns(SyncConflict.id).order_by(None).limit(cap + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(counted))
+    page = max(0, int(page))
+    rows = session.scalars(
+        query.options(selectinload(SyncConflict.channel), selectinload(SyncConflict.order))
+        .order_by(SyncConflict.created_at.desc(), SyncConflict.id.desc())
+        .offset(page * page_size).limit(page_size)).all()
+    return QueuePage(list(rows), total, page, page_size, cap)
