@@ -5,15 +5,21 @@ Credentials and the webhook secret are write-only: no response — list, show, _
 write's answer — carries them, not even encrypted; only ``has_credentials`` /
 ``has_webhook_secret``. Filters and sorting are limited to plain columns, so no query can
 probe the ciphertext either. Channels are not deleted (their orders refer to them):
-disable them with ``enabled: false``."""
+disable them with ``enabled: false``. Channel/write also covers testing the connection and
+re-pulling one order (services/channel_ops.py), as on the HTML page."""
 from __future__ import annotations
+
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.security.decorators import permission_name
 
 from ..extensions import db
 from ..models import Channel
 from ..security import permissions as p
-from ..services import channels
-from .base import ServiceWriteApi, WaybillInterface
+from ..services import channel_ops, channels
+from .base import ServiceWriteApi, WaybillInterface, documented, domain_errors, load
+from .schemas.common import EmptyInSchema
 from .schemas.reference import ChannelInSchema, ChannelOutSchema
+from .schemas.sync import RepullInSchema
 
 SECRET_FIELDS = ("credentials", "webhook_secret")
 
@@ -22,8 +28,9 @@ class ChannelApi(ServiceWriteApi):
     resource_name = "channel"
     datamodel = WaybillInterface(Channel)
     class_permission_name = p.RESOURCE_CHANNEL
-    method_permission_name = p.method_map()
+    method_permission_name = p.method_map(test_connection=p.WRITE, repull=p.WRITE)
     exclude_route_methods = {"delete"}
+    openapi_spec_component_schemas = (RepullInSchema,)
     openapi_spec_tag = "Channels"
     list_columns = [
         "id", "code", "name", "kind", "base_url", "poll_interval_seconds", "backfill_days",
@@ -56,3 +63,29 @@ class ChannelApi(ServiceWriteApi):
     def update(self, pk: int, values: dict):
         values, secrets = self._split(values)
         return channels.save_channel(db.session, values, self.actor(), pk, **secrets)
+
+    @expose("/<int:pk>/test-connection", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("test_connection")
+    @domain_errors
+    @documented("Ask the channel something cheap with the stored credentials",
+                errors=(401, 403, 404, 422))
+    def test_connection(self, pk: int):
+        load(EmptyInSchema())
+        check = channel_ops.test_connection(db.session, pk, self.actor())
+        return self.response(200, id=pk, result={"ok": check.ok, "message": check.message})
+
+    @expose("/<int:pk>/repull", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("repull")
+    @domain_errors
+    @documented("Fetch one order from the channel by its id and import it as a poll would",
+                body="RepullIn")
+    def repull(self, pk: int):
+        body = load(RepullInSchema())
+        result = channel_ops.repull_order(db.session, pk, body["external_id"], self.actor())
+        return self.response(200, id=pk, result={
+            "outcome": result.outcome, "order_id": result.order_id,
+            "conflict_id": result.conflict_id, "external_id": result.external_id})

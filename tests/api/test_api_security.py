@@ -21,6 +21,8 @@ CUSTOM_ENDPOINTS = {
     "/api/v1/shipment/order/{order_id}/ship": "post", "/api/v1/shipment/{pk}/tracking": "post",
     "/api/v1/return/": "post", "/api/v1/return/{pk}/receive": "post",
     "/api/v1/return/{pk}/refund": "post", "/api/v1/sync_conflict/{pk}/resolve": "post",
+    "/api/v1/sync_conflict/bulk": "post", "/api/v1/sync_run/poll/{channel_id}": "post",
+    "/api/v1/channel/{pk}/test-connection": "post", "/api/v1/channel/{pk}/repull": "post",
 }
 
 

@@ -1,13 +1,43 @@
-"""Sync conflict actions."""
+"""Sync conflict and channel operation bodies."""
 from __future__ import annotations
 
 from marshmallow import fields
 
-from ...services.conflicts import OUTCOMES
-from .common import InSchema
+from ...services.conflicts import BULK_ACTIONS
+from .common import InSchema, OutSchema
+
+RESOLUTIONS = ("take_remote", "keep_local", "map_sku", "retry", "discard", "close")
 
 
-class ConflictCloseInSchema(InSchema):
-    status = fields.Str(load_default="resolved", metadata={"enum": list(OUTCOMES)})
+class ResolveInSchema(InSchema):
+    resolution = fields.Str(load_default="close", metadata={
+        "enum": list(RESOLUTIONS),
+        "description": "take_remote / keep_local (local_edit), map_sku (unknown_sku), retry "
+                       "(invalid_payload), discard (any; note says why), close (any: "
+                       "resolved by hand, the note says how)"})
     note = fields.Str(allow_none=True, load_default=None, metadata={
-        "description": "what was done (or why nothing is needed: required to discard)"})
+        "description": "what was done, or why nothing is needed (required to discard)"})
+    product_id = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
+        "description": "map_sku: the product the channel SKU means"})
+    product_sku = fields.Str(allow_none=True, load_default=None, metadata={
+        "description": "map_sku: that product by its SKU (instead of product_id)"})
+    all_channels = fields.Bool(load_default=False, metadata={
+        "description": "map_sku: the alias holds for every channel, not only this one"})
+
+
+class BulkResolveInSchema(InSchema):
+    action = fields.Str(required=True, metadata={"enum": list(BULK_ACTIONS)})
+    ids = fields.List(fields.Int(strict=True), required=True)
+    reason = fields.Str(allow_none=True, load_default=None, metadata={
+        "description": "the note (required to discard)"})
+
+
+class BulkResultOutSchema(OutSchema):
+    action = fields.Str()
+    succeeded = fields.List(fields.Int())
+    failed = fields.Function(lambda r: [{"id": i, "message": m} for i, m in r.failed])
+
+
+class RepullInSchema(InSchema):
+    external_id = fields.Str(allow_none=True, load_default=None, metadata={
+        "description": "the channel's order id"})
