@@ -259,10 +259,12 @@ def test_channels_list_shows_health(client_for, queue, shop, session):
     assert "failing" in viewer and "Add channel" not in viewer
 
 
-def test_channel_page_actions_follow_permissions(client_for, shop, session):
+def test_channel_page_actions_follow_permissions(client_for, shop, session, actor):
+    from app.services import channels
+
     add_run(session, shop.channel, "partial", 3)
-    with unit_of_work(session):
-        shop.channel.base_url = "http://127.0.0.1:9/shopify/demo"
+    channels.save_channel(session, {"base_url": "http://127.0.0.1:9/shopify/demo"}, actor(),
+                          shop.channel.id)
     url = f"/channels/show/{shop.channel.id}"
     operations = client_for("operations").get(url).get_data(as_text=True)
     for text in ("Test connection", "Poll now", "Re-pull one order", "Recent sync runs",
