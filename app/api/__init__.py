@@ -17,13 +17,14 @@ from .orders import OrderApi
 from .returns import ReturnApi
 from .rules import RuleApi
 from .search import SearchApi
+from .settings import SettingApi
 from .sync import SyncConflictApi, SyncRunApi
 from .warehouses import WarehouseApi
 
 APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
     ReturnApi, ProductApi, SkuAliasApi, WarehouseApi, ChannelApi, SyncConflictApi,
-    SyncRunApi, RuleApi,
+    SyncRunApi, RuleApi, SettingApi,
 )
 
 
