@@ -3,6 +3,8 @@ the common error body for every refusal; OpenAPI and Swagger."""
 from __future__ import annotations
 
 import io
+import json
+import re
 
 from sqlalchemy import func, select
 
@@ -151,6 +153,9 @@ def test_openapi_lists_every_custom_endpoint(api):
         spec["components"]["schemas"])
     assert "/api/v1/channel/" in spec["paths"] and "delete" not in spec["paths"].get(
         "/api/v1/channel/{pk}", {})
+    # every $ref resolves
+    refs = set(re.findall(r'#/components/(schemas|responses)/([^"]+)"', json.dumps(spec)))
+    assert not [(kind, name) for kind, name in refs if name not in spec["components"][kind]]
     # the channel's stored ciphertext is not even described
     assert "credentials_encrypted" not in response.get_data(as_text=True)
     channel_in = spec["components"]["schemas"]["ChannelApi.post"]["properties"]
