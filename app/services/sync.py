@@ -24,7 +24,7 @@ from connectors.base import NormalizedOrder, OrderPage
 
 from ..models import Channel, ChannelCursor, SyncConflict, SyncRun
 from ..models.base import utcnow
-from . import importing
+from . import bulk_import, importing
 from .actor import Actor
 from .transaction import unit_of_work
 
@@ -140,11 +140,11 @@ def quarantine(session: Session, channel: Channel, raw, error: str, *,
 
 def import_page(session: Session, channel: Channel, page: OrderPage, actor: Actor,
                 stats: PullStats) -> None:
-    """One page in one transaction; each order in a savepoint."""
+    """One page in one transaction; new orders in one savepoint per batch, every other
+    order (and every order of a batch that failed) in its own savepoint."""
     with unit_of_work(session):
-        for normalized in page.orders:
-            stats.fetched += 1
-            _import_one(session, channel, normalized, actor, stats)
+        # New orders in bulk, the rest one by one, in page order (services/bulk_import.py).
+        bulk_import.import_orders(session, channel, page.orders, actor, stats, _import_one)
         for raw, error in page.invalid:
             stats.fetched += 1
             stats.errors += 1
