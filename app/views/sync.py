@@ -172,7 +172,7 @@ class ChannelView(ServiceModelView):
     def list(self):
         rows = channel_health.overview(db.session)
         return self.render_template("oms/sync_channels.html", rows=rows, can=self._abilities(),
-                                    styles=HEALTH_STYLES, lag=_lag,
+                                    styles=HEALTH_STYLES, lag=_lag, first_line=first_line,
                                     window=channel_health.WINDOW)
 
     @expose("/show/<pk>")
@@ -190,7 +190,7 @@ class ChannelView(ServiceModelView):
         return self.render_template(
             "oms/sync_channel_show.html", channel=channel, health=health, runs=runs,
             can=abilities, styles=HEALTH_STYLES, lag=_lag, duration=_duration,
-            secret_state=_secret_state, window=channel_health.WINDOW,
+            secret_state=_secret_state, window=channel_health.WINDOW, first_line=first_line,
             pullable=channel_ops_supported(channel))
 
     def _back(self, pk):
@@ -233,12 +233,17 @@ def channel_ops_supported(channel: Channel) -> bool:
 
 # --- sync runs ---------------------------------------------------------------------------
 
+def first_line(text: str | None, length: int = 120) -> str:
+    """The first non-blank line of a (multi-line) error, shortened."""
+    line = next((l.strip() for l in (text or "").splitlines() if l.strip()), "")
+    return line if len(line) <= length else line[:length - 1] + "…"
+
+
 def _short_error(run: SyncRun):
-    if not run.error_message:
+    if not (run.error_message or "").strip():
         return DASH
-    first = run.error_message.strip().splitlines()[0]
-    text = first if len(first) <= 120 else first[:117] + "…"
-    return Markup('<span class="text-danger" title="{}">{}</span>').format(run.error_message, text)
+    return Markup('<span class="text-danger" title="{}">{}</span>').format(
+        run.error_message, first_line(run.error_message))
 
 
 class SyncRunView(ReadOnlyModelView):
@@ -291,8 +296,8 @@ class SyncRunView(ReadOnlyModelView):
             text = (f"Poll {humanize(summary.status)}: {summary.fetched} fetched, "
                     f"{summary.created} created, {summary.updated} updated, "
                     f"{summary.unchanged} unchanged, {summary.conflicts} conflicts")
-            if summary.error_message:
-                text += f" — {summary.error_message.strip().splitlines()[0][:300]}"
+            if (summary.error_message or "").strip():
+                text += f" — {first_line(summary.error_message, 300)}"
             flash(Markup('{} (<a href="{}">sync run #{}</a>)').format(
                 text, url_for("SyncRunView.show", pk=summary.id), summary.id),
                 {"succeeded": "success", "partial": "warning"}.get(summary.status, "danger"))

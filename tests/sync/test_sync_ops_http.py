@@ -94,7 +94,7 @@ def test_repull_one_order(client_for, sandbox, sandbox_channels):
     page = follow(client, post(client, url, {"external_id": first.external_id}))
     assert f"Order {first.external_id} re-pulled: created" in page
     order = db.session.scalars(select(Order).where(Order.external_id == first.external_id)).one()
-    assert f"/orders/show/{order.id}" in page
+    assert f'<a href="/orders/show/{order.id}">open the order</a>' in page  # a link, not text
     page = follow(client, post(client, url, {"external_id": first.external_id}))
     assert "re-pulled: unchanged" in page
     assert count(Order) == 1
