@@ -45,10 +45,13 @@ def busy(api, world, session):
     session.commit()
 
 
-@pytest.mark.parametrize("resource", LISTS)
-def test_list_statements_do_not_grow_with_rows(api, busy, count_queries, resource):
-    api.get(f"/api/v1/{resource}/")  # warm up
-    with count_queries() as counter:
-        body = api.get(f"/api/v1/{resource}/?q=(page_size:50)").get_json()
-    assert len(body["result"]) >= 3, (resource, body)
-    assert len(counter.domain()) <= 3, (resource, counter.domain())
+def test_list_statements_do_not_grow_with_rows(api, busy, count_queries):
+    problems = {}
+    for resource in LISTS:  # one world for all: building it is the slow part
+        api.get(f"/api/v1/{resource}/")  # warm up
+        with count_queries() as counter:
+            body = api.get(f"/api/v1/{resource}/?q=(page_size:50)").get_json()
+        assert len(body["result"]) >= 3, (resource, body)
+        if len(counter.domain()) > 3:
+            problems[resource] = counter.domain()
+    assert not problems, problems
