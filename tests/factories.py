@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import zlib
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -24,7 +25,9 @@ def normalized_order(lines, *, external_id=None, email="buyer@example.com",
                                  quantity=qty, unit_price=Decimal(str(price)))
                   for i, (sku, qty, price) in enumerate(lines)]
     subtotal = sum((l.unit_price * l.quantity for l in norm_lines), Decimal("0"))
-    address = NormalizedAddress(name=name, line1="1 Main St", city="Springfield",
+    # One address per buyer (many orders to one address is a risk signal, services/risk.py).
+    flat = f"Apt {zlib.crc32((email or name).encode()) % 997}"
+    address = NormalizedAddress(name=name, line1="1 Main St", line2=flat, city="Springfield",
                                 postcode="12345", country=country)
     values = dict(
         external_id=external_id or f"EXT-{n}", order_number=f"#{1000 + n}",

@@ -84,6 +84,16 @@ class Order(TimestampMixin, Model):
     fulfilled_by_channel: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     shipping_method: Mapped[Optional[str]] = mapped_column(String(128))
     risk_score: Mapped[Optional[int]] = mapped_column(Integer)
+    # The channel's own risk signals (NormalizedOrder.risk), e.g. {"test": true}.
+    risk_signals: Mapped[Optional[dict]] = mapped_column(JSON)
+    # When the first pass of the pipeline ran the on_import rules and the risk checks;
+    # None: not screened yet (releasing a hold later never screens again).
+    screened_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # A normalised digest of the shipping address (velocity check), set when screened.
+    ship_address_key: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    # What rules asked of allocation: {"prefer_warehouses": [codes], "exclude_warehouses":
+    # [codes], "forbid_split": bool}; None when no rule said anything.
+    routing: Mapped[Optional[dict]] = mapped_column(JSON)
     cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[Optional[str]] = mapped_column(Text)
     raw_payload: Mapped[Optional[dict]] = mapped_column(JSON)

@@ -29,6 +29,8 @@ class Rule(TimestampMixin, Model):
     stop_processing: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    # Deleted rules are kept (their history stays readable) but never evaluated.
+    deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     versions = relationship("RuleVersion", back_populates="rule", order_by="RuleVersion.version")
 
@@ -44,6 +46,7 @@ class RuleVersion(Model):
     rule_id: Mapped[int] = mapped_column(ForeignKey("rules.id"), nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    change: Mapped[Optional[str]] = mapped_column(String(16))  # create, update, enable, ...
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     before: Mapped[Optional[dict]] = mapped_column(JSON)
     after: Mapped[Optional[dict]] = mapped_column(JSON)

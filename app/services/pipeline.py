@@ -1,18 +1,28 @@
 """The one entry point after an order is stored: every path (poll, webhook, CSV, manual,
-release of a hold) calls ``process``. Rules and risk checks plug in here (issue 4)."""
+release of a hold) calls ``process``.
+
+First pass of a new order: the ``on_import`` rules, then the risk checks (both may hold
+it); the order is then marked screened, so that releasing a hold later goes straight on
+to allocation instead of holding it again for the same reasons.
+"""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from ..models import Order
-from . import allocation, orders
+from ..models.base import utcnow
+from . import allocation, orders, risk, rules
 from .actor import Actor
 
 
 def process(session: Session, order: Order, actor: Actor) -> Order:
     """Move an order as far as it can go on its own. No commit (runs in the caller's
     transaction)."""
-    if order.status == "cancelled" or order.is_held:
+    if order.status == "cancelled":
+        return order
+    if order.screened_at is None and order.status == "new" and not order.fulfilled_by_channel:
+        screen(session, order, actor)
+    if order.is_held:
         return order
     if order.fulfilled_by_channel:
         if order.status == "new":
@@ -21,3 +31,10 @@ def process(session: Session, order: Order, actor: Actor) -> Order:
     if order.status in allocation.ALLOCATABLE_STATUSES:
         allocation.allocate_order(session, order, actor)
     return order
+
+
+def screen(session: Session, order: Order, actor: Actor) -> None:
+    """Rules (on_import), then risk checks; once per order."""
+    rules.evaluate(session, order, "on_import", actor)
+    risk.check(session, order, actor)
+    order.screened_at = utcnow()

@@ -40,9 +40,23 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("duplicate_window_minutes", "Duplicate window (minutes)", "int", 10,
                "Same e-mail and same lines within this window suggest a cross-channel duplicate."),
     SettingDef("velocity_max_orders", "Velocity limit (orders)", "int", 5,
-               "More orders than this from one e-mail within the velocity window get a review hold."),
+               "More orders than this from one e-mail or one shipping address within the "
+               "velocity window get a review hold."),
     SettingDef("velocity_window_hours", "Velocity window (hours)", "int", 24,
                "The window of the velocity check."),
+    SettingDef("risk_check_amount", "Risk check: large orders", "bool", True,
+               "Review orders whose total in the base currency is above the review threshold."),
+    SettingDef("risk_check_country_mismatch", "Risk check: billing vs shipping country",
+               "bool", True, "Review orders whose billing and shipping countries differ."),
+    SettingDef("risk_check_velocity", "Risk check: velocity", "bool", True,
+               "Review the orders beyond the velocity limit from one e-mail or address."),
+    SettingDef("risk_check_channel_signals", "Risk check: channel's risk signals", "bool", True,
+               "Review orders the channel itself flags (test orders, fraud, cancel requests...)."),
+    SettingDef("risk_check_address", "Risk check: missing or unshippable address", "bool",
+               True, "Hold ('address') orders without street, city or country, or to a country "
+                     "no active warehouse ships to."),
+    SettingDef("risk_check_exchange_rate", "Risk check: missing exchange rate", "bool", True,
+               "Review orders in a currency without an exchange rate (never converted 1:1)."),
     SettingDef("ship_by_days", "Default ship-by (days)", "int", 2,
                "Ship-by date given to orders whose channel sends none."),
     SettingDef("sla_warning_hours", "SLA warning (hours before ship-by)", "int", 12,
@@ -89,6 +103,15 @@ def get(session: Session, key: str) -> Any:
     definition = _definition(key)
     row = session.get(Setting, key)
     return definition.default if row is None else _parse(definition, row.value)
+
+
+def get_many(session: Session, keys) -> dict[str, Any]:
+    """Several settings in one query: {key: value}."""
+    definitions = {key: _definition(key) for key in keys}
+    rows = {row.key: row for row in session.scalars(
+        select(Setting).where(Setting.key.in_(list(definitions))))}
+    return {key: definition.default if key not in rows else _parse(definition, rows[key].value)
+            for key, definition in definitions.items()}
 
 
 def all_settings(session: Session) -> list[dict]:
