@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Callable
 
 from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -48,8 +49,10 @@ from .actor import Actor
 
 log = logging.getLogger(__name__)
 
-# Tests switch the fast path off to compare it with the per-order path.
+# Tests switch the fast path off to compare it with the per-order path, and the simulated
+# pipeline off to compare the real one.
 ENABLED = True
+SIMULATE_PIPELINE = True
 
 # The per-order code this module reproduces, by a digest of its source. When any of it
 # changes (a new pipeline stage, a new hold, a new column set on import), the fast path
@@ -63,11 +66,6 @@ MIRRORED = {
     "importing._line_signature": "20cca8df7575",
     "importing._record_refunds": "b6652dd8a51d",
     "importing._channel_values": "cb2b75cf6307",
-    "pipeline.process": "23235e54943f",
-    "allocation.allocate_order": "fe16e9a770cc",
-    "allocation._settle": "8abafc01162b",
-    "allocation._single_warehouse": "ea9a7fb2fb0a",
-    "allocation.candidate_warehouses": "c0aa12299e06",
     "orders.cancel_in_tx": "0c366c0a2d60",
     "orders.place_hold_in_tx": "118f44a230e0",
     "orders.transition": "3b63b777c912",
@@ -76,33 +74,17 @@ MIRRORED = {
     "fx.to_base": "d413da6d7c51",
     "catalog.resolve_skus": "09bed874c10d",
 }
+# What ``pipeline.process`` does to a new order, simulated for the whole batch (fulfilled
+# by the channel, allocation). When only this part changed, the batch is still created in
+# bulk and the real ``pipeline.process`` then runs on each order (the ORM, in page order).
+PIPELINE_MIRRORED = {
+    "pipeline.process": "23235e54943f",
+    "allocation.allocate_order": "fe16e9a770cc",
+    "allocation._settle": "8abafc01162b",
+    "allocation._single_warehouse": "ea9a7fb2fb0a",
+    "allocation.candidate_warehouses": "c0aa12299e06",
+}
 _changed: list[str] | None = None
-
-
-def changed_mirrors() -> list[str]:
-    """The mirrored functions whose source no longer matches MIRRORED (cached)."""
-    global _changed
-    if _changed is None:
-        import hashlib
-        import importlib
-        import inspect
-
-        changed = []
-        for name, digest in MIRRORED.items():
-            module, function = name.split(".")
-            try:
-                source = inspect.getsource(getattr(
-                    importlib.import_module(f"{__package__}.{module}"), function))
-            except (AttributeError, OSError, TypeError):
-                changed.append(name)
-                continue
-            if hashlib.sha256(source.encode()).hexdigest()[:12] != digest:
-                changed.append(name)
-        if changed:
-            log.warning("bulk import fast path off: %s changed since it was mirrored",
-                        ", ".join(changed))
-        _changed = changed
-    return _changed
 # Rows per IN (...) list when reading back what a batch needs.
 IN_CHUNK = 500
 
@@ -115,9 +97,37 @@ _ALLOCATIONS = Allocation.__table__
 _MOVEMENTS = StockMovement.__table__
 _REFUNDS = Refund.__table__
 _CUSTOMERS = Customer.__table__
-_LEVELS = StockLevel.__table__
 
-ImportOne = Callable[..., None]  # sync._import_one(session, channel, normalized, actor, stats)
+
+def changed_mirrors(which: dict | None = None) -> list[str]:
+    """The mirrored functions whose source no longer matches their digest (cached)."""
+    global _changed
+    if _changed is None:
+        import hashlib
+        import importlib
+        import inspect
+
+        changed = []
+        for name, digest in {**MIRRORED, **PIPELINE_MIRRORED}.items():
+            module, function = name.split(".")
+            try:
+                source = inspect.getsource(getattr(
+                    importlib.import_module(f"{__package__}.{module}"), function))
+            except (AttributeError, OSError, TypeError):
+                changed.append(name)
+                continue
+            if hashlib.sha256(source.encode()).hexdigest()[:12] != digest:
+                changed.append(name)
+        if changed:
+            log.warning("bulk import: %s changed since it was mirrored; %s", ", ".join(changed),
+                        "fast path off" if set(changed) & set(MIRRORED)
+                        else "the real pipeline runs on each new order")
+        _changed = changed
+    return [name for name in _changed if name in (MIRRORED if which is None else which)]
+
+
+class _StockTaken(Exception):
+    """A concurrent transaction took stock the batch counted on."""
 
 
 class _Level:
@@ -178,6 +188,7 @@ class _PageContext:
 
     def __init__(self, session: Session, channel, orders: list[NormalizedOrder], actor: Actor):
         self.session, self.channel, self.actor = session, channel, actor
+        self.simulate_pipeline = SIMULATE_PIPELINE and not changed_mirrors(PIPELINE_MIRRORED)
         self.ship_by_days = settings.get(session, "ship_by_days")
         self.payment_hold = settings.get(session, "payment_hold")
         self.duplicate_window = timedelta(minutes=settings.get(session, "duplicate_window_minutes"))
@@ -368,8 +379,11 @@ def _write_batch(session: Session, context: _PageContext, batch: list, stats,
             with session.begin_nested():
                 order_ids = iter(_write(session, context, new))
         except Exception as exc:  # noqa: BLE001 — one by one, each in its savepoint
-            log.info("bulk import of %d orders of %s fell back to one by one: %s",
-                     len(new), context.channel.code, str(exc).splitlines()[0][:300])
+            # A database refusal or a race is expected now and then; anything else is a bug.
+            expected = isinstance(exc, (DBAPIError, _StockTaken))
+            log.log(logging.INFO if expected else logging.WARNING,
+                    "bulk import of %d orders of %s fell back to one by one: %s: %s", len(new),
+                    context.channel.code, type(exc).__name__, (str(exc).splitlines() or [""])[0][:300])
     for entry in batch:
         if not isinstance(entry, _Prepared):
             _count(stats, "unchanged", entry[0], entry[1])
@@ -388,7 +402,7 @@ def _write(session: Session, context: _PageContext, batch: list[_Prepared]) -> l
         if prepared.twin is not None:
             prepared.holds.append(("duplicate", f"same e-mail and lines as {prepared.twin[1]} "
                                                 "on another channel"))
-    levels = _levels(session, context, batch)
+    levels = _levels(session, context, batch) if context.simulate_pipeline else {}
     for prepared in batch:
         _pipeline(context, prepared, levels, now)
     _reserve(session, levels, now)
@@ -458,7 +472,27 @@ def _write(session: Session, context: _PageContext, batch: list[_Prepared]) -> l
                         (_MOVEMENTS, movements), (_EVENTS, events)):
         if rows:
             session.execute(table.insert(), rows)
+    if not context.simulate_pipeline:
+        _real_pipeline(session, context, batch)
     return order_ids
+
+
+def _real_pipeline(session: Session, context: _PageContext, batch: list[_Prepared]) -> None:
+    """``pipeline.process`` on each new order of the batch that was not cancelled, in page
+    order, as importing._create calls it (the ORM; flushed before the savepoint ends)."""
+    from sqlalchemy.orm import selectinload
+
+    from . import pipeline
+
+    ids = [p.row["id"] for p in batch if not p.normalized.cancelled]
+    loaded = {}
+    for start in range(0, len(ids), IN_CHUNK):
+        for order in session.scalars(select(Order).where(Order.id.in_(ids[start:start + IN_CHUNK]))
+                                     .options(selectinload(Order.lines), selectinload(Order.holds))):
+            loaded[order.id] = order
+    for order_id in ids:
+        pipeline.process(session, loaded[order_id], context.actor)
+    session.flush()
 
 
 def _conflict(**values) -> dict:
@@ -601,6 +635,7 @@ def _pipeline(context: _PageContext, prepared: _Prepared, levels: dict, now: dat
                {"reason": reason, "note": note})
     if prepared.holds:
         row["updated_at"] = now
+    if prepared.holds or not context.simulate_pipeline:
         return
     if row["fulfilled_by_channel"]:
         _status(prepared, "shipped", "fulfilled by the channel")
@@ -699,7 +734,7 @@ def _reserve(session: Session, levels: dict, now: datetime) -> None:
             .values(reserved=StockLevel.reserved + level.delta, updated_at=now)
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:
-            raise RuntimeError(f"stock level {level.id} changed meanwhile")
+            raise _StockTaken(f"stock level {level.id} changed meanwhile")
         _expire(session, StockLevel, level.id, ["on_hand", "reserved", "updated_at"])
 
 
