@@ -11,6 +11,7 @@ from flask_appbuilder.security.sqla.models import (
 )
 from sqlalchemy import select
 
+from .permissions import READ
 from .roles import ADMIN, FAB_PERMISSIONS, ROLE_MATRIX, ROLES, permissions_for
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def sync_roles(appbuilder) -> dict[str, int]:
     sm = appbuilder.sm
     BaseSecurityManager.create_db(sm)  # Admin and Public (FAB_CREATE_DB=False skips it)
     appbuilder.add_permissions(update_perms=True)  # every view's permissions; Admin gets all
-    menu_access = _menu_access_by_resource(appbuilder)
+    menu_access = _menu_access_by_row(appbuilder)
     counts = {}
     for name in ROLES:
         if name == ADMIN:
@@ -58,10 +59,10 @@ def sync_roles(appbuilder) -> dict[str, int]:
         wanted = permissions_for(name)
         # Menus follow Waybill's own resources only: the profile rows grant FAB views
         # (e.g. UserDBModelView.userinfo) whose menus (List Users) stay Admin's.
-        resources = {resource for (resource, _a), roles in ROLE_MATRIX.items()
-                     if name in roles and (resource, _a) not in FAB_PERMISSIONS}
-        for resource in resources:
-            wanted.extend(("menu_access", menu) for menu in menu_access.get(resource, ()))
+        rows = {row for row, roles in ROLE_MATRIX.items()
+                if name in roles and row not in FAB_PERMISSIONS}
+        for row in rows:
+            wanted.extend(("menu_access", menu) for menu in menu_access.get(row, ()))
         pvms = []
         for perm, view in dict.fromkeys(wanted):
             pvm = sm.find_permission_view_menu(perm, view) or sm.add_permission_view_menu(
@@ -74,16 +75,19 @@ def sync_roles(appbuilder) -> dict[str, int]:
     return counts
 
 
-def _menu_access_by_resource(appbuilder) -> dict[str, set[str]]:
-    """{resource: menu names (items and their categories) whose view belongs to it}."""
-    result: dict[str, set[str]] = {}
+def _menu_access_by_row(appbuilder) -> dict[tuple[str, str], set[str]]:
+    """{(resource, action): menu names (items and their categories)}: a menu item belongs
+    to the permission its view's landing page needs (e.g. the review queue is Order/amend,
+    not every role that reads orders)."""
+    result: dict[tuple[str, str], set[str]] = {}
     for category in appbuilder.menu.get_list():
         items = category.childs or [category]
         for item in items:
             view = item.baseview
             if view is None or item.name == "-":
                 continue
-            names = result.setdefault(view.class_permission_name, set())
+            action = (view.method_permission_name or {}).get(view.default_view, READ)
+            names = result.setdefault((view.class_permission_name, action), set())
             names.add(item.name)
             if item is not category:
                 names.add(category.name)

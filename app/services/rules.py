@@ -288,14 +288,17 @@ def _bool(value) -> bool:
     return str(value or "").strip().lower() in {"1", "true", "yes", "on", "y"}
 
 
-def clean_definition(session: Session, data: dict, *, rule_id: int | None = None) -> dict:
-    """Validate a rule's definition; every problem is reported at once, by field."""
+def clean_definition(session: Session, data: dict, *, rule_id: int | None = None,
+                     dry_run: bool = False) -> dict:
+    """Validate a rule's definition; every problem is reported at once, by field. A dry
+    run needs no name."""
     if not isinstance(data, dict):
         raise ValidationFailed("A rule must be an object", errors={"rule": ["must be an object"]})
     errors = validation.Errors()
     clean: dict[str, Any] = {}
     try:
-        clean["name"] = validation.text(data.get("name"), "name", max_length=128)
+        clean["name"] = validation.text(data.get("name"), "name", max_length=128,
+                                        required=not dry_run)
     except ValidationFailed as err:
         errors.add("name", err.errors["name"][0])
     try:
@@ -314,7 +317,7 @@ def clean_definition(session: Session, data: dict, *, rule_id: int | None = None
     clean["stop_processing"] = _bool(data.get("stop_processing"))
     clean["conditions"] = _clean_conditions(data.get("conditions"), errors)
     clean["actions"] = _clean_actions(session, data.get("actions"), errors)
-    if clean.get("name"):
+    if clean.get("name") and not dry_run:
         query = select(Rule.id).where(Rule.name == clean["name"])
         if rule_id is not None:
             query = query.where(Rule.id != rule_id)
@@ -831,7 +834,7 @@ def dry_run(session: Session, definition: dict, last_n: int = DRY_RUN_DEFAULT) -
     """For each of the last ``last_n`` orders (newest first): would the rule match, which
     conditions hold, and what it would do. Validates the definition first. Writes nothing:
     facts are read, actions only described."""
-    clean = clean_definition(session, definition, rule_id=definition.get("id"))
+    clean = clean_definition(session, definition, dry_run=True)
     try:
         last_n = int(last_n)
     except (TypeError, ValueError):

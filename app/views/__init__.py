@@ -18,6 +18,7 @@ def register_views(appbuilder) -> None:
     from .inventory import StockLevelView, StockMovementView, WarehouseView
     from .orders import OrderView
     from .returns import RefundView, ReturnView
+    from .rules import ReviewQueueView, RuleView
     from .search import SearchView
     from .settings import AuditLogView, ExchangeRateView, SettingsView
     from .sync import ChannelView, SyncConflictView, SyncRunView
@@ -27,6 +28,7 @@ def register_views(appbuilder) -> None:
     add = appbuilder.add_view
     add(OrderView, "Orders", icon="fa-shopping-cart", category="Orders",
         category_icon="fa-shopping-cart")
+    add(ReviewQueueView, "Review queue", icon="fa-user-secret", category="Orders")
     add(CustomerView, "Customers", icon="fa-users", category="Customers",
         category_icon="fa-users")
     add(ShipmentView, "Shipments", icon="fa-truck", category="Fulfillment",
@@ -45,8 +47,12 @@ def register_views(appbuilder) -> None:
     add(SyncRunView, "Sync runs", icon="fa-refresh", category="Channels & Sync")
     add(SyncConflictView, "Sync conflicts", icon="fa-exclamation-triangle",
         category="Channels & Sync")
-    add(SettingsView, "Settings", icon="fa-cogs", category="Settings", category_icon="fa-cogs")
+    # Not named "Settings" like its category: menu_access goes by name, and everyone who
+    # reads rules sees the category, not the settings page.
+    add(SettingsView, "General settings", icon="fa-cogs", category="Settings",
+        category_icon="fa-cogs")
     add(ExchangeRateView, "Exchange rates", icon="fa-eur", category="Settings")
+    add(RuleView, "Rules", icon="fa-filter", category="Settings")
     add(AuditLogView, "Audit log", icon="fa-history", category="Settings")
 
     appbuilder.add_view_no_menu(SearchView)

@@ -40,7 +40,8 @@ def test_menu_items_belong_to_resources(app):
             for category in app.appbuilder.menu.get_list() for item in (category.childs or [])
             if item.baseview is not None}
     assert menu["Orders"] == "Order" and menu["Stock levels"] == "Stock"
-    assert menu["Settings"] == "Setting" and menu["Channels"] == "Channel"
+    assert menu["General settings"] == "Setting" and menu["Channels"] == "Channel"
+    assert menu["Rules"] == "Rule" and menu["Review queue"] == "Order"
     categories = [c.name for c in app.appbuilder.menu.get_list()]
     expected = ["Orders", "Customers", "Fulfillment", "Returns", "Inventory", "Catalog",
                 "Channels & Sync", "Settings"]
