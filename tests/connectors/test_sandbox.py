@@ -172,7 +172,9 @@ def test_python_m_entry_point():
                 time.sleep(0.05)
         else:
             raise AssertionError("the sandbox did not start")
-        assert {c: s["na" if c == "amazon" else "demo"]["count"] for c, s in state["channels"].items()} == {
+        from connectors.sandbox import DEMO_SHOPS
+
+        assert {c: s[DEMO_SHOPS[c]]["count"] for c, s in state["channels"].items()} == {
             "shopify": 3, "woocommerce": 3, "amazon": 3}
     finally:
         proc.terminate()
