@@ -58,7 +58,8 @@ def test_sigkilled_poller_loses_and_duplicates_nothing(app, session, sandbox, sa
     state, _root = sandbox
     kind = "woocommerce"
     channel = sandbox_channels[kind]
-    state.create_orders(kind, 500 if is_postgres() else 250)
+    # Enough orders that the (bulk) import cannot finish before the kills.
+    state.create_orders(kind, 1500)
     state.set_faults(kind, {"slow": 0.2, "slow_seconds": 0.05, "seed": 3})
     command, env = poll_command(app, channel.code)
     db.session.remove()  # hold no connection or lock while the processes write
