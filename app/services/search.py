@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import Customer, Order, Shipment
@@ -38,30 +38,48 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _prefix_of(column, lowered: str):
+    """lower(column) starts with ``lowered``, written as an index range (both SQLite and
+    PostgreSQL use the expression index for it; LIKE alone would scan) plus the LIKE
+    itself, which keeps the answer exact under any collation."""
+    upper = lowered[:-1] + chr(ord(lowered[-1]) + 1)
+    expression = func.lower(column)
+    return and_(expression >= lowered, expression < upper,
+                expression.like(_escape_like(lowered) + "%", escape="\\"))
+
+
 def search(session: Session, query: str, limit: int = 50) -> SearchResult:
     q = (query or "").strip()[:MAX_QUERY]
     result = SearchResult(query=q)
     if not q:
         return result
     lowered = q.lower()
-    prefix = _escape_like(lowered) + "%"
     number = q.lstrip("#")
-    order_ids = select(Order.id).where(or_(
-        Order.order_number == q, Order.order_number == number,
-        Order.order_number == "#" + number,  # "1001" finds the channel's "#1001"
+    # One small indexed query per key, not one OR over all of them: an OR mixing
+    # expression indexes makes the planner scan the whole orders table.
+    keyed = [
+        Order.order_number.in_({q, number, "#" + number}),  # "1001" finds "#1001"
         Order.external_id == number,
         func.lower(Order.email) == lowered,
-        func.lower(Order.customer_name).like(prefix, escape="\\"),
-    )).limit(limit)
-    tracked = select(Shipment.order_id).where(Shipment.tracking_number == q).limit(limit)
-    result.orders = session.scalars(
-        select(Order).where(or_(Order.id.in_(order_ids), Order.id.in_(tracked)))
-        .options(selectinload(Order.channel), selectinload(Order.holds))
-        .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit)
-    ).all()
-    result.customers = session.scalars(
-        select(Customer).where(or_(Customer.email == lowered,
-                                   func.lower(Customer.name).like(prefix, escape="\\")))
-        .order_by(Customer.name, Customer.id).limit(limit)
-    ).all()
+        _prefix_of(Order.customer_name, lowered),
+    ]
+    order_ids: set[int] = set()
+    for condition in keyed:
+        order_ids.update(session.scalars(select(Order.id).where(condition).limit(limit)))
+    order_ids.update(session.scalars(
+        select(Shipment.order_id).where(Shipment.tracking_number == q).limit(limit)))
+    if order_ids:
+        result.orders = session.scalars(
+            select(Order).where(Order.id.in_(order_ids))
+            .options(selectinload(Order.channel), selectinload(Order.holds))
+            .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit)
+        ).all()
+    customer_ids = set(session.scalars(select(Customer.id).where(Customer.email == lowered)))
+    customer_ids.update(session.scalars(
+        select(Customer.id).where(_prefix_of(Customer.name, lowered)).limit(limit)))
+    if customer_ids:
+        result.customers = session.scalars(
+            select(Customer).where(Customer.id.in_(customer_ids))
+            .order_by(Customer.name, Customer.id).limit(limit)
+        ).all()
     return result
