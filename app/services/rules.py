@@ -265,7 +265,8 @@ def _clean_actions(session: Session, raw, errors: validation.Errors) -> list[dic
             else:  # warehouses
                 items = [item.upper() for item in _items(value)]
                 if not items:
-                    raise ValidationFailed.field(f"{where}.value", "give at least one warehouse code")
+                    raise ValidationFailed.field(f"{where}.value",
+                                                 "give at least one warehouse code")
                 if codes is None:
                     codes = set(session.scalars(select(Warehouse.code)))
                 missing = [code for code in items if code not in codes]
@@ -765,9 +766,10 @@ def evaluate(session: Session, order: Order, stage: str, actor: Actor) -> list[R
 
 
 def evaluate_for_allocation(session: Session, order: Order, actor: Actor) -> dict:
-    """The ``on_allocation`` stage, for allocation to call before it plans: applies those
-    rules and returns the order's routing (``routing(order)``). A rule that holds the order
-    leaves it held: allocation should then stop. No commit."""
+    """The ``on_allocation`` stage, for allocation to call before it plans an order: applies
+    those rules and returns the order's routing (``routing(order)``). A rule that holds the
+    order leaves it held: allocation should then stop. Each call writes its events, so call
+    it once per allocation decision, not per retry of a waiting backorder. No commit."""
     evaluate(session, order, "on_allocation", actor)
     return routing(order)
 

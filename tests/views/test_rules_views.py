@@ -167,7 +167,8 @@ def test_bulk_summary_says_what_failed_and_why(client_for, session, under_review
                     follow_redirects=True)
     page = response.get_data(as_text=True)
     assert "Approved 2 of 3" in page
-    assert f"Not approved: 1 of 3 — {shop.order.order_number}: Order {shop.order.order_number} is not waiting for review" in page
+    number = shop.order.order_number
+    assert f"Not approved: 1 of 3 — {number}: Order {number} is not waiting for review" in page
     response = post(client, "/review/bulk", {"action": "reject", "ids": [str(under_review[2].id)]},
                     follow_redirects=True)
     assert "reason: is required" in response.get_data(as_text=True)
