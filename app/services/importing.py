@@ -273,7 +273,19 @@ def _same(old, new) -> bool:
     return old == new
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value):
+    # Exact types first (a parsed JSON payload is nothing else): no call per scalar.
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): v if type(v) in _SCALARS else _jsonable(v)
+                for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _SCALARS else _jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
