@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from ..models import AuditLog
 from ..models.base import utcnow
 from .actor import Actor
+from .jsonable import to_jsonable
 
 SECRET_MASK = "********"
 
@@ -17,7 +18,7 @@ def record(session: Session, actor: Actor, entity: str, entity_id: Any, action: 
     row = AuditLog(
         created_at=utcnow(), actor=actor.label, user_id=actor.user_id, entity=entity,
         entity_id=None if entity_id is None else str(entity_id), action=action,
-        changes=_jsonable(changes),
+        changes=to_jsonable(changes),
     )
     session.add(row)
     return row
@@ -33,13 +34,3 @@ def diff(before: dict, after: dict, secret_fields: tuple[str, ...] = ()) -> dict
                 old, new = SECRET_MASK if old else None, SECRET_MASK if new else None
             changes[key] = {"old": old, "new": new}
     return changes
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)

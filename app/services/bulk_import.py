@@ -8,17 +8,15 @@ outcome ``importing.import_order`` would give it, one by one, in page order:
 - orders the page brings for the first time are *prepared* in Python (values, lines, SKU
   resolution, holds, total in the base currency) from what the page reads once (settings,
   SKUs, exchange rates, warehouses), then written in one batch inside a savepoint:
-  customers found or created in bulk, the allocation of the batch simulated in page order
-  against the stock levels read at that moment, one guarded conditional UPDATE per stock
-  level with the summed quantity (no oversell: if a concurrent transaction took the stock
-  meanwhile, the guard matches no row), then multi-row INSERTs of orders, lines, refunds,
-  holds, conflicts, allocations, stock movements (one ledger row per reservation, as the
-  per-order path writes) and events;
+  customers found or created in bulk, then multi-row INSERTs of orders, lines, refunds,
+  holds, conflicts and events; then the real ``pipeline.process`` (rules, risk checks,
+  allocation with its guarded reservations) on each new order, in page order — one
+  implementation of the lifecycle, never a copy of it;
 - everything else (updates of stored orders, an external id seen twice in the page, a
   payload that cannot be prepared) goes through the per-order path, after the batch before
   it is written, so that stock is given out in page order exactly as before;
-- when a batch fails (a constraint, a concurrent insert of the same order or customer,
-  stock taken meanwhile), its savepoint is rolled back and its orders go through the
+- when a batch fails (a constraint, a concurrent insert of the same order or customer),
+  its savepoint is rolled back and its orders go through the
   per-order path, where one bad order is quarantined and the rest imported.
 
 No commit: the caller's transaction (one per page) decides.
@@ -32,7 +30,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Callable
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -40,51 +38,22 @@ from sqlalchemy.orm.util import identity_key
 from connectors.base import NormalizedAddress, NormalizedOrder
 
 from ..models import (
-    Allocation, Customer, ExchangeRate, Order, OrderEvent, OrderHold, OrderLine, Refund,
-    StockLevel, StockMovement, SyncConflict, Warehouse, normalize_sku,
+    Customer, ExchangeRate, Order, OrderEvent, OrderHold, OrderLine, Refund, SyncConflict,
+    normalize_sku,
 )
 from ..models.base import utcnow
-from . import catalog, customers, fx, importing, settings, validation
+from . import catalog, fx, importing, settings, validation
 from .actor import Actor
+from .jsonable import to_jsonable
 
 log = logging.getLogger(__name__)
 
-# Tests switch the fast path off to compare it with the per-order path, and the simulated
-# pipeline off to compare the real one.
-ENABLED = True
-SIMULATE_PIPELINE = True
+# sync._import_one: (session, channel, normalized, actor, stats) -> None
+ImportOne = Callable[..., None]
 
-# The per-order code this module reproduces, by a digest of its source. When any of it
-# changes (a new pipeline stage, a new hold, a new column set on import), the fast path
-# switches itself off (with a warning) rather than write something else than the per-order
-# path would; tests/services/test_bulk_import.py then fails until this module has been
-# brought up to date and the digests below refreshed (``changed_mirrors()`` names them).
-MIRRORED = {
-    "importing._create": "4083ff7ccc14",
-    "importing._initial_holds": "9df0e583fa56",
-    "importing.find_cross_channel_duplicate": "6613dad52de4",
-    "importing._line_signature": "20cca8df7575",
-    "importing._record_refunds": "b6652dd8a51d",
-    "importing._channel_values": "cb2b75cf6307",
-    "orders.cancel_in_tx": "0c366c0a2d60",
-    "orders.place_hold_in_tx": "118f44a230e0",
-    "orders.transition": "3b63b777c912",
-    "customers.find_or_create": "1cfabb9b4f36",
-    "fx.rate_for": "8f35605bf4e1",
-    "fx.to_base": "d413da6d7c51",
-    "catalog.resolve_skus": "09bed874c10d",
-}
-# What ``pipeline.process`` does to a new order, simulated for the whole batch (fulfilled
-# by the channel, allocation). When only this part changed, the batch is still created in
-# bulk and the real ``pipeline.process`` then runs on each order (the ORM, in page order).
-PIPELINE_MIRRORED = {
-    "pipeline.process": "23235e54943f",
-    "allocation.allocate_order": "fe16e9a770cc",
-    "allocation._settle": "8abafc01162b",
-    "allocation._single_warehouse": "ea9a7fb2fb0a",
-    "allocation.candidate_warehouses": "c0aa12299e06",
-}
-_changed: list[str] | None = None
+# Tests switch the fast path off to compare it with the per-order path
+# (tests/services/test_bulk_import.py runs one mixed page through both).
+ENABLED = True
 # Rows per IN (...) list when reading back what a batch needs.
 IN_CHUNK = 500
 
@@ -93,61 +62,8 @@ _LINES = OrderLine.__table__
 _EVENTS = OrderEvent.__table__
 _HOLDS = OrderHold.__table__
 _CONFLICTS = SyncConflict.__table__
-_ALLOCATIONS = Allocation.__table__
-_MOVEMENTS = StockMovement.__table__
 _REFUNDS = Refund.__table__
 _CUSTOMERS = Customer.__table__
-
-
-def changed_mirrors(which: dict | None = None) -> list[str]:
-    """The mirrored functions whose source no longer matches their digest (cached)."""
-    global _changed
-    if _changed is None:
-        import hashlib
-        import importlib
-        import inspect
-
-        changed = []
-        for name, digest in {**MIRRORED, **PIPELINE_MIRRORED}.items():
-            module, function = name.split(".")
-            try:
-                source = inspect.getsource(getattr(
-                    importlib.import_module(f"{__package__}.{module}"), function))
-            except (AttributeError, OSError, TypeError):
-                changed.append(name)
-                continue
-            if hashlib.sha256(source.encode()).hexdigest()[:12] != digest:
-                changed.append(name)
-        if changed:
-            log.warning("bulk import: %s changed since it was mirrored; %s", ", ".join(changed),
-                        "fast path off" if set(changed) & set(MIRRORED)
-                        else "the real pipeline runs on each new order")
-        _changed = changed
-    return [name for name in _changed if name in (MIRRORED if which is None else which)]
-
-
-class _StockTaken(Exception):
-    """A concurrent transaction took stock the batch counted on."""
-
-
-class _Level:
-    __slots__ = ("id", "warehouse_id", "product_id", "on_hand", "reserved", "delta")
-
-    def __init__(self, id, warehouse_id, product_id, on_hand, reserved):
-        self.id, self.warehouse_id, self.product_id = id, warehouse_id, product_id
-        self.on_hand, self.reserved, self.delta = on_hand, reserved, 0
-
-    @property
-    def available(self) -> int:
-        return self.on_hand - self.reserved
-
-
-@dataclass
-class _Warehouse:
-    id: int
-    code: str
-    priority: int
-    ships_to: list
 
 
 @dataclass
@@ -157,13 +73,7 @@ class _Line:
     quantity: int
     sku: str | None
     title: str
-    allocated: int = 0
-    backordered: int = 0
     cancelled: int = 0
-
-    @property
-    def needed(self) -> int:  # allocation._needed on a line that has shipped nothing
-        return max(self.quantity - self.cancelled - self.allocated, 0)
 
 
 @dataclass
@@ -180,19 +90,16 @@ class _Prepared:
     unknown: list[_Line] = field(default_factory=list)
     twin: tuple | None = None  # (id, order_number, channel_id) of a suspected duplicate
     events: list[tuple] = field(default_factory=list)  # (type, message, data or callable)
-    reservations: list[tuple[_Line, _Level, int]] = field(default_factory=list)
 
 
 class _PageContext:
-    """What a page reads once: settings, SKUs, exchange rates, warehouses."""
+    """What a page reads once: settings, SKUs, exchange rates."""
 
     def __init__(self, session: Session, channel, orders: list[NormalizedOrder], actor: Actor):
         self.session, self.channel, self.actor = session, channel, actor
-        self.simulate_pipeline = SIMULATE_PIPELINE and not changed_mirrors(PIPELINE_MIRRORED)
         self.ship_by_days = settings.get(session, "ship_by_days")
         self.payment_hold = settings.get(session, "payment_hold")
         self.duplicate_window = timedelta(minutes=settings.get(session, "duplicate_window_minutes"))
-        self.allow_split = settings.get(session, "allow_split")
         skus = [line.sku for o in orders for line in (o.lines or ()) if isinstance(line.sku, str)]
         self.products = catalog.resolve_skus(session, channel.id, skus)
         self.base = fx.base_currency()
@@ -205,12 +112,6 @@ class _PageContext:
                 .order_by(ExchangeRate.currency, ExchangeRate.valid_from.desc())).all()
             for currency, valid_from, rate in rows:
                 self.rates[currency].append((valid_from, rate))
-        self.warehouses = [
-            _Warehouse(id, code, priority, ships_to or [])
-            for id, code, priority, ships_to in session.execute(
-                select(Warehouse.id, Warehouse.code, Warehouse.priority, Warehouse.ships_to)
-                .where(Warehouse.active.is_(True)).order_by(Warehouse.priority, Warehouse.id))
-        ]
 
     def rate(self, currency: str, at: datetime | None) -> Decimal | None:
         """fx.rate_for from the rates read once."""
@@ -231,16 +132,13 @@ class _PageContext:
         rate = self.rate(currency, at)
         return None if rate is None else (amount * rate).quantize(fx.CENT)
 
-    def candidate_warehouses(self, country) -> list[_Warehouse]:
-        return [w for w in self.warehouses if not w.ships_to or (country and country in w.ships_to)]
-
 
 # --- the page ------------------------------------------------------------------------------
 
 def import_orders(session: Session, channel, orders: list[NormalizedOrder], actor: Actor,
                   stats, import_one: ImportOne) -> None:
     """Import a page's orders (counted in ``stats`` as the per-order path counts them)."""
-    if not ENABLED or not orders or changed_mirrors():
+    if not ENABLED or not orders:
         for normalized in orders:
             stats.fetched += 1
             import_one(session, channel, normalized, actor, stats)
@@ -331,7 +229,7 @@ def _prepare(context: _PageContext, normalized: NormalizedOrder, digest: str) ->
         fulfilled_by_channel=normalized.fulfilled_by_channel,
         fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
         risk_score=None, cancelled_at=None, cancel_reason=None,
-        raw_payload=importing._jsonable(normalized.raw), payload_hash=digest, local_edits={},
+        raw_payload=to_jsonable(normalized.raw), payload_hash=digest, local_edits={},
         version=1, created_at=now, updated_at=now, **values,
     )
     lines = []
@@ -380,7 +278,7 @@ def _write_batch(session: Session, context: _PageContext, batch: list, stats,
                 order_ids = iter(_write(session, context, new))
         except Exception as exc:  # noqa: BLE001 — one by one, each in its savepoint
             # A database refusal or a race is expected now and then; anything else is a bug.
-            expected = isinstance(exc, (DBAPIError, _StockTaken))
+            expected = isinstance(exc, DBAPIError)
             log.log(logging.INFO if expected else logging.WARNING,
                     "bulk import of %d orders of %s fell back to one by one: %s: %s", len(new),
                     context.channel.code, type(exc).__name__, (str(exc).splitlines() or [""])[0][:300])
@@ -402,18 +300,15 @@ def _write(session: Session, context: _PageContext, batch: list[_Prepared]) -> l
         if prepared.twin is not None:
             prepared.holds.append(("duplicate", f"same e-mail and lines as {prepared.twin[1]} "
                                                 "on another channel"))
-    levels = _levels(session, context, batch) if context.simulate_pipeline else {}
     for prepared in batch:
-        _pipeline(context, prepared, levels, now)
-    _reserve(session, levels, now)
+        _before_pipeline(context, prepared, now)
 
     order_ids = _insert_returning(session, _ORDERS, [p.row for p in batch])
     line_rows = []
     for prepared, order_id in zip(batch, order_ids):
         prepared.row["id"] = order_id
         for line in prepared.lines:
-            line.row.update(order_id=order_id, quantity_allocated=line.allocated,
-                            quantity_backordered=line.backordered,
+            line.row.update(order_id=order_id, quantity_allocated=0, quantity_backordered=0,
                             quantity_cancelled=line.cancelled, quantity_shipped=0,
                             quantity_returned=0)
             line_rows.append(line.row)
@@ -428,7 +323,7 @@ def _write(session: Session, context: _PageContext, batch: list[_Prepared]) -> l
         for refund, refund_id in zip(refund_rows, _insert_returning(session, _REFUNDS, refund_rows)):
             refund["id"] = refund_id
 
-    holds, conflicts, allocations, movements, events = [], [], [], [], []
+    holds, conflicts, events = [], [], []
     for prepared in batch:
         order_id, external_id = prepared.row["id"], prepared.row["external_id"]
         for reason, note in prepared.holds:
@@ -452,32 +347,19 @@ def _write(session: Session, context: _PageContext, batch: list[_Prepared]) -> l
                 remote_value={"order_id": order_id, "order_number": prepared.row["order_number"]},
                 raw_payload=prepared.row["raw_payload"],
                 error=f"Suspected duplicate of order {twin_number}", created_at=now))
-        for line, level, quantity in prepared.reservations:
-            line_id = line.row["id"]
-            movements.append(dict(
-                stock_level_id=level.id, warehouse_id=level.warehouse_id,
-                product_id=level.product_id, on_hand_delta=0, reserved_delta=quantity,
-                reason="reservation", reference=f"order line {line_id}", order_id=order_id,
-                note=None, actor=actor.label, user_id=actor.user_id, created_at=now))
-            allocations.append(dict(
-                order_id=order_id, order_line_id=line_id, warehouse_id=level.warehouse_id,
-                stock_level_id=level.id, quantity=quantity, status="open", created_at=now,
-                closed_at=None))
         for type_, message, data in prepared.events:
             events.append(dict(order_id=order_id, created_at=now, actor=actor.label,
                                user_id=actor.user_id, type=type_,
                                message=message() if callable(message) else message,
                                data=data() if callable(data) else data))
-    for table, rows in ((_HOLDS, holds), (_CONFLICTS, conflicts), (_ALLOCATIONS, allocations),
-                        (_MOVEMENTS, movements), (_EVENTS, events)):
+    for table, rows in ((_HOLDS, holds), (_CONFLICTS, conflicts), (_EVENTS, events)):
         if rows:
             session.execute(table.insert(), rows)
-    if not context.simulate_pipeline:
-        _real_pipeline(session, context, batch)
+    _pipeline(session, context, batch)
     return order_ids
 
 
-def _real_pipeline(session: Session, context: _PageContext, batch: list[_Prepared]) -> None:
+def _pipeline(session: Session, context: _PageContext, batch: list[_Prepared]) -> None:
     """``pipeline.process`` on each new order of the batch that was not cancelled, in page
     order, as importing._create calls it (the ORM; flushed before the savepoint ends)."""
     from sqlalchemy.orm import selectinload
@@ -596,25 +478,13 @@ def _find_twins(session: Session, context: _PageContext, batch: list[_Prepared])
                 break
 
 
-def _levels(session: Session, context: _PageContext, batch: list[_Prepared]) -> dict:
-    products = {l.product_id for p in batch for l in p.lines if l.product_id}
-    warehouse_ids = [w.id for w in context.warehouses]
-    if not products or not warehouse_ids:
-        return {}
-    rows = session.execute(
-        select(StockLevel.id, StockLevel.warehouse_id, StockLevel.product_id, StockLevel.on_hand,
-               StockLevel.reserved)
-        .where(StockLevel.warehouse_id.in_(warehouse_ids), StockLevel.product_id.in_(products)))
-    return {(row[1], row[2]): _Level(*row) for row in rows}
-
-
 def _event(prepared: _Prepared, type_: str, message, data=None) -> None:
     prepared.events.append((type_, message, data))
 
 
-def _pipeline(context: _PageContext, prepared: _Prepared, levels: dict, now: datetime) -> None:
-    """What importing._create does after the insert: events, refunds, cancellation, holds,
-    pipeline.process (fulfilled by the channel, or allocation against ``levels``)."""
+def _before_pipeline(context: _PageContext, prepared: _Prepared, now: datetime) -> None:
+    """What importing._create does between the insert and pipeline.process: the imported
+    event, refunds, a cancellation on first import, the initial holds."""
     row, normalized = prepared.row, prepared.normalized
     channel_code = context.channel.code
     _event(prepared, "imported", f"Order {row['order_number']} imported from {channel_code}")
@@ -625,7 +495,6 @@ def _pipeline(context: _PageContext, prepared: _Prepared, levels: dict, now: dat
         reason = normalized.cancel_reason or "cancelled on the channel"
         for line in prepared.lines:
             line.cancelled += line.quantity
-            line.backordered = 0
         _status(prepared, "cancelled", reason)
         row["cancelled_at"], row["cancel_reason"] = now, reason
         _event(prepared, "cancelled", f"Cancelled: {reason}", {"reason": reason})
@@ -635,107 +504,12 @@ def _pipeline(context: _PageContext, prepared: _Prepared, levels: dict, now: dat
                {"reason": reason, "note": note})
     if prepared.holds:
         row["updated_at"] = now
-    if prepared.holds or not context.simulate_pipeline:
-        return
-    if row["fulfilled_by_channel"]:
-        _status(prepared, "shipped", "fulfilled by the channel")
-        row["fulfillment_status"] = "fulfilled"
-        return
-    _allocate(context, prepared, levels)
 
 
 def _status(prepared: _Prepared, to: str, reason: str | None = None) -> None:
     old, prepared.row["status"] = prepared.row["status"], to
     message = f"Status {old} → {to}" + (f": {reason}" if reason else "")
     _event(prepared, "status_changed", message, {"from": old, "to": to, "reason": reason})
-
-
-def _allocate(context: _PageContext, prepared: _Prepared, levels: dict) -> None:
-    """allocation.allocate_order + _settle on a new order, against the simulated levels."""
-    lines = [line for line in prepared.lines if line.product_id and line.needed > 0]
-    if not lines:
-        return
-    warehouses = context.candidate_warehouses(prepared.row["ship_country"])
-    whole = _single_warehouse(warehouses, levels, lines)
-    if whole is not None:
-        order_of_warehouses = [whole] + [w for w in warehouses if w is not whole]
-    elif context.allow_split:
-        order_of_warehouses = warehouses
-    else:
-        order_of_warehouses = []
-    plan = []
-    for warehouse in order_of_warehouses:
-        for line in lines:
-            need = line.needed
-            level = levels.get((warehouse.id, line.product_id))
-            if need <= 0 or level is None:
-                continue
-            take = min(need, level.available)
-            if take <= 0:
-                continue
-            level.reserved += take
-            level.delta += take
-            line.allocated += take
-            prepared.reservations.append((line, level, take))
-            plan.append((line, warehouse.code, take))
-    if plan:
-        parts = ", ".join(f"{take}× {line.sku} from {code}" for line, code, take in plan)
-        _event(prepared, "allocated", f"Reserved {parts}", lambda plan=plan: {"plan": [
-            {"sku": line.sku, "line_id": line.row["id"], "warehouse": code, "quantity": take}
-            for line, code, take in plan]})
-    waiting = []
-    for line in prepared.lines:
-        need = line.needed if line.product_id else 0
-        if need != line.backordered:
-            line.backordered = need
-            if need:
-                waiting.append(line)
-    allocated = sum(l.allocated for l in prepared.lines)
-    missing = sum(l.backordered for l in prepared.lines)
-    target = "allocated" if not missing else "partially_allocated" if allocated else "backordered"
-    if waiting:
-        parts = ", ".join(f"{l.backordered}× {l.sku}" for l in waiting)
-        _event(prepared, "backordered", f"Waiting for stock: {parts}", lambda waiting=waiting: {
-            "lines": [{"sku": l.sku, "line_id": l.row["id"], "quantity": l.backordered}
-                      for l in waiting]})
-    if target != prepared.row["status"]:
-        _status(prepared, target)
-
-
-def _single_warehouse(warehouses, levels, lines):
-    need_by_product: dict[int, int] = defaultdict(int)
-    for line in lines:
-        need_by_product[line.product_id] += line.needed
-    best, best_depth = None, -1
-    for warehouse in warehouses:
-        depth = 0
-        for product_id, need in need_by_product.items():
-            level = levels.get((warehouse.id, product_id))
-            if level is None or level.available < need:
-                break
-            depth += level.available - need
-        else:
-            if best is None or warehouse.priority < best.priority or (
-                    warehouse.priority == best.priority and depth > best_depth):
-                best, best_depth = warehouse, depth
-    return best
-
-
-def _reserve(session: Session, levels: dict, now: datetime) -> None:
-    """One guarded conditional UPDATE per stock level, with the batch's summed reservations,
-    in key order (no deadlock between two importers). A level a concurrent transaction
-    emptied meanwhile matches no row: the batch is rolled back and goes one by one."""
-    for level in sorted((l for l in levels.values() if l.delta), key=lambda l: l.id):
-        result = session.execute(
-            update(StockLevel)
-            .where(StockLevel.id == level.id, StockLevel.on_hand >= 0,
-                   StockLevel.reserved + level.delta >= 0,
-                   StockLevel.reserved + level.delta <= StockLevel.on_hand)
-            .values(reserved=StockLevel.reserved + level.delta, updated_at=now)
-            .execution_options(synchronize_session=False))
-        if result.rowcount != 1:
-            raise _StockTaken(f"stock level {level.id} changed meanwhile")
-        _expire(session, StockLevel, level.id, ["on_hand", "reserved", "updated_at"])
 
 
 def _expire(session: Session, model, id: int, attributes: list[str]) -> None:

@@ -22,6 +22,7 @@ from ..models import Channel, Order, OrderLine, Refund, SyncConflict, normalize_
 from ..models.base import utcnow
 from . import catalog, customers, events, fx, orders, pipeline, settings
 from .actor import Actor
+from .jsonable import to_jsonable
 from .transaction import transactional
 
 # Fields the channel owns; a remote change to one of them is applied (or, when also
@@ -105,7 +106,7 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
         placed_at=normalized.placed_at, channel_updated_at=normalized.updated_at,
         ship_by=ship_by, status="new", fulfilled_by_channel=normalized.fulfilled_by_channel,
         fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
-        raw_payload=_jsonable(normalized.raw), payload_hash=digest, local_edits={},
+        raw_payload=to_jsonable(normalized.raw), payload_hash=digest, local_edits={},
         **values,
     )
     for line in normalized.lines:
@@ -193,13 +194,13 @@ def _update(session: Session, channel: Channel, order: Order, normalized: Normal
             session.add(SyncConflict(
                 channel_id=channel.id, order_id=order.id, kind="local_edit",
                 external_id=order.external_id, field=field,
-                local_value={"value": _jsonable(old), **order.local_edits[field]},
-                remote_value={"value": _jsonable(new)}, raw_payload=_jsonable(normalized.raw),
+                local_value={"value": to_jsonable(old), **order.local_edits[field]},
+                remote_value={"value": to_jsonable(new)}, raw_payload=to_jsonable(normalized.raw),
                 error=f"{field} was changed in Waybill and on the channel", created_at=utcnow(),
             ))
             continue
         changes[field] = new
-    order.payload_hash, order.raw_payload = digest, _jsonable(normalized.raw)
+    order.payload_hash, order.raw_payload = digest, to_jsonable(normalized.raw)
     order.channel_updated_at = normalized.updated_at or order.channel_updated_at
     changes = apply_channel_values(session, order, changes, actor)
     _record_refunds(session, order, normalized, actor)
@@ -226,7 +227,7 @@ def apply_channel_values(session: Session, order: Order, values: dict, actor: Ac
         old = getattr(order, field)
         if _same(old, new):
             continue
-        changes[field] = {"old": _jsonable(old), "new": _jsonable(new)}
+        changes[field] = {"old": to_jsonable(old), "new": to_jsonable(new)}
         setattr(order, field, new)
     if "shipping_address" in changes:
         order.ship_country = (order.shipping_address or {}).get("country")
@@ -271,25 +272,3 @@ def _same(old, new) -> bool:
         except Exception:
             return False
     return old == new
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _jsonable(value):
-    # Exact types first (a parsed JSON payload is nothing else): no call per scalar.
-    kind = type(value)
-    if kind in _SCALARS:
-        return value
-    if kind is dict:
-        return {k if type(k) is str else str(k): v if type(v) in _SCALARS else _jsonable(v)
-                for k, v in value.items()}
-    if kind is list:
-        return [v if type(v) in _SCALARS else _jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)

@@ -26,6 +26,7 @@ from ..models import Channel, ChannelCursor, SyncConflict, SyncRun
 from ..models.base import utcnow
 from . import bulk_import, importing
 from .actor import Actor
+from .jsonable import to_jsonable
 from .transaction import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def quarantine(session: Session, channel: Channel, raw, error: str, *,
     """Keep a payload that could not be applied, with why, for a person to look at."""
     conflict = SyncConflict(
         channel_id=channel.id, kind="invalid_payload", external_id=external_id,
-        raw_payload=importing._jsonable(raw if isinstance(raw, (dict, list)) else {"raw": raw}),
+        raw_payload=to_jsonable(raw if isinstance(raw, (dict, list)) else {"raw": raw}),
         error=error[:4000], created_at=utcnow(),
     )
     session.add(conflict)

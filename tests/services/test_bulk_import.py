@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import warnings
 
 import pytest
 from sqlalchemy import event, select
@@ -59,9 +58,11 @@ def setup(make):
     make.product("D-4")
     shop = make.channel("shop", "shopify")
     other = make.channel("other", "woocommerce")
-    from app.services import fx
+    from app.services import fx, settings
 
     fx.set_rate(make.session, "EUR", "1.10", make.actor, valid_from=T0 - timedelta(days=30))
+    # The page ships many orders to one test address: no velocity review here.
+    settings.set_value(make.session, "risk_check_velocity", False, make.actor)
     imp = lambda ch, n: importing.import_order(make.session, ch, n, Actor.channel(ch.code))  # noqa: E731
     imp(other, order("O-TWIN", [("A-1", 1, "5.00")], minute=40, email="twin@example.com"))
     imp(shop, order("E-SAME", [("A-1", 1, "5.00")], minute=1))
@@ -103,16 +104,6 @@ def page_orders(with_bad: bool = False) -> tuple[list[NormalizedOrder], list]:
                                email="bad@example.com"))
     invalid = [({"id": "broken-1", "line_items": None}, "no lines")]
     return orders, invalid
-
-
-def test_fast_path_mirrors_the_current_per_order_code():
-    """The per-order create code changed: bring services/bulk_import.py up to date with it
-    (and this file's page with the new case), then refresh bulk_import.MIRRORED."""
-    assert bulk_import.changed_mirrors() == []
-    changed = bulk_import.changed_mirrors(bulk_import.PIPELINE_MIRRORED)
-    if changed:  # still right (the real pipeline runs per order), only slower
-        warnings.warn(f"bulk import: the pipeline changed ({', '.join(changed)}): new orders "
-                      "run the real pipeline one by one until bulk_import simulates it again")
 
 
 def snapshot(session) -> dict:
@@ -188,9 +179,8 @@ def snapshot(session) -> dict:
     return result
 
 
-def run(session, make, *, fast: bool, with_bad: bool = False, statements=(),
-        simulate: bool = True, monkeypatch=None):
-    bulk_import.ENABLED, bulk_import.SIMULATE_PIPELINE = fast, simulate
+def run(session, make, *, fast: bool, with_bad: bool = False, statements=(), monkeypatch=None):
+    bulk_import.ENABLED = fast
     written = []  # orders the fast path wrote in bulk
     if monkeypatch is not None:
         real = bulk_import._write
@@ -219,7 +209,7 @@ def run(session, make, *, fast: bool, with_bad: bool = False, statements=(),
             figures["bulk"] = written
             return snapshot(session), figures, executed
     finally:
-        bulk_import.ENABLED = bulk_import.SIMULATE_PIPELINE = True
+        bulk_import.ENABLED = True
         db.session.remove()
         _truncate_domain_tables()
 
@@ -236,15 +226,13 @@ def statements(app):
     event.remove(db.engine, "before_cursor_execute", count)
 
 
-@pytest.mark.parametrize("simulate", [True, False], ids=["simulated-pipeline", "real-pipeline"])
 @pytest.mark.parametrize("with_bad", [False, True], ids=["clean", "with-bad-order"])
 def test_fast_path_writes_what_the_per_order_path_writes(session, make, statements, with_bad,
-                                                         simulate, monkeypatch):
+                                                         monkeypatch):
     slow, slow_figures, slow_statements = run(session, make, fast=False, with_bad=with_bad,
                                               statements=statements)
     fast, fast_figures, fast_statements = run(session, make, fast=True, with_bad=with_bad,
-                                              statements=statements, simulate=simulate,
-                                              monkeypatch=monkeypatch)
+                                              statements=statements, monkeypatch=monkeypatch)
     written = fast_figures.pop("bulk")
     slow_figures.pop("bulk")
     assert fast_figures == slow_figures
@@ -256,8 +244,7 @@ def test_fast_path_writes_what_the_per_order_path_writes(session, make, statemen
     else:
         assert written == ["N-PAID", "N-PENDING", "N-UNKNOWN", "N-FBA", "N-CANCEL", "N-TWIN",
                            "N-SHORT", "N-NONE", "N-SPLIT", "N-REFUND", "N-LATE"]
-        if simulate and not bulk_import.changed_mirrors(bulk_import.PIPELINE_MIRRORED):
-            assert len(fast_statements) < len(slow_statements) * 0.5
+        assert len(fast_statements) < len(slow_statements)
     # What the page is expected to contain, so that the comparison is not vacuous.
     orders = fast["orders"]
     assert fast_figures["created"] == 11 and fast_figures["updated"] == 2
@@ -274,8 +261,6 @@ def test_fast_path_writes_what_the_per_order_path_writes(session, make, statemen
     if with_bad:
         assert "N-BAD" not in orders
         assert any(c["external_id"] == "N-BAD" for c in fast["conflicts"])
-    if bulk_import.changed_mirrors(bulk_import.PIPELINE_MIRRORED):
-        return  # the pipeline grew stages (rules, risk): the outcomes below may differ
     assert orders["N-PAID"]["status"] == "allocated"
     assert orders["N-PENDING"]["status"] == "new"
     assert orders["N-UNKNOWN"]["status"] == "new"
@@ -286,29 +271,3 @@ def test_fast_path_writes_what_the_per_order_path_writes(session, make, statemen
     assert orders["N-SPLIT"]["status"] == "partially_allocated"
 
 
-def test_fast_path_falls_back_when_stock_was_taken_meanwhile(session, make, monkeypatch):
-    """A guarded UPDATE that matches no row (stock taken by a concurrent transaction) sends
-    the batch one by one; nothing is oversold and the ledger stays true."""
-    real = bulk_import._reserve
-    calls = []
-
-    def take_stock_first(session, levels, now):
-        calls.append(1)
-        for level in levels.values():  # what a concurrent importer would have done
-            session.execute(StockLevel.__table__.update().where(StockLevel.id == level.id)
-                            .values(reserved=StockLevel.on_hand))
-        return real(session, levels, now)
-
-    monkeypatch.setattr(bulk_import, "_reserve", take_stock_first)
-    with clock_at(NOW):
-        shop = setup(make)
-        orders = [order(f"R-{i}", [("A-1", 1, "5.00")], minute=30 + i, email=f"r{i}@example.com")
-                  for i in range(3)]
-        stats = sync.PullStats()
-        sync.import_page(session, shop, OrderPage(orders=orders, next_page=None),
-                         Actor.channel(shop.code), stats)
-    assert calls and stats.created == 3 and stats.errors == 0
-    assert_invariants(session)
-    statuses = session.scalars(select(Order.status).where(Order.external_id.like("R-%"))).all()
-    if not bulk_import.changed_mirrors(bulk_import.PIPELINE_MIRRORED):
-        assert sorted(statuses) == ["allocated"] * 3  # the one-by-one path allocated them
