@@ -230,6 +230,8 @@ def _prepare(context: _PageContext, normalized: NormalizedOrder, digest: str) ->
         fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
         risk_score=None, cancelled_at=None, cancel_reason=None,
         raw_payload=to_jsonable(normalized.raw), payload_hash=digest, local_edits={},
+        risk_signals=to_jsonable(normalized.risk or {}), screened_at=None, routing=None,
+        ship_address_key=None,
         version=1, created_at=now, updated_at=now, **values,
     )
     lines = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import Customer, Order, Shipment
@@ -55,31 +55,23 @@ def search(session: Session, query: str, limit: int = 50) -> SearchResult:
         return result
     lowered = q.lower()
     number = q.lstrip("#")
-    # One small indexed query per key, not one OR over all of them: an OR mixing
-    # expression indexes makes the planner scan the whole orders table.
-    keyed = [
+    # Every key is an indexed condition (the name prefix too, as a range): the planner
+    # combines the indexes (SQLite's OR optimisation, PostgreSQL's BitmapOr) instead of
+    # scanning the table.
+    matching = select(Order.id).where(or_(
         Order.order_number.in_({q, number, "#" + number}),  # "1001" finds "#1001"
         Order.external_id == number,
         func.lower(Order.email) == lowered,
         _prefix_of(Order.customer_name, lowered),
-    ]
-    order_ids: set[int] = set()
-    for condition in keyed:
-        order_ids.update(session.scalars(select(Order.id).where(condition).limit(limit)))
-    order_ids.update(session.scalars(
-        select(Shipment.order_id).where(Shipment.tracking_number == q).limit(limit)))
-    if order_ids:
-        result.orders = session.scalars(
-            select(Order).where(Order.id.in_(order_ids))
-            .options(selectinload(Order.channel), selectinload(Order.holds))
-            .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit)
-        ).all()
-    customer_ids = set(session.scalars(select(Customer.id).where(Customer.email == lowered)))
-    customer_ids.update(session.scalars(
-        select(Customer.id).where(_prefix_of(Customer.name, lowered)).limit(limit)))
-    if customer_ids:
-        result.customers = session.scalars(
-            select(Customer).where(Customer.id.in_(customer_ids))
-            .order_by(Customer.name, Customer.id).limit(limit)
-        ).all()
+        Order.id.in_(select(Shipment.order_id).where(Shipment.tracking_number == q)),
+    )).limit(limit)
+    result.orders = session.scalars(
+        select(Order).where(Order.id.in_(matching))
+        .options(selectinload(Order.channel), selectinload(Order.holds))
+        .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit)
+    ).all()
+    result.customers = session.scalars(
+        select(Customer).where(or_(Customer.email == lowered, _prefix_of(Customer.name, lowered)))
+        .order_by(Customer.name, Customer.id).limit(limit)
+    ).all()
     return result
