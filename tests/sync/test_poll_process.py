@@ -83,6 +83,8 @@ def test_sigkilled_poller_loses_and_duplicates_nothing(app, session, sandbox, sa
     assert killed_runs >= 3
     imported_before = session.scalar(select(func.count(Order.id)))
     assert 0 < imported_before < len(state.list_orders(kind, "demo"))
+    print(f"{kills} SIGKILLs; {killed_runs} interrupted runs; {imported_before} of "
+          f"{len(state.list_orders(kind, 'demo'))} orders imported before the clean run")
     db.session.remove()
 
     clean = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
