@@ -109,6 +109,7 @@ FAB_API_KEY_PREFIXES = ["wb_"]
 FAB_PASSWORD_HASH_METHOD = "scrypt"
 FAB_API_MAX_PAGE_SIZE = 200
 FAB_SECURITY_MANAGER_CLASS = "app.security.manager.WaybillSecurityManager"
+FAB_INDEX_VIEW = "app.views.dashboard.WaybillIndexView"  # "/" leads to the dashboard
 AUTH_RATE_LIMITED = _env_bool("OMS_LOGIN_RATE_LIMITED", True)
 AUTH_RATE_LIMIT = os.environ.get("OMS_LOGIN_RATE_LIMIT", "10 per 20 second")
 RATELIMIT_ENABLED = AUTH_RATE_LIMITED

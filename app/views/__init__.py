@@ -12,7 +12,7 @@ from flask import current_app
 def register_views(appbuilder) -> None:
     from .catalog import ProductView, SkuAliasView
     from .customers import CustomerView
-    from .dashboard import DashboardView, index_redirect
+    from .dashboard import DashboardView
     from .formatting import register_filters
     from .fulfillment import PickListView, ShipmentView
     from .inventory import StockLevelView, StockMovementView, WarehouseView
@@ -56,16 +56,4 @@ def register_views(appbuilder) -> None:
     add(AuditLogView, "Audit log", icon="fa-history", category="Settings")
 
     appbuilder.add_view_no_menu(SearchView)
-    dashboard = appbuilder.add_view_no_menu(DashboardView)
-    _dashboard_as_index(appbuilder, dashboard, index_redirect)
-
-
-def _dashboard_as_index(appbuilder, dashboard, index_redirect) -> None:
-    """Make "/" lead to the dashboard. With FAB_INDEX_VIEW unset, FAB's IndexView (a public
-    welcome page) owns "/": its view function is replaced by a redirect to the dashboard."""
-    index = getattr(appbuilder, "_indexview", None)
-    if index is None or index is dashboard:
-        return
-    endpoint = f"{index.endpoint}.{index.default_view}"
-    if endpoint in current_app.view_functions:
-        current_app.view_functions[endpoint] = index_redirect
+    appbuilder.add_view_no_menu(DashboardView)

@@ -4,7 +4,7 @@ filtered lists. "/" (FAB's index) sends people here; anonymous users go to the l
 from __future__ import annotations
 
 from flask import redirect, url_for
-from flask_appbuilder import BaseView, expose
+from flask_appbuilder import BaseView, IndexView, expose
 from flask_appbuilder.security.decorators import has_access
 
 from ..extensions import db
@@ -28,7 +28,10 @@ class DashboardView(BaseView):
         )
 
 
-def index_redirect():
-    """Replaces FAB's public welcome page: "/" goes to the dashboard (which asks anonymous
-    visitors to sign in)."""
-    return redirect(url_for("DashboardView.index"))
+class WaybillIndexView(IndexView):
+    """FAB's home page (config FAB_INDEX_VIEW): "/" goes to the dashboard, which asks
+    anonymous visitors to sign in."""
+
+    @expose("/")
+    def index(self):
+        return redirect(url_for("DashboardView.index"))
