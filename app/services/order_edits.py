@@ -369,6 +369,9 @@ def edit_lines(session: Session, order_id: int, actor: Actor, *, expected_versio
         if product is not None and quantity is not None and price is not None:
             additions.append((product, quantity, Decimal(price), title or product.name))
     errors.raise_if_any("The line changes are not valid")
+    if not new_quantities and not removed and not additions:
+        raise ValidationFailed("Nothing to change: every quantity is as it was",
+                               errors={"lines": ["nothing to change"]})
 
     why = "lines edited"
     changes: dict[str, list] = {"changed": [], "removed": [], "added": []}
@@ -437,3 +440,62 @@ def add_line(session: Session, order_id: int, sku: str, quantity, unit_price,
 def remove_line(session: Session, order_id: int, line_id: int, expected_version, actor: Actor):
     return edit_lines(session, order_id, actor, expected_version=expected_version,
                       remove=[line_id])
+
+
+# --- bulk actions on many orders ------------------------------------------------------------
+
+BULK_ACTIONS = ("hold", "release", "reallocate", "cancel")
+BULK_MAX_ORDERS = 500
+
+
+def bulk(session: Session, action: str, ids, actor: Actor, *, reason: str | None = None,
+         hold_reason: str = "manual") -> dict:
+    """Run one action on many orders, each order in its own transaction: one that fails
+    (shipped, not held, stale...) is reported with why and does not stop the others.
+    ``reason``: the cancellation reason (required for cancel), the hold's note (required
+    for hold), the release note. Returns {"action", "succeeded": [...], "failed": [...]}."""
+    from ..models import Order
+    from .errors import DomainError
+
+    if action not in BULK_ACTIONS:
+        raise ValidationFailed.field("action", f"must be one of {', '.join(BULK_ACTIONS)}")
+    if not isinstance(ids, (list, tuple)) or not ids:
+        raise ValidationFailed.field("ids", "select at least one order")
+    if len(ids) > BULK_MAX_ORDERS:
+        raise ValidationFailed.field("ids", f"at most {BULK_MAX_ORDERS} orders at once")
+    clean_ids = []
+    for value in ids:
+        clean_ids.append(_line_id(value, "ids"))
+    clean_ids = list(dict.fromkeys(clean_ids))
+    if action == "hold":
+        from ..models.orders import HOLD_REASONS
+
+        if hold_reason not in HOLD_REASONS:
+            raise ValidationFailed.field("hold_reason",
+                                         f"must be one of {', '.join(HOLD_REASONS)}")
+    if action in ("hold", "cancel"):
+        reason = validation.text(reason, "reason", max_length=500)
+    else:
+        reason = validation.text(reason, "reason", max_length=500, required=False)
+    numbers = dict(session.execute(select(Order.id, Order.order_number)
+                                   .where(Order.id.in_(clean_ids))).all())
+    session.rollback()  # end the read: each order below is its own write transaction
+    result = {"action": action, "succeeded": [], "failed": []}
+    for order_id in clean_ids:
+        entry = {"id": order_id, "order_number": numbers.get(order_id)}
+        try:
+            if order_id not in numbers:
+                raise NotFound(f"Order {order_id} not found")
+            if action == "hold":
+                orders.place_hold(session, order_id, hold_reason or "manual", reason, actor)
+            elif action == "release":
+                orders.release_hold(session, order_id, actor, note=reason)
+            elif action == "reallocate":
+                reallocate(session, order_id, actor)
+            else:
+                orders.cancel_order(session, order_id, reason, actor)
+        except DomainError as err:
+            result["failed"].append({**entry, "message": err.message, "code": err.code})
+        else:
+            result["succeeded"].append(entry)
+    return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose
+from flask_appbuilder.actions import action
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
 
@@ -15,14 +16,14 @@ from ..extensions import db
 from ..models import Order
 from ..models.orders import FINANCIAL_STATUSES, HOLD_REASONS, ORDER_STATUSES
 from ..security import permissions as p
-from ..services import order_queries, orders as order_service
+from ..services import order_edits, order_queries, orders as order_service
 from ..services.errors import DomainError, NotFound, ValidationFailed
 from ..services.validation import ADDRESS_FIELDS
 from .base import (
     select_field,
     form_error_status,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, FilterOpenHoldReason,
-    OmsModelView, can, current_actor, flash_error, service_call,
+    OmsListWidget, OmsModelView, can, current_actor, flash_error, service_call,
 )
 from .formatting import HOLD_LABELS, hold_badges, humanize, money, status_badge, utc
 
@@ -67,6 +68,24 @@ ORDER_DISPLAY = {
 }
 
 
+# Bulk action name -> the permission (on Order) it needs: the list offers only these.
+BULK_PERMISSIONS = {"hold": p.HOLD, "release": p.HOLD, "cancel": p.AMEND,
+                    "reallocate": p.REALLOCATE}
+BULK_DONE = {"hold": "Held", "release": "Released", "cancel": "Cancelled",
+             "reallocate": "Re-allocated"}
+
+
+class OrderListWidget(OmsListWidget):
+    """The order list offers the bulk actions the signed-in user may run, no others."""
+
+    def __init__(self, **kwargs):
+        actions = kwargs.get("actions") or {}
+        kwargs["actions"] = {name: item for name, item in actions.items()
+                             if name in BULK_PERMISSIONS
+                             and can(BULK_PERMISSIONS[name], p.RESOURCE_ORDER)}
+        super().__init__(**kwargs)
+
+
 class OrderView(OmsModelView):
     route_base = "/orders"
     datamodel = EagerSQLAInterface(
@@ -80,8 +99,15 @@ class OrderView(OmsModelView):
     class_permission_name = p.RESOURCE_ORDER
     method_permission_name = p.method_map(
         hold=p.HOLD, release=p.HOLD, note=p.HOLD, cancel=p.AMEND, edit_address=p.AMEND,
+        cancel_lines=p.AMEND, edit_lines=p.AMEND,
+        # bulk actions on the list (FAB @action: the permission of the action's method)
+        action_hold=p.HOLD, action_release=p.HOLD, action_cancel=p.AMEND,
+        action_reallocate=p.REALLOCATE, bulk_hold=p.HOLD, bulk_cancel=p.AMEND,
     )
-    include_route_methods = {"list", "show", "hold", "release", "note", "cancel", "edit_address"}
+    include_route_methods = {"list", "show", "hold", "release", "note", "cancel", "edit_address",
+                             "cancel_lines", "edit_lines", "action_post", "bulk_hold",
+                             "bulk_cancel"}
+    list_widget = OrderListWidget
 
     list_title = "Orders"
     show_title = "Order"
@@ -116,6 +142,8 @@ class OrderView(OmsModelView):
             holdable=detail.order.status in order_service.HOLDABLE_STATUSES,
             cancellable=detail.order.status not in order_service.SHIPPED_STATUSES
             and detail.order.status != "cancelled",
+            lines_cancellable=detail.order.status in order_edits.LINE_CANCELLABLE_STATUSES
+            and any(line.quantity_open > 0 for line in detail.order.lines),
         )
 
     def _detail(self, pk):
@@ -209,3 +237,101 @@ class OrderView(OmsModelView):
             "oms/order_address.html", order=order, kind=kind, values=values, version=version,
             fields=list(ADDRESS_FIELDS), field_errors=field_errors, editable=order.status in order_service.EDITABLE_STATUSES,
         ), status
+
+    # --- lines: cancel units, edit before picking ----------------------------------------
+
+    @expose("/<int:pk>/cancel_lines", methods=["POST"])
+    @has_access
+    def cancel_lines(self, pk):
+        """Form fields ``cancel_<line id>`` (units to cancel), ``reason`` and ``version``."""
+        quantities = {key.removeprefix("cancel_"): value.strip()
+                      for key, value in request.form.items()
+                      if key.startswith("cancel_") and value.strip() not in ("", "0")}
+        service_call(order_edits.cancel_lines, db.session, pk, quantities,
+                     request.form.get("reason"), request.form.get("version"), current_actor(),
+                     success=lambda order: "Lines cancelled" + (
+                         " — nothing open remains: the order is cancelled"
+                         if order.status == "cancelled" else ""))
+        return self._back(pk)
+
+    @expose("/<int:pk>/lines", methods=["POST"])
+    @has_access
+    def edit_lines(self, pk):
+        """Form fields ``qty_<line id>`` (new quantity), ``remove_<line id>`` (a ticked box),
+        ``add_sku``/``add_quantity``/``add_price`` (one new line) and ``version``."""
+        form = request.form
+        removed = [key.removeprefix("remove_") for key in form if key.startswith("remove_")]
+        quantities = {key.removeprefix("qty_"): value.strip() for key, value in form.items()
+                      if key.startswith("qty_") and key.removeprefix("qty_") not in removed}
+        add = []
+        if (form.get("add_sku") or "").strip():
+            add.append({"sku": form.get("add_sku"), "quantity": (form.get("add_quantity") or "").strip(),
+                        "unit_price": (form.get("add_price") or "").strip() or None})
+        service_call(order_edits.edit_lines, db.session, pk, current_actor(),
+                     expected_version=form.get("version"), quantities=quantities,
+                     remove=removed, add=add, success="Lines changed and stock reserved again")
+        return self._back(pk)
+
+    # --- bulk actions on the list -----------------------------------------------------------
+
+    @action("hold", "Hold", icon="fa-pause", single=False)
+    def action_hold(self, items):
+        return self._bulk_confirm("hold", items)
+
+    @action("release", "Release holds", "Release every open hold of the selected orders?",
+            icon="fa-play", single=False)
+    def action_release(self, items):
+        return self._bulk_run("release", [item.id for item in items if item is not None],
+                              reason="bulk release")
+
+    @action("reallocate", "Re-allocate", "Release and allocate the selected orders again?",
+            icon="fa-refresh", single=False)
+    def action_reallocate(self, items):
+        return self._bulk_run("reallocate", [item.id for item in items if item is not None])
+
+    @action("cancel", "Cancel", icon="fa-ban", single=False)
+    def action_cancel(self, items):
+        return self._bulk_confirm("cancel", items)
+
+    def _bulk_confirm(self, name, items):
+        """Hold and cancel need a reason: a small page with the selection and the form."""
+        items = [item for item in items if item is not None]
+        if not items:
+            flash("Select at least one order", "warning")
+            return redirect(url_for("OrderView.list"))
+        return self.render_template(
+            "oms/order_bulk_confirm.html", bulk_action=name, orders=items,
+            endpoint=f"OrderView.bulk_{name}",
+            hold_reasons=[(r, HOLD_LABELS.get(r, humanize(r))) for r in HOLD_REASONS])
+
+    def _bulk_run(self, name, ids, reason=None, hold_reason="manual"):
+        try:
+            result = order_edits.bulk(db.session, name, ids, current_actor(), reason=reason,
+                                      hold_reason=hold_reason)
+        except DomainError as err:
+            flash_error(err)
+            return redirect(url_for("OrderView.list"))
+        done, failed = result["succeeded"], result["failed"]
+        total = len(done) + len(failed)
+        flash(f"{BULK_DONE[name]} {len(done)} of {total} order(s)",
+              "success" if not failed else "warning")
+        for entry in failed[:25]:
+            label = entry["order_number"] or f"#{entry['id']}"
+            flash(f"Not {BULK_DONE[name].lower()}: {label} — {entry['message']}", "danger")
+        if len(failed) > 25:
+            flash(f"… and {len(failed) - 25} more not {BULK_DONE[name].lower()}", "danger")
+        return redirect(url_for("OrderView.list"))
+
+    def _bulk_ids(self):
+        return [value for value in request.form.getlist("ids") if value.strip()]
+
+    @expose("/bulk/hold", methods=["POST"])
+    @has_access
+    def bulk_hold(self):
+        return self._bulk_run("hold", self._bulk_ids(), reason=request.form.get("reason"),
+                              hold_reason=request.form.get("hold_reason") or "manual")
+
+    @expose("/bulk/cancel", methods=["POST"])
+    @has_access
+    def bulk_cancel(self):
+        return self._bulk_run("cancel", self._bulk_ids(), reason=request.form.get("reason"))
