@@ -8,6 +8,7 @@ from .orders import (  # noqa: F401
     Allocation, Customer, Order, OrderEvent, OrderHold, OrderLine,
 )
 from .returns import Refund, Return, ReturnLine  # noqa: F401
+from .routing import AllocationDecision  # noqa: F401
 from .rules import Rule, RuleVersion  # noqa: F401
 from .settings import AuditLog, ExchangeRate, Setting  # noqa: F401
 from .sync import Channel, ChannelCursor, JobLock, SyncConflict, SyncRun  # noqa: F401

@@ -1,92 +1,131 @@
-"""Allocation: decide which warehouse ships which units and reserve them.
+"""Allocation and routing: decide which warehouse ships which units, reserve them, and
+record why.
 
-Candidates are active warehouses that ship to the destination. One warehouse that can
-ship everything wins (by priority, then stock depth); otherwise, when splitting is
-allowed, each line takes what it can from the candidates in that order; the rest waits
-as a backorder. Reservations go through ``inventory.reserve`` (guarded UPDATE), so a
-warehouse emptied by a concurrent transaction simply falls through to the next one.
+Orders are served in queue order (priority, ship-by, placed-at). For one order:
+
+1. **Candidates**: active warehouses that ship to the destination country and that the
+   rules allow (``rules.routing``: excluded codes are out, preferred codes rank first).
+   Every other warehouse is listed in the decision record with the reason it was left out.
+2. **Ranking**: rule preference, warehouse priority, great-circle distance from the
+   warehouse to the destination's centroid (``app/data/centroids.py``: US ZIP3 area, else
+   the country), stock depth.
+3. **Plan**: the best-ranked warehouse that can ship the whole order; else, where splitting
+   is allowed (the ``allow_split`` setting and no rule forbidding it), as few shipments as
+   possible: greedily the warehouse covering most of what is still missing first; else
+   nothing (the order waits for one warehouse to have everything).
+4. **Reservation**: per warehouse and product one guarded UPDATE for the summed quantity
+   of every line of that product (``inventory.reserve_lines``), in stock-level key order
+   (no deadlocks between orders that need the same levels). A level emptied by a
+   concurrent transaction fails its guard: the rest is planned again from fresh levels.
+5. **The rest**: by the ``backorder_policy`` setting on the order's first decision:
+   backorder (wait for stock), hold (a ``manual`` hold, "waiting for stock: backorder
+   policy") or cancel the unavailable units. Retries of a waiting order only backorder.
+
+Every decision that is a first decision or reserves anything writes an
+``AllocationDecision`` (candidates with their scores or why they were excluded, the plan,
+split or not, what is left waiting), which the order page shows.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import Order, OrderLine, StockLevel, Warehouse
-from . import events, inventory, orders, settings
+from ..data.centroids import centroid
+from ..models import AllocationDecision, Order, OrderHold, OrderLine, StockLevel, Warehouse
+from ..models.base import utcnow
+from . import events, inventory, orders, rules, settings
 from .actor import Actor
 from .errors import InsufficientStock
 
 ALLOCATABLE_STATUSES = frozenset({"new", "backordered", "partially_allocated"})
+WAITING_STATUSES = ("backordered", "partially_allocated")
+HOLD_NOTE = "waiting for stock: backorder policy"
+CANCEL_REASON = "out of stock: backorder policy"
+EARTH_RADIUS_KM = 6371.0088
+MAX_ROUNDS = 3  # planning rounds per decision when concurrent orders empty a level
+
+
+def queue_order():
+    """The allocation queue: higher priority first, then the earliest ship-by (orders
+    without one after those with one), then the oldest."""
+    return (Order.priority.desc(), Order.ship_by.is_(None), Order.ship_by, Order.placed_at,
+            Order.id)
 
 
 def _needed(line: OrderLine) -> int:
     return max(line.quantity_open - line.quantity_allocated, 0)
 
 
-def candidate_warehouses(session: Session, order: Order) -> list[Warehouse]:
-    warehouses = session.scalars(
-        select(Warehouse).where(Warehouse.active.is_(True)).order_by(Warehouse.priority, Warehouse.id)
-    ).all()
+# --- distance ------------------------------------------------------------------------------
+
+def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    h = (math.sin((lat2 - lat1) / 2) ** 2
+         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def destination(order: Order) -> dict:
+    address = order.shipping_address or {}
+    country = (order.ship_country or address.get("country") or "").upper() or None
+    postcode = address.get("postcode") if isinstance(address, dict) else None
+    point = centroid(country, postcode)
+    return {"country": country, "postcode": postcode,
+            "point": list(point) if point else None}
+
+
+def warehouse_point(warehouse: Warehouse) -> tuple[float, float] | None:
+    if warehouse.latitude is not None and warehouse.longitude is not None:
+        return float(warehouse.latitude), float(warehouse.longitude)
+    return centroid(warehouse.country, warehouse.postcode)  # no coordinates: its area's
+
+
+# --- candidates ----------------------------------------------------------------------------
+
+def _active_warehouses(session: Session) -> list[Warehouse]:
+    return list(session.scalars(
+        select(Warehouse).where(Warehouse.active.is_(True)).order_by(Warehouse.priority,
+                                                                     Warehouse.id)))
+
+
+def _screen(warehouses, order: Order, route: dict) -> tuple[list[Warehouse], list[dict]]:
+    """(allowed warehouses, [{code, name, excluded}] for the others)."""
     country = order.ship_country
-    return [w for w in warehouses if not w.ships_to or (country and country in w.ships_to)]
+    excluded_codes = set(route.get("exclude_warehouses") or [])
+    allowed, out = [], []
+    for w in warehouses:
+        why = None
+        if w.ships_to and not (country and country in w.ships_to):
+            why = f"does not ship to {country or 'an unknown country'}"
+        elif w.code in excluded_codes:
+            why = "excluded by a rule"
+        if why:
+            out.append({"code": w.code, "name": w.name, "excluded": why})
+        else:
+            allowed.append(w)
+    return allowed, out
 
 
-def allocate_order(session: Session, order: Order, actor: Actor) -> str:
-    """Reserve what the order still needs; set its status. Returns the new status."""
-    if order.status not in ALLOCATABLE_STATUSES or order.is_held:
-        return order.status
-    lines = [line for line in order.lines if line.product_id and _needed(line) > 0]
-    if not lines:
-        return order.status
-    warehouses = candidate_warehouses(session, order)
-    levels = _levels(session, [w.id for w in warehouses], {l.product_id for l in lines})
-    plan = []
-    whole = _single_warehouse(warehouses, levels, lines)
-    if whole is not None:
-        order_of_warehouses = [whole] + [w for w in warehouses if w is not whole]
-    elif settings.get(session, "allow_split"):
-        order_of_warehouses = warehouses
-    else:  # no single warehouse can ship it all and splitting is off: wait for stock
-        order_of_warehouses = []
-    for warehouse in order_of_warehouses:
-        for line in lines:
-            need = _needed(line)
-            level = levels.get((warehouse.id, line.product_id))
-            if need <= 0 or level is None:
-                continue
-            take = min(need, level.available)
-            if take <= 0:
-                continue
-            try:
-                inventory.reserve(session, line, level, take, actor)
-            except InsufficientStock:  # taken by a concurrent order meanwhile
-                continue
-            plan.append({"sku": line.sku, "line_id": line.id, "warehouse": warehouse.code,
-                         "quantity": take})
-    if plan:
-        events.allocated(session, order, actor, plan)
-    return _settle(session, order, actor)
+def _rank_key(w: Warehouse, prefer: list[str], distance: float | None, depth: int):
+    rank = prefer.index(w.code) if w.code in prefer else len(prefer)
+    return (rank, w.priority, distance if distance is not None else math.inf, -depth, w.id)
 
 
-def _settle(session: Session, order: Order, actor: Actor) -> str:
-    """Record backorders and move the status to what the reservations now say."""
-    waiting = []
-    for line in order.lines:
-        need = _needed(line) if line.product_id else 0
-        if need != line.quantity_backordered:
-            line.quantity_backordered = need
-            if need:
-                waiting.append({"sku": line.sku, "line_id": line.id, "quantity": need})
-    allocated = sum(l.quantity_allocated for l in order.lines)
-    missing = sum(l.quantity_backordered for l in order.lines)
-    target = "allocated" if not missing else "partially_allocated" if allocated else "backordered"
-    if waiting:
-        events.backordered(session, order, actor, waiting)
-    if target != order.status and orders.can_transition(order, target):
-        orders.transition(session, order, target, actor)
-    return order.status
+def candidate_warehouses(session: Session, order: Order) -> list[Warehouse]:
+    """Active warehouses that ship to the order's country and that the rules allow,
+    best first by rule preference, priority and distance (stock is not looked at)."""
+    route = rules.routing(order)
+    allowed, _ = _screen(_active_warehouses(session), order, route)
+    point = destination(order)["point"]
+    prefer = route["prefer_warehouses"]
+
+    def key(w):
+        wp = warehouse_point(w)
+        return _rank_key(w, prefer, haversine_km(wp, point) if wp and point else None, 0)
+    return sorted(allowed, key=key)
 
 
 def _levels(session, warehouse_ids, product_ids) -> dict[tuple[int, int], StockLevel]:
@@ -97,63 +136,272 @@ def _levels(session, warehouse_ids, product_ids) -> dict[tuple[int, int], StockL
     return {(level.warehouse_id, level.product_id): level for level in rows}
 
 
-def _single_warehouse(warehouses, levels, lines) -> Warehouse | None:
-    need_by_product: dict[int, int] = defaultdict(int)
-    for line in lines:  # a SKU repeated on several lines is summed before checking
-        need_by_product[line.product_id] += _needed(line)
-    best, best_depth = None, -1
-    for warehouse in warehouses:
-        depth = 0
-        for product_id, need in need_by_product.items():
-            level = levels.get((warehouse.id, product_id))
-            if level is None or level.available < need:
-                break
-            depth += level.available - need
-        else:
-            if best is None or warehouse.priority < best.priority or (
-                    warehouse.priority == best.priority and depth > best_depth):
-                best, best_depth = warehouse, depth
-    return best
+def _score(allowed, levels, need: dict[int, int], route: dict, point) -> list[dict]:
+    """One scored entry per allowed warehouse, best first."""
+    prefer = route["prefer_warehouses"]
+    scored = []
+    for w in allowed:
+        coverage, depth, whole = 0, 0, True
+        for product_id, units in need.items():
+            level = levels.get((w.id, product_id))
+            available = max(level.available, 0) if level is not None else 0
+            coverage += min(available, units)
+            depth += available - units
+            whole = whole and available >= units
+        wp = warehouse_point(w)
+        distance = round(haversine_km(wp, point), 1) if wp and point else None
+        scored.append({
+            "warehouse": w, "code": w.code, "name": w.name, "excluded": None,
+            "preferred": prefer.index(w.code) + 1 if w.code in prefer else None,
+            "priority": w.priority, "distance_km": distance, "depth": depth,
+            "coverage": coverage, "whole": whole,
+            "key": _rank_key(w, prefer, distance, depth),
+        })
+    scored.sort(key=lambda s: s["key"])
+    for rank, entry in enumerate(scored, 1):
+        entry["rank"] = rank
+    return scored
+
+
+def _plan(scored: list[dict], levels, need: dict[int, int], split_allowed: bool
+          ) -> tuple[str, list[tuple[Warehouse, int, int]]]:
+    """(kind, [(warehouse, product_id, units)]): kind is whole, split or none."""
+    for entry in scored:
+        if entry["whole"]:
+            w = entry["warehouse"]
+            return "whole", [(w, pid, units) for pid, units in need.items() if units > 0]
+    if not split_allowed:
+        return "none", []
+    remaining = {pid: units for pid, units in need.items() if units > 0}
+    steps, used = [], set()
+    while remaining:
+        best, best_cover = None, 0
+        for entry in scored:  # ties keep the ranking order
+            w = entry["warehouse"]
+            if w.id in used:
+                continue
+            cover = sum(min(max(levels[(w.id, pid)].available, 0), units)
+                        for pid, units in remaining.items() if (w.id, pid) in levels)
+            if cover > best_cover:
+                best, best_cover = w, cover
+        if best is None:
+            break
+        used.add(best.id)
+        for pid in list(remaining):
+            level = levels.get((best.id, pid))
+            take = min(max(level.available, 0), remaining[pid]) if level is not None else 0
+            if take > 0:
+                steps.append((best, pid, take))
+                remaining[pid] -= take
+                if not remaining[pid]:
+                    del remaining[pid]
+    return ("split" if len(used) > 1 else "whole" if used else "none"), steps
+
+
+# --- one order ---------------------------------------------------------------------------
+
+def allocate_order(session: Session, order: Order, actor: Actor) -> str:
+    """Reserve what the order still needs; set its status. Returns the new status.
+    No commit (runs in the caller's transaction)."""
+    if order.status not in ALLOCATABLE_STATUSES or order.is_held:
+        return order.status
+    lines = [line for line in order.lines if line.product_id and _needed(line) > 0]
+    if not lines:
+        return order.status
+    first = order.status == "new"
+    # The on_allocation rules run once per order (its first decision), not on every retry.
+    route = rules.evaluate_for_allocation(session, order, actor) if first else rules.routing(order)
+    if order.is_held:
+        return order.status
+    conf = settings.get_many(session, ("allow_split", "backorder_policy"))
+    split_allowed = bool(conf["allow_split"]) and not route["forbid_split"]
+    dest = destination(order)
+    point = tuple(dest["point"]) if dest["point"] else None
+
+    warehouses = _active_warehouses(session)
+    allowed, excluded = _screen(warehouses, order, route)
+    product_ids = {line.product_id for line in lines}
+    levels = _levels(session, [w.id for w in allowed], product_ids)
+    by_product: dict[int, list[OrderLine]] = defaultdict(list)
+    for line in lines:
+        by_product[line.product_id].append(line)
+
+    reserved: list[dict] = []
+    first_scored, first_kind = None, "none"
+    used_ids = {a.warehouse_id for a in order.allocations if a.status == "open"}
+    for round_no in range(MAX_ROUNDS):
+        need = {pid: sum(_needed(l) for l in ls) for pid, ls in by_product.items()}
+        need = {pid: units for pid, units in need.items() if units > 0}
+        if not need:
+            break
+        pool = allowed
+        if round_no and not split_allowed and used_ids:
+            pool = [w for w in allowed if w.id in used_ids]  # stay with the one warehouse
+        scored = _score(pool, levels, need, route, point)
+        kind, steps = _plan(scored, levels, need, split_allowed)
+        if first_scored is None:
+            first_scored, first_kind = scored, kind
+        if not steps:
+            break
+        failed = False
+        # Key order of the stock levels: two orders never wait on each other's rows.
+        for warehouse, pid, units in sorted(steps, key=lambda s: levels[(s[0].id, s[1])].id):
+            level = levels[(warehouse.id, pid)]
+            try:
+                taken = inventory.reserve_lines(session, by_product[pid], level, units, actor,
+                                                needed=_needed)
+            except InsufficientStock:  # a concurrent order took it meanwhile (level refreshed)
+                failed = True
+                continue
+            used_ids.add(warehouse.id)
+            for line, quantity in taken:
+                reserved.append({"sku": line.sku, "line_id": line.id,
+                                 "warehouse": warehouse.code, "quantity": quantity})
+        if not failed:
+            break
+        for level in levels.values():  # fresh figures for the next round
+            session.expire(level, ["on_hand", "reserved"])
+
+    if reserved:
+        events.allocated(session, order, actor, reserved)
+    policy = conf["backorder_policy"] if first else "backorder"
+    status, left, outcome = _settle(session, order, actor, policy)
+    if first or reserved or outcome in ("hold", "cancel"):
+        codes = {r["warehouse"] for r in reserved}
+        entries = [{k: v for k, v in s.items() if k not in ("warehouse", "key")}
+                   for s in (first_scored or [])]
+        decision = AllocationDecision(
+            order_id=order.id, created_at=utcnow(), actor=actor.label, status=status,
+            outcome=outcome if outcome != "done" else first_kind if len(codes) <= 1 else "split",
+            split=len(codes) > 1, chosen=next(iter(codes)) if len(codes) == 1 else None,
+            destination=dest, candidates=entries + excluded, plan=reserved, backordered=left,
+            shipments=len(codes),
+            note=_explain(first_kind, split_allowed, route, reserved, left, outcome),
+        )
+        session.add(decision)
+    return status
+
+
+def _explain(kind, split_allowed, route, reserved, left, outcome) -> str:
+    parts = []
+    codes = sorted({r["warehouse"] for r in reserved})
+    if kind == "whole" and len(codes) == 1:
+        parts.append(f"{codes[0]} can ship the whole order and ranks first")
+    elif len(codes) > 1:
+        parts.append(f"no single warehouse has everything: split across {', '.join(codes)}")
+    elif codes:
+        parts.append(f"reserved from {codes[0]}")
+    elif not split_allowed:
+        why = "a rule forbids split" if route["forbid_split"] else "split shipments are off"
+        parts.append(f"no single warehouse has everything and {why}")
+    else:
+        parts.append("no candidate warehouse has stock")
+    if left:
+        units = sum(l["quantity"] for l in left)
+        parts.append({"hold": f"{units} unit(s) short: held ({HOLD_NOTE})",
+                      "cancel": f"{units} unit(s) short: cancelled ({CANCEL_REASON})"}
+                     .get(outcome, f"{units} unit(s) backordered"))
+    return "; ".join(parts)
+
+
+def _settle(session: Session, order: Order, actor: Actor, policy: str
+            ) -> tuple[str, list[dict], str]:
+    """Apply the backorder policy to what is still missing, record backorders and move the
+    status to what the reservations now say. Returns (status, missing lines, outcome)."""
+    missing = [{"sku": l.sku, "line_id": l.id, "quantity": _needed(l)}
+               for l in order.lines if l.product_id and _needed(l) > 0]
+    outcome = "done" if not missing else "backorder"
+    if missing and policy == "cancel":
+        outcome = "cancel"
+        lines = {l.id: l for l in order.lines}
+        for item in missing:
+            line = lines[item["line_id"]]
+            line.quantity_cancelled += item["quantity"]
+            line.quantity_backordered = 0
+        parts = ", ".join(f"{m['quantity']}× {m['sku']}" for m in missing)
+        events.order_event(session, order, actor, "lines_cancelled",
+                           f"Cancelled {parts}: {CANCEL_REASON}",
+                           {"lines": missing, "reason": CANCEL_REASON})
+        if not any(l.quantity_open > 0 for l in order.lines):  # nothing left to ship
+            if orders.can_transition(order, "cancelled"):
+                orders.transition(session, order, "cancelled", actor, CANCEL_REASON)
+                order.cancelled_at, order.cancel_reason = utcnow(), CANCEL_REASON
+                events.cancelled(session, order, actor, CANCEL_REASON)
+            return order.status, missing, outcome
+    waiting = []
+    for line in order.lines:
+        need = _needed(line) if line.product_id else 0
+        if need != line.quantity_backordered:
+            line.quantity_backordered = need
+            if need:
+                waiting.append({"sku": line.sku, "line_id": line.id, "quantity": need})
+    allocated = sum(l.quantity_allocated for l in order.lines)
+    short = sum(l.quantity_backordered for l in order.lines)
+    target = "allocated" if not short else "partially_allocated" if allocated else "backordered"
+    if waiting:
+        events.backordered(session, order, actor, waiting)
+    if target != order.status and orders.can_transition(order, target):
+        orders.transition(session, order, target, actor)
+    if short and policy == "hold":
+        outcome = "hold"
+        rules.hold(session, order, "manual", HOLD_NOTE, actor)
+    return order.status, missing, outcome
+
+
+# --- queues ------------------------------------------------------------------------------
+
+def _not_held():
+    return ~exists().where(OrderHold.order_id == Order.id, OrderHold.released_at.is_(None))
+
+
+def _has_backorder(product_id: int | None = None):
+    condition = [OrderLine.order_id == Order.id, OrderLine.quantity_backordered > 0]
+    if product_id is not None:
+        condition.append(OrderLine.product_id == product_id)
+    return exists().where(*condition)
+
+
+def _allocate_ids(session: Session, ids: list[int], actor: Actor, chunk: int = 200) -> int:
+    changed = 0
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        loaded = {o.id: o for o in session.scalars(
+            select(Order).where(Order.id.in_(part))
+            .options(selectinload(Order.lines), selectinload(Order.holds),
+                     selectinload(Order.allocations)))}
+        for order_id in part:  # queue order
+            order = loaded.get(order_id)
+            if order is None:
+                continue
+            before = order.status
+            if allocate_order(session, order, actor) != before:
+                changed += 1
+    return changed
 
 
 def allocate_waiting(session: Session, product_id: int, actor: Actor, limit: int = 200) -> int:
-    """Stock of a product arrived: give it to waiting orders in priority order."""
-    waiting_lines = select(OrderLine.order_id).where(
-        OrderLine.product_id == product_id, OrderLine.quantity_backordered > 0)
-    waiting = session.scalars(
-        select(Order)
-        .where(Order.status.in_(("backordered", "partially_allocated")),
-               Order.id.in_(waiting_lines))
-        .order_by(Order.priority.desc(), Order.ship_by.is_(None), Order.ship_by, Order.placed_at,
-                  Order.id)
-        .options(selectinload(Order.lines), selectinload(Order.holds))
-        .limit(limit)
-    ).all()
-    changed = 0
-    for order in waiting:
-        before = order.status
-        if allocate_order(session, order, actor) != before:
-            changed += 1
-    return changed
+    """Stock of a product arrived: give it to the orders waiting for it, in queue order.
+    Returns how many orders changed status."""
+    ids = list(session.scalars(
+        select(Order.id)
+        .where(Order.status.in_(WAITING_STATUSES), _has_backorder(product_id), _not_held())
+        .order_by(*queue_order()).limit(limit)))
+    return _allocate_ids(session, ids, actor)
 
 
 def allocate_all_waiting(session: Session, actor: Actor, limit: int = 1000) -> int:
-    """Retry every waiting order (the allocate_backorders job and `flask oms allocate`)."""
-    waiting_products = session.scalars(
-        select(OrderLine.product_id).join(Order, Order.id == OrderLine.order_id)
-        .where(Order.status.in_(("backordered", "partially_allocated")),
-               OrderLine.quantity_backordered > 0, OrderLine.product_id.is_not(None))
-        .group_by(OrderLine.product_id)
-    ).all()
-    changed = 0
-    for product_id in waiting_products:
-        changed += allocate_waiting(session, product_id, actor, limit=limit)
-    new_orders = session.scalars(
-        select(Order).where(Order.status == "new", Order.fulfilled_by_channel.is_(False))
-        .order_by(Order.priority.desc(), Order.placed_at).limit(limit)
-        .options(selectinload(Order.lines), selectinload(Order.holds))
-    ).all()
-    for order in new_orders:
-        if not order.is_held and allocate_order(session, order, actor) != "new":
-            changed += 1
-    return changed
+    """Every order waiting for stock or not allocated yet, in one queue order (the
+    allocate_backorders job and `flask oms allocate`). Returns how many changed status."""
+    ids = list(session.scalars(
+        select(Order.id)
+        .where(or_(and_(Order.status == "new", Order.fulfilled_by_channel.is_(False)),
+                   and_(Order.status.in_(WAITING_STATUSES), _has_backorder())),
+               _not_held())
+        .order_by(*queue_order()).limit(limit)))
+    return _allocate_ids(session, ids, actor)
+
+
+def latest_decision(session: Session, order_id: int) -> AllocationDecision | None:
+    return session.scalar(
+        select(AllocationDecision).where(AllocationDecision.order_id == order_id)
+        .order_by(AllocationDecision.created_at.desc(), AllocationDecision.id.desc()).limit(1))

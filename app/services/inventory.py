@@ -8,7 +8,7 @@ re-checks the guard after the first commits and matches no row. The CHECK constr
 """
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Allocation, OrderLine, Product, StockLevel, StockMovement, Warehouse
@@ -132,10 +132,46 @@ def reserve(session: Session, line: OrderLine, level: StockLevel, quantity: int,
     return allocation
 
 
+def reserve_lines(session: Session, lines: list[OrderLine], level: StockLevel, quantity: int,
+                  actor: Actor, needed=None) -> list[tuple[OrderLine, int]]:
+    """Reserve ``quantity`` units of one product in one warehouse for the lines of one order
+    that carry it (a SKU repeated on several lines is one summed, guarded UPDATE: all or
+    nothing), then share them out over the lines in order, one allocation per line.
+    Raises InsufficientStock. No commit. Returns [(line, units)]."""
+    needed = needed or (lambda line: max(line.quantity_open - line.quantity_allocated, 0))
+    if quantity <= 0:
+        return []
+    order_id = lines[0].order_id
+    reference = (f"order line {lines[0].id}" if len(lines) == 1
+                 else "order lines " + ",".join(str(l.id) for l in lines))[:128]
+    move(session, level, reserved_delta=quantity, reason="reservation", actor=actor,
+         reference=reference, order_id=order_id)
+    now, left, taken = utcnow(), quantity, []
+    for line in lines:
+        take = min(needed(line), left)
+        if take <= 0:
+            continue
+        session.add(Allocation(
+            order_id=line.order_id, order_line_id=line.id, warehouse_id=level.warehouse_id,
+            stock_level_id=level.id, quantity=take, status="open", created_at=now))
+        line.quantity_allocated += take
+        taken.append((line, take))
+        left -= take
+    if left:  # more reserved than the lines need: a caller's bug, never a silent leak
+        raise ValueError(f"reserved {quantity} but the lines need only {quantity - left}")
+    return taken
+
+
 def release(session: Session, allocation: Allocation, actor: Actor, why: str) -> None:
-    """Give an open reservation back to available stock. No commit."""
+    """Give an open reservation back to available stock. No commit.
+
+    The released units are offered to waiting backorders when the transaction commits
+    (``_offer_released``): by then a cancellation is complete, and an order that gave its
+    stock back to be re-routed has taken again what it wanted."""
     if allocation.status != "open":
         return
+    released = session.info.setdefault(_RELEASED, {})
+    released.setdefault(allocation.stock_level.product_id, actor)
     move(session, allocation.stock_level, reserved_delta=-allocation.quantity, reason="release",
          actor=actor, reference=f"allocation {allocation.id}", order_id=allocation.order_id,
          note=why)
@@ -179,6 +215,28 @@ def restock(session: Session, warehouse_id: int, product_id: int, quantity: int,
 
 
 def _stock_arrived(session: Session, product_id: int, actor: Actor) -> None:
+    """Units became available: waiting orders get them, in queue order."""
     from . import allocation
 
     allocation.allocate_waiting(session, product_id, actor)
+
+
+_RELEASED = "waybill_released_products"
+
+
+@event.listens_for(Session, "before_commit")
+def _offer_released(session: Session) -> None:
+    """Stock released in this transaction (a cancellation, an edit, a re-route) goes to
+    the orders waiting for it before the transaction commits."""
+    rounds = 0
+    while session.info.get(_RELEASED) and rounds < 3:  # allocating may release nothing
+        released = session.info.pop(_RELEASED)
+        rounds += 1
+        for product_id, actor in released.items():
+            _stock_arrived(session, product_id, actor)
+    session.info.pop(_RELEASED, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_released(session: Session) -> None:
+    session.info.pop(_RELEASED, None)

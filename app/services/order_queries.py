@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import (
-    Allocation, Customer, Order, OrderEvent, OrderHold, OrderLine, Product, Return, ReturnLine,
+    Allocation, AllocationDecision, Customer, Order, OrderEvent, OrderHold, OrderLine, Product, Return, ReturnLine,
     Shipment, ShipmentLine, StockLevel, SyncConflict,
 )
 from ..models.orders import ORDER_STATUSES
@@ -35,6 +36,7 @@ class OrderDetail:
     events: list[OrderEvent]
     allocations: list[WarehouseAllocations]
     returnable: list[tuple[OrderLine, int]]  # (line, units that can still be returned)
+    decision: Optional[AllocationDecision] = None  # the latest routing decision
 
     @property
     def open_holds(self) -> list[OrderHold]:
@@ -82,8 +84,11 @@ def order_detail(session: Session, order_id: int, event_limit: int = 500) -> Ord
         left = line.quantity_shipped - line.quantity_returned - pending.get(line.id, 0)
         if left > 0:
             returnable.append((line, left))
+    decision = session.scalar(
+        select(AllocationDecision).where(AllocationDecision.order_id == order.id)
+        .order_by(AllocationDecision.created_at.desc(), AllocationDecision.id.desc()).limit(1))
     return OrderDetail(order=order, events=list(events), allocations=list(by_warehouse.values()),
-                       returnable=returnable)
+                       returnable=returnable, decision=decision)
 
 
 def _pending_returns(order: Order) -> dict[int, int]:

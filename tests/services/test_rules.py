@@ -259,8 +259,8 @@ def test_stop_processing_disabled_and_other_stage_rules(session, make, shop, act
     enabled_rule(session, actor, [{"field": "country", "op": "eq", "value": "US"}],
                  [{"type": "add_tag", "value": "alloc"}], name="Alloc", stage="on_allocation")
     order = make.order(shop, [("A-1", 1, "5")])
-    assert order.tags == ["first"]
-    # the on_allocation stage is for allocation to run
+    # the on_allocation stage is run by allocation (after the on_import rules)
+    assert order.tags == ["first", "alloc"]
     assert rules.evaluate_for_allocation(session, order, actor())["forbid_split"] is False
     assert order.tags == ["first", "alloc"]
 

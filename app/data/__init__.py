@@ -1,0 +1,1 @@
+"""Reference data shipped with Waybill (no network look-ups at run time)."""
