@@ -9,13 +9,18 @@ from ..extensions import db
 from ..models import Order
 from ..security import permissions as p
 from ..services import api_reads, order_edits, orders
-from ..services.errors import InvalidTransition, NotFound, ValidationFailed
+from ..services.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.orders import (
-    CancelInSchema, EditInSchema, HoldInSchema, NoteInSchema, OrderDetailSchema,
+    AddLineInSchema, BulkInSchema, BulkOutSchema, CancelInSchema, CancelLinesInSchema,
+    EditInSchema, EditLinesInSchema, HoldInSchema, NoteInSchema, OrderDetailSchema,
     ReleaseInSchema,
 )
+
+# POST /bulk: the permission (on Order) each action needs, checked per request.
+BULK_PERMISSIONS = {"hold": p.HOLD, "release": p.HOLD, "cancel": p.AMEND,
+                    "reallocate": p.REALLOCATE}
 
 ORDER_LIST_COLUMNS = [
     "id", "order_number", "external_id", "channel_id", "channel.code", "customer_id",
@@ -33,12 +38,15 @@ class OrderApi(ReadOnlyApi):
     class_permission_name = p.RESOURCE_ORDER
     method_permission_name = p.method_map(
         hold=p.HOLD, release=p.HOLD, note=p.HOLD, cancel=p.AMEND, edit=p.AMEND,
-        reallocate=p.REALLOCATE,
+        reallocate=p.REALLOCATE, edit_lines=p.AMEND, cancel_lines=p.AMEND,
+        # reachable by every reader of orders; the action's own permission is checked inside
+        bulk=p.READ,
     )
     openapi_spec_tag = "Orders"
     openapi_spec_component_schemas = (
         OrderDetailSchema, HoldInSchema, ReleaseInSchema, CancelInSchema, NoteInSchema,
-        EditInSchema, EmptyInSchema,
+        EditInSchema, EmptyInSchema, CancelLinesInSchema, EditLinesInSchema, AddLineInSchema,
+        BulkInSchema, BulkOutSchema,
     )
     list_columns = ORDER_LIST_COLUMNS
     # Sorting only on indexed columns (placed_at, ship_by, order_number, customer_name,
@@ -163,3 +171,56 @@ class OrderApi(ReadOnlyApi):
         load(EmptyInSchema())
         order_edits.reallocate(db.session, pk, self.actor())
         return self._order_response(pk)
+
+    @expose("/<int:pk>/lines", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("edit_lines")
+    @domain_errors
+    @documented("Edit lines before picking: change quantities ({line id: quantity}), remove "
+                "lines ([line id]), add lines by SKU ([{sku, quantity, unit_price}]); all or "
+                "nothing, re-reserved at once; expected_version is required",
+                body="EditLinesIn", result="OrderDetail")
+    def edit_lines(self, pk: int):
+        body = load(EditLinesInSchema())
+        order_edits.edit_lines(db.session, pk, self.actor(),
+                               expected_version=body["expected_version"],
+                               quantities=body["quantities"], remove=body["remove"],
+                               add=body["add"])
+        return self._order_response(pk)
+
+    @expose("/<int:pk>/cancel_lines", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("cancel_lines")
+    @domain_errors
+    @documented("Cancel open (unshipped) units of lines ({line id: units}) with a reason; "
+                "releases their reservations; the order is cancelled when nothing open "
+                "remains; expected_version is required", body="CancelLinesIn",
+                result="OrderDetail")
+    def cancel_lines(self, pk: int):
+        body = load(CancelLinesInSchema())
+        order_edits.cancel_lines(db.session, pk, body["lines"], body["reason"],
+                                 body["expected_version"], self.actor())
+        return self._order_response(pk)
+
+    @expose("/bulk", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("bulk")
+    @domain_errors
+    @documented("Run hold, release, cancel or reallocate on many orders (each order its own "
+                "transaction); answers which succeeded and which did not, and why. Needs the "
+                "action's own permission (Order hold, amend or reallocate)", body="BulkIn",
+                result="BulkOut", path=())
+    def bulk(self):
+        body = load(BulkInSchema())
+        action = body["action"]
+        if action not in BULK_PERMISSIONS:
+            raise ValidationFailed.field("action", "must be one of " + ", ".join(BULK_PERMISSIONS))
+        if not self.appbuilder.sm.has_access(p.can(BULK_PERMISSIONS[action]), p.RESOURCE_ORDER):
+            raise PermissionDenied(f"You may not {action} orders",
+                                   errors={"action": [f"needs Order/{BULK_PERMISSIONS[action]}"]})
+        result = order_edits.bulk(db.session, action, body["ids"], self.actor(),
+                                  reason=body["reason"], hold_reason=body["hold_reason"])
+        return self.response(200, result=BulkOutSchema().dump(result))

@@ -149,3 +149,60 @@ class EditInSchema(InSchema):
     email = fields.Str(allow_none=True, load_default=None,
                        metadata={"description": "the order's contact e-mail"})
     phone = fields.Str(allow_none=True, load_default=None)
+
+
+class CancelLinesInSchema(InSchema):
+    expected_version = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
+        "description": "the order's version as last read (optimistic locking)"})
+    lines = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=None,
+                        allow_none=True, metadata={
+                            "description": "{line id: open units to cancel}"})
+    reason = fields.Str(allow_none=True, load_default=None,
+                        metadata={"description": "why (required, at most 500 characters)"})
+
+
+class AddLineInSchema(InSchema):
+    sku = fields.Str(metadata={"description": "the product's SKU"})
+    quantity = fields.Raw(metadata={"description": "units (a whole number above zero)"})
+    unit_price = fields.Raw(allow_none=True, metadata={
+        "description": "price per unit; default: the product's price"})
+    title = fields.Str(allow_none=True)
+
+
+class EditLinesInSchema(InSchema):
+    expected_version = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
+        "description": "the order's version as last read (optimistic locking)"})
+    quantities = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=None,
+                             allow_none=True, metadata={
+                                 "description": "{line id: new ordered quantity}"})
+    remove = fields.List(fields.Raw(), load_default=None, allow_none=True,
+                         metadata={"description": "ids of lines to remove"})
+    add = fields.List(fields.Dict(), load_default=None, allow_none=True, metadata={
+        "description": "new lines: [{sku, quantity, unit_price, title?}] (see AddLineIn)"})
+
+
+class BulkInSchema(InSchema):
+    action = fields.Str(allow_none=True, load_default=None, metadata={
+        "description": "hold (Order/hold), release (Order/hold), cancel (Order/amend), "
+                       "reallocate (Order/reallocate)",
+        "enum": ["hold", "release", "cancel", "reallocate"]})
+    ids = fields.List(fields.Raw(), load_default=None, allow_none=True,
+                      metadata={"description": "order ids (at most 500)"})
+    reason = fields.Str(allow_none=True, load_default=None, metadata={
+        "description": "cancel: the reason (required); hold: the note (required); "
+                       "release: the note"})
+    hold_reason = fields.Str(load_default="manual", metadata={
+        "description": "hold reason code", "enum": list(HOLD_REASONS)})
+
+
+class BulkItemOutSchema(OutSchema):
+    id = fields.Int()
+    order_number = fields.Str(allow_none=True)
+    message = fields.Str()
+    code = fields.Str()
+
+
+class BulkOutSchema(OutSchema):
+    action = fields.Str()
+    succeeded = fields.List(fields.Nested(BulkItemOutSchema))
+    failed = fields.List(fields.Nested(BulkItemOutSchema))
