@@ -1,0 +1,253 @@
+"""Allocation benchmark on PostgreSQL (its own fresh database, waybill_bench_alloc).
+
+    .venv/bin/python bench/allocate.py [--orders 20000] [--warehouses 6] [--workers 8]
+                                       [--hot-orders 3000] [--database-url URL]
+
+1. Throughput: N waiting orders (1-3 lines over 60 SKUs, US ZIP codes from coast to coast)
+   allocated by ``allocation.allocate_all_waiting`` (the job's code path: routing with the
+   decision record, guarded reservations, ledger rows, events) across the warehouses,
+   in batches of 1,000 orders per transaction. Prints orders per second.
+2. Contention: W parallel workers on one hot SKU in one warehouse with fewer units than
+   orders. Waybill (``allocate_order`` per order, one transaction each) against the floor,
+   a bare conditional-UPDATE loop (``reserved = reserved + 1 WHERE reserved + 1 <=
+   on_hand``, autocommit) on the same database in the same run. Prints reservations per
+   second, the ratio, and checks that nothing was oversold.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import queue
+import random
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, insert, select, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMS_INSTANCE_DIR", "/tmp/waybill-bench-instance")
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/waybill_bench_alloc"
+SITES = [("NJ", 40.73, -74.17), ("GA", 33.75, -84.39), ("IL", 41.88, -87.63),
+         ("TX", 32.78, -96.80), ("CO", 39.74, -104.99), ("NV", 39.53, -119.81),
+         ("WA", 47.61, -122.33), ("CA", 34.05, -118.24)]
+ZIPS = ["10001", "02108", "19103", "20001", "30303", "33101", "60601", "48201", "55401",
+        "63101", "75201", "77002", "80202", "85001", "89501", "94105", "90012", "98101",
+        "97201", "99501", "96813", "70112", "37203", "28202", "46204"]
+
+
+def fresh_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def bulk_orders(session, channel_id, specs, prefix) -> list[int]:
+    """specs: [(zip, priority, [(product, qty), ...])] -> new, screened orders (bulk insert:
+    the bench measures allocation, not import)."""
+    from app.models import Order, OrderLine
+    from app.models.base import utcnow
+
+    now = utcnow()
+    ids = []
+    for start in range(0, len(specs), 2000):
+        chunk = specs[start:start + 2000]
+        rows = [dict(channel_id=channel_id, external_id=f"{prefix}{start + i}",
+                     order_number=f"{prefix}{start + i}", currency="USD", placed_at=now,
+                     status="new", ship_country="US", priority=priority, screened_at=now,
+                     shipping_address={"name": "B", "line1": "1 Main St", "city": "X",
+                                       "postcode": zip_, "country": "US"},
+                     tags=[], local_edits={}, version=1, created_at=now, updated_at=now)
+                for i, (zip_, priority, _lines) in enumerate(chunk)]
+        chunk_ids = list(session.scalars(insert(Order).returning(Order.id, sort_by_parameter_order=True), rows))
+        line_rows = [dict(order_id=oid, sku=p.sku, product_id=p.id, title=p.name, quantity=q,
+                          unit_price=Decimal("5"), external_id=f"{oid}-{j}")
+                     for oid, (_z, _p, lines) in zip(chunk_ids, chunk)
+                     for j, (p, q) in enumerate(lines)]
+        session.execute(insert(OrderLine), line_rows)
+        session.commit()
+        ids.extend(chunk_ids)
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=20000)
+    parser.add_argument("--warehouses", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--hot-orders", type=int, default=3000)
+    parser.add_argument("--database-url",
+                        default=os.environ.get("OMS_BENCH_ALLOC_DATABASE_URL", DEFAULT_URL))
+    args = parser.parse_args()
+    fresh_database(args.database_url)
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import Allocation, AllocationDecision, Order, OrderLine, StockLevel
+    from app.services import allocation, channels, inventory, reference
+    from app.services.actor import Actor
+    from app.services.transaction import unit_of_work
+
+    app = create_app(SQLALCHEMY_DATABASE_URI=args.database_url, OMS_DATABASE_URL=args.database_url,
+                     OMS_SCHEDULER=False)
+    actor = Actor.system()
+    rng = random.Random(7)
+    with app.app_context():
+        upgrade()
+        s = db.session
+        warehouse_list = [reference.save(s, "warehouse", {
+            "code": f"WH-{code}", "name": f"Warehouse {code}", "country": "US",
+            "latitude": lat, "longitude": lon, "priority": 100}, actor)
+            for code, lat, lon in SITES[:args.warehouses]]
+        warehouses = warehouse_list
+        warehouse_ids = [w.id for w in warehouses]
+        products = [reference.save(s, "product", {"sku": f"B-{i:03d}", "name": f"Bench {i}"},
+                                   actor) for i in range(60)]
+        for p in products:  # enough overall, uneven per warehouse (some orders must split)
+            for w in warehouses:
+                if rng.random() < 0.7:
+                    inventory.receive(s, w.id, p.id, rng.randrange(200, 1500), actor)
+        channel_obj = channels.save_channel(s, {"code": "bench", "name": "Bench", "kind": "manual"},
+                                        actor)
+        channel_id = channel_obj.id
+        specs = [(rng.choice(ZIPS), rng.randrange(3),
+                  [(rng.choice(products), rng.randrange(1, 4)) for _ in range(rng.randrange(1, 4))])
+                 for _ in range(args.orders)]
+        bulk_orders(s, channel_id, specs, "T")
+        s.remove()
+
+        job = Actor.job("allocate_backorders")
+        started = time.perf_counter()
+        handled = 0
+        while True:
+            with unit_of_work(db.session):
+                before = db.session.scalar(select(func.count(AllocationDecision.id)))
+                allocation.allocate_all_waiting(db.session, job, limit=1000)
+                after = db.session.scalar(select(func.count(AllocationDecision.id)))
+            db.session.remove()
+            if after == before:
+                break
+            handled += after - before
+        elapsed = time.perf_counter() - started
+        s = db.session
+        statuses = dict(s.execute(select(Order.status, func.count()).group_by(Order.status)).all())
+        split = s.scalar(select(func.count()).where(AllocationDecision.split.is_(True)))
+        s.remove()
+
+        # --- contention on one hot SKU ---
+        hot = reference.save(db.session, "product", {"sku": "HOT", "name": "Hot"}, actor)
+        hot_id = hot.id
+        units = int(args.hot_orders * 0.8)
+        hot_wh = warehouse_ids[0]
+        inventory.receive(db.session, hot_wh, hot_id, units, actor)
+        floor_product = reference.save(db.session, "product", {"sku": "FLOOR", "name": "Floor"},
+                                       actor)
+        inventory.receive(db.session, hot_wh, floor_product.id, units, actor)
+        floor_level = inventory.get_level(db.session, hot_wh, floor_product.id).id
+        hot_ids = bulk_orders(db.session, channel_id,
+                              [("10001", 0, [(hot, 1)]) for _ in range(args.hot_orders)], "H")
+        db.session.remove()
+
+        # the floor: a bare conditional UPDATE per reservation, autocommit, same workers
+        import psycopg
+
+        dsn = args.database_url.replace("postgresql+psycopg://", "postgresql://")
+        floor_count = [0]
+        lock = threading.Lock()
+
+        def bare(n_attempts: int):
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                for _ in range(n_attempts):
+                    cur = conn.execute(
+                        "UPDATE stock_levels SET reserved = reserved + 1 "
+                        "WHERE id = %s AND reserved + 1 <= on_hand", (floor_level,))
+                    if cur.rowcount == 1:
+                        with lock:
+                            floor_count[0] += 1
+
+        per_worker = -(-args.hot_orders // args.workers)
+        threads = [threading.Thread(target=bare, args=(per_worker,)) for _ in range(args.workers)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        floor_s = time.perf_counter() - t0
+
+        work: "queue.Queue[int]" = queue.Queue()
+        for order_id in hot_ids:
+            work.put(order_id)
+        errors = []
+
+        def waybill(k: int):
+            who = Actor.job(f"bench-{k}")
+            with app.app_context():
+                try:
+                    while True:
+                        try:
+                            order_id = work.get_nowait()
+                        except queue.Empty:
+                            return
+                        with unit_of_work(db.session):
+                            allocation.allocate_order(db.session, db.session.get(Order, order_id), who)
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(repr(exc))
+                finally:
+                    db.session.remove()
+
+        threads = [threading.Thread(target=waybill, args=(k,)) for k in range(args.workers)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        waybill_s = time.perf_counter() - t0
+        s = db.session
+        level = s.scalar(select(StockLevel).where(StockLevel.product_id == hot_id))
+        level_reserved, level_on_hand = level.reserved, level.on_hand
+        open_units = s.scalar(select(func.coalesce(func.sum(Allocation.quantity), 0)).where(
+            Allocation.stock_level_id == level.id, Allocation.status == "open"))
+        backordered = s.scalar(select(func.coalesce(func.sum(OrderLine.quantity_backordered), 0))
+                               .where(OrderLine.product_id == hot_id))
+        floor_reserved = s.scalar(select(StockLevel.reserved).where(StockLevel.id == floor_level))
+        oversold = s.scalar(select(func.count()).select_from(StockLevel)
+                            .where(StockLevel.reserved > StockLevel.on_hand))
+        s.remove()
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, PostgreSQL on 127.0.0.1 (same machine)")
+    print(f"throughput: {handled:,} orders ({sum(len(x[2]) for x in specs) / len(specs):.2f} lines "
+          f"per order) across {len(warehouse_ids)} warehouses in {elapsed:.1f} s -> "
+          f"{handled / elapsed:,.0f} orders/s (target 2,000/s); {split:,} split; statuses {statuses}")
+    waybill_rate = level_reserved / waybill_s
+    floor_rate = floor_count[0] / floor_s
+    print(f"contention: {args.workers} workers, {args.hot_orders:,} one-unit orders on one hot SKU "
+          f"with {units:,} units")
+    print(f"  waybill allocate_order: {level_reserved:,} reserved in {waybill_s:.2f} s -> "
+          f"{waybill_rate:,.0f} reservations/s; {backordered:,} units backordered; "
+          f"errors: {len(errors)}")
+    print(f"  bare conditional UPDATE: {floor_count[0]:,} reserved in {floor_s:.2f} s -> "
+          f"{floor_rate:,.0f} reservations/s")
+    print(f"  ratio waybill/bare: {waybill_rate / floor_rate:.3f} (target 0.8)")
+    ok = (level_reserved == units == open_units and level_reserved <= level_on_hand
+          and floor_reserved <= units and oversold == 0
+          and level_reserved + backordered == args.hot_orders)
+    print(f"  oversell check: hot level reserved {level_reserved}/{level_on_hand} on hand, open "
+          f"allocations {open_units}, levels with reserved > on_hand: {oversold} -> "
+          f"{'OK, no oversell' if ok else 'FAILED'}")
+    if not ok or errors:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
