@@ -200,7 +200,14 @@ def _plan(scored: list[dict], levels, need: dict[int, int], split_allowed: bool
 
 # --- one order ---------------------------------------------------------------------------
 
-def allocate_order(session: Session, order: Order, actor: Actor) -> str:
+def _context(session: Session) -> dict:
+    """What every decision of one batch shares: read once per batch, not once per order."""
+    return {"warehouses": _active_warehouses(session),
+            "settings": settings.get_many(session, ("allow_split", "backorder_policy")),
+            "allocation_rules": bool(rules.enabled_rules(session, "on_allocation"))}
+
+
+def allocate_order(session: Session, order: Order, actor: Actor, _ctx: dict | None = None) -> str:
     """Reserve what the order still needs; set its status. Returns the new status.
     No commit (runs in the caller's transaction)."""
     if order.status not in ALLOCATABLE_STATUSES or order.is_held:
@@ -208,17 +215,21 @@ def allocate_order(session: Session, order: Order, actor: Actor) -> str:
     lines = [line for line in order.lines if line.product_id and _needed(line) > 0]
     if not lines:
         return order.status
+    ctx = _ctx or _context(session)
     first = order.status == "new"
     # The on_allocation rules run once per order (its first decision), not on every retry.
-    route = rules.evaluate_for_allocation(session, order, actor) if first else rules.routing(order)
+    if first and ctx["allocation_rules"]:
+        route = rules.evaluate_for_allocation(session, order, actor)
+    else:
+        route = rules.routing(order)
     if order.is_held:
         return order.status
-    conf = settings.get_many(session, ("allow_split", "backorder_policy"))
+    conf = ctx["settings"]
     split_allowed = bool(conf["allow_split"]) and not route["forbid_split"]
     dest = destination(order)
     point = tuple(dest["point"]) if dest["point"] else None
 
-    warehouses = _active_warehouses(session)
+    warehouses = ctx["warehouses"]
     allowed, excluded = _screen(warehouses, order, route)
     product_ids = {line.product_id for line in lines}
     levels = _levels(session, [w.id for w in allowed], product_ids)
@@ -363,6 +374,7 @@ def _has_backorder(product_id: int | None = None):
 
 def _allocate_ids(session: Session, ids: list[int], actor: Actor, chunk: int = 200) -> int:
     changed = 0
+    ctx = _context(session) if ids else None
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
         loaded = {o.id: o for o in session.scalars(
@@ -374,7 +386,7 @@ def _allocate_ids(session: Session, ids: list[int], actor: Actor, chunk: int = 2
             if order is None:
                 continue
             before = order.status
-            if allocate_order(session, order, actor) != before:
+            if allocate_order(session, order, actor, ctx) != before:
                 changed += 1
     return changed
 
