@@ -32,6 +32,7 @@ from ..models import Channel, Product, SyncConflict, normalize_sku
 from ..models.base import utcnow
 from . import audit, catalog, events, importing, orders, validation
 from .actor import Actor
+from .bulk import BulkResult, apply_each
 from .errors import Conflict, DomainError, InvalidTransition, NotFound, ValidationFailed
 from .transaction import transactional
 
@@ -383,17 +384,6 @@ def retry(session: Session, conflict_id: int, actor: Actor) -> SyncConflict:
 
 # --- many at once ------------------------------------------------------------------------
 
-@dataclass
-class BulkResult:
-    action: str
-    succeeded: list[int] = field(default_factory=list)
-    failed: list[tuple[int, str]] = field(default_factory=list)  # (conflict id, why)
-
-    @property
-    def total(self) -> int:
-        return len(self.succeeded) + len(self.failed)
-
-
 def _ids(values) -> list[int]:
     ids: list[int] = []
     for value in values or ():
@@ -431,7 +421,8 @@ def bulk(session: Session, action: str, conflict_ids, actor: Actor, *,
     reason = _note(reason, required=action == "discard",
                    field_name="reason" if action == "discard" else "note")
     result = BulkResult(action)
-    for conflict_id in ids:
+
+    def resolve(conflict_id: int) -> None:
         try:
             if action == "discard":
                 discard(session, conflict_id, reason, actor)
@@ -441,20 +432,11 @@ def bulk(session: Session, action: str, conflict_ids, actor: Actor, *,
                 keep_local(session, conflict_id, actor, reason)
             else:
                 retry(session, conflict_id, actor)
-        except InvalidTransition as err:
-            if _answered_in_batch(session, conflict_id, result.succeeded, actor):
-                result.succeeded.append(conflict_id)
-            else:
-                result.failed.append((conflict_id, err.message))
-        except DomainError as err:
-            result.failed.append((conflict_id, err.message))
-        except Exception as exc:  # noqa: BLE001 — one bad conflict must not stop the rest
-            log.exception("bulk %s of sync conflict %s failed", action, conflict_id)
-            session.rollback()
-            result.failed.append((conflict_id, f"unexpected error ({type(exc).__name__})"))
-        else:
-            result.succeeded.append(conflict_id)
-    return result
+        except InvalidTransition:
+            if not _answered_in_batch(session, conflict_id, result.succeeded, actor):
+                raise
+
+    return apply_each(session, result, ids, resolve)
 
 
 __all__ = [

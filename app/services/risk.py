@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import exists, func, select
@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session, selectinload
 from ..models import Order, OrderHold, Warehouse
 from . import events, orders, rules, settings, validation
 from .actor import Actor
-from .errors import DomainError, InvalidTransition, ValidationFailed
+from .bulk import BulkResult, apply_each
+from .errors import InvalidTransition, ValidationFailed
 from .transaction import transactional
 
 log = logging.getLogger(__name__)
@@ -281,17 +282,6 @@ def _id(value) -> int:
         raise ValidationFailed.field("order_id", f"{value!r} is not an order id") from None
 
 
-@dataclass
-class BulkResult:
-    action: str
-    succeeded: list[str] = field(default_factory=list)  # order numbers
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (order number or id, why)
-
-    @property
-    def total(self) -> int:
-        return len(self.succeeded) + len(self.failed)
-
-
 def review_bulk(session: Session, action: str, order_ids, actor: Actor,
                 text: str | None = None) -> BulkResult:
     """Approve or reject many orders, each in its own transaction: one that cannot be done
@@ -307,20 +297,12 @@ def review_bulk(session: Session, action: str, order_ids, actor: Actor,
         text = validation.text(text, "reason", max_length=500)
     numbers = dict(session.execute(select(Order.id, Order.order_number)
                                    .where(Order.id.in_(ids))).all())
-    result = BulkResult(action)
-    for order_id in ids:
-        label = numbers.get(order_id, f"#{order_id}")
-        try:
-            if action == "approve":
-                approve_review(session, order_id, actor, text)
-            else:
-                reject_review(session, order_id, text, actor)
-        except DomainError as err:
-            result.failed.append((label, err.message))
-        except Exception as exc:  # noqa: BLE001 — one bad order must not stop the rest
-            log.exception("bulk %s of order %s failed", action, order_id)
-            session.rollback()
-            result.failed.append((label, f"unexpected error ({type(exc).__name__})"))
+
+    def review(order_id: int) -> None:
+        if action == "approve":
+            approve_review(session, order_id, actor, text)
         else:
-            result.succeeded.append(label)
-    return result
+            reject_review(session, order_id, text, actor)
+
+    return apply_each(session, BulkResult(action), ids, review,
+                      label=lambda order_id: numbers.get(order_id, f"#{order_id}"))
