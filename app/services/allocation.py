@@ -13,10 +13,13 @@ Orders are served in queue order (priority, ship-by, placed-at). For one order:
    is allowed (the ``allow_split`` setting and no rule forbidding it), as few shipments as
    possible: greedily the warehouse covering most of what is still missing first; else
    nothing (the order waits for one warehouse to have everything).
-4. **Reservation**: per warehouse and product one guarded UPDATE for the summed quantity
-   of every line of that product (``inventory.reserve_lines``), in stock-level key order
-   (no deadlocks between orders that need the same levels). A level emptied by a
-   concurrent transaction fails its guard: the rest is planned again from fresh levels.
+4. **Reservation**: orders are allocated in batches (one order on import, up to a
+   thousand from the queue) against one ``inventory.StockBook``: the stock levels the batch
+   may use are row-locked in key order and read once, each order is planned against what
+   the orders before it left, a SKU repeated on several lines is reserved summed (all or
+   nothing), and the book writes one guarded UPDATE per level, a ledger row per order and
+   level, and an allocation per line. Queue runs claim their orders with ``FOR UPDATE SKIP
+   LOCKED``: parallel workers take disjoint batches.
 5. **The rest**: by the ``backorder_policy`` setting on the order's first decision:
    backorder (wait for stock), hold (a ``manual`` hold, "waiting for stock: backorder
    policy") or cancel the unavailable units. Retries of a waiting order only backorder.
@@ -34,18 +37,17 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..data.centroids import centroid
-from ..models import AllocationDecision, Order, OrderHold, OrderLine, StockLevel, Warehouse
+from ..models import AllocationDecision, Order, OrderHold, OrderLine, Warehouse
 from ..models.base import utcnow
-from . import events, inventory, orders, rules, settings
+from . import events, orders, rules, settings
 from .actor import Actor
-from .errors import InsufficientStock
+from .inventory import StockBook
 
 ALLOCATABLE_STATUSES = frozenset({"new", "backordered", "partially_allocated"})
 WAITING_STATUSES = ("backordered", "partially_allocated")
 HOLD_NOTE = "waiting for stock: backorder policy"
 CANCEL_REASON = "out of stock: backorder policy"
 EARTH_RADIUS_KM = 6371.0088
-MAX_ROUNDS = 3  # planning rounds per decision when concurrent orders empty a level
 
 
 def queue_order():
@@ -128,23 +130,14 @@ def candidate_warehouses(session: Session, order: Order) -> list[Warehouse]:
     return sorted(allowed, key=key)
 
 
-def _levels(session, warehouse_ids, product_ids) -> dict[tuple[int, int], StockLevel]:
-    if not warehouse_ids or not product_ids:
-        return {}
-    rows = session.scalars(select(StockLevel).where(
-        StockLevel.warehouse_id.in_(warehouse_ids), StockLevel.product_id.in_(product_ids)))
-    return {(level.warehouse_id, level.product_id): level for level in rows}
-
-
-def _score(allowed, levels, need: dict[int, int], route: dict, point) -> list[dict]:
+def _score(allowed, book: StockBook, need: dict[int, int], route: dict, point) -> list[dict]:
     """One scored entry per allowed warehouse, best first."""
     prefer = route["prefer_warehouses"]
     scored = []
     for w in allowed:
         coverage, depth, whole = 0, 0, True
         for product_id, units in need.items():
-            level = levels.get((w.id, product_id))
-            available = max(level.available, 0) if level is not None else 0
+            available = book.available(w.id, product_id)
             coverage += min(available, units)
             depth += available - units
             whole = whole and available >= units
@@ -163,7 +156,7 @@ def _score(allowed, levels, need: dict[int, int], route: dict, point) -> list[di
     return scored
 
 
-def _plan(scored: list[dict], levels, need: dict[int, int], split_allowed: bool
+def _plan(scored: list[dict], book: StockBook, need: dict[int, int], split_allowed: bool
           ) -> tuple[str, list[tuple[Warehouse, int, int]]]:
     """(kind, [(warehouse, product_id, units)]): kind is whole, split or none."""
     for entry in scored:
@@ -180,16 +173,14 @@ def _plan(scored: list[dict], levels, need: dict[int, int], split_allowed: bool
             w = entry["warehouse"]
             if w.id in used:
                 continue
-            cover = sum(min(max(levels[(w.id, pid)].available, 0), units)
-                        for pid, units in remaining.items() if (w.id, pid) in levels)
+            cover = sum(min(book.available(w.id, pid), units) for pid, units in remaining.items())
             if cover > best_cover:
                 best, best_cover = w, cover
         if best is None:
             break
         used.add(best.id)
         for pid in list(remaining):
-            level = levels.get((best.id, pid))
-            take = min(max(level.available, 0), remaining[pid]) if level is not None else 0
+            take = min(book.available(best.id, pid), remaining[pid])
             if take > 0:
                 steps.append((best, pid, take))
                 remaining[pid] -= take
@@ -198,7 +189,7 @@ def _plan(scored: list[dict], levels, need: dict[int, int], split_allowed: bool
     return ("split" if len(used) > 1 else "whole" if used else "none"), steps
 
 
-# --- one order ---------------------------------------------------------------------------
+# --- a batch of orders ----------------------------------------------------------------------
 
 def _context(session: Session) -> dict:
     """What every decision of one batch shares: read once per batch, not once per order."""
@@ -207,90 +198,95 @@ def _context(session: Session) -> dict:
             "allocation_rules": bool(rules.enabled_rules(session, "on_allocation"))}
 
 
+def _wants_stock(order: Order) -> bool:
+    return (order.status in ALLOCATABLE_STATUSES and not order.is_held
+            and any(line.product_id and _needed(line) > 0 for line in order.lines))
+
+
 def allocate_order(session: Session, order: Order, actor: Actor, _ctx: dict | None = None) -> str:
-    """Reserve what the order still needs; set its status. Returns the new status.
+    """Reserve what one order still needs; set its status. Returns the new status.
     No commit (runs in the caller's transaction)."""
-    if order.status not in ALLOCATABLE_STATUSES or order.is_held:
-        return order.status
-    lines = [line for line in order.lines if line.product_id and _needed(line) > 0]
-    if not lines:
-        return order.status
-    ctx = _ctx or _context(session)
+    allocate_batch(session, [order], actor, _ctx)
+    return order.status
+
+
+def allocate_batch(session: Session, batch: list[Order], actor: Actor,
+                   ctx: dict | None = None) -> int:
+    """Allocate orders one after the other, in the order given (the queue order), against
+    one StockBook: the levels are locked once, each order is planned against what the
+    orders before it left, and the book is written at the end. Returns how many orders
+    changed status. No commit."""
+    batch = [order for order in batch if _wants_stock(order)]
+    if not batch:
+        return 0
+    ctx = ctx or _context(session)
+    routes = {}
+    for order in batch:
+        # The on_allocation rules run once per order (its first decision), not on every retry.
+        if order.status == "new" and ctx["allocation_rules"]:
+            routes[order.id] = rules.evaluate_for_allocation(session, order, actor)
+        else:
+            routes[order.id] = rules.routing(order)
+    batch = [order for order in batch if not order.is_held]  # a rule may have held it
+    if not batch:
+        return 0
+    session.flush()  # the lines of a just-imported order need their ids
+    product_ids = {line.product_id for order in batch for line in order.lines if line.product_id}
+    book = StockBook(session, [w.id for w in ctx["warehouses"]], product_ids, actor)
+    changed, decisions = 0, []
+    with session.no_autoflush:
+        for order in batch:
+            before = order.status
+            decision = _decide(session, order, routes[order.id], ctx, book, actor)
+            if decision:
+                decisions.append(decision)
+            changed += order.status != before
+    book.write()
+    if decisions:
+        session.connection().execute(AllocationDecision.__table__.insert(), decisions)
+    for order in batch:  # their allocations were written past the ORM
+        session.expire(order, ["allocations"])
+    return changed
+
+
+def _decide(session: Session, order: Order, route: dict, ctx: dict, book: StockBook,
+            actor: Actor) -> dict | None:
+    """Plan one order against the book, reserve, settle what is missing by the backorder
+    policy. Returns its decision record's row (None when there is nothing to record)."""
     first = order.status == "new"
-    # The on_allocation rules run once per order (its first decision), not on every retry.
-    if first and ctx["allocation_rules"]:
-        route = rules.evaluate_for_allocation(session, order, actor)
-    else:
-        route = rules.routing(order)
-    if order.is_held:
-        return order.status
     conf = ctx["settings"]
     split_allowed = bool(conf["allow_split"]) and not route["forbid_split"]
     dest = destination(order)
     point = tuple(dest["point"]) if dest["point"] else None
-
-    warehouses = ctx["warehouses"]
-    allowed, excluded = _screen(warehouses, order, route)
-    product_ids = {line.product_id for line in lines}
-    levels = _levels(session, [w.id for w in allowed], product_ids)
+    allowed, excluded = _screen(ctx["warehouses"], order, route)
     by_product: dict[int, list[OrderLine]] = defaultdict(list)
-    for line in lines:
-        by_product[line.product_id].append(line)
+    for line in order.lines:
+        if line.product_id and _needed(line) > 0:
+            by_product[line.product_id].append(line)
+    need = {pid: sum(_needed(l) for l in ls) for pid, ls in by_product.items()}
+    scored = _score(allowed, book, need, route, point)
+    kind, steps = _plan(scored, book, need, split_allowed)
 
     reserved: list[dict] = []
-    first_scored, first_kind = None, "none"
-    used_ids = {a.warehouse_id for a in order.allocations if a.status == "open"}
-    for round_no in range(MAX_ROUNDS):
-        need = {pid: sum(_needed(l) for l in ls) for pid, ls in by_product.items()}
-        need = {pid: units for pid, units in need.items() if units > 0}
-        if not need:
-            break
-        pool = allowed
-        if round_no and not split_allowed and used_ids:
-            pool = [w for w in allowed if w.id in used_ids]  # stay with the one warehouse
-        scored = _score(pool, levels, need, route, point)
-        kind, steps = _plan(scored, levels, need, split_allowed)
-        if first_scored is None:
-            first_scored, first_kind = scored, kind
-        if not steps:
-            break
-        failed = False
-        # Key order of the stock levels: two orders never wait on each other's rows.
-        for warehouse, pid, units in sorted(steps, key=lambda s: levels[(s[0].id, s[1])].id):
-            level = levels[(warehouse.id, pid)]
-            try:
-                taken = inventory.reserve_lines(session, by_product[pid], level, units, actor,
-                                                needed=_needed)
-            except InsufficientStock:  # a concurrent order took it meanwhile (level refreshed)
-                failed = True
-                continue
-            used_ids.add(warehouse.id)
-            for line, quantity in taken:
-                reserved.append({"sku": line.sku, "line_id": line.id,
-                                 "warehouse": warehouse.code, "quantity": quantity})
-        if not failed:
-            break
-        for level in levels.values():  # fresh figures for the next round
-            session.expire(level, ["on_hand", "reserved"])
-
+    for warehouse, pid, units in steps:
+        for line, quantity in book.reserve(by_product[pid], warehouse.id, pid, units, _needed):
+            reserved.append({"sku": line.sku, "line_id": line.id,
+                             "warehouse": warehouse.code, "quantity": quantity})
     if reserved:
         events.allocated(session, order, actor, reserved)
     policy = conf["backorder_policy"] if first else "backorder"
     status, left, outcome = _settle(session, order, actor, policy)
-    if first or reserved or outcome in ("hold", "cancel"):
-        codes = {r["warehouse"] for r in reserved}
-        entries = [{k: v for k, v in s.items() if k not in ("warehouse", "key")}
-                   for s in (first_scored or [])]
-        decision = AllocationDecision(
-            order_id=order.id, created_at=utcnow(), actor=actor.label, status=status,
-            outcome=outcome if outcome != "done" else first_kind if len(codes) <= 1 else "split",
-            split=len(codes) > 1, chosen=next(iter(codes)) if len(codes) == 1 else None,
-            destination=dest, candidates=entries + excluded, plan=reserved, backordered=left,
-            shipments=len(codes),
-            note=_explain(first_kind, split_allowed, route, reserved, left, outcome),
-        )
-        session.add(decision)
-    return status
+    if not (first or reserved or outcome in ("hold", "cancel")):
+        return None
+    codes = {r["warehouse"] for r in reserved}
+    entries = [{k: v for k, v in s.items() if k not in ("warehouse", "key")} for s in scored]
+    return dict(
+        order_id=order.id, created_at=utcnow(), actor=actor.label, status=status,
+        outcome=outcome if outcome != "done" else kind if len(codes) <= 1 else "split",
+        split=len(codes) > 1, chosen=next(iter(codes)) if len(codes) == 1 else None,
+        destination=dest, candidates=entries + excluded, plan=reserved, backordered=left,
+        shipments=len(codes), note=_explain(kind, split_allowed, route, reserved, left, outcome),
+    )
 
 
 def _explain(kind, split_allowed, route, reserved, left, outcome) -> str:
@@ -372,44 +368,39 @@ def _has_backorder(product_id: int | None = None):
     return exists().where(*condition)
 
 
-def _allocate_ids(session: Session, ids: list[int], actor: Actor, chunk: int = 200) -> int:
-    changed = 0
-    ctx = _context(session) if ids else None
-    for start in range(0, len(ids), chunk):
-        part = ids[start:start + chunk]
-        loaded = {o.id: o for o in session.scalars(
-            select(Order).where(Order.id.in_(part))
-            .options(selectinload(Order.lines), selectinload(Order.holds),
-                     selectinload(Order.allocations)))}
-        for order_id in part:  # queue order
-            order = loaded.get(order_id)
-            if order is None:
-                continue
-            before = order.status
-            if allocate_order(session, order, actor, ctx) != before:
-                changed += 1
-    return changed
+def _allocate_ids(session: Session, ids: list[int], actor: Actor) -> int:
+    """Load the claimed orders (in queue order) and allocate them as one batch."""
+    loaded: dict[int, Order] = {}
+    for start in range(0, len(ids), 500):
+        loaded.update((o.id, o) for o in session.scalars(
+            select(Order).where(Order.id.in_(ids[start:start + 500]))
+            .options(selectinload(Order.lines), selectinload(Order.holds))))
+    return allocate_batch(session, [loaded[i] for i in ids if i in loaded], actor)
+
+
+def _claim(query, limit: int):
+    """Waiting orders in queue order, row-locked; orders another transaction holds (a
+    parallel allocation worker, a staff edit) are skipped, not waited for."""
+    return (query.where(_not_held()).order_by(*queue_order()).limit(limit)
+            .with_for_update(of=Order, skip_locked=True))
 
 
 def allocate_waiting(session: Session, product_id: int, actor: Actor, limit: int = 200) -> int:
     """Stock of a product arrived: give it to the orders waiting for it, in queue order.
     Returns how many orders changed status."""
-    ids = list(session.scalars(
-        select(Order.id)
-        .where(Order.status.in_(WAITING_STATUSES), _has_backorder(product_id), _not_held())
-        .order_by(*queue_order()).limit(limit)))
+    ids = list(session.scalars(_claim(
+        select(Order.id).where(Order.status.in_(WAITING_STATUSES), _has_backorder(product_id)),
+        limit)))
     return _allocate_ids(session, ids, actor)
 
 
 def allocate_all_waiting(session: Session, actor: Actor, limit: int = 1000) -> int:
     """Every order waiting for stock or not allocated yet, in one queue order (the
     allocate_backorders job and `flask oms allocate`). Returns how many changed status."""
-    ids = list(session.scalars(
-        select(Order.id)
-        .where(or_(and_(Order.status == "new", Order.fulfilled_by_channel.is_(False)),
-                   and_(Order.status.in_(WAITING_STATUSES), _has_backorder())),
-               _not_held())
-        .order_by(*queue_order()).limit(limit)))
+    ids = list(session.scalars(_claim(
+        select(Order.id).where(or_(and_(Order.status == "new", Order.fulfilled_by_channel.is_(False)),
+                                   and_(Order.status.in_(WAITING_STATUSES), _has_backorder()))),
+        limit)))
     return _allocate_ids(session, ids, actor)
 
 

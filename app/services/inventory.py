@@ -132,34 +132,112 @@ def reserve(session: Session, line: OrderLine, level: StockLevel, quantity: int,
     return allocation
 
 
-def reserve_lines(session: Session, lines: list[OrderLine], level: StockLevel, quantity: int,
-                  actor: Actor, needed=None) -> list[tuple[OrderLine, int]]:
-    """Reserve ``quantity`` units of one product in one warehouse for the lines of one order
-    that carry it (a SKU repeated on several lines is one summed, guarded UPDATE: all or
-    nothing), then share them out over the lines in order, one allocation per line.
-    Raises InsufficientStock. No commit. Returns [(line, units)]."""
-    needed = needed or (lambda line: max(line.quantity_open - line.quantity_allocated, 0))
-    if quantity <= 0:
-        return []
-    order_id = lines[0].order_id
-    reference = (f"order line {lines[0].id}" if len(lines) == 1
-                 else "order lines " + ",".join(str(l.id) for l in lines))[:128]
-    move(session, level, reserved_delta=quantity, reason="reservation", actor=actor,
-         reference=reference, order_id=order_id)
-    now, left, taken = utcnow(), quantity, []
-    for line in lines:
-        take = min(needed(line), left)
-        if take <= 0:
-            continue
-        session.add(Allocation(
-            order_id=line.order_id, order_line_id=line.id, warehouse_id=level.warehouse_id,
-            stock_level_id=level.id, quantity=take, status="open", created_at=now))
-        line.quantity_allocated += take
-        taken.append((line, take))
-        left -= take
-    if left:  # more reserved than the lines need: a caller's bug, never a silent leak
-        raise ValueError(f"reserved {quantity} but the lines need only {quantity - left}")
-    return taken
+class StockBook:
+    """The stock levels one allocation batch reserves from (every active warehouse's level
+    of every product the batch needs), read once with their rows locked, planned against in
+    memory, and written back with one guarded UPDATE per level.
+
+    Locking first, in key order, makes the plan certain (a concurrent transaction waits
+    for the rows, and two batches never wait on each other's rows) and keeps the batch to
+    one UPDATE per level however many orders it serves: a hot SKU's level is written once
+    per batch, not once per order. Each order's reservation is still its own ledger row and
+    one allocation per line. The UPDATE keeps its guard, the CHECK constraints stay the last
+    line of defence. On SQLite the transaction's write lock (BEGIN IMMEDIATE) is the lock.
+    """
+
+    def __init__(self, session: Session, warehouse_ids, product_ids, actor: Actor):
+        self.session, self.actor = session, actor
+        self.levels: dict[tuple[int, int], "LevelFigures"] = {}
+        self.planned: dict[int, int] = {}  # level id -> units reserved by this batch
+        self.movements: list[dict] = []
+        self.allocations: list[dict] = []
+        if warehouse_ids and product_ids:
+            rows = session.execute(
+                select(StockLevel.id, StockLevel.warehouse_id, StockLevel.product_id,
+                       StockLevel.on_hand, StockLevel.reserved)
+                .where(StockLevel.warehouse_id.in_(sorted(set(warehouse_ids))),
+                       StockLevel.product_id.in_(sorted(set(product_ids))))
+                .order_by(StockLevel.id).with_for_update())
+            self.levels = {(r.warehouse_id, r.product_id): LevelFigures(*r) for r in rows}
+
+    def available(self, warehouse_id: int, product_id: int) -> int:
+        level = self.levels.get((warehouse_id, product_id))
+        return max(level.on_hand - level.reserved, 0) if level is not None else 0
+
+    def reserve(self, lines: list[OrderLine], warehouse_id: int, product_id: int,
+                quantity: int, needed) -> list[tuple[OrderLine, int]]:
+        """Reserve ``quantity`` units of one product in one warehouse for the lines of one
+        order that carry it (a SKU repeated on several lines is checked summed: all or
+        nothing), shared out over the lines in order, one allocation per line, one ledger
+        row. Raises InsufficientStock. Returns [(line, units)]."""
+        if quantity <= 0:
+            return []
+        level = self.levels.get((warehouse_id, product_id))
+        if level is None or level.on_hand - level.reserved < quantity:
+            raise InsufficientStock(f"Not enough stock of product {product_id} in warehouse "
+                                    f"{warehouse_id} for {quantity} unit(s)")
+        level.reserved += quantity
+        self.planned[level.id] = self.planned.get(level.id, 0) + quantity
+        now, left, taken = utcnow(), quantity, []
+        for line in lines:
+            take = min(needed(line), left)
+            if take <= 0:
+                continue
+            self.allocations.append(dict(
+                order_id=line.order_id, order_line_id=line.id, warehouse_id=warehouse_id,
+                stock_level_id=level.id, quantity=take, status="open", created_at=now,
+                closed_at=None))
+            line.quantity_allocated += take
+            taken.append((line, take))
+            left -= take
+        if left:  # more reserved than the lines need: a caller's bug, never a silent leak
+            raise ValueError(f"reserved {quantity} but the lines need only {quantity - left}")
+        reference = (f"order line {lines[0].id}" if len(lines) == 1
+                     else "order lines " + ",".join(str(l.id) for l in lines))[:128]
+        self.movements.append(dict(
+            stock_level_id=level.id, warehouse_id=warehouse_id, product_id=product_id,
+            on_hand_delta=0, reserved_delta=quantity, reason="reservation", reference=reference,
+            order_id=lines[0].order_id, note=None, actor=self.actor.label,
+            user_id=self.actor.user_id, created_at=now))
+        return taken
+
+    def write(self) -> None:
+        """One guarded UPDATE per level (key order), then the ledger rows and allocations."""
+        session, now = self.session, utcnow()
+        conn = session.connection()
+        table = StockLevel.__table__
+        for level_id in sorted(self.planned):
+            units = self.planned[level_id]
+            result = conn.execute(
+                table.update()
+                .where(table.c.id == level_id, table.c.reserved + units <= table.c.on_hand)
+                .values(reserved=table.c.reserved + units, updated_at=now))
+            if result.rowcount != 1:  # the rows are locked: only a bug gets here
+                raise InsufficientStock(f"Stock level {level_id} changed under its lock")
+        if self.movements:
+            conn.execute(StockMovement.__table__.insert(), self.movements)
+        if self.allocations:
+            conn.execute(Allocation.__table__.insert(), self.allocations)
+        _expire_levels(session, self.planned)
+        self.planned, self.movements, self.allocations = {}, [], []
+
+
+class LevelFigures:
+    """A stock level's figures as one batch sees them."""
+
+    __slots__ = ("id", "warehouse_id", "product_id", "on_hand", "reserved")
+
+    def __init__(self, id, warehouse_id, product_id, on_hand, reserved):
+        self.id, self.warehouse_id, self.product_id = id, warehouse_id, product_id
+        self.on_hand, self.reserved = on_hand, reserved
+
+
+def _expire_levels(session: Session, level_ids) -> None:
+    """Level objects loaded earlier in this session read their new figures next time."""
+    for level_id in level_ids:
+        level = session.identity_map.get(session.identity_key(StockLevel, level_id))
+        if level is not None:
+            session.expire(level, ["on_hand", "reserved", "updated_at"])
 
 
 def release(session: Session, allocation: Allocation, actor: Actor, why: str) -> None:
