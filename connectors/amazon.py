@@ -174,6 +174,9 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
             unit_price=unit_price(line_total, quantity),
             tax=item_tax,
             discount=promo,
+            # Orders v0 has no per-item cancelled quantity (a buyer's request is only a
+            # request; a seller cancels whole orders): unknown, never a guessed 0.
+            quantity_cancelled=None,
         ))
 
     buyer = order.get("BuyerInfo") if isinstance(order.get("BuyerInfo"), dict) else {}

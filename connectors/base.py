@@ -36,6 +36,11 @@ class NormalizedLine:
     unit_price: Decimal
     tax: Decimal = Decimal("0")
     discount: Decimal = Decimal("0")
+    # Units of ``quantity`` the channel no longer wants shipped: removed by an order edit,
+    # cancelled, or refunded and removed (Shopify: ``quantity - current_quantity``).
+    # Cumulative, so that importing the same order twice changes nothing. None when the
+    # channel's payload does not say (never "0 because unknown").
+    quantity_cancelled: Optional[int] = None
 
 
 @dataclass

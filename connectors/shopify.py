@@ -88,6 +88,12 @@ def _line(raw: dict, index: int) -> NormalizedLine:
     else:
         discount = money(raw.get("total_discount"), f"{where}.total_discount", default=Decimal("0"))
     tax = money_sum(money(t.get("price"), f"{where}.tax_lines") for t in raw.get("tax_lines") or [])
+    # current_quantity (REST 2024-01+): the quantity after removals (order edits, partial
+    # cancels, refunds that removed units). Older payloads lack it: then we do not know.
+    cancelled = None
+    if raw.get("current_quantity") is not None:
+        current = as_int(raw["current_quantity"], f"{where}.current_quantity")
+        cancelled = min(max(quantity - current, 0), max(quantity, 0))
     sku = raw.get("sku")
     return NormalizedLine(
         external_id=str(raw["id"]) if raw.get("id") is not None else None,
@@ -97,6 +103,7 @@ def _line(raw: dict, index: int) -> NormalizedLine:
         unit_price=price,
         tax=tax,
         discount=discount,
+        quantity_cancelled=cancelled,
     )
 
 

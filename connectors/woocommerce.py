@@ -158,6 +158,10 @@ def _line(raw: Any, index: int) -> NormalizedLine:
         unit_price=unit_price(subtotal, quantity),  # before discounts, like the other channels
         tax=money(raw.get("total_tax"), f"{where}.total_tax", default=Decimal("0")),
         discount=subtotal - total,
+        # The order's line_items keep their ordered quantity after a refund; refunded units
+        # are only in GET /orders/{id}/refunds (line_items[] with negative quantity), not in
+        # the order or its webhook: unknown here.
+        quantity_cancelled=None,
     )
 
 

@@ -18,20 +18,25 @@ from sqlalchemy.orm import Session, selectinload
 
 from connectors.base import NormalizedAddress, NormalizedOrder
 
-from ..models import Channel, Order, OrderLine, Refund, SyncConflict, normalize_sku
+from ..models import Channel, Order, OrderEvent, OrderLine, Refund, SyncConflict, normalize_sku
 from ..models.base import utcnow
-from . import catalog, customers, events, fx, orders, pipeline, settings
+from . import catalog, customers, events, fx, order_edits, orders, pipeline, risk, settings
 from .actor import Actor
 from .jsonable import to_jsonable
 from .transaction import transactional
 
 # Fields the channel owns; a remote change to one of them is applied (or, when also
 # edited locally, turned into a conflict).
-CHANNEL_FIELDS = (
+VALUE_FIELDS = (
     "email", "customer_name", "shipping_address", "billing_address", "financial_status",
     "channel_status", "subtotal", "shipping_total", "tax_total", "discount_total", "total",
     "shipping_method", "tags",
 )
+# ``lines``: the units the channel cancelled, {line external id: units} (NormalizedLine.
+# quantity_cancelled). Only ever more cancelled units: a channel cannot un-cancel here.
+LINES = "lines"
+CHANNEL_FIELDS = VALUE_FIELDS + (LINES,)
+CHANNEL_LINE_CANCEL_REASON = "cancelled on the channel"
 
 
 @dataclass
@@ -114,13 +119,24 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
             external_id=line.external_id, sku=line.sku, title=line.title[:255],
             product_id=products.get(normalize_sku(line.sku)), quantity=line.quantity,
             unit_price=line.unit_price, tax=line.tax, discount=line.discount,
+            # units the channel had already cancelled (nothing is reserved yet)
+            quantity_cancelled=min(max(line.quantity_cancelled or 0, 0), max(line.quantity, 0)),
         ))
     session.add(order)
     session.flush()
     events.imported(session, order, actor, channel.code)
+    cancelled_before = [{"line_id": line.id, "sku": line.sku, "quantity": line.quantity_cancelled}
+                        for line in order.lines if line.quantity_cancelled]
+    if cancelled_before:
+        parts = ", ".join(f"{c['quantity']}× {c['sku']}" for c in cancelled_before)
+        events.order_event(session, order, actor, "lines_cancelled",
+                           f"Cancelled {parts}: {CHANNEL_LINE_CANCEL_REASON} before import",
+                           {"lines": cancelled_before, "reason": CHANNEL_LINE_CANCEL_REASON,
+                            "source": "channel"})
     _record_refunds(session, order, normalized, actor)
-    if normalized.cancelled:
-        orders.cancel_in_tx(session, order, normalized.cancel_reason or "cancelled on the channel", actor)
+    if normalized.cancelled or (order.lines and not any(l.quantity_open > 0 for l in order.lines)):
+        orders.cancel_in_tx(session, order,
+                            normalized.cancel_reason or CHANNEL_LINE_CANCEL_REASON, actor)
         return order
     _initial_holds(session, channel, order, normalized, actor)
     pipeline.process(session, order, actor)
@@ -184,20 +200,15 @@ def find_cross_channel_duplicate(session: Session, order: Order) -> Order | None
 def _update(session: Session, channel: Channel, order: Order, normalized: NormalizedOrder,
             digest: str, actor: Actor) -> None:
     remote = _channel_values(normalized)
+    remote["tags"] = merged_tags(session, order, remote["tags"])
     changes, conflicts = {}, []  # changes: {field: the channel's new value}
-    for field in CHANNEL_FIELDS:
+    for field in VALUE_FIELDS:
         new, old = remote[field], getattr(order, field)
         if _same(old, new):
             continue
         if field in (order.local_edits or {}):
             conflicts.append(field)
-            session.add(SyncConflict(
-                channel_id=channel.id, order_id=order.id, kind="local_edit",
-                external_id=order.external_id, field=field,
-                local_value={"value": to_jsonable(old), **order.local_edits[field]},
-                remote_value={"value": to_jsonable(new)}, raw_payload=to_jsonable(normalized.raw),
-                error=f"{field} was changed in Waybill and on the channel", created_at=utcnow(),
-            ))
+            _local_edit_conflict(session, channel, order, normalized, field, old, new)
             continue
         changes[field] = new
     order.payload_hash, order.raw_payload = digest, to_jsonable(normalized.raw)
@@ -210,20 +221,126 @@ def _update(session: Session, channel: Channel, order: Order, normalized: Normal
                                "The channel cancelled this order, but it has already shipped")
         else:
             orders.cancel_in_tx(session, order,
-                                normalized.cancel_reason or "cancelled on the channel", actor)
+                                normalized.cancel_reason or CHANNEL_LINE_CANCEL_REASON, actor)
         return
+    remote_lines = remote_line_cancellations(normalized)
+    if order.status != "cancelled" and _pending_line_cancellations(order, remote_lines):
+        if LINES in (order.local_edits or {}):
+            old = {line.external_id: line.quantity_cancelled for line in order.lines
+                   if line.external_id in remote_lines}
+            if not _open_conflict_with(session, order, LINES, remote_lines):
+                _local_edit_conflict(session, channel, order, normalized, LINES, old, remote_lines,
+                                     error="lines were changed in Waybill and units were "
+                                           "cancelled on the channel")
+        else:
+            changes.update(apply_channel_values(session, order, {LINES: remote_lines}, actor))
     release_payment_holds(session, order, changes, actor)
+
+
+def _local_edit_conflict(session, channel, order, normalized, field, old, new, *,
+                         error: str | None = None) -> SyncConflict:
+    conflict = SyncConflict(
+        channel_id=channel.id, order_id=order.id, kind="local_edit",
+        external_id=order.external_id, field=field,
+        local_value={"value": to_jsonable(old), **order.local_edits[field]},
+        remote_value={"value": to_jsonable(new)}, raw_payload=to_jsonable(normalized.raw),
+        error=error or f"{field} was changed in Waybill and on the channel", created_at=utcnow(),
+    )
+    session.add(conflict)
+    return conflict
+
+
+def _open_conflict_with(session, order, field, value) -> bool:
+    """An open local-edit conflict of this order and field already holds this channel value."""
+    remote_values = session.scalars(select(SyncConflict.remote_value).where(
+        SyncConflict.order_id == order.id, SyncConflict.field == field,
+        SyncConflict.kind == "local_edit", SyncConflict.status == "open"))
+    wanted = to_jsonable(value)
+    return any((remote or {}).get("value") == wanted for remote in remote_values)
+
+
+# --- lines the channel cancelled ----------------------------------------------------------
+
+def remote_line_cancellations(normalized: NormalizedOrder) -> dict[str, int]:
+    """{line external id: units the channel says are cancelled}, for the lines whose
+    channel says (``NormalizedLine.quantity_cancelled`` not None)."""
+    return {str(line.external_id): max(int(line.quantity_cancelled), 0)
+            for line in normalized.lines
+            if line.external_id is not None and line.quantity_cancelled is not None}
+
+
+def _pending_line_cancellations(order: Order, remote: dict) -> list[tuple[OrderLine, int, int]]:
+    """(line, the channel's cancelled units, how many of them Waybill has not cancelled yet)
+    for each line where the channel cancelled more than Waybill did."""
+    by_external_id = {line.external_id: line for line in order.lines if line.external_id}
+    pending = []
+    for external_id, units in (remote or {}).items():
+        line = by_external_id.get(str(external_id))
+        if line is None:
+            continue
+        target = min(int(units), line.quantity)
+        if target > line.quantity_cancelled:
+            pending.append((line, target, target - line.quantity_cancelled))
+    return pending
+
+
+def _reported_shipped_cancellations(session: Session, order: Order) -> set[tuple]:
+    data = session.scalars(select(OrderEvent.data).where(
+        OrderEvent.order_id == order.id, OrderEvent.type == "channel_lines_cancel_refused"))
+    return {(entry.get("line_id"), entry.get("channel_cancelled"))
+            for item in data for entry in (item or {}).get("lines") or []}
+
+
+def _apply_line_cancellations(session: Session, order: Order, remote: dict,
+                              actor: Actor) -> dict:
+    """Cancel here the units the channel cancelled (through order_edits: reservations given
+    back, a ``lines_cancelled`` event, the order cancelled when nothing open is left). Units
+    that have already shipped are not cancelled: a ``channel_lines_cancel_refused`` event
+    says so, once per line and channel quantity. Returns what was done. No commit."""
+    pending = _pending_line_cancellations(order, remote)
+    if not pending or order.status == "cancelled":
+        return {}
+    cancellable = order.status in order_edits.LINE_CANCELLABLE_STATUSES
+    wanted, refused = {}, []
+    for line, target, missing in pending:
+        units = min(missing, line.quantity_open) if cancellable else 0
+        if units:
+            wanted[line] = units
+        if missing > units:
+            refused.append({"line_id": line.id, "sku": line.sku, "channel_cancelled": target,
+                            "shipped_units": missing - units})
+    result = {}
+    if refused:
+        reported = _reported_shipped_cancellations(session, order)
+        refused = [r for r in refused if (r["line_id"], r["channel_cancelled"]) not in reported]
+    if wanted:
+        result["cancelled"] = [{"line_id": line.id, "sku": line.sku, "quantity": units}
+                               for line, units in wanted.items()]
+        order_edits.cancel_units_in_tx(session, order, wanted, CHANNEL_LINE_CANCEL_REASON, actor,
+                                       local_edit=False, data={"source": "channel"})
+    if refused:
+        result["refused"] = refused
+        parts = ", ".join(f"{r['shipped_units']}× {r['sku']}" for r in refused)
+        events.order_event(
+            session, order, actor, "channel_lines_cancel_refused",
+            f"The channel cancelled {parts}, but those units have already shipped",
+            {"lines": refused})
+    return result
 
 
 def apply_channel_values(session: Session, order: Order, values: dict, actor: Actor) -> dict:
     """Set channel-owned fields (CHANNEL_FIELDS) to the channel's values, with what follows
     from them (ship country, base-currency total) and one ``channel_update`` event. The one
     code path for applying a channel's value: import, and "take the channel's value" of a
-    local-edit conflict. Returns {field: {"old", "new"}} of what changed. No commit."""
+    local-edit conflict. ``lines`` ({line external id: cancelled units}) cancels the units
+    the channel cancelled (its own events). Returns {field: {"old", "new"}} of what changed
+    (``lines``: what was cancelled and refused). No commit."""
     changes = {}
     for field, new in values.items():
         if field not in CHANNEL_FIELDS:
             raise ValueError(f"{field} is not a channel-owned field")
+        if field == LINES:
+            continue
         old = getattr(order, field)
         if _same(old, new):
             continue
@@ -231,11 +348,43 @@ def apply_channel_values(session: Session, order: Order, values: dict, actor: Ac
         setattr(order, field, new)
     if "shipping_address" in changes:
         order.ship_country = (order.shipping_address or {}).get("country")
+        risk.refresh_address_key(order)
     if "total" in changes:
         order.total_base = fx.to_base(session, order.total, order.currency, order.placed_at)
     if changes:
         events.updated_from_channel(session, order, actor, changes)
+    if values.get(LINES):
+        done = _apply_line_cancellations(session, order, values[LINES], actor)
+        if done:
+            changes[LINES] = done
     return changes
+
+
+# --- tags ---------------------------------------------------------------------------------
+
+def rule_added_tags(session: Session, order: Order) -> set[str]:
+    """Tags Waybill's rules put on the order (``rule_fired`` events whose add_tag action
+    tagged it: rules.apply_actions reports "tagged '<tag>'" only when it added the tag)."""
+    tags = set()
+    for data in session.scalars(select(OrderEvent.data).where(
+            OrderEvent.order_id == order.id, OrderEvent.type == "rule_fired")):
+        done = set((data or {}).get("done") or [])
+        for action in (data or {}).get("actions") or []:
+            value = action.get("value") if isinstance(action, dict) else None
+            if action.get("type") == "add_tag" and f"tagged '{value}'" in done:
+                tags.add(value)
+    return tags
+
+
+def merged_tags(session: Session, order: Order, channel_tags: list) -> list:
+    """The order's tags after a channel update: the channel's tags (they replace what it
+    sent before) followed by the tags Waybill added that the channel does not send."""
+    channel_tags = list(dict.fromkeys(channel_tags or []))
+    extra = [tag for tag in (order.tags or []) if tag not in channel_tags]
+    if not extra:
+        return channel_tags
+    ours = rule_added_tags(session, order)
+    return channel_tags + [tag for tag in extra if tag in ours]
 
 
 def release_payment_holds(session: Session, order: Order, changes: dict, actor: Actor) -> None:

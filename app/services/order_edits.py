@@ -228,8 +228,21 @@ def cancel_lines(session: Session, order_id: int, quantities: dict, reason: str,
     errors.raise_if_any("The cancellation is not valid")
     if not wanted:
         raise ValidationFailed.field("lines", "nothing to cancel: every quantity is zero")
+    return cancel_units_in_tx(session, order, wanted, reason, actor)
+
+
+def cancel_units_in_tx(session: Session, order, wanted: dict, reason: str, actor: Actor, *,
+                       local_edit: bool = True, data: dict | None = None):
+    """Cancel ``wanted`` ({line: units}, each at most the line's open units, the order in
+    LINE_CANCELLABLE_STATUSES): give back their reservations, write one ``lines_cancelled``
+    event (``data`` added to it), and cancel the order (or, after a partial shipment, ship
+    it) when nothing open remains. ``local_edit``: a change made in Waybill (remembered in
+    ``local_edits``); False for one the channel made. No commit, no version check."""
     changes = []
     for line, units in wanted.items():
+        if units <= 0 or units > line.quantity_open:
+            raise ValueError(f"cannot cancel {units} of {line.quantity_open} open unit(s) of "
+                             f"line {line.id}")
         line.quantity_cancelled += units
         released = _release_line(session, order, line, actor,
                                  f"{units}× {line.sku} cancelled: {reason}", keep=line.quantity_open)
@@ -239,8 +252,10 @@ def cancel_lines(session: Session, order_id: int, quantities: dict, reason: str,
                         "released": released})
     parts = ", ".join(f"{c['quantity']}× {c['sku']}" for c in changes)
     events.order_event(session, order, actor, "lines_cancelled",
-                       f"Cancelled {parts}: {reason}", {"lines": changes, "reason": reason})
-    orders.mark_local_edit(order, "lines", _lines_snapshot(order), actor)
+                       f"Cancelled {parts}: {reason}",
+                       {"lines": changes, "reason": reason, **(data or {})})
+    if local_edit:
+        orders.mark_local_edit(order, "lines", _lines_snapshot(order), actor)
     if not _finish_when_nothing_open(session, order, reason, actor):
         if order.status in RESERVED_STATUSES:
             _settle(session, order, actor)

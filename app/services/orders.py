@@ -212,6 +212,9 @@ def edit_address(session: Session, order_id: int, kind: str, address: dict,
     mark_local_edit(order, attribute, clean, actor)
     events.address_changed(session, order, actor, kind, old, clean)
     if kind == "shipping":
+        from . import risk
+
+        risk.refresh_address_key(order)  # the velocity check counts the new address
         old_country = order.ship_country
         order.ship_country = clean["country"]
         if old_country != clean["country"] and order.status != "new":

@@ -77,6 +77,14 @@ def address_key(address: dict | None) -> str | None:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+def refresh_address_key(order: Order) -> str | None:
+    """Set ``order.ship_address_key`` from its shipping address as it is now: called when
+    screened and whenever the shipping address changes (staff edit, channel update), so
+    that the velocity check counts the order at the address it now goes to. No commit."""
+    order.ship_address_key = address_key(order.shipping_address)
+    return order.ship_address_key
+
+
 def channel_signals(order: Order) -> dict:
     """The channel's own risk signals: stored at import (``order.risk_signals``), or, for
     orders imported before they were stored, derived again from the raw payload."""
@@ -193,8 +201,7 @@ def check(session: Session, order: Order, actor: Actor) -> list[Finding]:
     """Run the checks on an order, hold it for what they find (one hold per reason, every
     why in its note), one ``risk_check`` event per finding, and set its risk score.
     No commit (the pipeline's transaction)."""
-    if order.ship_address_key is None:
-        order.ship_address_key = address_key(order.shipping_address)
+    refresh_address_key(order)
     found = findings(session, order)
     order.risk_score = min(100, sum({f.check: f.weight for f in found}.values()))
     for finding in found:
