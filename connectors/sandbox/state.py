@@ -94,6 +94,7 @@ class SimLine:
     discount: Decimal
     tax: Decimal
     digital: bool = False
+    cancelled: int = 0  # units removed after the order was placed (an order edit)
 
     @property
     def subtotal(self) -> Decimal:
@@ -184,6 +185,7 @@ class SimOrder:
             "shipping": str(self.shipping),
             "skus": [li.sku for li in self.lines],
             "quantities": [li.quantity for li in self.lines],
+            "cancelled_units": [li.cancelled for li in self.lines],
             "email": None if pending_amazon else (self.email or None),  # no BuyerInfo then
             "payment": self.payment,
             "fulfilled": self.fulfilled,
@@ -524,6 +526,13 @@ class SandboxState:
             self._cancel(order, now, reason)
         elif action == "corrupt":
             order.corrupt = True
+        elif action == "cancel_units":
+            # Shopify order edit: one unit of the first line that still has one is removed
+            # (line_items[].current_quantity goes down). The other APIs show no such thing.
+            line = next((li for li in order.lines if li.quantity - li.cancelled > 0), None)
+            if order.channel != "shopify" or line is None:
+                return self._apply(order, "address")
+            line.cancelled += 1
         elif action == "address":
             if order.address is None:
                 order.tags = sorted(set(order.tags) | {"edited"}) if order.channel == "shopify" else order.tags
