@@ -4,6 +4,12 @@ A payload hash makes an unchanged order write nothing. Channel updates are appli
 events; a field Waybill changed locally (``local_edits``) that the channel also changed
 becomes a sync conflict instead of a silent overwrite. Everything after the upsert is
 ``pipeline.process``.
+
+Units the channel cancelled on a line (``NormalizedLine.quantity_cancelled``, cumulative)
+are cancelled through ``order_edits.cancel_units_in_tx`` (reservations given back, events);
+units that already shipped are not, an event says so once; after a local line edit they
+become a ``lines`` conflict. Channel tags replace the channel's earlier tags; tags rules
+added stay. Importing the same channel state again changes nothing.
 """
 from __future__ import annotations
 
