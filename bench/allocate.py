@@ -84,6 +84,8 @@ def main() -> None:
     parser.add_argument("--warehouses", type=int, default=6)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--hot-orders", type=int, default=3000)
+    parser.add_argument("--profile", action="store_true",
+                        help="print where the throughput part spends its time (cProfile)")
     parser.add_argument("--database-url",
                         default=os.environ.get("OMS_BENCH_ALLOC_DATABASE_URL", DEFAULT_URL))
     args = parser.parse_args()
@@ -127,6 +129,11 @@ def main() -> None:
         s.remove()
 
         job = Actor.job("allocate_backorders")
+        profiler = None
+        if args.profile:
+            import cProfile
+            profiler = cProfile.Profile()
+            profiler.enable()
         started = time.perf_counter()
         handled = 0
         while True:
@@ -139,6 +146,10 @@ def main() -> None:
                 break
             handled += after - before
         elapsed = time.perf_counter() - started
+        if profiler:
+            import pstats
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         s = db.session
         statuses = dict(s.execute(select(Order.status, func.count()).group_by(Order.status)).all())
         split = s.scalar(select(func.count()).where(AllocationDecision.split.is_(True)))

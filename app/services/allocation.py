@@ -41,8 +41,13 @@ from ..models import AllocationDecision, Order, OrderHold, OrderLine, Warehouse
 from ..models.base import utcnow
 from . import events, orders, rules, settings
 from .actor import Actor
+from .batch_writes import insert_rows, write_column_changes
 from .inventory import StockBook
 
+# What a decision changes on orders and lines, written for the whole batch at once
+# (batch_writes); an order that a policy held or cancelled goes through the unit of work.
+ORDER_COLUMNS = frozenset({"status", "fulfillment_status"})
+LINE_COLUMNS = frozenset({"quantity_allocated", "quantity_backordered"})
 ALLOCATABLE_STATUSES = frozenset({"new", "backordered", "partially_allocated"})
 WAITING_STATUSES = ("backordered", "partially_allocated")
 HOLD_NOTE = "waiting for stock: backorder policy"
@@ -234,16 +239,18 @@ def allocate_batch(session: Session, batch: list[Order], actor: Actor,
     product_ids = {line.product_id for order in batch for line in order.lines if line.product_id}
     book = StockBook(session, [w.id for w in ctx["warehouses"]], product_ids, actor)
     changed, decisions = 0, []
-    with session.no_autoflush:
+    with session.no_autoflush, events.batched(session, batch):
         for order in batch:
             before = order.status
             decision = _decide(session, order, routes[order.id], ctx, book, actor)
             if decision:
                 decisions.append(decision)
             changed += order.status != before
-    book.write()
-    if decisions:
-        session.connection().execute(AllocationDecision.__table__.insert(), decisions)
+        book.write()
+        insert_rows(session, AllocationDecision.__table__, decisions)
+        write_column_changes(session, [line for order in batch for line in order.lines],
+                             LINE_COLUMNS)
+        write_column_changes(session, batch, ORDER_COLUMNS)
     for order in batch:  # their allocations were written past the ORM
         session.expire(order, ["allocations"])
     return changed

@@ -1,6 +1,7 @@
 """The order timeline: one small constructor for every kind of event (Saleor's events.py)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -8,10 +9,38 @@ from sqlalchemy.orm import Session
 from ..models import Order, OrderEvent
 from ..models.base import utcnow
 from .actor import Actor
+from .batch_writes import insert_rows
+
+
+_BATCH = "waybill_event_batch"
+
+
+@contextmanager
+def batched(session: Session, orders):
+    """Within this block the events of ``orders`` (already stored, so with ids) are kept
+    as rows and written in one INSERT when it ends, instead of an ORM object each: an
+    allocation batch writes thousands. ``order.events`` is reloaded afterwards."""
+    if session.info.get(_BATCH) is not None:  # nested in another batch: that one writes
+        yield
+        return
+    session.info[_BATCH] = rows = []
+    try:
+        yield
+        insert_rows(session, OrderEvent.__table__, rows)
+    finally:
+        session.info.pop(_BATCH, None)
+    for order in orders:
+        session.expire(order, ["events"])
 
 
 def order_event(session: Session, order: Order, actor: Actor, type: str, message: str,
-                data: dict[str, Any] | None = None) -> OrderEvent:
+                data: dict[str, Any] | None = None) -> OrderEvent | None:
+    """Add an event to the order's timeline (None when it is batched: see ``batched``)."""
+    rows = session.info.get(_BATCH)
+    if rows is not None and order.id is not None:
+        rows.append(dict(order_id=order.id, created_at=utcnow(), actor=actor.label,
+                         user_id=actor.user_id, type=type, message=message, data=data))
+        return None
     event = OrderEvent(
         order=order, created_at=utcnow(), actor=actor.label, user_id=actor.user_id,
         type=type, message=message, data=data,

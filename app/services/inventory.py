@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ..models import Allocation, OrderLine, Product, StockLevel, StockMovement, Warehouse
 from ..models.base import utcnow
 from . import validation
+from .batch_writes import insert_rows
 from .actor import Actor
 from .errors import InsufficientStock, NotFound, ValidationFailed
 from .transaction import transactional
@@ -214,10 +215,8 @@ class StockBook:
                 .values(reserved=table.c.reserved + units, updated_at=now))
             if result.rowcount != 1:  # the rows are locked: only a bug gets here
                 raise InsufficientStock(f"Stock level {level_id} changed under its lock")
-        if self.movements:
-            conn.execute(StockMovement.__table__.insert(), self.movements)
-        if self.allocations:
-            conn.execute(Allocation.__table__.insert(), self.allocations)
+        insert_rows(session, StockMovement.__table__, self.movements)
+        insert_rows(session, Allocation.__table__, self.allocations)
         _expire_levels(session, self.planned)
         self.planned, self.movements, self.allocations = {}, [], []
 
