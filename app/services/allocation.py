@@ -37,12 +37,12 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..data.centroids import centroid
-from ..models import AllocationDecision, Order, OrderHold, OrderLine, Warehouse
+from ..models import AllocationDecision, Order, OrderHold, OrderLine, StockLevel, Warehouse
 from ..models.base import utcnow
 from . import events, orders, rules, settings
 from .actor import Actor
 from .batch_writes import insert_rows, write_column_changes
-from .inventory import StockBook
+from .inventory import StockBook, StockMoved
 
 # What a decision changes on orders and lines, written for the whole batch at once
 # (batch_writes); an order that a policy held or cancelled goes through the unit of work.
@@ -218,9 +218,14 @@ def allocate_order(session: Session, order: Order, actor: Actor, _ctx: dict | No
 def allocate_batch(session: Session, batch: list[Order], actor: Actor,
                    ctx: dict | None = None) -> int:
     """Allocate orders one after the other, in the order given (the queue order), against
-    one StockBook: the levels are locked once, each order is planned against what the
-    orders before it left, and the book is written at the end. Returns how many orders
-    changed status. No commit."""
+    one StockBook: each order is planned against what the orders before it left, and the
+    book is written at the end. Returns how many orders changed status. No commit.
+
+    Optimistic first: the levels are read without a lock and their guarded UPDATEs are the
+    batch's last statements, so the rows stay locked only from there to the commit (a hot
+    SKU's level is not held while a batch plans and writes its rows). When a concurrent
+    transaction took the same stock meanwhile, a guard fails: the savepoint is rolled
+    back and the batch planned again with the levels locked, which cannot fail."""
     batch = [order for order in batch if _wants_stock(order)]
     if not batch:
         return 0
@@ -236,21 +241,37 @@ def allocate_batch(session: Session, batch: list[Order], actor: Actor,
     if not batch:
         return 0
     session.flush()  # the lines of a just-imported order need their ids
+    try:
+        with session.begin_nested():
+            return _allocate_against_book(session, batch, routes, ctx, actor, lock=False)
+    except StockMoved:
+        for order in batch:  # what the rolled-back savepoint wrote past the ORM is gone
+            for line in order.lines:
+                session.expire(line)
+            session.expire(order)
+        return _allocate_against_book(session, batch, routes, ctx, actor, lock=True)
+
+
+def _allocate_against_book(session: Session, batch: list[Order], routes: dict, ctx: dict,
+                           actor: Actor, lock: bool) -> int:
     product_ids = {line.product_id for order in batch for line in order.lines if line.product_id}
-    book = StockBook(session, [w.id for w in ctx["warehouses"]], product_ids, actor)
+    book = StockBook(session, [w.id for w in ctx["warehouses"]], product_ids, actor, lock=lock)
     changed, decisions = 0, []
-    with session.no_autoflush, events.batched(session, batch):
-        for order in batch:
-            before = order.status
-            decision = _decide(session, order, routes[order.id], ctx, book, actor)
-            if decision:
-                decisions.append(decision)
-            changed += order.status != before
-        book.write()
-        insert_rows(session, AllocationDecision.__table__, decisions)
-        write_column_changes(session, [line for order in batch for line in order.lines],
-                             LINE_COLUMNS)
-        write_column_changes(session, batch, ORDER_COLUMNS)
+    with session.no_autoflush:
+        with events.batched(session, batch):
+            for order in batch:
+                before = order.status
+                decision = _decide(session, order, routes[order.id], ctx, book, actor)
+                if decision:
+                    decisions.append(decision)
+                changed += order.status != before
+            book.write_rows()
+            insert_rows(session, AllocationDecision.__table__, decisions)
+            write_column_changes(session, [line for order in batch for line in order.lines],
+                                 LINE_COLUMNS)
+            write_column_changes(session, batch, ORDER_COLUMNS)
+        session.flush()  # what a backorder policy did through the ORM (holds, cancellations)
+        book.write_levels()  # last: from here to the commit the level rows are locked
     for order in batch:  # their allocations were written past the ORM
         session.expire(order, ["allocations"])
     return changed
@@ -368,10 +389,17 @@ def _not_held():
     return ~exists().where(OrderHold.order_id == Order.id, OrderHold.released_at.is_(None))
 
 
-def _has_backorder(product_id: int | None = None):
+def _has_backorder(product_id: int | None = None, *, in_stock: bool = False):
+    """The order has a line waiting for stock (of ``product_id``). ``in_stock``: of a
+    product some active warehouse has units of now; the others would only be planned to
+    wait again, and a queue head full of them would keep newer orders from their turn."""
     condition = [OrderLine.order_id == Order.id, OrderLine.quantity_backordered > 0]
     if product_id is not None:
         condition.append(OrderLine.product_id == product_id)
+    if in_stock:
+        condition.append(exists().where(
+            StockLevel.product_id == OrderLine.product_id, StockLevel.on_hand > StockLevel.reserved,
+            StockLevel.warehouse_id == Warehouse.id, Warehouse.active.is_(True)))
     return exists().where(*condition)
 
 
@@ -402,11 +430,13 @@ def allocate_waiting(session: Session, product_id: int, actor: Actor, limit: int
 
 
 def allocate_all_waiting(session: Session, actor: Actor, limit: int = 1000) -> int:
-    """Every order waiting for stock or not allocated yet, in one queue order (the
-    allocate_backorders job and `flask oms allocate`). Returns how many changed status."""
+    """Every order not allocated yet, and every order waiting for stock that is in stock
+    somewhere now, in one queue order (the allocate_backorders job and `flask oms
+    allocate`). Returns how many changed status."""
     ids = list(session.scalars(_claim(
         select(Order.id).where(or_(and_(Order.status == "new", Order.fulfilled_by_channel.is_(False)),
-                                   and_(Order.status.in_(WAITING_STATUSES), _has_backorder()))),
+                                   and_(Order.status.in_(WAITING_STATUSES),
+                                        _has_backorder(in_stock=True)))),
         limit)))
     return _allocate_ids(session, ids, actor)
 

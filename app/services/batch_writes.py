@@ -61,13 +61,17 @@ def write_column_changes(session: Session, objects, columns: frozenset[str]) -> 
     return len(rows)
 
 
+COPY_FROM_ROWS = 50  # fewer rows are quicker as one executemany than as a COPY
+
+
 def insert_rows(session: Session, table, rows: list[dict]) -> None:
     """INSERT many rows (every row with the same keys): COPY on PostgreSQL, which takes a
-    batch's thousands of rows in one stream, executemany elsewhere. No commit."""
+    batch's thousands of rows in one stream, executemany for a few rows and elsewhere.
+    No commit."""
     if not rows:
         return
     conn = session.connection()
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
         conn.execute(table.insert(), rows)
         return
     keys = list(rows[0])

@@ -8,7 +8,7 @@ re-checks the guard after the first commits and matches no row. The CHECK constr
 """
 from __future__ import annotations
 
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Allocation, OrderLine, Product, StockLevel, StockMovement, Warehouse
@@ -133,32 +133,39 @@ def reserve(session: Session, line: OrderLine, level: StockLevel, quantity: int,
     return allocation
 
 
+class StockMoved(InsufficientStock):
+    """A level read without a lock no longer has what the batch planned to take from it."""
+
+
 class StockBook:
     """The stock levels one allocation batch reserves from (every active warehouse's level
-    of every product the batch needs), read once with their rows locked, planned against in
-    memory, and written back with one guarded UPDATE per level.
+    of every product the batch needs), read once, planned against in memory, and written
+    back with one guarded UPDATE per level.
 
-    Locking first, in key order, makes the plan certain (a concurrent transaction waits
-    for the rows, and two batches never wait on each other's rows) and keeps the batch to
-    one UPDATE per level however many orders it serves: a hot SKU's level is written once
-    per batch, not once per order. Each order's reservation is still its own ledger row and
-    one allocation per line. The UPDATE keeps its guard, the CHECK constraints stay the last
-    line of defence. On SQLite the transaction's write lock (BEGIN IMMEDIATE) is the lock.
+    A batch writes one UPDATE per level however many orders it serves: a hot SKU's level
+    is written once per batch, not once per order. Each order's reservation is still its
+    own ledger row and one allocation per line. Read with ``lock=False``, a guard may fail
+    (``StockMoved``: a concurrent transaction took the stock); read with ``lock=True`` the
+    rows are locked in key order (two batches never wait on each other's rows) and the plan
+    is certain. The CHECK constraints stay the last line of defence. On SQLite the
+    transaction's write lock (BEGIN IMMEDIATE) is the lock either way.
     """
 
-    def __init__(self, session: Session, warehouse_ids, product_ids, actor: Actor):
+    def __init__(self, session: Session, warehouse_ids, product_ids, actor: Actor,
+                 lock: bool = True):
         self.session, self.actor = session, actor
         self.levels: dict[tuple[int, int], "LevelFigures"] = {}
         self.planned: dict[int, int] = {}  # level id -> units reserved by this batch
         self.movements: list[dict] = []
         self.allocations: list[dict] = []
+        self.locked = lock
         if warehouse_ids and product_ids:
-            rows = session.execute(
-                select(StockLevel.id, StockLevel.warehouse_id, StockLevel.product_id,
-                       StockLevel.on_hand, StockLevel.reserved)
-                .where(StockLevel.warehouse_id.in_(sorted(set(warehouse_ids))),
-                       StockLevel.product_id.in_(sorted(set(product_ids))))
-                .order_by(StockLevel.id).with_for_update())
+            query = (select(StockLevel.id, StockLevel.warehouse_id, StockLevel.product_id,
+                            StockLevel.on_hand, StockLevel.reserved)
+                     .where(StockLevel.warehouse_id.in_(sorted(set(warehouse_ids))),
+                            StockLevel.product_id.in_(sorted(set(product_ids))))
+                     .order_by(StockLevel.id))
+            rows = session.execute(query.with_for_update() if lock else query)
             self.levels = {(r.warehouse_id, r.product_id): LevelFigures(*r) for r in rows}
 
     def available(self, warehouse_id: int, product_id: int) -> int:
@@ -202,23 +209,31 @@ class StockBook:
             user_id=self.actor.user_id, created_at=now))
         return taken
 
-    def write(self) -> None:
-        """One guarded UPDATE per level (key order), then the ledger rows and allocations."""
-        session, now = self.session, utcnow()
-        conn = session.connection()
+    def write_rows(self) -> None:
+        """The ledger rows and the allocations."""
+        insert_rows(self.session, StockMovement.__table__, self.movements)
+        insert_rows(self.session, Allocation.__table__, self.allocations)
+        self.movements, self.allocations = [], []
+
+    def write_levels(self) -> None:
+        """One guarded UPDATE per level, in key order (two batches never wait on each
+        other's rows). Raises StockMoved when a level read without a lock changed."""
+        if not self.planned:
+            return
         table = StockLevel.__table__
-        for level_id in sorted(self.planned):
-            units = self.planned[level_id]
-            result = conn.execute(
-                table.update()
-                .where(table.c.id == level_id, table.c.reserved + units <= table.c.on_hand)
-                .values(reserved=table.c.reserved + units, updated_at=now))
-            if result.rowcount != 1:  # the rows are locked: only a bug gets here
-                raise InsufficientStock(f"Stock level {level_id} changed under its lock")
-        insert_rows(session, StockMovement.__table__, self.movements)
-        insert_rows(session, Allocation.__table__, self.allocations)
-        _expire_levels(session, self.planned)
-        self.planned, self.movements, self.allocations = {}, [], []
+        result = self.session.connection().execute(
+            table.update()
+            .where(table.c.id == bindparam("level_id"),
+                   table.c.reserved + bindparam("units") <= table.c.on_hand)
+            .values(reserved=table.c.reserved + bindparam("units"), updated_at=utcnow()),
+            [{"level_id": level_id, "units": units}
+             for level_id, units in sorted(self.planned.items())])
+        if result.rowcount != len(self.planned):
+            if self.locked:  # the rows are locked: only a bug gets here
+                raise InsufficientStock("A locked stock level changed")
+            raise StockMoved("Stock was taken by a concurrent transaction")
+        _expire_levels(self.session, self.planned)
+        self.planned = {}
 
 
 class LevelFigures:
