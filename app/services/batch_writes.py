@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import JSON, bindparam, inspect
+from sqlalchemy import JSON, TypeDecorator, bindparam, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -75,13 +75,23 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
         conn.execute(table.insert(), rows)
         return
     keys = list(rows[0])
-    as_json = {k for k in keys if isinstance(table.c[k].type, JSON)}
+    convert = [_copy_converter(table.c[k].type, conn.dialect) for k in keys]
     columns = ", ".join(f'"{table.c[k].name}"' for k in keys)
     driver = conn.connection.driver_connection  # psycopg, in this transaction
     with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([json.dumps(row[k]) if k in as_json and row[k] is not None else row[k]
-                            for k in keys])
+            copy.write_row([value if f is None or value is None else f(value)
+                            for f, value in zip(convert, (row[k] for k in keys))])
+
+
+def _copy_converter(type_, dialect):
+    """What SQLAlchemy would do to a value before binding it, for the types we use: COPY
+    takes plain values, so JSON is serialized and TypeDecorators (UTCDateTime) applied."""
+    if isinstance(type_, TypeDecorator):
+        return lambda value: type_.process_bind_param(value, dialect)
+    if isinstance(type_, JSON):
+        return json.dumps
+    return None
 
 
 def _only_changed(obj, columns: frozenset[str]) -> bool:
