@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import JSON, TypeDecorator, bindparam, inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -78,10 +79,14 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
     convert = [_copy_converter(table.c[k].type, conn.dialect) for k in keys]
     columns = ", ".join(f'"{table.c[k].name}"' for k in keys)
     driver = conn.connection.driver_connection  # psycopg, in this transaction
-    with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([value if f is None or value is None else f(value)
-                            for f, value in zip(convert, (row[k] for k in keys))])
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([value if f is None or value is None else f(value)
+                                for f, value in zip(convert, (row[k] for k in keys))])
+    except conn.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would raise it
+        raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
 
 
 def _copy_converter(type_, dialect):

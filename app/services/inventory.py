@@ -165,7 +165,9 @@ class StockBook:
                      .where(StockLevel.warehouse_id.in_(sorted(set(warehouse_ids))),
                             StockLevel.product_id.in_(sorted(set(product_ids))))
                      .order_by(StockLevel.id))
-            rows = session.execute(query.with_for_update() if lock else query)
+            # FOR NO KEY UPDATE: the batch changes figures, never keys, so the foreign-key
+            # checks of other batches' ledger rows and allocations (KEY SHARE) do not wait.
+            rows = session.execute(query.with_for_update(key_share=True) if lock else query)
             self.levels = {(r.warehouse_id, r.product_id): LevelFigures(*r) for r in rows}
 
     def available(self, warehouse_id: int, product_id: int) -> int:
