@@ -1,7 +1,6 @@
 """`flask oms ...`: thin commands over the services."""
 from __future__ import annotations
 
-import secrets as _secrets
 import sys
 import time
 

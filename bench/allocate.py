@@ -30,7 +30,9 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select, text
+
+from _common import fresh_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,15 +45,6 @@ SITES = [("NJ", 40.73, -74.17), ("GA", 33.75, -84.39), ("IL", 41.88, -87.63),
 ZIPS = ["10001", "02108", "19103", "20001", "30303", "33101", "60601", "48201", "55401",
         "63101", "75201", "77002", "80202", "85001", "89501", "94105", "90012", "98101",
         "97201", "99501", "96813", "70112", "37203", "28202", "46204"]
-
-
-def fresh_database(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def bulk_orders(session, channel_id, specs, prefix) -> list[int]:

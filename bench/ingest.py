@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, text
+
+from _common import fresh_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,15 +39,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def fresh_database(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def start_sandbox(port: int) -> subprocess.Popen:

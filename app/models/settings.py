@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import CURRENCY, RATE, UTCDateTime

@@ -1,7 +1,7 @@
 """Catalog look-ups: which product a channel's SKU string means."""
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Product, SkuAlias, normalize_sku

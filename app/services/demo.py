@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import NormalizedAddress, NormalizedLine, NormalizedOrder
 
-from ..models import Channel, Order, Product, StockLevel, Warehouse
+from ..models import Channel, Order, Product, Warehouse
 from ..models.base import clock_at
 from . import (
     channels, fulfillment, fx, importing, inventory, orders, reference, returns,

@@ -369,17 +369,11 @@ def apply_channel_values(session: Session, order: Order, values: dict, actor: Ac
 # --- tags ---------------------------------------------------------------------------------
 
 def rule_added_tags(session: Session, order: Order) -> set[str]:
-    """Tags Waybill's rules put on the order (``rule_fired`` events whose add_tag action
-    tagged it: rules.apply_actions reports "tagged '<tag>'" only when it added the tag)."""
-    tags = set()
-    for data in session.scalars(select(OrderEvent.data).where(
-            OrderEvent.order_id == order.id, OrderEvent.type == "rule_fired")):
-        done = set((data or {}).get("done") or [])
-        for action in (data or {}).get("actions") or []:
-            value = action.get("value") if isinstance(action, dict) else None
-            if action.get("type") == "add_tag" and f"tagged '{value}'" in done:
-                tags.add(value)
-    return tags
+    """Tags Waybill's rules put on the order (the ``tags_added`` of its ``rule_fired``
+    events)."""
+    return {tag for data in session.scalars(select(OrderEvent.data).where(
+                OrderEvent.order_id == order.id, OrderEvent.type == "rule_fired"))
+            for tag in (data or {}).get("tags_added") or []}
 
 
 def merged_tags(session: Session, order: Order, channel_tags: list) -> list:

@@ -752,12 +752,15 @@ def evaluate(session: Session, order: Order, stage: str, actor: Actor) -> list[R
     for rule in enabled_rules(session, stage):
         if not matches({"match": rule.match, "conditions": rule.conditions}, facts):
             continue
+        tags_before = set(order.tags or [])
         done = apply_actions(session, order, rule, actor)
         summary = "; ".join(done) if done else "nothing to change"
         events.order_event(
             session, order, actor, "rule_fired", f"Rule {rule.name} fired: {summary}",
             {"rule_id": rule.id, "rule": rule.name, "version": rule.version, "stage": stage,
              "actions": rule.actions, "done": done,
+             # which tags are Waybill's own: a channel update keeps them (importing)
+             "tags_added": [t for t in order.tags or [] if t not in tags_before],
              "stop_processing": bool(rule.stop_processing)})
         hits.append(RuleHit(rule.id, rule.name, rule.version, done))
         if rule.stop_processing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Order, OrderEvent, OrderLine, StockMovement
+from app.models import Order, OrderEvent, StockMovement
 from app.services import fulfillment
 
 from .conftest import assert_error

@@ -4,10 +4,9 @@ decision record."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
 
 from app.data import centroids
-from app.models import AllocationDecision, Order
+from app.models import AllocationDecision
 from app.services import allocation, inventory, orders, reference, rules, settings
 from app.services.actor import Actor
 from tests.services.test_invariants import assert_invariants

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Allocation, Order, OrderEvent, OrderLine, StockLevel, StockMovement
+from app.models import Order, OrderEvent, OrderLine, StockLevel, StockMovement
 from app.services import fulfillment, order_edits, orders
 from app.services.errors import InvalidTransition, StaleVersion, ValidationFailed
 from tests.services.test_invariants import assert_invariants
