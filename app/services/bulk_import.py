@@ -362,8 +362,9 @@ def _write(session: Session, context: _PageContext, batch: list[_Prepared]) -> l
 
 
 def _pipeline(session: Session, context: _PageContext, batch: list[_Prepared]) -> None:
-    """``pipeline.process`` on each new order of the batch that was not cancelled, in page
-    order, as importing._create calls it (the ORM; flushed before the savepoint ends)."""
+    """``pipeline.process`` on the new orders of the batch that were not cancelled, in page
+    order, as importing._create calls it, their allocation as one batch (the ORM; flushed
+    before the savepoint ends)."""
     from sqlalchemy.orm import selectinload
 
     from . import pipeline
@@ -374,8 +375,7 @@ def _pipeline(session: Session, context: _PageContext, batch: list[_Prepared]) -
         for order in session.scalars(select(Order).where(Order.id.in_(ids[start:start + IN_CHUNK]))
                                      .options(selectinload(Order.lines), selectinload(Order.holds))):
             loaded[order.id] = order
-    for order_id in ids:
-        pipeline.process(session, loaded[order_id], context.actor)
+    pipeline.process_many(session, [loaded[order_id] for order_id in ids], context.actor)
     session.flush()
 
 

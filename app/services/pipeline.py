@@ -18,19 +18,29 @@ from .actor import Actor
 def process(session: Session, order: Order, actor: Actor) -> Order:
     """Move an order as far as it can go on its own. No commit (runs in the caller's
     transaction)."""
-    if order.status == "cancelled":
-        return order
-    if order.screened_at is None and order.status == "new" and not order.fulfilled_by_channel:
-        screen(session, order, actor)
-    if order.is_held:
-        return order
-    if order.fulfilled_by_channel:
-        if order.status == "new":
-            orders.transition(session, order, "shipped", actor, "fulfilled by the channel")
-        return order
-    if order.status in allocation.ALLOCATABLE_STATUSES:
-        allocation.allocate_order(session, order, actor)
+    process_many(session, [order], actor)
     return order
+
+
+def process_many(session: Session, batch: list[Order], actor: Actor) -> None:
+    """``process`` for several orders (a page of an import): each is screened on its own,
+    then those that may take stock are allocated together, in the order given, as one
+    allocation batch. No commit."""
+    to_allocate = []
+    for order in batch:
+        if order.status == "cancelled":
+            continue
+        if order.screened_at is None and order.status == "new" and not order.fulfilled_by_channel:
+            screen(session, order, actor)
+        if order.is_held:
+            continue
+        if order.fulfilled_by_channel:
+            if order.status == "new":
+                orders.transition(session, order, "shipped", actor, "fulfilled by the channel")
+            continue
+        if order.status in allocation.ALLOCATABLE_STATUSES:
+            to_allocate.append(order)
+    allocation.allocate_batch(session, to_allocate, actor)
 
 
 def screen(session: Session, order: Order, actor: Actor) -> None:
