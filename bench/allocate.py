@@ -7,8 +7,9 @@
    allocated by ``allocation.allocate_all_waiting`` (the job's code path: routing with the
    decision record, guarded reservations, ledger rows, events) across the warehouses,
    in batches of 1,000 orders per transaction. Prints orders per second.
-2. Contention: W parallel workers on one hot SKU in one warehouse with fewer units than
-   orders, against the floor: a bare conditional-UPDATE loop (``reserved = reserved + 1
+2. Contention: W parallel worker processes (separate processes, as the job and web
+   workers run: Python threads would measure the GIL) on one hot SKU in one warehouse with
+   fewer units than orders, against the floor: a bare conditional-UPDATE loop (``reserved = reserved + 1
    WHERE reserved + 1 <= on_hand``, autocommit) on the same database in the same run.
    Waybill twice, each on a fresh hot SKU: as the allocation job runs (workers claim
    batches of up to 100 waiting orders with FOR UPDATE SKIP LOCKED, one guarded UPDATE of
@@ -20,12 +21,11 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
-import queue
 import random
 import sys
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -179,7 +179,7 @@ def main() -> None:
           f"per order) across {len(warehouse_ids)} warehouses in {elapsed:.1f} s -> "
           f"{handled / elapsed:,.0f} orders/s (target 2,000/s); {split:,} split; statuses {statuses}")
     floor_rate = floor_count / floor_s
-    print(f"contention: {args.workers} workers on one hot SKU in one warehouse, "
+    print(f"contention: {args.workers} worker processes on one hot SKU in one warehouse, "
           f"{units:,} units for {args.hot_orders:,} one-unit orders (the rest must wait)")
     print(f"  bare conditional UPDATE (floor): {floor_count:,} reserved in {floor_s:.2f} s -> "
           f"{floor_rate:,.0f} reservations/s")
@@ -207,32 +207,33 @@ MODES = {"batch": "(allocate_all_waiting, claims up to 100 orders FOR UPDATE SKI
 
 def bare_update_loop(args, level_id: int) -> tuple[int, float]:
     """The floor: a bare conditional UPDATE per reservation, autocommit, same workers."""
+    dsn = args.database_url.replace("postgresql+psycopg://", "postgresql://")
+    per_worker = -(-args.hot_orders // args.workers)
+    results, seconds = _timed_processes(
+        [(_bare_worker, (dsn, level_id, per_worker)) for _ in range(args.workers)])
+    return sum(r["reserved"] for r in results), seconds
+
+
+def _bare_worker(dsn: str, level_id: int, attempts: int, barrier, results) -> None:
     import psycopg
 
-    dsn = args.database_url.replace("postgresql+psycopg://", "postgresql://")
-    count, lock = [0], threading.Lock()
-
-    def bare(n_attempts: int):
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for _ in range(n_attempts):
-                cur = conn.execute("UPDATE stock_levels SET reserved = reserved + 1 "
-                                   "WHERE id = %s AND reserved + 1 <= on_hand", (level_id,))
-                if cur.rowcount == 1:
-                    with lock:
-                        count[0] += 1
-
-    per_worker = -(-args.hot_orders // args.workers)
-    return _timed_threads(args.workers, lambda k: bare(per_worker), count)
+    reserved = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        barrier.wait()
+        for _ in range(attempts):
+            cur = conn.execute("UPDATE stock_levels SET reserved = reserved + 1 "
+                               "WHERE id = %s AND reserved + 1 <= on_hand", (level_id,))
+            reserved += cur.rowcount
+    results.put({"reserved": reserved, "errors": []})
 
 
 def hot_sku_run(app, args, mode: str, warehouse_id: int, channel_id: int, units: int) -> dict:
     """A fresh hot SKU with ``units`` in one warehouse and ``--hot-orders`` one-unit orders
-    for it, allocated by ``--workers`` threads (each its own session and connection)."""
+    for it, allocated by ``--workers`` processes (as the job and web workers run)."""
     from app.extensions import db
-    from app.models import Allocation, Order, OrderLine, StockLevel
-    from app.services import allocation, inventory, reference
+    from app.models import Allocation, OrderLine, StockLevel
+    from app.services import inventory, reference
     from app.services.actor import Actor
-    from app.services.transaction import unit_of_work
 
     actor = Actor.system()
     with app.app_context():
@@ -242,43 +243,9 @@ def hot_sku_run(app, args, mode: str, warehouse_id: int, channel_id: int, units:
         ids = bulk_orders(db.session, channel_id,
                           [("10001", 0, [(hot, 1)]) for _ in range(args.hot_orders)], f"H{mode}-")
         db.session.remove()
-    work: "queue.Queue[int]" = queue.Queue()
-    for order_id in ids:
-        work.put(order_id)
-    errors, done = [], [0]
-
-    def per_order(who):
-        while True:
-            try:
-                order_id = work.get_nowait()
-            except queue.Empty:
-                return
-            with unit_of_work(db.session):
-                allocation.allocate_order(db.session, db.session.get(Order, order_id), who)
-            db.session.remove()
-
-    def batch(who):
-        new_left = select(func.count()).where(Order.id.in_(ids), Order.status == "new")
-        while True:
-            with unit_of_work(db.session):
-                changed = allocation.allocate_all_waiting(db.session, who, limit=100)
-            left = db.session.scalar(new_left)
-            db.session.remove()
-            if not left:
-                return
-            if not changed:  # the rest is claimed by other workers: poll, don't spin
-                time.sleep(0.005)
-
-    def worker(k: int):
-        with app.app_context():
-            try:
-                (batch if mode == "batch" else per_order)(Actor.job(f"bench-{k}"))
-            except Exception as exc:  # noqa: BLE001 - reported in the output
-                errors.append(repr(exc))
-            finally:
-                db.session.remove()
-
-    _, seconds = _timed_threads(args.workers, worker, done)
+    results, seconds = _timed_processes(
+        [(_waybill_worker, (args.database_url, mode, ids, k, args.workers))
+         for k in range(args.workers)])
     with app.app_context():
         s = db.session
         level = s.scalar(select(StockLevel).where(StockLevel.product_id == hot_id))
@@ -287,21 +254,69 @@ def hot_sku_run(app, args, mode: str, warehouse_id: int, channel_id: int, units:
         backordered = s.scalar(select(func.coalesce(func.sum(OrderLine.quantity_backordered), 0))
                                .where(OrderLine.product_id == hot_id))
         run = {"reserved": level.reserved, "seconds": seconds, "backordered": backordered,
-               "errors": errors,
+               "errors": [e for r in results for e in r["errors"]],
                "ok": (level.reserved == units == open_units <= level.on_hand
                       and level.reserved + backordered == args.hot_orders)}
         s.remove()
     return run
 
 
-def _timed_threads(n: int, target, result) -> tuple[int, float]:
-    threads = [threading.Thread(target=target, args=(k,)) for k in range(n)]
+def _waybill_worker(url: str, mode: str, ids: list[int], k: int, workers: int,
+                    barrier, results) -> None:
+    """One allocation worker process: its own app, session and connection."""
+    from app import create_app
+    from app.extensions import db
+    from app.models import Order
+    from app.services import allocation
+    from app.services.actor import Actor
+    from app.services.transaction import unit_of_work
+
+    app = create_app(SQLALCHEMY_DATABASE_URI=url, OMS_DATABASE_URL=url, OMS_SCHEDULER=False)
+    who, errors = Actor.job(f"bench-{k}"), []
+    new_left = select(func.count()).where(Order.id.in_(ids), Order.status == "new")
+    with app.app_context():
+        db.session.execute(select(1))  # connected before the clock starts
+        db.session.remove()
+        barrier.wait()
+        try:
+            if mode == "per-order":
+                for order_id in ids[k::workers]:
+                    with unit_of_work(db.session):
+                        allocation.allocate_order(db.session, db.session.get(Order, order_id), who)
+                    db.session.remove()
+            else:
+                while True:
+                    with unit_of_work(db.session):
+                        changed = allocation.allocate_all_waiting(db.session, who, limit=100)
+                    left = db.session.scalar(new_left)
+                    db.session.remove()
+                    if not left:
+                        break
+                    if not changed:  # the rest is claimed by other workers: poll, don't spin
+                        time.sleep(0.005)
+        except Exception as exc:  # noqa: BLE001 - reported in the output
+            errors.append(repr(exc))
+        finally:
+            db.session.remove()
+    results.put({"errors": errors})
+
+
+def _timed_processes(targets) -> tuple[list[dict], float]:
+    """Start one process per (function, args), release them together once all are ready
+    (start-up is not timed), and time them until the last one ends."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(len(targets) + 1), ctx.Queue()
+    processes = [ctx.Process(target=fn, args=(*fn_args, barrier, results))
+                 for fn, fn_args in targets]
+    for process in processes:
+        process.start()
+    barrier.wait()
     started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return result[0], time.perf_counter() - started
+    collected = [results.get() for _ in processes]
+    seconds = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    return collected, seconds
 
 
 if __name__ == "__main__":
