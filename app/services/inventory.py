@@ -1,5 +1,6 @@
 """Stock primitives (Saleor's warehouse/management.py): every change of on_hand or
-reserved is one conditional UPDATE plus one ledger row.
+reserved is a conditional UPDATE plus a ledger row (allocation's ``StockBook`` sums a
+batch's reservations of one level into one UPDATE, still a ledger row per order).
 
 The UPDATE carries its own guard (``on_hand + d >= 0 AND reserved + r <= on_hand + d``),
 so two transactions racing for the last unit cannot both win: on PostgreSQL the second
