@@ -118,7 +118,8 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
         ship_by=ship_by, status="new", fulfilled_by_channel=normalized.fulfilled_by_channel,
         fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
         raw_payload=to_jsonable(normalized.raw), payload_hash=digest, local_edits={},
-        risk_signals=to_jsonable(normalized.risk or {}), **values,
+        risk_signals=to_jsonable(normalized.risk or {}),
+        ship_address_key=risk.address_key(values["shipping_address"]), **values,
     )
     for line in normalized.lines:
         order.lines.append(OrderLine(

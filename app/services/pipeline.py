@@ -27,11 +27,18 @@ def process_many(session: Session, batch: list[Order], actor: Actor) -> None:
     then those that may take stock are allocated together, in the order given, as one
     allocation batch. No commit."""
     to_allocate = []
+    # Screening only reads what is stored (the orders themselves are, with their address
+    # keys): the checks' queries need not flush each order's changes before the next one.
+    unscreened = [order for order in batch if order.screened_at is None
+                  and order.status == "new" and not order.fulfilled_by_channel]
+    if unscreened:
+        context = screening_context(session)
+        with session.no_autoflush:
+            for order in unscreened:
+                screen(session, order, actor, context)
     for order in batch:
         if order.status == "cancelled":
             continue
-        if order.screened_at is None and order.status == "new" and not order.fulfilled_by_channel:
-            screen(session, order, actor)
         if order.is_held:
             continue
         if order.fulfilled_by_channel:
@@ -43,8 +50,15 @@ def process_many(session: Session, batch: list[Order], actor: Actor) -> None:
     allocation.allocate_batch(session, to_allocate, actor)
 
 
-def screen(session: Session, order: Order, actor: Actor) -> None:
+def screening_context(session: Session) -> dict:
+    """The rules and risk settings screening reads: once for a batch of orders."""
+    return {"rules": rules.enabled_rules(session, "on_import"),
+            "risk": risk.load_context(session)}
+
+
+def screen(session: Session, order: Order, actor: Actor, context: dict | None = None) -> None:
     """Rules (on_import), then risk checks; once per order."""
-    rules.evaluate(session, order, "on_import", actor)
-    risk.check(session, order, actor)
+    context = context or screening_context(session)
+    rules.evaluate(session, order, "on_import", actor, context["rules"])
+    risk.check(session, order, actor, context["risk"])
     order.screened_at = utcnow()

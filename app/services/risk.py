@@ -142,15 +142,13 @@ def _velocity(session: Session, order: Order, limit: int, hours: int) -> list[st
     return found
 
 
-def _address_problem(session: Session, order: Order) -> str | None:
+def _address_problem(order: Order, warehouses: list[tuple]) -> str | None:
     address = order.shipping_address or {}
     missing = [label for key, label in (("line1", "street"), ("city", "city"),
                                         ("country", "country")) if not address.get(key)]
     if missing:
         return "the shipping address has no " + ", ".join(missing)
     country = (order.ship_country or address.get("country") or "").upper()
-    warehouses = session.execute(
-        select(Warehouse.code, Warehouse.ships_to).where(Warehouse.active.is_(True))).all()
     # No active warehouse at all is a set-up still in progress, not an address problem.
     if warehouses and not any(not ships_to or country in ships_to
                               for _code, ships_to in warehouses):
@@ -158,11 +156,21 @@ def _address_problem(session: Session, order: Order) -> str | None:
     return None
 
 
-def findings(session: Session, order: Order) -> list[Finding]:
-    """What the enabled checks find on an order (reads only)."""
+def load_context(session: Session) -> dict:
+    """What the checks read besides the order (settings, active warehouses): read once for
+    a batch of orders (pipeline.process_many), not once per order."""
     conf = settings.get_many(session, [*(f"risk_check_{key}" for key in WEIGHTS),
                                        "risk_review_threshold", "velocity_max_orders",
                                        "velocity_window_hours"])
+    warehouses = session.execute(
+        select(Warehouse.code, Warehouse.ships_to).where(Warehouse.active.is_(True))).all()
+    return {"conf": conf, "warehouses": [tuple(w) for w in warehouses]}
+
+
+def findings(session: Session, order: Order, context: dict | None = None) -> list[Finding]:
+    """What the enabled checks find on an order (reads only)."""
+    context = context or load_context(session)
+    conf = context["conf"]
     enabled = {key: conf[f"risk_check_{key}"] for key in WEIGHTS}
     found: list[Finding] = []
     if enabled["exchange_rate"] and order.total is not None and order.total_base is None:
@@ -191,18 +199,19 @@ def findings(session: Session, order: Order) -> list[Finding]:
             found.append(Finding("channel_signals", REVIEW,
                                  "the channel flags it: " + _describe_signals(signals)))
     if enabled["address"]:
-        problem = _address_problem(session, order)
+        problem = _address_problem(order, context["warehouses"])
         if problem:
             found.append(Finding("address", ADDRESS, problem))
     return found
 
 
-def check(session: Session, order: Order, actor: Actor) -> list[Finding]:
+def check(session: Session, order: Order, actor: Actor,
+          context: dict | None = None) -> list[Finding]:
     """Run the checks on an order, hold it for what they find (one hold per reason, every
     why in its note), one ``risk_check`` event per finding, and set its risk score.
     No commit (the pipeline's transaction)."""
     refresh_address_key(order)
-    found = findings(session, order)
+    found = findings(session, order, context)
     order.risk_score = min(100, sum({f.check: f.weight for f in found}.values()))
     for finding in found:
         events.order_event(
