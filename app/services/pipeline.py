@@ -26,7 +26,6 @@ def process_many(session: Session, batch: list[Order], actor: Actor) -> None:
     """``process`` for several orders (a page of an import): each is screened on its own,
     then those that may take stock are allocated together, in the order given, as one
     allocation batch. No commit."""
-    to_allocate = []
     # Screening only reads what is stored (the orders themselves are, with their address
     # keys): the checks' queries need not flush each order's changes before the next one.
     unscreened = [order for order in batch if order.screened_at is None
@@ -36,6 +35,7 @@ def process_many(session: Session, batch: list[Order], actor: Actor) -> None:
         with session.no_autoflush:
             for order in unscreened:
                 screen(session, order, actor, context)
+    to_allocate = []
     for order in batch:
         if order.status == "cancelled":
             continue
