@@ -35,14 +35,16 @@ from collections import defaultdict
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from ..data.centroids import centroid
 from ..models import AllocationDecision, Order, OrderHold, OrderLine, StockLevel, Warehouse
 from ..models.base import utcnow
-from . import events, orders, rules, settings
+from . import events, order_rows, orders, rules, settings
 from .actor import Actor
 from .batch_writes import insert_rows, write_column_changes
 from .inventory import StockBook, StockMoved
+from .order_rows import OrderRow
 
 # What a decision changes on orders and lines, written for the whole batch at once
 # (batch_writes); an order that a policy held or cancelled goes through the unit of work.
@@ -135,8 +137,10 @@ def candidate_warehouses(session: Session, order: Order) -> list[Warehouse]:
     return sorted(allowed, key=key)
 
 
-def _score(allowed, book: StockBook, need: dict[int, int], route: dict, point) -> list[dict]:
-    """One scored entry per allowed warehouse, best first."""
+def _score(allowed, book: StockBook, need: dict[int, int], route: dict, point,
+           distances: dict) -> list[dict]:
+    """One scored entry per allowed warehouse, best first (``distances``: a batch's memo
+    of rounded distances by warehouse and destination point)."""
     prefer = route["prefer_warehouses"]
     scored = []
     for w in allowed:
@@ -146,8 +150,10 @@ def _score(allowed, book: StockBook, need: dict[int, int], route: dict, point) -
             coverage += min(available, units)
             depth += available - units
             whole = whole and available >= units
-        wp = warehouse_point(w)
-        distance = round(haversine_km(wp, point), 1) if wp and point else None
+        distance = distances.get((w.id, point), ())
+        if distance == ():
+            distance = distances[w.id, point] = (
+                round(haversine_km(w.point, point), 1) if w.point and point else None)
         scored.append({
             "warehouse": w, "code": w.code, "name": w.name, "excluded": None,
             "preferred": prefer.index(w.code) + 1 if w.code in prefer else None,
@@ -196,11 +202,31 @@ def _plan(scored: list[dict], book: StockBook, need: dict[int, int], split_allow
 
 # --- a batch of orders ----------------------------------------------------------------------
 
+class WarehouseInfo:
+    """What routing reads of a warehouse, as plain attributes (a batch reads them for every
+    order it plans) and with its point resolved once."""
+
+    __slots__ = ("id", "code", "name", "priority", "ships_to", "point")
+
+    def __init__(self, warehouse: Warehouse):
+        self.id, self.code, self.name = warehouse.id, warehouse.code, warehouse.name
+        self.priority, self.ships_to = warehouse.priority, warehouse.ships_to
+        self.point = warehouse_point(warehouse)
+
+
 def _context(session: Session) -> dict:
     """What every decision of one batch shares: read once per batch, not once per order."""
-    return {"warehouses": _active_warehouses(session),
+    return {"warehouses": [WarehouseInfo(w) for w in _active_warehouses(session)],
             "settings": settings.get_many(session, ("allow_split", "backorder_policy")),
-            "allocation_rules": bool(rules.enabled_rules(session, "on_allocation"))}
+            "allocation_rules": rules.enabled_rules(session, "on_allocation"),
+            "distances": {}}
+
+
+def _needs_orm(status: str, ctx: dict) -> bool:
+    """Whether an order's decision may need more than plain rows carry: a first decision
+    runs the on_allocation rules and may hold or cancel by the backorder policy."""
+    return status == "new" and bool(ctx["allocation_rules"]
+                                    or ctx["settings"]["backorder_policy"] != "backorder")
 
 
 def _wants_stock(order: Order) -> bool:
@@ -215,11 +241,13 @@ def allocate_order(session: Session, order: Order, actor: Actor, _ctx: dict | No
     return order.status
 
 
-def allocate_batch(session: Session, batch: list[Order], actor: Actor,
+def allocate_batch(session: Session, batch: list[Order | OrderRow], actor: Actor,
                    ctx: dict | None = None) -> int:
     """Allocate orders one after the other, in the order given (the queue order), against
     one StockBook: each order is planned against what the orders before it left, and the
     book is written at the end. Returns how many orders changed status. No commit.
+    ``batch`` holds ORM orders, or plain ``OrderRow``s (the queue) where ``_needs_orm`` is
+    false.
 
     Optimistic first: the levels are read without a lock and their guarded UPDATEs are the
     batch's last statements, so the rows stay locked only from there to the commit (a hot
@@ -234,7 +262,8 @@ def allocate_batch(session: Session, batch: list[Order], actor: Actor,
     for order in batch:
         # The on_allocation rules run once per order (its first decision), not on every retry.
         if order.status == "new" and ctx["allocation_rules"]:
-            routes[order.id] = rules.evaluate_for_allocation(session, order, actor)
+            routes[order.id] = rules.evaluate_for_allocation(session, order, actor,
+                                                             ctx["allocation_rules"])
         else:
             routes[order.id] = rules.routing(order)
     batch = [order for order in batch if not order.is_held]  # a rule may have held it
@@ -246,6 +275,9 @@ def allocate_batch(session: Session, batch: list[Order], actor: Actor,
             return _allocate_against_book(session, batch, routes, ctx, actor, lock=False)
     except StockMoved:
         for order in batch:  # what the rolled-back savepoint wrote past the ORM is gone
+            if isinstance(order, OrderRow):
+                order.reset()
+                continue
             for line in order.lines:
                 session.expire(line)
             session.expire(order)
@@ -257,8 +289,9 @@ def _allocate_against_book(session: Session, batch: list[Order], routes: dict, c
     product_ids = {line.product_id for order in batch for line in order.lines if line.product_id}
     book = StockBook(session, [w.id for w in ctx["warehouses"]], product_ids, actor, lock=lock)
     changed, decisions = 0, []
+    loaded = [order for order in batch if isinstance(order, Order)]
     with session.no_autoflush:
-        with events.batched(session, batch):
+        with events.batched(session, loaded):
             for order in batch:
                 before = order.status
                 decision = _decide(session, order, routes[order.id], ctx, book, actor)
@@ -267,12 +300,13 @@ def _allocate_against_book(session: Session, batch: list[Order], routes: dict, c
                 changed += order.status != before
             book.write_rows()
             insert_rows(session, AllocationDecision.__table__, decisions)
-            write_column_changes(session, [line for order in batch for line in order.lines],
+            write_column_changes(session, [line for order in loaded for line in order.lines],
                                  LINE_COLUMNS)
-            write_column_changes(session, batch, ORDER_COLUMNS)
+            write_column_changes(session, loaded, ORDER_COLUMNS)
+            order_rows.write(session, [o for o in batch if isinstance(o, OrderRow)])
         session.flush()  # what a backorder policy did through the ORM (holds, cancellations)
         book.write_levels()  # last: from here to the commit the level rows are locked
-    for order in batch:  # their allocations were written past the ORM
+    for order in loaded:  # their allocations were written past the ORM
         session.expire(order, ["allocations"])
     return changed
 
@@ -292,7 +326,7 @@ def _decide(session: Session, order: Order, route: dict, ctx: dict, book: StockB
         if line.product_id and _needed(line) > 0:
             by_product[line.product_id].append(line)
     need = {pid: sum(_needed(l) for l in ls) for pid, ls in by_product.items()}
-    scored = _score(allowed, book, need, route, point)
+    scored = _score(allowed, book, need, route, point, ctx["distances"])
     kind, steps = _plan(scored, book, need, split_allowed)
 
     reserved: list[dict] = []
@@ -339,13 +373,15 @@ def _explain(kind, split_allowed, route, reserved, left, outcome) -> str:
     return "; ".join(parts)
 
 
-def _settle(session: Session, order: Order, actor: Actor, policy: str
+def _settle(session: Session, order: Order | OrderRow, actor: Actor, policy: str
             ) -> tuple[str, list[dict], str]:
     """Apply the backorder policy to what is still missing, record backorders and move the
     status to what the reservations now say. Returns (status, missing lines, outcome)."""
     missing = [{"sku": l.sku, "line_id": l.id, "quantity": _needed(l)}
                for l in order.lines if l.product_id and _needed(l) > 0]
     outcome = "done" if not missing else "backorder"
+    if missing and policy != "backorder" and isinstance(order, OrderRow):
+        raise TypeError("a hold or a cancellation by policy needs the ORM order (_needs_orm)")
     if missing and policy == "cancel":
         outcome = "cancel"
         lines = {l.id: l for l in order.lines}
@@ -403,14 +439,21 @@ def _has_backorder(product_id: int | None = None, *, in_stock: bool = False):
     return exists().where(*condition)
 
 
-def _allocate_ids(session: Session, ids: list[int], actor: Actor) -> int:
-    """Load the claimed orders (in queue order) and allocate them as one batch."""
-    loaded: dict[int, Order] = {}
-    for start in range(0, len(ids), 500):
+def _allocate_ids(session: Session, claimed: list[tuple[int, str]], actor: Actor) -> int:
+    """Load the claimed orders ((id, status) in queue order) and allocate them as one
+    batch: as plain rows (order_rows), but the ORM object of an order the session already
+    holds, or whose decision may need it (``_needs_orm``)."""
+    ctx = _context(session)
+    orm_ids = [i for i, status in claimed if _needs_orm(status, ctx)
+               or session.identity_map.get(identity_key(Order, i)) is not None]
+    loaded: dict[int, Order | OrderRow] = {}
+    for start in range(0, len(orm_ids), 500):
         loaded.update((o.id, o) for o in session.scalars(
-            select(Order).where(Order.id.in_(ids[start:start + 500]))
+            select(Order).where(Order.id.in_(orm_ids[start:start + 500]))
             .options(selectinload(Order.lines), selectinload(Order.holds))))
-    return allocate_batch(session, [loaded[i] for i in ids if i in loaded], actor)
+    orm = set(orm_ids)
+    loaded.update(order_rows.load(session, [i for i, _ in claimed if i not in orm]))
+    return allocate_batch(session, [loaded[i] for i, _ in claimed if i in loaded], actor, ctx)
 
 
 def _claim(query, limit: int):
@@ -423,22 +466,23 @@ def _claim(query, limit: int):
 def allocate_waiting(session: Session, product_id: int, actor: Actor, limit: int = 200) -> int:
     """Stock of a product arrived: give it to the orders waiting for it, in queue order.
     Returns how many orders changed status."""
-    ids = list(session.scalars(_claim(
-        select(Order.id).where(Order.status.in_(WAITING_STATUSES), _has_backorder(product_id)),
-        limit)))
-    return _allocate_ids(session, ids, actor)
+    claimed = session.execute(_claim(
+        select(Order.id, Order.status).where(Order.status.in_(WAITING_STATUSES),
+                                             _has_backorder(product_id)),
+        limit)).all()
+    return _allocate_ids(session, claimed, actor)
 
 
 def allocate_all_waiting(session: Session, actor: Actor, limit: int = 1000) -> int:
     """Every order not allocated yet, and every order waiting for stock that is in stock
     somewhere now, in one queue order (the allocate_backorders job and `flask oms
     allocate`). Returns how many changed status."""
-    ids = list(session.scalars(_claim(
-        select(Order.id).where(or_(and_(Order.status == "new", Order.fulfilled_by_channel.is_(False)),
-                                   and_(Order.status.in_(WAITING_STATUSES),
-                                        _has_backorder(in_stock=True)))),
-        limit)))
-    return _allocate_ids(session, ids, actor)
+    claimed = session.execute(_claim(
+        select(Order.id, Order.status).where(
+            or_(and_(Order.status == "new", Order.fulfilled_by_channel.is_(False)),
+                and_(Order.status.in_(WAITING_STATUSES), _has_backorder(in_stock=True)))),
+        limit)).all()
+    return _allocate_ids(session, claimed, actor)
 
 
 def latest_decision(session: Session, order_id: int) -> AllocationDecision | None:

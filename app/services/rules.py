@@ -770,12 +770,13 @@ def evaluate(session: Session, order: Order, stage: str, actor: Actor,
     return hits
 
 
-def evaluate_for_allocation(session: Session, order: Order, actor: Actor) -> dict:
+def evaluate_for_allocation(session: Session, order: Order, actor: Actor,
+                            enabled: list[Rule] | None = None) -> dict:
     """The ``on_allocation`` stage, for allocation to call before it plans an order: applies
     those rules and returns the order's routing (``routing(order)``). A rule that holds the
     order leaves it held: allocation should then stop. Each call writes its events, so call
     it once per allocation decision, not per retry of a waiting backorder. No commit."""
-    evaluate(session, order, "on_allocation", actor)
+    evaluate(session, order, "on_allocation", actor, enabled)
     return routing(order)
 
 

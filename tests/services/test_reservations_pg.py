@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.util import identity_key
 
 from app.extensions import db
 from app.models import Allocation, Order, OrderLine, StockLevel
@@ -205,11 +206,15 @@ def test_parallel_batch_workers_never_oversell(app, session, make):
     assert 0.9 * on_hand < reserved <= on_hand
 
 
-def test_stock_taken_between_plan_and_write_is_planned_again_under_lock(app, session, make):
+@pytest.mark.parametrize("path", ["allocate_order", "queue"])
+def test_stock_taken_between_plan_and_write_is_planned_again_under_lock(app, session, make,
+                                                                          path):
     """Allocation reads the levels without a lock and writes their guarded UPDATE last. A
     concurrent allocation that commits in between makes that guard fail: the savepoint is
     rolled back (no second decision, no duplicate events) and the order is planned again
-    with the level locked, taking what is left."""
+    with the level locked, taking what is left. ``queue``: the order is claimed by the
+    allocation job and read as a plain row (order_rows), whose written values and version
+    the rollback must undo too."""
     from sqlalchemy import event
 
     from app.models import AllocationDecision, OrderEvent
@@ -255,8 +260,12 @@ def test_stock_taken_between_plan_and_write_is_planned_again_under_lock(app, ses
     try:
         with app.app_context():
             with unit_of_work(db.session):
-                allocation.allocate_order(db.session, db.session.get(Order, first_id),
-                                          Actor.job("first"))
+                if path == "queue":  # limit 1: the job claims the first order only
+                    allocation.allocate_all_waiting(db.session, Actor.job("first"), limit=1)
+                    assert identity_key(Order, first_id) not in db.session.identity_map
+                else:
+                    allocation.allocate_order(db.session, db.session.get(Order, first_id),
+                                              Actor.job("first"))
             db.session.remove()
     finally:
         event.remove(db.engine, "before_cursor_execute", before_level_update)
