@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -79,13 +81,16 @@ def get_cursor(session: Session, channel_id: int, job: str = PULL_JOB) -> str | 
 
 
 def set_cursor(session: Session, channel_id: int, value: str, job: str = PULL_JOB) -> None:
-    """Move a cursor (no commit: the caller's transaction decides)."""
-    row = session.scalar(select(ChannelCursor).where(
-        ChannelCursor.channel_id == channel_id, ChannelCursor.job == job))
-    if row is None:
-        row = ChannelCursor(channel_id=channel_id, job=job)
-        session.add(row)
-    row.value, row.updated_at = value, utcnow()
+    """Move a cursor (no commit: the caller's transaction decides). One upsert: two pulls
+    that overlap (the job lock bypassed) both finding no cursor row must not both insert
+    it and fail on the unique key."""
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(ChannelCursor).values(channel_id=channel_id, job=job, value=value, updated_at=now)
+        .on_conflict_do_update(index_elements=["channel_id", "job"],
+                               set_={"value": value, "updated_at": now}))
 
 
 def pull_start(session: Session, channel: Channel, now: datetime | None = None) -> datetime:
