@@ -92,6 +92,18 @@ def warehouse_point(warehouse: Warehouse) -> tuple[float, float] | None:
     return centroid(warehouse.country, warehouse.postcode)  # no coordinates: its area's
 
 
+class WarehouseInfo:
+    """What routing reads of a warehouse, as plain attributes (a batch reads them for every
+    order it plans) and with its point resolved once."""
+
+    __slots__ = ("id", "code", "name", "priority", "ships_to", "point")
+
+    def __init__(self, warehouse: Warehouse):
+        self.id, self.code, self.name = warehouse.id, warehouse.code, warehouse.name
+        self.priority, self.ships_to = warehouse.priority, warehouse.ships_to
+        self.point = warehouse_point(warehouse)
+
+
 # --- candidates ----------------------------------------------------------------------------
 
 def _active_warehouses(session: Session) -> list[Warehouse]:
@@ -138,9 +150,9 @@ def candidate_warehouses(session: Session, order: Order) -> list[Warehouse]:
 
 
 def _score(allowed, book: StockBook, need: dict[int, int], route: dict, point,
-           distances: dict) -> list[dict]:
-    """One scored entry per allowed warehouse, best first (``distances``: a batch's memo
-    of rounded distances by warehouse and destination point)."""
+           distances: dict) -> list[tuple[WarehouseInfo, dict]]:
+    """(warehouse, its entry in the decision record) per allowed warehouse, best first
+    (``distances``: a batch's memo of rounded distances by warehouse and destination)."""
     prefer = route["prefer_warehouses"]
     scored = []
     for w in allowed:
@@ -154,25 +166,23 @@ def _score(allowed, book: StockBook, need: dict[int, int], route: dict, point,
         if distance == ():
             distance = distances[w.id, point] = (
                 round(haversine_km(w.point, point), 1) if w.point and point else None)
-        scored.append({
-            "warehouse": w, "code": w.code, "name": w.name, "excluded": None,
+        scored.append((_rank_key(w, prefer, distance, depth), w, {
+            "code": w.code, "name": w.name, "excluded": None,
             "preferred": prefer.index(w.code) + 1 if w.code in prefer else None,
             "priority": w.priority, "distance_km": distance, "depth": depth,
             "coverage": coverage, "whole": whole,
-            "key": _rank_key(w, prefer, distance, depth),
-        })
-    scored.sort(key=lambda s: s["key"])
-    for rank, entry in enumerate(scored, 1):
+        }))
+    scored.sort(key=lambda s: s[0])
+    for rank, (_key, _w, entry) in enumerate(scored, 1):
         entry["rank"] = rank
-    return scored
+    return [(w, entry) for _key, w, entry in scored]
 
 
-def _plan(scored: list[dict], book: StockBook, need: dict[int, int], split_allowed: bool
-          ) -> tuple[str, list[tuple[Warehouse, int, int]]]:
+def _plan(scored: list[tuple[WarehouseInfo, dict]], book: StockBook, need: dict[int, int],
+          split_allowed: bool) -> tuple[str, list[tuple[WarehouseInfo, int, int]]]:
     """(kind, [(warehouse, product_id, units)]): kind is whole, split or none."""
-    for entry in scored:
+    for w, entry in scored:
         if entry["whole"]:
-            w = entry["warehouse"]
             return "whole", [(w, pid, units) for pid, units in need.items() if units > 0]
     if not split_allowed:
         return "none", []
@@ -180,8 +190,7 @@ def _plan(scored: list[dict], book: StockBook, need: dict[int, int], split_allow
     steps, used = [], set()
     while remaining:
         best, best_cover = None, 0
-        for entry in scored:  # ties keep the ranking order
-            w = entry["warehouse"]
+        for w, _entry in scored:  # ties keep the ranking order
             if w.id in used:
                 continue
             cover = sum(min(book.available(w.id, pid), units) for pid, units in remaining.items())
@@ -201,18 +210,6 @@ def _plan(scored: list[dict], book: StockBook, need: dict[int, int], split_allow
 
 
 # --- a batch of orders ----------------------------------------------------------------------
-
-class WarehouseInfo:
-    """What routing reads of a warehouse, as plain attributes (a batch reads them for every
-    order it plans) and with its point resolved once."""
-
-    __slots__ = ("id", "code", "name", "priority", "ships_to", "point")
-
-    def __init__(self, warehouse: Warehouse):
-        self.id, self.code, self.name = warehouse.id, warehouse.code, warehouse.name
-        self.priority, self.ships_to = warehouse.priority, warehouse.ships_to
-        self.point = warehouse_point(warehouse)
-
 
 def _context(session: Session) -> dict:
     """What every decision of one batch shares: read once per batch, not once per order."""
@@ -341,7 +338,7 @@ def _decide(session: Session, order: Order, route: dict, ctx: dict, book: StockB
     if not (first or reserved or outcome in ("hold", "cancel")):
         return None
     codes = {r["warehouse"] for r in reserved}
-    entries = [{k: v for k, v in s.items() if k not in ("warehouse", "key")} for s in scored]
+    entries = [entry for _w, entry in scored]
     return dict(
         order_id=order.id, created_at=utcnow(), actor=actor.label, status=status,
         outcome=outcome if outcome != "done" else kind if len(codes) <= 1 else "split",

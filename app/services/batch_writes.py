@@ -11,7 +11,9 @@ flush skips them; objects with other pending changes are left to the unit of wor
 """
 from __future__ import annotations
 
-import json
+import operator
+
+import orjson
 
 from sqlalchemy import ARRAY, JSON, TypeDecorator, bindparam, inspect, text
 from sqlalchemy.exc import DBAPIError
@@ -129,17 +131,28 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
         conn.execute(table.insert(), rows)
         return
     keys = list(rows[0])
-    convert = [_copy_converter(table.c[k].type, conn.dialect) for k in keys]
     columns = ", ".join(f'"{table.c[k].name}"' for k in keys)
+    converters = [(i, f) for i, k in enumerate(keys)
+                  if (f := _copy_converter(table.c[k].type, conn.dialect)) is not None]
+    values_of = operator.itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
     driver = conn.connection.driver_connection  # psycopg, in this transaction
     statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row([value if f is None or value is None else f(value)
-                                for f, value in zip(convert, (row[k] for k in keys))])
+                values = list(values_of(row))
+                for i, convert in converters:
+                    if values[i] is not None:
+                        values[i] = convert(values[i])
+                copy.write_row(values)
     except conn.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would raise it
         raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+
+
+def _json_text(value) -> str:
+    """JSON as COPY takes it. orjson: a batch serializes thousands of decision records and
+    event payloads, several times quicker than the json module (same JSON, compact)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _copy_converter(type_, dialect):
@@ -148,7 +161,7 @@ def _copy_converter(type_, dialect):
     if isinstance(type_, TypeDecorator):
         return lambda value: type_.process_bind_param(value, dialect)
     if isinstance(type_, JSON):
-        return json.dumps
+        return _json_text
     return None
 
 
