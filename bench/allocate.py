@@ -93,10 +93,9 @@ def main() -> None:
 
     from app import create_app
     from app.extensions import db
-    from app.models import AllocationDecision, Order, StockLevel
-    from app.services import allocation, channels, inventory, reference
+    from app.models import StockLevel
+    from app.services import channels, inventory, reference
     from app.services.actor import Actor
-    from app.services.transaction import unit_of_work
 
     app = create_app(SQLALCHEMY_DATABASE_URI=args.database_url, OMS_DATABASE_URL=args.database_url,
                      OMS_SCHEDULER=False)
@@ -105,57 +104,18 @@ def main() -> None:
     with app.app_context():
         upgrade()
         s = db.session
-        warehouse_list = [reference.save(s, "warehouse", {
+        warehouse_ids = [reference.save(s, "warehouse", {
             "code": f"WH-{code}", "name": f"Warehouse {code}", "country": "US",
-            "latitude": lat, "longitude": lon, "priority": 100}, actor)
+            "latitude": lat, "longitude": lon, "priority": 100}, actor).id
             for code, lat, lon in SITES[:args.warehouses]]
-        warehouses = warehouse_list
-        warehouse_ids = [w.id for w in warehouses]
-        products = [reference.save(s, "product", {"sku": f"B-{i:03d}", "name": f"Bench {i}"},
-                                   actor) for i in range(60)]
-        for p in products:  # enough overall, uneven per warehouse (some orders must split)
-            for w in warehouses:
-                if rng.random() < 0.7:
-                    inventory.receive(s, w.id, p.id, rng.randrange(200, 1500), actor)
         channel_obj = channels.save_channel(s, {"code": "bench", "name": "Bench", "kind": "manual"},
-                                        actor)
+                                            actor)
         channel_id = channel_obj.id
-        specs = [(rng.choice(ZIPS), rng.randrange(3),
-                  [(rng.choice(products), rng.randrange(1, 4)) for _ in range(rng.randrange(1, 4))])
-                 for _ in range(args.orders)]
-        bulk_orders(s, channel_id, specs, "T")
         s.remove()
-
-        job = Actor.job("allocate_backorders")
-        profiler = None
-        if args.profile:
-            import cProfile
-            profiler = cProfile.Profile()
-            profiler.enable()
-        started = time.perf_counter()
-        handled = 0
-        while True:  # until a run changes nothing (what is left waits for stock)
-            with unit_of_work(db.session):
-                changed = allocation.allocate_all_waiting(db.session, job, limit=1000)
-            db.session.remove()
-            if not changed:
-                break
-            handled += changed
-        elapsed = time.perf_counter() - started
-        if profiler:
-            import pstats
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
-        s = db.session
-        statuses = dict(s.execute(select(Order.status, func.count()).group_by(Order.status)).all())
-        split = s.scalar(select(func.count()).where(AllocationDecision.split.is_(True)))
-        s.remove()
+        throughput = throughput_run(app, args, warehouse_ids, channel_id, rng)
 
         # --- contention on one hot SKU ---
-        # 20,000 orders just changed status: clear their dead index entries and refresh the
-        # planner's statistics, as autovacuum would before long on a real database.
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
+        _vacuum(db)
         units = int(args.hot_orders * 0.8)
         hot_wh = warehouse_ids[0]
         floor_product = reference.save(db.session, "product", {"sku": "FLOOR", "name": "Floor"},
@@ -174,9 +134,11 @@ def main() -> None:
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, PostgreSQL on 127.0.0.1 (same machine)")
-    print(f"throughput: {handled:,} orders ({sum(len(x[2]) for x in specs) / len(specs):.2f} lines "
-          f"per order) across {len(warehouse_ids)} warehouses in {elapsed:.1f} s -> "
-          f"{handled / elapsed:,.0f} orders/s (target 2,000/s); {split:,} split; statuses {statuses}")
+    run = throughput
+    print(f"throughput: {run['handled']:,} orders ({run['lines']:.2f} lines per order) across "
+          f"{len(warehouse_ids)} warehouses in {run['seconds']:.1f} s -> "
+          f"{run['handled'] / run['seconds']:,.0f} orders/s (target 2,000/s); "
+          f"{run['split']:,} split; statuses {run['statuses']}")
     floor_rate = floor_count / floor_s
     print(f"contention: {args.workers} worker processes on one hot SKU in one warehouse, "
           f"{units:,} units for {args.hot_orders:,} one-unit orders (the rest must wait)")
@@ -198,6 +160,78 @@ def main() -> None:
           f"{'OK, no oversell' if ok else 'FAILED'}")
     if not ok:
         sys.exit(1)
+
+
+def throughput_run(app, args, warehouse_ids, channel_id, rng) -> dict:
+    """``--orders`` waiting orders over 60 SKUs (stock uneven per warehouse: some orders
+    must split), allocated as the job does it: allocate_all_waiting in batches of 1,000
+    until a run changes nothing."""
+    from app.extensions import db
+    from app.models import AllocationDecision, Order
+    from app.services import inventory, reference
+    from app.services.actor import Actor
+
+    actor, tag = Actor.system(), "T"
+    with app.app_context():
+        s = db.session
+        products = [reference.save(s, "product", {"sku": f"{tag}{i:03d}", "name": f"Bench {i}"},
+                                   actor) for i in range(60)]
+        for p in products:
+            for warehouse_id in warehouse_ids:
+                if rng.random() < 0.7:
+                    inventory.receive(s, warehouse_id, p.id, rng.randrange(200, 1500), actor)
+        specs = [(rng.choice(ZIPS), rng.randrange(3),
+                  [(rng.choice(products), rng.randrange(1, 4)) for _ in range(rng.randrange(1, 4))])
+                 for _ in range(args.orders)]
+        bulk_orders(s, channel_id, specs, tag)
+        s.remove()
+        _vacuum(db)
+    with app.app_context():
+        profiler = None
+        if args.profile:
+            import cProfile
+            profiler = cProfile.Profile()
+            profiler.enable()
+        started = time.perf_counter()
+        handled = _allocate_until_done(db, Actor.job("allocate_backorders"), 1000)
+        seconds = time.perf_counter() - started
+        if profiler:
+            import pstats
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    with app.app_context():
+        s = db.session
+        mine = Order.order_number.like(f"{tag}%")
+        statuses = dict(s.execute(select(Order.status, func.count()).where(mine)
+                                  .group_by(Order.status)).all())
+        split = s.scalar(select(func.count()).select_from(AllocationDecision).join(Order)
+                         .where(mine, AllocationDecision.split.is_(True)))
+        s.remove()
+    return {"handled": handled, "seconds": seconds, "split": split,
+            "statuses": statuses, "lines": sum(len(x[2]) for x in specs) / len(specs)}
+
+
+def _allocate_until_done(db, who, limit: int) -> int:
+    """The job's loop: claim and allocate batches until a run changes nothing (what is
+    left waits for stock, or is claimed by another worker, which finishes it)."""
+    from app.services import allocation
+    from app.services.transaction import unit_of_work
+
+    handled = 0
+    while True:
+        with unit_of_work(db.session):
+            changed = allocation.allocate_all_waiting(db.session, who, limit=limit)
+        db.session.remove()
+        if not changed:
+            return handled
+        handled += changed
+
+
+def _vacuum(db) -> None:
+    """Clear dead index entries and refresh the planner's statistics, as autovacuum would
+    before long on a real database (bulk inserts and thousands of status changes)."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
 
 
 MODES = {"batch": "(allocate_all_waiting, claims up to 100 orders FOR UPDATE SKIP LOCKED)",
