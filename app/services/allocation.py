@@ -340,7 +340,7 @@ def _decide(session: Session, order: Order, route: dict, ctx: dict, book: StockB
     codes = {r["warehouse"] for r in reserved}
     entries = [entry for _w, entry in scored]
     return dict(
-        order_id=order.id, created_at=utcnow(), actor=actor.label, status=status,
+        order_id=order.id, created_at=book.now, actor=actor.label, status=status,
         outcome=outcome if outcome != "done" else kind if len(codes) <= 1 else "split",
         split=len(codes) > 1, chosen=next(iter(codes)) if len(codes) == 1 else None,
         destination=dest, candidates=entries + excluded, plan=reserved, backordered=left,

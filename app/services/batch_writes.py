@@ -15,7 +15,7 @@ import operator
 
 import orjson
 
-from sqlalchemy import ARRAY, JSON, TypeDecorator, bindparam, inspect, text
+from sqlalchemy import ARRAY, JSON, String, TypeDecorator, bindparam, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -109,12 +109,31 @@ def _update_from_arrays(conn, table, keys, rows, stamped, now) -> int:
         f'UPDATE "{table.name}" AS t SET {", ".join(sets)} '
         f'FROM unnest({arrays}) AS v({", ".join(keys)}) '
         f'WHERE {" AND ".join(f"t.{table.c[k].name} = v.{k}" for k in where)}'
-    ).bindparams(*(bindparam(f"a_{k}", type_=ARRAY(table.c[k].type)) for k in keys),
-                 *([bindparam("now", type_=table.c[stamped[0]].type)] if stamped else []))
-    params = {f"a_{k}": [row[k] for row in rows] for k in keys}
+    )
+    params, binds = {}, []
+    for k in keys:
+        values = [row[k] for row in rows]
+        literal = _array_literal(values)
+        params[f"a_{k}"] = values if literal is None else literal
+        binds.append(bindparam(f"a_{k}", type_=ARRAY(table.c[k].type) if literal is None
+                               else String()))
     if stamped:
         params["now"] = now
-    return conn.execute(statement, params).rowcount
+        binds.append(bindparam("now", type_=table.c[stamped[0]].type))
+    return conn.execute(statement.bindparams(*binds), params).rowcount
+
+
+def _array_literal(values: list) -> str | None:
+    """A PostgreSQL array literal ('{1,2,NULL}', '{"a","b"}') for a list of ints or of
+    strings, built at C speed (the driver adapts a list element by element in Python);
+    None for other types, which are bound as an ARRAY."""
+    if all(type(v) is int or v is None for v in values):
+        return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+    if all(type(v) is str or v is None for v in values):
+        return "{" + ",".join("NULL" if v is None else
+                              '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                              for v in values) + "}"
+    return None
 
 
 COPY_FROM_ROWS = 50  # fewer rows are quicker as one executemany than as a COPY

@@ -19,11 +19,14 @@ _BATCH = "waybill_event_batch"
 def batched(session: Session, orders):
     """Within this block the events of ``orders`` (already stored, so with ids) are kept
     as rows and written in one INSERT when it ends, instead of an ORM object each: an
-    allocation batch writes thousands. ``order.events`` is reloaded afterwards."""
+    allocation batch writes thousands. They carry one time, the batch's (as a database's
+    now() is the transaction's); their ids keep their order. ``orders`` (ORM objects) get
+    ``order.events`` reloaded afterwards."""
     if session.info.get(_BATCH) is not None:  # nested in another batch: that one writes
         yield
         return
-    session.info[_BATCH] = rows = []
+    rows: list[dict] = []
+    session.info[_BATCH] = (rows, utcnow())
     try:
         yield
         insert_rows(session, OrderEvent.__table__, rows)
@@ -36,9 +39,10 @@ def batched(session: Session, orders):
 def order_event(session: Session, order: Order, actor: Actor, type: str, message: str,
                 data: dict[str, Any] | None = None) -> OrderEvent | None:
     """Add an event to the order's timeline (None when it is batched: see ``batched``)."""
-    rows = session.info.get(_BATCH)
-    if rows is not None and order.id is not None:
-        rows.append(dict(order_id=order.id, created_at=utcnow(), actor=actor.label,
+    batch = session.info.get(_BATCH)
+    if batch is not None and order.id is not None:
+        rows, now = batch
+        rows.append(dict(order_id=order.id, created_at=now, actor=actor.label,
                          user_id=actor.user_id, type=type, message=message, data=data))
         return None
     event = OrderEvent(

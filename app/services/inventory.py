@@ -160,6 +160,7 @@ class StockBook:
         self.movements: list[dict] = []
         self.allocations: list[dict] = []
         self.locked = lock
+        self.now = utcnow()  # the batch's rows carry one time, as now() in the database
         if warehouse_ids and product_ids:
             query = (select(StockLevel.id, StockLevel.warehouse_id, StockLevel.product_id,
                             StockLevel.on_hand, StockLevel.reserved)
@@ -189,7 +190,7 @@ class StockBook:
                                     f"{warehouse_id} for {quantity} unit(s)")
         level.reserved += quantity
         self.planned[level.id] = self.planned.get(level.id, 0) + quantity
-        now, left, taken = utcnow(), quantity, []
+        now, left, taken = self.now, quantity, []
         for line in lines:
             take = min(needed(line), left)
             if take <= 0:
