@@ -13,13 +13,14 @@ Orders are served in queue order (priority, ship-by, placed-at). For one order:
    is allowed (the ``allow_split`` setting and no rule forbidding it), as few shipments as
    possible: greedily the warehouse covering most of what is still missing first; else
    nothing (the order waits for one warehouse to have everything).
-4. **Reservation**: orders are allocated in batches (one order on import, up to a
-   thousand from the queue) against one ``inventory.StockBook``: the stock levels the batch
-   may use are row-locked in key order and read once, each order is planned against what
-   the orders before it left, a SKU repeated on several lines is reserved summed (all or
-   nothing), and the book writes one guarded UPDATE per level, a ledger row per order and
-   level, and an allocation per line. Queue runs claim their orders with ``FOR UPDATE SKIP
-   LOCKED``: parallel workers take disjoint batches.
+4. **Reservation**: orders are allocated in batches (one order on import, a page of a
+   poll, up to a thousand from the queue) against one ``inventory.StockBook``: the stock
+   levels the batch may use are read once (without a lock first; see ``allocate_batch``),
+   each order is planned against what the orders before it left, a SKU repeated on several
+   lines is reserved summed (all or nothing), and the book writes a ledger row per order
+   and level, an allocation per line and, last, one guarded UPDATE per level. Queue runs
+   claim their orders with ``FOR UPDATE SKIP LOCKED`` (parallel workers take disjoint
+   batches) and read them as plain rows (``order_rows``), not ORM objects.
 5. **The rest**: by the ``backorder_policy`` setting on the order's first decision:
    backorder (wait for stock), hold (a ``manual`` hold, "waiting for stock: backorder
    policy") or cancel the unavailable units. Retries of a waiting order only backorder.
