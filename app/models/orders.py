@@ -252,3 +252,8 @@ class OrderEvent(Model):
 Index("ix_customers_name_lower", func.lower(Customer.name))
 Index("ix_orders_email_lower", func.lower(Order.email))
 Index("ix_orders_customer_name_lower", func.lower(Order.customer_name))
+# The lines waiting for stock, by product: what the allocation queue looks for when stock
+# arrives (a small index: most lines never wait).
+Index("ix_order_lines_backordered", OrderLine.product_id,
+      postgresql_where=OrderLine.quantity_backordered > 0,
+      sqlite_where=OrderLine.quantity_backordered > 0)
