@@ -111,7 +111,8 @@ class Order(TimestampMixin, Model):
         "OrderLine", back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
     )
     holds = relationship("OrderHold", back_populates="order", order_by="OrderHold.id")
-    allocations = relationship("Allocation", back_populates="order", order_by="Allocation.id")
+    allocations = relationship("Allocation", back_populates="order", order_by="Allocation.id",
+                               primaryjoin="Order.id == foreign(Allocation.order_id)")
     events = relationship(
         "OrderEvent", back_populates="order",
         order_by="(OrderEvent.created_at.desc(), OrderEvent.id.desc())",
@@ -202,7 +203,9 @@ class OrderHold(Model):
 class Allocation(Model):
     """A reservation of units of one order line in one warehouse.
 
-    Open allocations are what a stock level's ``reserved`` adds up to.
+    Open allocations are what a stock level's ``reserved`` adds up to. ``order_id`` and
+    ``warehouse_id`` are copies of the line's order and the level's warehouse; the line and
+    the level are the foreign keys, which imply them (a check costs a lookup per row).
     """
 
     __tablename__ = "allocations"
@@ -213,20 +216,22 @@ class Allocation(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), nullable=False, index=True)
+    order_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
     order_line_id: Mapped[int] = mapped_column(
         ForeignKey("order_lines.id"), nullable=False, index=True
     )
-    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), nullable=False)
+    warehouse_id: Mapped[int] = mapped_column(Integer, nullable=False)
     stock_level_id: Mapped[int] = mapped_column(ForeignKey("stock_levels.id"), nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="open", nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
-    order = relationship("Order", back_populates="allocations")
+    order = relationship("Order", back_populates="allocations",
+                         primaryjoin="foreign(Allocation.order_id) == Order.id")
     line = relationship("OrderLine")
-    warehouse = relationship("Warehouse")
+    warehouse = relationship("Warehouse",
+                             primaryjoin="foreign(Allocation.warehouse_id) == Warehouse.id")
     stock_level = relationship("StockLevel")
 
 

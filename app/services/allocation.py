@@ -296,12 +296,14 @@ def _allocate_against_book(session: Session, batch: list[Order], routes: dict, c
                 if decision:
                     decisions.append(decision)
                 changed += order.status != before
-            book.write_rows()
-            insert_rows(session, AllocationDecision.__table__, decisions)
+            # Orders and lines first: the foreign-key checks of the rows inserted next then
+            # find them already locked by this transaction (no row lock written per check).
             write_column_changes(session, [line for order in loaded for line in order.lines],
                                  LINE_COLUMNS)
             write_column_changes(session, loaded, ORDER_COLUMNS)
             order_rows.write(session, [o for o in batch if isinstance(o, OrderRow)])
+            book.write_rows()
+            insert_rows(session, AllocationDecision.__table__, decisions)
         session.flush()  # what a backorder policy did through the ORM (holds, cancellations)
         book.write_levels()  # last: from here to the commit the level rows are locked
     for order in loaded:  # their allocations were written past the ORM
