@@ -35,7 +35,7 @@ import math
 from collections import defaultdict
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, scoped_session, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from ..data.centroids import centroid
@@ -156,10 +156,12 @@ def _score(allowed, book: StockBook, need: dict[int, int], route: dict, point,
     (``distances``: a batch's memo of rounded distances by warehouse and destination)."""
     prefer = route["prefer_warehouses"]
     scored = []
+    levels = book.levels
     for w in allowed:
         coverage, depth, whole = 0, 0, True
         for product_id, units in need.items():
-            available = book.available(w.id, product_id)
+            level = levels.get((w.id, product_id))  # book.available(), inlined: the hot loop
+            available = max(level.on_hand - level.reserved, 0) if level is not None else 0
             coverage += min(available, units)
             depth += available - units
             whole = whole and available >= units
@@ -255,6 +257,8 @@ def allocate_batch(session: Session, batch: list[Order | OrderRow], actor: Actor
     batch = [order for order in batch if _wants_stock(order)]
     if not batch:
         return 0
+    if isinstance(session, scoped_session):  # resolved once, not on every use per order
+        session = session()
     ctx = ctx or _context(session)
     routes = {}
     for order in batch:

@@ -178,7 +178,13 @@ def _copy_converter(type_, dialect):
     """What SQLAlchemy would do to a value before binding it, for the types we use: COPY
     takes plain values, so JSON is serialized and TypeDecorators (UTCDateTime) applied."""
     if isinstance(type_, TypeDecorator):
-        return lambda value: type_.process_bind_param(value, dialect)
+        last = [None, None]  # a batch's rows share one timestamp: convert it once
+
+        def convert(value):
+            if value is not last[0]:
+                last[0], last[1] = value, type_.process_bind_param(value, dialect)
+            return last[1]
+        return convert
     if isinstance(type_, JSON):
         return _json_text
     return None
