@@ -40,6 +40,7 @@ from sqlalchemy.orm.util import identity_key
 
 from ..data.centroids import centroid
 from ..models import AllocationDecision, Order, OrderHold, OrderLine, StockLevel, Warehouse
+from ..models.orders import QUEUE_STATUSES
 from ..models.base import utcnow
 from . import events, order_rows, orders, rules, settings
 from .actor import Actor
@@ -51,7 +52,7 @@ from .order_rows import OrderRow
 # (batch_writes); an order that a policy held or cancelled goes through the unit of work.
 ORDER_COLUMNS = frozenset({"status", "fulfillment_status"})
 LINE_COLUMNS = frozenset({"quantity_allocated", "quantity_backordered"})
-ALLOCATABLE_STATUSES = frozenset({"new", "backordered", "partially_allocated"})
+ALLOCATABLE_STATUSES = frozenset(QUEUE_STATUSES)
 WAITING_STATUSES = ("backordered", "partially_allocated")
 HOLD_NOTE = "waiting for stock: backorder policy"
 CANCEL_REASON = "out of stock: backorder policy"
@@ -60,7 +61,8 @@ EARTH_RADIUS_KM = 6371.0088
 
 def queue_order():
     """The allocation queue: higher priority first, then the earliest ship-by (orders
-    without one after those with one), then the oldest."""
+    without one after those with one), then the oldest. The partial index ix_orders_queue
+    holds the queue in this order (models/orders.py): keep the two alike."""
     return (Order.priority.desc(), Order.ship_by.is_(None), Order.ship_by, Order.placed_at,
             Order.id)
 
@@ -468,7 +470,10 @@ def _allocate_ids(session: Session, claimed: list[tuple[int, str]], actor: Actor
 def _claim(query, limit: int):
     """Waiting orders in queue order, row-locked; orders another transaction holds (a
     parallel allocation worker, a staff edit) are skipped, not waited for."""
-    return (query.where(_not_held()).order_by(*queue_order()).limit(limit)
+    # ``status IN QUEUE_STATUSES`` lets the database read the head of ix_orders_queue (in
+    # queue order) and stop at ``limit``, instead of sorting every order in the queue.
+    return (query.where(Order.status.in_(QUEUE_STATUSES), _not_held())
+            .order_by(*queue_order()).limit(limit)
             .with_for_update(of=Order, skip_locked=True))
 
 
