@@ -15,9 +15,10 @@
    batches of up to 100 waiting orders with FOR UPDATE SKIP LOCKED, one guarded UPDATE of
    the level per batch) and as an import runs (``allocate_order``, one order per
    transaction). Each worker allocates one warm-up order of another SKU before the clock
-   starts (a running worker's pace is timed, not its first statements' compilation). Prints reservations per second, the ratios, and checks that nothing was
-   oversold: each hot level's reserved equals its units and its open allocations, and
-   reserved + backordered equals what was ordered.
+   starts (a running worker's pace is timed, not its first statements' compilation) and
+   stops when its claim finds nothing. Prints reservations per second, the ratios, and
+   checks that nothing was oversold: each hot level's reserved equals its units and its
+   open allocations, and reserved + backordered equals what was ordered.
 """
 from __future__ import annotations
 
@@ -134,11 +135,11 @@ def main() -> None:
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, PostgreSQL on 127.0.0.1 (same machine)")
-    run = throughput
-    print(f"throughput: {run['handled']:,} orders ({run['lines']:.2f} lines per order) across "
-          f"{len(warehouse_ids)} warehouses in {run['seconds']:.1f} s -> "
-          f"{run['handled'] / run['seconds']:,.0f} orders/s (target 2,000/s); "
-          f"{run['split']:,} split; statuses {run['statuses']}")
+    t = throughput
+    print(f"throughput: {t['handled']:,} orders ({t['lines']:.2f} lines per order) across "
+          f"{len(warehouse_ids)} warehouses in {t['seconds']:.1f} s -> "
+          f"{t['handled'] / t['seconds']:,.0f} orders/s (target 2,000/s); "
+          f"{t['split']:,} split; statuses {t['statuses']}")
     floor_rate = floor_count / floor_s
     print(f"contention: {args.workers} worker processes on one hot SKU in one warehouse, "
           f"{units:,} units for {args.hot_orders:,} one-unit orders (the rest must wait)")
