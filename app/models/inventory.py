@@ -71,11 +71,7 @@ class StockLevel(Model):
 
 
 class StockMovement(Model):
-    """One line of the stock ledger: every change of on_hand or reserved writes one.
-
-    ``warehouse_id`` and ``product_id`` are copies of the level's, for filtering the ledger;
-    they are not foreign keys: the level is, and it implies them (a foreign-key check costs
-    a lookup per row, and allocation writes thousands of rows a second)."""
+    """One line of the stock ledger: every change of on_hand or reserved writes one."""
 
     __tablename__ = "stock_movements"
     __table_args__ = (
@@ -85,8 +81,8 @@ class StockMovement(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stock_level_id: Mapped[int] = mapped_column(ForeignKey("stock_levels.id"), nullable=False)
-    warehouse_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
-    product_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), nullable=False, index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), nullable=False, index=True)
     on_hand_delta: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     reserved_delta: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     reason: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -98,7 +94,6 @@ class StockMovement(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
 
     stock_level = relationship("StockLevel")
-    warehouse = relationship("Warehouse",
-                             primaryjoin="foreign(StockMovement.warehouse_id) == Warehouse.id")
-    product = relationship("Product", primaryjoin="foreign(StockMovement.product_id) == Product.id")
+    warehouse = relationship("Warehouse")
+    product = relationship("Product")
     order = relationship("Order")
