@@ -1,7 +1,7 @@
 """Allocation benchmark on PostgreSQL (its own fresh database, waybill_bench_alloc).
 
     .venv/bin/python bench/allocate.py [--orders 20000] [--warehouses 6] [--workers 8]
-                                       [--hot-orders 3000] [--database-url URL]
+                                       [--hot-orders 3000] [--repeat 3] [--database-url URL]
 
 1. Throughput: N waiting orders (1-3 lines over 60 SKUs, US ZIP codes from coast to coast)
    allocated by ``allocation.allocate_all_waiting`` (the job's code path: routing with the
@@ -9,12 +9,15 @@
    in batches of 1,000 orders per transaction. Prints orders per second.
 2. Contention: W parallel worker processes (separate processes, as the job and web
    workers run: Python threads would measure the GIL) on one hot SKU in one warehouse with
-   fewer units than orders, against the floor: a bare conditional-UPDATE loop (``reserved = reserved + 1
-   WHERE reserved + 1 <= on_hand``, autocommit) on the same database in the same run.
-   Waybill twice, each on a fresh hot SKU: as the allocation job runs (workers claim
-   batches of up to 100 waiting orders with FOR UPDATE SKIP LOCKED, one guarded UPDATE of
-   the level per batch) and as an import runs (``allocate_order``, one order per
-   transaction). Each worker allocates one warm-up order of another SKU before the clock
+   fewer units than orders, against the floor: a bare conditional-UPDATE loop
+   (``reserved = reserved + 1 WHERE reserved + 1 <= on_hand``, autocommit) on the same
+   database in the same run.
+   Waybill in two modes, each run on a fresh hot SKU: as the allocation job runs (workers
+   claim batches of up to 100 waiting orders with FOR UPDATE SKIP LOCKED, one guarded
+   UPDATE of the level per batch), in turns with the floor ``--repeat`` times, each ratio
+   against the floor run just before it and the median printed (this machine's speed
+   drifts by a fifth from one run to the next); and once as a webhook runs
+   (``allocate_order``, one order per transaction), against the median floor. Each worker allocates one warm-up order of another SKU before the clock
    starts (a running worker's pace is timed, not its first statements' compilation) and
    stops when its claim finds nothing. Prints reservations per second, the ratios, and
    checks that nothing was oversold: each hot level's reserved equals its units and its
@@ -27,6 +30,7 @@ import multiprocessing
 import os
 import platform
 import random
+import statistics
 import sys
 import time
 from decimal import Decimal
@@ -83,6 +87,8 @@ def main() -> None:
     parser.add_argument("--warehouses", type=int, default=6)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--hot-orders", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="contention: floor and batch mode in turns, this many times")
     parser.add_argument("--profile", action="store_true",
                         help="print where the throughput part spends its time (cProfile)")
     parser.add_argument("--database-url",
@@ -119,16 +125,21 @@ def main() -> None:
         _vacuum(db)
         units = int(args.hot_orders * 0.8)
         hot_wh = warehouse_ids[0]
-        floor_product = reference.save(db.session, "product", {"sku": "FLOOR", "name": "Floor"},
-                                       actor)
-        inventory.receive(db.session, hot_wh, floor_product.id, units, actor)
-        floor_level = inventory.get_level(db.session, hot_wh, floor_product.id).id
-        db.session.remove()
-        floor_count, floor_s = bare_update_loop(args, floor_level)
-        runs = {mode: hot_sku_run(app, args, mode, hot_wh, channel_id, units)
-                for mode in ("batch", "per-order")}
+        # The floor and the batch mode in turns, --repeat times: the machine's speed drifts
+        # from one second to the next, so each ratio compares two neighbouring runs.
+        pairs, floor_levels = [], []
+        for r in range(args.repeat):
+            floor_product = reference.save(db.session, "product",
+                                           {"sku": f"FLOOR-{r}", "name": "Floor"}, actor)
+            inventory.receive(db.session, hot_wh, floor_product.id, units, actor)
+            floor_levels.append(inventory.get_level(db.session, hot_wh, floor_product.id).id)
+            db.session.remove()
+            floor = bare_update_loop(args, floor_levels[-1])
+            pairs.append((floor, hot_sku_run(app, args, "batch", hot_wh, channel_id, units, r)))
+        per_order = hot_sku_run(app, args, "per-order", hot_wh, channel_id, units, 0)
         s = db.session
-        floor_reserved = s.scalar(select(StockLevel.reserved).where(StockLevel.id == floor_level))
+        floor_reserved = max(s.scalars(select(StockLevel.reserved)
+                                       .where(StockLevel.id.in_(floor_levels))))
         oversold = s.scalar(select(func.count()).select_from(StockLevel)
                             .where(StockLevel.reserved > StockLevel.on_hand))
         s.remove()
@@ -140,21 +151,24 @@ def main() -> None:
           f"{len(warehouse_ids)} warehouses in {t['seconds']:.1f} s -> "
           f"{t['handled'] / t['seconds']:,.0f} orders/s (target 2,000/s); "
           f"{t['split']:,} split; statuses {t['statuses']}")
-    floor_rate = floor_count / floor_s
     print(f"contention: {args.workers} worker processes on one hot SKU in one warehouse, "
-          f"{units:,} units for {args.hot_orders:,} one-unit orders (the rest must wait)")
-    print(f"  bare conditional UPDATE (floor): {floor_count:,} reserved in {floor_s:.2f} s -> "
-          f"{floor_rate:,.0f} reservations/s")
+          f"{units:,} units for {args.hot_orders:,} one-unit orders (the rest must wait); "
+          f"the floor and the batch mode in turns, {args.repeat} time(s)")
     ok = floor_reserved <= units and oversold == 0
-    for mode, run in runs.items():
-        rate = run["reserved"] / run["seconds"]
-        print(f"  waybill {mode:9s} {MODES[mode]}: {run['reserved']:,} reserved in "
-              f"{run['seconds']:.2f} s -> {rate:,.0f} reservations/s, ratio to the floor "
-              f"{rate / floor_rate:.3f}; {run['backordered']:,} backordered; "
-              f"errors: {len(run['errors'])}")
+    ratios, floor_rates = [], []
+    for r, ((floor_count, floor_s), run) in enumerate(pairs, 1):
+        floor_rates.append(floor_count / floor_s)
+        print(f"  run {r}: floor (bare conditional UPDATE) {floor_count:,} reserved in "
+              f"{floor_s:.2f} s -> {floor_rates[-1]:,.0f} reservations/s")
+        ratios.append(_print_run("waybill batch", run, floor_rates[-1]))
         ok = ok and run["ok"] and not run["errors"]
-        for error in run["errors"][:3]:
-            print(f"    error: {error[:300]}")
+    median_floor = statistics.median(floor_rates)
+    print(f"  once: waybill per-order {MODES['per-order']}, against the median floor "
+          f"{median_floor:,.0f} reservations/s")
+    _print_run("waybill per-order", per_order, median_floor)
+    ok = ok and per_order["ok"] and not per_order["errors"]
+    print(f"  batch mode {MODES['batch']}: median ratio to the floor "
+          f"{statistics.median(ratios):.3f} (runs: {', '.join(f'{x:.3f}' for x in ratios)})")
     print("  target: ratio at least 0.8 (the batch mode is what the allocation job runs)")
     print(f"  oversell check: each hot level's reserved = its units = its open allocations, "
           f"reserved + backordered = ordered, levels with reserved > on_hand: {oversold} -> "
@@ -235,8 +249,19 @@ def _vacuum(db) -> None:
         conn.execute(text("VACUUM ANALYZE"))
 
 
+def _print_run(label: str, run: dict, floor_rate: float) -> float:
+    """Print one Waybill run against a floor rate; returns the ratio."""
+    rate = run["reserved"] / run["seconds"]
+    print(f"         {label}: {run['reserved']:,} reserved in {run['seconds']:.2f} s -> "
+          f"{rate:,.0f} reservations/s, ratio to the floor {rate / floor_rate:.3f}; "
+          f"{run['backordered']:,} backordered; errors: {len(run['errors'])}")
+    for error in run["errors"][:3]:
+        print(f"    error: {error[:300]}")
+    return rate / floor_rate
+
+
 MODES = {"batch": "(allocate_all_waiting, claims up to 100 orders FOR UPDATE SKIP LOCKED)",
-         "per-order": "(allocate_order, one order per transaction, as on import)"}
+         "per-order": "(allocate_order, one order per transaction, as a webhook)"}
 
 
 def bare_update_loop(args, level_id: int) -> tuple[int, float]:
@@ -261,9 +286,11 @@ def _bare_worker(dsn: str, level_id: int, attempts: int, barrier, results) -> No
     results.put({"reserved": reserved, "errors": []})
 
 
-def hot_sku_run(app, args, mode: str, warehouse_id: int, channel_id: int, units: int) -> dict:
-    """A fresh hot SKU with ``units`` in one warehouse and ``--hot-orders`` one-unit orders
-    for it, allocated by ``--workers`` processes (as the job and web workers run)."""
+def hot_sku_run(app, args, mode: str, warehouse_id: int, channel_id: int, units: int,
+                n: int) -> dict:
+    """A fresh hot SKU (the ``n``-th of its mode) with ``units`` in one warehouse and
+    ``--hot-orders`` one-unit orders for it, allocated by ``--workers`` processes (as the
+    job and web workers run)."""
     from app.extensions import db
     from app.models import Allocation, OrderLine, StockLevel
     from app.services import inventory, reference
@@ -271,17 +298,18 @@ def hot_sku_run(app, args, mode: str, warehouse_id: int, channel_id: int, units:
 
     actor = Actor.system()
     with app.app_context():
-        hot = reference.save(db.session, "product", {"sku": f"HOT-{mode}", "name": "Hot"}, actor)
+        tag = f"{mode}-{n}"
+        hot = reference.save(db.session, "product", {"sku": f"HOT-{tag}", "name": "Hot"}, actor)
         hot_id = hot.id
         inventory.receive(db.session, warehouse_id, hot_id, units, actor)
         ids = bulk_orders(db.session, channel_id,
-                          [("10001", 0, [(hot, 1)]) for _ in range(args.hot_orders)], f"H{mode}-")
+                          [("10001", 0, [(hot, 1)]) for _ in range(args.hot_orders)], f"H{tag}-")
         # One warm-up order per worker, ahead of the hot ones in the queue (priority 9).
-        warm = reference.save(db.session, "product", {"sku": f"WARM-{mode}", "name": "Warm"}, actor)
+        warm = reference.save(db.session, "product", {"sku": f"WARM-{tag}", "name": "Warm"}, actor)
         inventory.receive(db.session, warehouse_id, warm.id, args.workers, actor)
         warm_ids = bulk_orders(db.session, channel_id,
                                [("10001", 9, [(warm, 1)]) for _ in range(args.workers)],
-                               f"W{mode}-")
+                               f"W{tag}-")
         db.session.remove()
     results, seconds = _timed_processes(
         [(_waybill_worker, (args.database_url, mode, ids, warm_ids[k], k, args.workers))
