@@ -53,7 +53,7 @@ from .order_rows import OrderRow
 ORDER_COLUMNS = frozenset({"status", "fulfillment_status"})
 LINE_COLUMNS = frozenset({"quantity_allocated", "quantity_backordered"})
 ALLOCATABLE_STATUSES = frozenset(QUEUE_STATUSES)
-WAITING_STATUSES = ("backordered", "partially_allocated")
+WAITING_STATUSES = tuple(s for s in QUEUE_STATUSES if s != "new")  # waiting for stock
 HOLD_NOTE = "waiting for stock: backorder policy"
 CANCEL_REASON = "out of stock: backorder policy"
 EARTH_RADIUS_KM = 6371.0088
@@ -295,7 +295,7 @@ def _allocate_against_book(session: Session, batch: list[Order], routes: dict, c
     changed, decisions = 0, []
     loaded = [order for order in batch if isinstance(order, Order)]
     with session.no_autoflush:
-        with events.batched(session, loaded):
+        with events.batched(session, loaded, book.now):  # one time for all the batch's rows
             for order in batch:
                 before = order.status
                 decision = _decide(session, order, routes[order.id], ctx, book, actor)

@@ -16,17 +16,17 @@ _BATCH = "waybill_event_batch"
 
 
 @contextmanager
-def batched(session: Session, orders):
+def batched(session: Session, orders, now=None):
     """Within this block the events of ``orders`` (already stored, so with ids) are kept
     as rows and written in one INSERT when it ends, instead of an ORM object each: an
-    allocation batch writes thousands. They carry one time, the batch's (as a database's
-    now() is the transaction's); their ids keep their order. ``orders`` (ORM objects) get
-    ``order.events`` reloaded afterwards."""
+    allocation batch writes thousands. They carry one time, the batch's (``now``, as a
+    database's now() is the transaction's); their ids keep their order. ``orders`` (ORM
+    objects) get ``order.events`` reloaded afterwards."""
     if session.info.get(_BATCH) is not None:  # nested in another batch: that one writes
         yield
         return
     rows: list[dict] = []
-    session.info[_BATCH] = (rows, utcnow())
+    session.info[_BATCH] = (rows, now or utcnow())
     try:
         yield
         insert_rows(session, OrderEvent.__table__, rows)
