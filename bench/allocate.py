@@ -1,7 +1,7 @@
 """Allocation benchmark on PostgreSQL (its own fresh database, waybill_bench_alloc).
 
     .venv/bin/python bench/allocate.py [--orders 20000] [--warehouses 6] [--workers 8]
-                                       [--hot-orders 3000] [--repeat 3] [--database-url URL]
+                                       [--hot-orders 3000] [--repeat 5] [--database-url URL]
 
 1. Throughput: N waiting orders (1-3 lines over 60 SKUs, US ZIP codes from coast to coast)
    allocated by ``allocation.allocate_all_waiting`` (the job's code path: routing with the
@@ -17,7 +17,10 @@
    UPDATE of the level per batch), in turns with the floor ``--repeat`` times, each ratio
    against the floor run just before it and the median printed (this machine's speed
    drifts by a fifth from one run to the next); and once as a webhook runs
-   (``allocate_order``, one order per transaction), against the median floor. Each worker allocates one warm-up order of another SKU before the clock
+   (``allocate_order``, one order per transaction), against the median floor. Every timed
+   run starts from the same state: the database is vacuumed and analyzed just before it
+   (as autovacuum would after a bulk import), so no run pays for the dead rows of the runs
+   before it. Each worker allocates one warm-up order of another SKU before the clock
    starts (a running worker's pace is timed, not its first statements' compilation) and
    stops when its claim finds nothing. Prints reservations per second, the ratios, and
    checks that nothing was oversold: each hot level's reserved equals its units and its
@@ -87,7 +90,7 @@ def main() -> None:
     parser.add_argument("--warehouses", type=int, default=6)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--hot-orders", type=int, default=3000)
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=5,
                         help="contention: floor and batch mode in turns, this many times")
     parser.add_argument("--profile", action="store_true",
                         help="print where the throughput part spends its time (cProfile)")
@@ -134,6 +137,7 @@ def main() -> None:
             inventory.receive(db.session, hot_wh, floor_product.id, units, actor)
             floor_levels.append(inventory.get_level(db.session, hot_wh, floor_product.id).id)
             db.session.remove()
+            _vacuum(db)
             floor = bare_update_loop(args, floor_levels[-1])
             pairs.append((floor, hot_sku_run(app, args, "batch", hot_wh, channel_id, units, r)))
         per_order = hot_sku_run(app, args, "per-order", hot_wh, channel_id, units, 0)
@@ -311,6 +315,7 @@ def hot_sku_run(app, args, mode: str, warehouse_id: int, channel_id: int, units:
                                [("10001", 9, [(warm, 1)]) for _ in range(args.workers)],
                                f"W{tag}-")
         db.session.remove()
+        _vacuum(db)  # every timed run starts clean: no dead rows of the runs before it
     results, seconds = _timed_processes(
         [(_waybill_worker, (args.database_url, mode, ids, warm_ids[k], k, args.workers))
          for k in range(args.workers)])
