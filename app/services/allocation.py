@@ -15,7 +15,7 @@ Orders are served in queue order (priority, ship-by, placed-at). For one order:
    nothing (the order waits for one warehouse to have everything).
 4. **Reservation**: orders are allocated in batches (one order on import, a page of a
    poll, up to a thousand from the queue) against one ``inventory.StockBook``: the stock
-   levels the batch may use are read once (without a lock first; see ``allocate_batch``),
+   levels the batch may use are read once (without a lock at first; see ``allocate_batch``),
    each order is planned against what the orders before it left, a SKU repeated on several
    lines is reserved summed (all or nothing), and the book writes a ledger row per order
    and level, an allocation per line and, last, one guarded UPDATE per level. Queue runs
@@ -57,6 +57,9 @@ WAITING_STATUSES = tuple(s for s in QUEUE_STATUSES if s != "new")  # waiting for
 HOLD_NOTE = "waiting for stock: backorder policy"
 CANCEL_REASON = "out of stock: backorder policy"
 EARTH_RADIUS_KM = 6371.0088
+# A batch is planned against levels read without a lock, this many times at most, each
+# time against fresher figures; then once more with the levels locked (allocate_batch).
+OPTIMISTIC_ATTEMPTS = 2
 
 
 def queue_order():
@@ -254,8 +257,11 @@ def allocate_batch(session: Session, batch: list[Order | OrderRow], actor: Actor
     Optimistic first: the levels are read without a lock and their guarded UPDATEs are the
     batch's last statements, so the rows stay locked only from there to the commit (a hot
     SKU's level is not held while a batch plans and writes its rows). When a concurrent
-    transaction took the same stock meanwhile, a guard fails: the savepoint is rolled
-    back and the batch planned again with the levels locked, which cannot fail."""
+    transaction took the same stock meanwhile, the batch finds it before writing
+    (``StockBook.confirm``) or a guard fails: the savepoint is rolled back and the batch
+    planned again against fresh figures, still without a lock (``OPTIMISTIC_ATTEMPTS``:
+    batches that find a hot SKU's stock gone then backorder in parallel rather than queue
+    for its row), and last with the levels locked, which cannot fail."""
     batch = [order for order in batch if _wants_stock(order)]
     if not batch:
         return 0
@@ -274,18 +280,25 @@ def allocate_batch(session: Session, batch: list[Order | OrderRow], actor: Actor
     if not batch:
         return 0
     session.flush()  # the lines of a just-imported order need their ids
-    try:
-        with session.begin_nested():
-            return _allocate_against_book(session, batch, routes, ctx, actor, lock=False)
-    except StockMoved:
-        for order in batch:  # what the rolled-back savepoint wrote past the ORM is gone
-            if isinstance(order, OrderRow):
-                order.reset()
-                continue
-            for line in order.lines:
-                session.expire(line)
-            session.expire(order)
-        return _allocate_against_book(session, batch, routes, ctx, actor, lock=True)
+    for _attempt in range(OPTIMISTIC_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                return _allocate_against_book(session, batch, routes, ctx, actor, lock=False)
+        except StockMoved:
+            _forget_plan(session, batch)
+    return _allocate_against_book(session, batch, routes, ctx, actor, lock=True)
+
+
+def _forget_plan(session: Session, batch: list[Order | OrderRow]) -> None:
+    """After the savepoint of a failed attempt was rolled back: the orders as the
+    database has them again (what the attempt wrote past the ORM is gone)."""
+    for order in batch:
+        if isinstance(order, OrderRow):
+            order.reset()
+            continue
+        for line in order.lines:
+            session.expire(line)
+        session.expire(order)
 
 
 def _allocate_against_book(session: Session, batch: list[Order], routes: dict, ctx: dict,
@@ -302,6 +315,7 @@ def _allocate_against_book(session: Session, batch: list[Order], routes: dict, c
                 if decision:
                     decisions.append(decision)
                 changed += order.status != before
+            book.confirm()  # stock taken while the batch planned: found before any write
             # Orders and lines first: the foreign-key checks of the rows inserted next then
             # find them already locked by this transaction (no row lock written per check).
             write_column_changes(session, [line for order in loaded for line in order.lines],

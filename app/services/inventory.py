@@ -145,10 +145,10 @@ class StockBook:
 
     A batch writes one UPDATE per level however many orders it serves: a hot SKU's level
     is written once per batch, not once per order. Each order's reservation is still its
-    own ledger row and one allocation per line. Read with ``lock=False``, a guard may fail
-    (``StockMoved``: a concurrent transaction took the stock); read with ``lock=True`` the
-    rows are locked in key order (two batches never wait on each other's rows) and the plan
-    is certain. The CHECK constraints stay the last line of defence. On SQLite the
+    own ledger row and one allocation per line. Read with ``lock=False``, ``confirm`` or a
+    guard may fail (``StockMoved``: a concurrent transaction took the stock); read with
+    ``lock=True`` the rows are locked in key order (two batches never wait on each other's
+    rows) and the plan is certain. The CHECK constraints stay the last line of defence. On SQLite the
     transaction's write lock (BEGIN IMMEDIATE) is the lock either way.
     """
 
@@ -212,6 +212,20 @@ class StockBook:
             order_id=lines[0].order_id, note=None, actor=self.actor.label,
             user_id=self.actor.user_id, created_at=now))
         return taken
+
+    def confirm(self) -> None:
+        """Before the batch writes anything: read the levels it plans to take from again
+        (without a lock) and raise StockMoved when a concurrent transaction has taken
+        stock the plan counts on. Found here, a conflict costs the plan, not the written
+        rows of a savepoint rolled back; the guarded UPDATEs stay the proof."""
+        if self.locked or not self.planned:
+            return
+        rows = self.session.execute(
+            select(StockLevel.id, StockLevel.on_hand, StockLevel.reserved)
+            .where(StockLevel.id.in_(sorted(self.planned))))
+        for level_id, on_hand, reserved in rows:
+            if reserved + self.planned[level_id] > on_hand:
+                raise StockMoved("Stock was taken by a concurrent transaction")
 
     def write_rows(self) -> None:
         """The ledger rows and the allocations."""

@@ -206,29 +206,20 @@ def test_parallel_batch_workers_never_oversell(app, session, make):
     assert 0.9 * on_hand < reserved <= on_hand
 
 
-@pytest.mark.parametrize("path", ["allocate_order", "queue"])
-def test_stock_taken_between_plan_and_write_is_planned_again_under_lock(app, session, make,
-                                                                          path):
-    """Allocation reads the levels without a lock and writes their guarded UPDATE last. A
-    concurrent allocation that commits in between makes that guard fail: the savepoint is
-    rolled back (no second decision, no duplicate events) and the order is planned again
-    with the level locked, taking what is left. ``queue``: the order is claimed by the
-    allocation job and read as a plain row (order_rows), whose written values and version
-    the rollback must undo too."""
-    from sqlalchemy import event
-
-    from app.models import AllocationDecision, OrderEvent
+def _stock_race(session, make, stock: int, quantities) -> list[int]:
+    """One product with ``stock`` units in one warehouse and a new, screened one-line order
+    per quantity, in queue order. Returns the order ids."""
     from app.services import inventory
 
     w = make.warehouse("OPT", "US")
     product = make.product("OPT-A")
-    inventory.receive(session, w.id, product.id, 3, make.actor)
+    inventory.receive(session, w.id, product.id, stock, make.actor)
     channel = make.channel("opt")
     now = utcnow()
     address = {"name": "Ada", "line1": "1 Main St", "city": "Town", "postcode": "10001",
                "country": "US"}
     made = []
-    for n, quantity in enumerate((3, 2)):
+    for n, quantity in enumerate(quantities):
         order = Order(channel_id=channel.id, external_id=f"OPT-{n}", order_number=f"OPT{n}",
                       currency="USD", placed_at=now, status="new", ship_country="US",
                       shipping_address=address, screened_at=now)
@@ -238,46 +229,112 @@ def test_stock_taken_between_plan_and_write_is_planned_again_under_lock(app, ses
         session.add(order)
         made.append(order)
     session.commit()
-    first_id, rival_id = made[0].id, made[1].id
-    main_thread, fired = threading.get_ident(), []
+    return [order.id for order in made]
 
-    def rival():
+
+def _allocate_with_rivals(app, path: str, order_id: int, rival_ids: list[int], when: str
+                          ) -> list[str]:
+    """Allocate ``order_id`` (``path``: as a webhook does, or claimed by the queue job as a
+    plain row) while, each time this thread is about to send a statement starting with
+    ``when``, the next rival order is allocated and committed by another thread. Returns
+    the statements this thread sent."""
+    from sqlalchemy import event
+
+    main_thread, rivals, sent = threading.get_ident(), list(rival_ids), []
+
+    def rival(rival_id):
         with app.app_context():
             with unit_of_work(db.session):
                 allocation.allocate_order(db.session, db.session.get(Order, rival_id),
                                           Actor.job("rival"))
             db.session.remove()
 
-    def before_level_update(conn, cursor, statement, params, context, executemany):
-        if (statement.startswith("UPDATE stock_levels SET reserved")
-                and threading.get_ident() == main_thread and not fired):
-            fired.append(True)
-            t = threading.Thread(target=rival)
+    def before_statement(conn, cursor, statement, params, context, executemany):
+        if threading.get_ident() != main_thread:
+            return
+        sent.append(statement)
+        if statement.startswith(when) and rivals:
+            t = threading.Thread(target=rival, args=(rivals.pop(0),))
             t.start()
             t.join(timeout=30)
 
-    event.listen(db.engine, "before_cursor_execute", before_level_update)
+    event.listen(db.engine, "before_cursor_execute", before_statement)
     try:
         with app.app_context():
             with unit_of_work(db.session):
                 if path == "queue":  # limit 1: the job claims the first order only
                     allocation.allocate_all_waiting(db.session, Actor.job("first"), limit=1)
-                    assert identity_key(Order, first_id) not in db.session.identity_map
+                    assert identity_key(Order, order_id) not in db.session.identity_map
                 else:
-                    allocation.allocate_order(db.session, db.session.get(Order, first_id),
+                    allocation.allocate_order(db.session, db.session.get(Order, order_id),
                                               Actor.job("first"))
             db.session.remove()
     finally:
-        event.remove(db.engine, "before_cursor_execute", before_level_update)
+        event.remove(db.engine, "before_cursor_execute", before_statement)
+    assert not rivals, "every rival ran"
+    return sent
 
-    assert fired
+
+def _assert_one_decision(session, order_id: int, allocated: int, backordered: int) -> None:
+    """The order ends with what it got, one decision record and one allocated event: what
+    a rolled-back attempt wrote is gone."""
+    from app.models import AllocationDecision, OrderEvent
+
     session.expire_all()
-    first, rival_order = session.get(Order, first_id), session.get(Order, rival_id)
-    assert rival_order.status == "allocated"
-    assert first.status == "partially_allocated"
-    assert (first.lines[0].quantity_allocated, first.lines[0].quantity_backordered) == (1, 2)
-    assert session.scalar(select(func.count()).where(AllocationDecision.order_id == first_id)) == 1
-    allocated_events = session.scalar(select(func.count()).where(
-        OrderEvent.order_id == first_id, OrderEvent.type == "allocated"))
-    assert allocated_events == 1
+    order = session.get(Order, order_id)
+    assert (order.lines[0].quantity_allocated, order.lines[0].quantity_backordered) == (
+        allocated, backordered)
+    assert order.status == "partially_allocated"
+    assert session.scalar(select(func.count()).where(
+        AllocationDecision.order_id == order_id)) == 1
+    assert session.scalar(select(func.count()).where(
+        OrderEvent.order_id == order_id, OrderEvent.type == "allocated")) == 1
     assert_invariants(session)
+
+
+LEVEL_UPDATE = "UPDATE stock_levels SET reserved"
+CONFIRM_READ = "SELECT stock_levels.id, stock_levels.on_hand, stock_levels.reserved"
+DECISION_INSERT = "INSERT INTO allocation_decisions"
+
+
+@pytest.mark.parametrize("path", ["allocate_order", "queue"])
+def test_stock_taken_between_plan_and_write_is_planned_again(app, session, make, path):
+    """Allocation reads the levels without a lock and writes their guarded UPDATE last. A
+    concurrent allocation that commits just before that UPDATE makes its guard fail: the
+    savepoint is rolled back (no second decision, no duplicate events) and the order is
+    planned again, taking what is left. ``queue``: the order is claimed by the allocation
+    job and read as a plain row (order_rows), whose written values and version the
+    rollback must undo too."""
+    first_id, rival_id = _stock_race(session, make, 3, (3, 2))
+    sent = _allocate_with_rivals(app, path, first_id, [rival_id], when=LEVEL_UPDATE)
+
+    assert sum(s.startswith(DECISION_INSERT) for s in sent) == 2  # one rolled back
+    assert session.get(Order, rival_id).status == "allocated"
+    _assert_one_decision(session, first_id, allocated=1, backordered=2)
+
+
+@pytest.mark.parametrize("path", ["allocate_order", "queue"])
+def test_stock_taken_while_planning_is_found_before_anything_is_written(app, session, make,
+                                                                        path):
+    """Stock taken while the batch planned is found when the batch reads its levels again
+    before writing (StockBook.confirm): it is planned again without having written (and
+    rolled back) a single row."""
+    first_id, rival_id = _stock_race(session, make, 3, (3, 2))
+    sent = _allocate_with_rivals(app, path, first_id, [rival_id], when=CONFIRM_READ)
+
+    assert sum(s.startswith(DECISION_INSERT) for s in sent) == 1  # nothing rolled back
+    _assert_one_decision(session, first_id, allocated=1, backordered=2)
+
+
+def test_stock_taken_at_every_optimistic_attempt_ends_in_a_locked_plan(app, session, make):
+    """Each optimistic attempt plans against fresh figures, and each may lose its stock
+    again; after OPTIMISTIC_ATTEMPTS of them the batch is planned with the level locked,
+    which no rival can undo."""
+    rival_count = allocation.OPTIMISTIC_ATTEMPTS
+    ids = _stock_race(session, make, 3 + rival_count, (3 + rival_count,) + (1,) * rival_count)
+    sent = _allocate_with_rivals(app, "allocate_order", ids[0], ids[1:], when=LEVEL_UPDATE)
+
+    reads = [s for s in sent if s.startswith("SELECT stock_levels.id, stock_levels.warehouse_id")]
+    assert len(reads) == rival_count + 1
+    assert ["FOR NO KEY UPDATE" in s for s in reads] == [False] * rival_count + [True]
+    _assert_one_decision(session, ids[0], allocated=3, backordered=rival_count)
