@@ -148,8 +148,8 @@ class StockBook:
     own ledger row and one allocation per line. Read with ``lock=False``, ``confirm`` or a
     guard may fail (``StockMoved``: a concurrent transaction took the stock); read with
     ``lock=True`` the rows are locked in key order (two batches never wait on each other's
-    rows) and the plan is certain. The CHECK constraints stay the last line of defence. On SQLite the
-    transaction's write lock (BEGIN IMMEDIATE) is the lock either way.
+    rows) and the plan is certain. The CHECK constraints stay the last line of defence. On
+    SQLite the transaction's write lock (BEGIN IMMEDIATE) is the lock either way.
     """
 
     def __init__(self, session: Session, warehouse_ids, product_ids, actor: Actor,
