@@ -47,6 +47,7 @@ from .actor import Actor
 from .batch_writes import insert_rows, write_column_changes
 from .inventory import StockBook, StockMoved
 from .order_rows import OrderRow
+from .sql_lists import in_ids
 
 # What a decision changes on orders and lines, written for the whole batch at once
 # (batch_writes); an order that a policy held or cancelled goes through the unit of work.
@@ -474,7 +475,7 @@ def _allocate_ids(session: Session, claimed: list[tuple[int, str]], actor: Actor
     loaded: dict[int, Order | OrderRow] = {}
     for start in range(0, len(orm_ids), 500):
         loaded.update((o.id, o) for o in session.scalars(
-            select(Order).where(Order.id.in_(orm_ids[start:start + 500]))
+            select(Order).where(in_ids(session, Order.id, orm_ids[start:start + 500]))
             .options(selectinload(Order.lines), selectinload(Order.holds))))
     orm = set(orm_ids)
     loaded.update(order_rows.load(session, [i for i, _ in claimed if i not in orm]))

@@ -16,6 +16,7 @@ from ..models import Allocation, OrderLine, Product, StockLevel, StockMovement, 
 from ..models.base import utcnow
 from . import validation
 from .batch_writes import insert_rows
+from .sql_lists import in_ids
 from .actor import Actor
 from .errors import InsufficientStock, NotFound, ValidationFailed
 from .transaction import transactional
@@ -164,8 +165,8 @@ class StockBook:
         if warehouse_ids and product_ids:
             query = (select(StockLevel.id, StockLevel.warehouse_id, StockLevel.product_id,
                             StockLevel.on_hand, StockLevel.reserved)
-                     .where(StockLevel.warehouse_id.in_(sorted(set(warehouse_ids))),
-                            StockLevel.product_id.in_(sorted(set(product_ids))))
+                     .where(in_ids(session, StockLevel.warehouse_id, sorted(set(warehouse_ids))),
+                            in_ids(session, StockLevel.product_id, sorted(set(product_ids))))
                      .order_by(StockLevel.id))
             # FOR NO KEY UPDATE: the batch changes figures, never keys, so the foreign-key
             # checks of other batches' ledger rows and allocations (KEY SHARE) do not wait.
@@ -222,7 +223,7 @@ class StockBook:
             return
         rows = self.session.execute(
             select(StockLevel.id, StockLevel.on_hand, StockLevel.reserved)
-            .where(StockLevel.id.in_(sorted(self.planned))))
+            .where(in_ids(self.session, StockLevel.id, sorted(self.planned))))
         for level_id, on_hand, reserved in rows:
             if reserved + self.planned[level_id] > on_hand:
                 raise StockMoved("Stock was taken by a concurrent transaction")

@@ -14,12 +14,12 @@ not carry (holds, cancellations).
 """
 from __future__ import annotations
 
-from sqlalchemy import Integer, any_, bindparam, exists, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from ..models import Order, OrderHold, OrderLine
 from .batch_writes import update_rows
+from .sql_lists import in_ids
 
 ORDER_FIELDS = ("status", "fulfillment_status")  # what allocation may change on an order
 LINE_FIELDS = ("quantity_allocated", "quantity_backordered")  # and on a line
@@ -70,18 +70,10 @@ class OrderRow:
             line.quantity_allocated, line.quantity_backordered = line.seen
 
 
-def _id_in(column, ids: list[int], dialect_name: str):
-    """``column IN ids``; on PostgreSQL ``= ANY(array)``, one parameter however many ids."""
-    if dialect_name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
-    return column.in_(ids)
-
-
 def load(session: Session, ids: list[int]) -> dict[int, OrderRow]:
     """The orders ``ids`` as rows, with their lines, by id."""
     if not ids:
         return {}
-    dialect = session.get_bind().dialect.name
     held = exists().where(OrderHold.order_id == Order.id, OrderHold.released_at.is_(None))
     rows: dict[int, OrderRow] = {}
     for start in range(0, len(ids), 500):  # SQLite's limit on parameters
@@ -90,14 +82,14 @@ def load(session: Session, ids: list[int]) -> dict[int, OrderRow]:
                 select(Order.id, Order.version, Order.order_number, Order.status,
                        Order.fulfillment_status, Order.ship_country, Order.shipping_address,
                        Order.routing, held.label("is_held"))
-                .where(_id_in(Order.id, chunk, dialect))):
+                .where(in_ids(session, Order.id, chunk))):
             rows[r[0]] = OrderRow(*r)
         for r in session.execute(
                 select(OrderLine.id, OrderLine.order_id, OrderLine.sku, OrderLine.product_id,
                        OrderLine.quantity, OrderLine.quantity_cancelled,
                        OrderLine.quantity_shipped, OrderLine.quantity_allocated,
                        OrderLine.quantity_backordered)
-                .where(_id_in(OrderLine.order_id, chunk, dialect)).order_by(OrderLine.id)):
+                .where(in_ids(session, OrderLine.order_id, chunk)).order_by(OrderLine.id)):
             rows[r[1]].lines.append(LineRow(*r))
     return rows
 
