@@ -469,6 +469,8 @@ def _allocate_ids(session: Session, claimed: list[tuple[int, str]], actor: Actor
     """Load the claimed orders ((id, status) in queue order) and allocate them as one
     batch: as plain rows (order_rows), but the ORM object of an order the session already
     holds, or whose decision may need it (``_needs_orm``)."""
+    if not claimed:  # stock arrived with nobody waiting, or an empty queue: nothing to read
+        return 0
     ctx = _context(session)
     orm_ids = [i for i, status in claimed if _needs_orm(status, ctx)
                or session.identity_map.get(identity_key(Order, i)) is not None]
