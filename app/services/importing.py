@@ -26,7 +26,7 @@ from connectors.base import NormalizedAddress, NormalizedOrder
 
 from ..models import Channel, Order, OrderEvent, OrderLine, Refund, SyncConflict, normalize_sku
 from ..models.base import utcnow
-from . import catalog, customers, events, fx, order_edits, orders, pipeline, risk, settings
+from . import catalog, customers, events, fx, order_edits, orders, pipeline, risk, settings, storable
 from .actor import Actor
 from .jsonable import to_jsonable
 from .transaction import transactional
@@ -81,6 +81,9 @@ def _channel_values(normalized: NormalizedOrder) -> dict:
 @transactional
 def import_order(session: Session, channel: Channel, normalized: NormalizedOrder,
                  actor: Actor) -> ImportResult:
+    # A value its column cannot hold would make the database refuse the write: refuse the
+    # order here instead, before anything is written (the caller quarantines it).
+    storable.check_order(normalized)
     digest = payload_hash(normalized.raw if normalized.raw is not None else repr(normalized))
     order = session.scalar(
         select(Order).where(Order.channel_id == channel.id,
@@ -117,7 +120,7 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
         placed_at=normalized.placed_at, channel_updated_at=normalized.updated_at,
         ship_by=ship_by, status="new", fulfilled_by_channel=normalized.fulfilled_by_channel,
         fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
-        raw_payload=to_jsonable(normalized.raw), payload_hash=digest, local_edits={},
+        raw_payload=storable.json_payload(normalized.raw), payload_hash=digest, local_edits={},
         risk_signals=to_jsonable(normalized.risk or {}),
         ship_address_key=risk.address_key(values["shipping_address"]), **values,
     )
@@ -218,7 +221,7 @@ def _update(session: Session, channel: Channel, order: Order, normalized: Normal
             _local_edit_conflict(session, channel, order, normalized, field, old, new)
             continue
         changes[field] = new
-    order.payload_hash, order.raw_payload = digest, to_jsonable(normalized.raw)
+    order.payload_hash, order.raw_payload = digest, storable.json_payload(normalized.raw)
     order.channel_updated_at = normalized.updated_at or order.channel_updated_at
     changes = apply_channel_values(session, order, changes, actor)
     _record_refunds(session, order, normalized, actor)
@@ -250,7 +253,7 @@ def _local_edit_conflict(session, channel, order, normalized, field, old, new, *
         channel_id=channel.id, order_id=order.id, kind="local_edit",
         external_id=order.external_id, field=field,
         local_value={"value": to_jsonable(old), **order.local_edits[field]},
-        remote_value={"value": to_jsonable(new)}, raw_payload=to_jsonable(normalized.raw),
+        remote_value={"value": to_jsonable(new)}, raw_payload=storable.json_payload(normalized.raw),
         error=error or f"{field} was changed in Waybill and on the channel", created_at=utcnow(),
     )
     session.add(conflict)
