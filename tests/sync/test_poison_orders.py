@@ -9,12 +9,9 @@ figures are what was stored, and a second run converges (no second conflict)."""
 from __future__ import annotations
 
 import json
-import threading
 
-import pytest
 import requests
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import Order, SyncConflict
@@ -111,16 +108,6 @@ def test_a_woocommerce_id_of_10_to_the_70_is_quarantined(sandbox, sandbox_channe
 
 
 # --- webhooks over real HTTP --------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def waybill_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-
 
 def deliver(root: str, channel, body: bytes, topic: str = "orders/create"):
     return requests.post(f"{root}/webhooks/shopify/{channel.code}", data=body, timeout=30,
