@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import Order, SyncConflict
@@ -19,6 +20,7 @@ from app.webhooks import signature_of
 from connectors.sandbox import DEFAULT_CREDENTIALS
 from connectors.shopify import API_VERSION
 from jobs import pull_orders
+from tests.conftest import is_postgres
 
 LONG_ID = "9" * 70
 POISONS = {  # Shopify order field overrides (the sandbox's "patch" action)
@@ -153,3 +155,39 @@ def test_signed_poison_webhooks_are_kept_as_conflicts_never_a_500(
                        json.dumps({"order": payloads[1]}).encode(), "orders/updated")
     assert response.status_code == 200 and response.json()["code"] == "quarantined"
     assert len(open_conflicts(channel.id)) == len(POISONS) + 3
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not is_postgres(), reason="a deferred constraint trigger is PostgreSQL's")
+def test_a_page_that_fails_at_its_commit_is_imported_order_by_order(sandbox, sandbox_channels):
+    """What no savepoint catches — here a real deferred constraint trigger refusing one order
+    when the page commits — costs that order alone: the page is imported again one order per
+    transaction, the order is quarantined, the figures are what was stored."""
+    _state, root = sandbox
+    channel = sandbox_channels["woocommerce"]
+    ids = control(root, "orders", {"channel": "woocommerce", "count": 8})["created"]
+    refused = ids[3]
+    with db.engine.begin() as conn:
+        conn.execute(text(f"""
+            CREATE FUNCTION test_refuse_at_commit() RETURNS trigger AS $$
+            BEGIN
+                IF NEW.external_id = '{refused}' THEN
+                    RAISE EXCEPTION 'order % refused at commit', NEW.external_id;
+                END IF;
+                RETURN NULL;
+            END $$ LANGUAGE plpgsql"""))
+        conn.execute(text("CREATE CONSTRAINT TRIGGER test_refuse_at_commit AFTER INSERT ON orders "
+                          "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                          "EXECUTE FUNCTION test_refuse_at_commit()"))
+    try:
+        run = pull_orders.run(channel.code)
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER test_refuse_at_commit ON orders"))
+            conn.execute(text("DROP FUNCTION test_refuse_at_commit()"))
+    assert (run.status, run.fetched, run.created, run.conflicts) == ("partial", 8, 7, 1), \
+        run.error_message
+    assert run.cursor_after and order_count(channel.id) == 7
+    [conflict] = open_conflicts(channel.id)
+    assert conflict.external_id == refused and "refused at commit" in conflict.error
+    assert conflict.raw_payload["id"] == int(refused)
