@@ -31,8 +31,18 @@ from .jsonable import to_jsonable
 
 INT32 = (-2**31, 2**31 - 1)
 MAX_DEPTH = 64
-# In ASCII JSON (json.dumps' default) NUL and surrogates only ever appear as escapes.
-_SUSPECT_JSON = re.compile(r"\\u0000|\\ud[89a-f]", re.IGNORECASE)
+# In ASCII JSON (json.dumps' default) NUL and surrogates only ever appear as escapes, and
+# non-finite floats as bare Infinity / NaN. Plain substring tests (a regular expression
+# scanning a whole payload cost more than the import's own encoding); a false alarm (a
+# string that happens to hold such text) only takes the slow path, which changes nothing.
+_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _suspect(encoded: str) -> bool:
+    return (("\\u" in encoded and _ESCAPE.search(encoded) is not None)
+            or "Infinity" in encoded or "NaN" in encoded)
+
+
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -70,15 +80,19 @@ def clip(value: Any, column) -> str | None:
 
 # --- JSON ----------------------------------------------------------------------------------
 
-def json_payload(raw: Any):
-    """``raw`` as JSON any database and page can hold (see the module docstring). The fast
-    case — nothing to escape — costs one C-encoded ``json.dumps``."""
+def json_payload(raw: Any, encoded: str | None = None):
+    """``raw`` as JSON any database and page can hold (see the module docstring).
+
+    ``encoded``: the payload's ASCII JSON when the caller has it already (the import
+    hashes it: importing.encode_payload); then the common case — nothing to escape — costs
+    one regular-expression scan more than ``to_jsonable``."""
     value = to_jsonable(raw)
-    try:
-        encoded = json.dumps(value, allow_nan=False)
-    except (ValueError, RecursionError, TypeError):
-        return _escape(value, 0)
-    return _escape(value, 0) if _SUSPECT_JSON.search(encoded) else value
+    if encoded is None:
+        try:
+            encoded = json.dumps(value)
+        except (ValueError, RecursionError, TypeError):
+            return _escape(value, 0)
+    return _escape(value, 0) if _suspect(encoded) else value
 
 
 def _escape(value, depth: int):
@@ -182,56 +196,96 @@ def text_problems(value: Any, where: str) -> Iterable[str]:
             stack.extend((f"{path}[{i}]", sub) for i, sub in enumerate(item))
 
 
+_ORDER_FIELDS = (
+    "external_id", "order_number", "currency", "email", "customer_name", "financial_status",
+    "channel_status", "shipping_method", "cancel_reason", "subtotal", "shipping_total",
+    "tax_total", "discount_total", "total")
+_LINE_FIELDS = {"external_id": "external_id", "sku": "sku", "title": "title",
+                "quantity": "quantity", "quantity_cancelled": "quantity_cancelled",
+                "unit_price": "unit_price", "tax": "tax", "discount": "discount"}
+_REFUND_FIELDS = {"external_id": "external_id", "amount": "amount", "reason": "reason"}
+_columns_cache: dict | None = None
+
+
+def _columns() -> dict:
+    """{"order"|"line"|"refund": [(field, checker)], "phone": checker}: one checker per
+    column, built once from the models' column types."""
+    global _columns_cache
+    if _columns_cache is None:
+        from ..models import Customer, Order, OrderLine, Refund
+
+        _columns_cache = {
+            "order": [(f, _checker(Order.__table__.c[f])) for f in _ORDER_FIELDS],
+            "line": [(f, _checker(OrderLine.__table__.c[c])) for f, c in _LINE_FIELDS.items()],
+            "refund": [(f, _checker(Refund.__table__.c[c])) for f, c in _REFUND_FIELDS.items()],
+            "phone": _checker(Customer.__table__.c.phone),
+        }
+    return _columns_cache
+
+
+def _checker(column):
+    """A fast ``value -> problem or None`` for one column (the import's hot path: the
+    common case is a couple of type checks and comparisons)."""
+    kind = column.type
+    length = getattr(kind, "length", None) if isinstance(kind, String) else None
+    if isinstance(kind, Numeric) and kind.precision is not None:
+        limit = Decimal(10) ** (kind.precision - (kind.scale or 0))
+    else:
+        limit = None
+    integer = isinstance(kind, Integer)
+
+    def check(value):
+        kind_of = type(value)
+        if kind_of is str:
+            if (length and len(value) > length) or _BAD_CHARS.search(value):
+                return value_problem(value, column)
+        elif kind_of is Decimal and limit is not None:
+            if not value.is_finite() or abs(value) >= limit:
+                return value_problem(value, column)
+        elif kind_of is int and (integer or limit is not None):
+            if not INT32[0] <= value <= INT32[1] or (limit is not None and abs(value) >= limit):
+                return value_problem(value, column)
+        elif value is not None and kind_of not in (bool, float, str, int, Decimal):
+            return None
+        elif kind_of is float and limit is not None:
+            return value_problem(value, column)
+        return None
+
+    return check
+
+
 def order_problems(normalized) -> list[str]:
     """Each value of a normalised order that its column cannot hold, named by field."""
-    from ..models import Customer, Order, OrderLine, Refund
-
-    checks = [
-        ("external_id", normalized.external_id, Order.external_id),
-        ("order_number", normalized.order_number, Order.order_number),
-        ("currency", normalized.currency, Order.currency),
-        ("email", normalized.email, Order.email),
-        ("customer_name", normalized.customer_name, Order.customer_name),
-        ("financial_status", normalized.financial_status, Order.financial_status),
-        ("channel_status", normalized.channel_status, Order.channel_status),
-        ("shipping_method", normalized.shipping_method, Order.shipping_method),
-        ("cancel_reason", normalized.cancel_reason, Order.cancel_reason),
-        ("subtotal", normalized.subtotal, Order.subtotal),
-        ("shipping_total", normalized.shipping_total, Order.shipping_total),
-        ("tax_total", normalized.tax_total, Order.tax_total),
-        ("discount_total", normalized.discount_total, Order.discount_total),
-        ("total", normalized.total, Order.total),
-    ]
-    phone = (normalized.shipping_address.phone if normalized.shipping_address else None)
-    checks.append(("shipping_address.phone", phone, Customer.phone))
-    for i, line in enumerate(normalized.lines or ()):
-        where = f"lines[{i}]"
-        checks += [
-            (f"{where}.external_id", line.external_id, OrderLine.external_id),
-            (f"{where}.sku", line.sku, OrderLine.sku),
-            (f"{where}.title", line.title, OrderLine.title),
-            (f"{where}.quantity", line.quantity, OrderLine.quantity),
-            (f"{where}.quantity_cancelled", line.quantity_cancelled, OrderLine.quantity_cancelled),
-            (f"{where}.unit_price", line.unit_price, OrderLine.unit_price),
-            (f"{where}.tax", line.tax, OrderLine.tax),
-            (f"{where}.discount", line.discount, OrderLine.discount),
-        ]
-    for i, refund in enumerate(normalized.refunds or ()):
-        where = f"refunds[{i}]"
-        checks += [(f"{where}.external_id", refund.external_id, Refund.external_id),
-                   (f"{where}.amount", refund.amount, Refund.amount),
-                   (f"{where}.reason", refund.reason, Refund.reason)]
-    problems = []
-    for field, value, attribute in checks:
-        problem = value_problem(value, attribute.property.columns[0])
+    columns = _columns()
+    problems: list[str] = []
+    for field, check in columns["order"]:
+        problem = check(getattr(normalized, field))
         if problem:
             problems.append(f"{field} {problem}")
+    if normalized.shipping_address is not None:
+        problem = columns["phone"](normalized.shipping_address.phone)
+        if problem:
+            problems.append(f"shipping_address.phone {problem}")
+    for i, line in enumerate(normalized.lines or ()):
+        for field, check in columns["line"]:
+            problem = check(getattr(line, field))
+            if problem:
+                problems.append(f"lines[{i}].{field} {problem}")
+    for i, refund in enumerate(normalized.refunds or ()):
+        for field, check in columns["refund"]:
+            problem = check(getattr(refund, field))
+            if problem:
+                problems.append(f"refunds[{i}].{field} {problem}")
     for field in ("shipping_address", "billing_address"):
         address = getattr(normalized, field)
         if address is not None:
-            problems += text_problems(address.as_dict(), field)
-    problems += text_problems(list(normalized.tags or []), "tags")
-    problems += text_problems(normalized.risk or {}, "risk")
+            values = address.__dict__
+            if _BAD_CHARS.search("".join(v for v in values.values() if type(v) is str)):
+                problems += text_problems(values, field)
+    if normalized.tags and _BAD_CHARS.search("".join(t for t in normalized.tags if type(t) is str)):
+        problems += text_problems(list(normalized.tags), "tags")
+    if normalized.risk:
+        problems += text_problems(normalized.risk, "risk")
     return problems
 
 
