@@ -9,7 +9,9 @@ Channel paths::
     /amazon/<region>/sellers/v1/marketplaceParticipations
 
 Control API (JSON): ``GET /_sandbox/state``; ``POST /_sandbox/catalog``, ``/orders``, ``/update``,
-``/cancel``, ``/faults``, ``/time_scale``, ``/reset``, ``/config``.
+``/cancel``, ``/faults``, ``/time_scale``, ``/reset``, ``/config``. ``/update`` with
+``{"action": "patch", "ids": [...], "patch": {"line_items.0.quantity": 10**70}}`` overrides
+raw fields of those orders' rendered payloads (poison values for the import's tests).
 
 A channel request goes through: fault injection (429/500/503/slow/truncated/duplicate page) ->
 authentication (401 Shopify/WooCommerce, 403 SP-API) -> the channel's rate limit (Shopify leaky
