@@ -86,7 +86,10 @@ def json_payload(raw: Any, encoded: str | None = None):
     ``encoded``: the payload's ASCII JSON when the caller has it already (the import
     hashes it: importing.encode_payload); then the common case — nothing to escape — costs
     one regular-expression scan more than ``to_jsonable``."""
-    value = to_jsonable(raw)
+    try:
+        value = to_jsonable(raw)
+    except RecursionError:  # parsed, but too deep to walk recursively: kept as its text
+        return {"too_deep": clean_text(_deep_text(raw))}
     if encoded is None:
         try:
             encoded = json.dumps(value)

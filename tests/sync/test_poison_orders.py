@@ -137,6 +137,11 @@ def test_signed_poison_webhooks_are_kept_as_conflicts_never_a_500(
         expected = "created" if str(payload["id"]) == ids[0] else "quarantined"
         assert response.status_code == 200 and response.json()["code"] == expected, response.text
 
+    # Deep enough to strain a recursive walk, yet readable: quarantined (200), kept whole.
+    readable_deep = b'{"order": {"id": 77, "note": ' + b"[" * 800 + b"]" * 800 + b"}}"
+    response = deliver(waybill_server, channel, readable_deep)
+    assert response.status_code == 200 and response.json()["code"] == "quarantined", response.text
+
     deep = b"[" * 50_000 + b"]" * 50_000
     for body in (deep, b"{not json", b'{"order": "\xff\xfe"}'):
         response = deliver(waybill_server, channel, body)
@@ -145,16 +150,18 @@ def test_signed_poison_webhooks_are_kept_as_conflicts_never_a_500(
 
     assert order_count(channel.id) == 1
     conflicts = open_conflicts(channel.id)
-    assert len(conflicts) == len(POISONS) + 3
+    assert len(conflicts) == len(POISONS) + 4
     kept = [c for c in conflicts if c.raw_payload.get("body")]
     assert len(kept) == 3 and kept[0].raw_payload["body"] == deep.decode()  # nothing lost
     assert "nested too deeply" in kept[0].error
+    deep_order = next(c for c in conflicts if c.external_id == "77")
+    assert "[[[" in json.dumps(deep_order.raw_payload)  # kept (as JSON, or as its text)
 
     # The same poison delivered again (a channel's retry) adds no second conflict.
     response = deliver(waybill_server, channel,
                        json.dumps({"order": payloads[1]}).encode(), "orders/updated")
     assert response.status_code == 200 and response.json()["code"] == "quarantined"
-    assert len(open_conflicts(channel.id)) == len(POISONS) + 3
+    assert len(open_conflicts(channel.id)) == len(POISONS) + 4
 
 
 @pytest.mark.postgres
