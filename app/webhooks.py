@@ -3,7 +3,9 @@
 Each request is verified by its HMAC signature against the channel's (encrypted) webhook
 secret before anything is read: a bad or missing signature gets 401 and nothing is
 stored. A verified order goes through the same import as a poll, so a replay creates no
-duplicate and a payload that cannot be normalised is quarantined as a sync conflict.
+duplicate and a payload that cannot be normalised or stored is quarantined as a sync
+conflict (200, code "quarantined"). A signed body that cannot be read at all (not JSON,
+nested too deeply) is kept as a conflict too and answered 422. Never a 500.
 """
 from __future__ import annotations
 
@@ -63,12 +65,24 @@ def receive(kind: str, code: str):
     topic = request.headers.get(topic_header, "")
     if topic not in order_topics:  # e.g. WooCommerce's ping when a webhook is created
         return jsonify({"message": f"topic '{topic or 'none'}' ignored", "code": "ignored"}), 200
-    try:
-        raw = json.loads(body)
-    except ValueError as exc:
-        raw, error = {"body": body.decode("utf-8", "replace")[:20000]}, f"not JSON: {exc}"
-    else:
-        error = None
-    outcome = sync.receive_webhook_order(db.session, channel, raw, Actor.channel(channel.code),
-                                         parse_error=error)
+    raw, error = _parse(body)
+    if error is not None:
+        # Signed, so it is the channel's: kept as a conflict, and answered 422 so the
+        # sender sees that this body was not accepted as an order.
+        sync.receive_webhook_order(db.session, channel, raw, Actor.channel(channel.code),
+                                   parse_error=error)
+        return _error(422, f"the body is not a readable order ({error}); it is kept as a "
+                           "sync conflict", "invalid_payload")
+    outcome = sync.receive_webhook_order(db.session, channel, raw, Actor.channel(channel.code))
     return jsonify({"message": f"order {outcome}", "code": outcome}), 200
+
+
+def _parse(body: bytes):
+    """(payload, None), or ({"body": the text as received}, why it cannot be read)."""
+    try:
+        return json.loads(body), None
+    except RecursionError:
+        error = "nested too deeply to read"
+    except ValueError as exc:  # not JSON, not UTF-8
+        error = f"not JSON: {str(exc)[:200]}"
+    return {"body": body.decode("utf-8", "replace")}, error

@@ -42,7 +42,7 @@ from ..models import (
     normalize_sku,
 )
 from ..models.base import utcnow
-from . import catalog, fx, importing, risk, settings, validation
+from . import catalog, fx, importing, risk, settings, storable, validation
 from .actor import Actor
 from .jsonable import to_jsonable
 
@@ -166,11 +166,12 @@ def import_orders(session: Session, channel, orders: list[NormalizedOrder], acto
             external_id = str(normalized.external_id)
             if external_id not in seen:
                 seen.add(external_id)
-                digest = importing.payload_hash(
+                encoded = importing.encode_payload(
                     normalized.raw if normalized.raw is not None else repr(normalized))
+                digest = importing.digest_of(encoded)
                 stored = existing.get(external_id)
                 if stored is None:
-                    entry = _prepare(context, normalized, digest)
+                    entry = _prepare(context, normalized, digest, encoded)
                 elif stored[1] == digest or (normalized.updated_at and stored[2]
                                              and normalized.updated_at < stored[2]):
                     entry = (stored[0], normalized)  # stored and unchanged: nothing to write
@@ -209,8 +210,12 @@ def _existing(session: Session, channel_id: int, orders) -> dict[str, tuple]:
 
 # --- preparing one new order (pure Python) ---------------------------------------------------
 
-def _prepare(context: _PageContext, normalized: NormalizedOrder, digest: str) -> _Prepared:
-    """The rows importing._create would write for this order, before ids and stock."""
+def _prepare(context: _PageContext, normalized: NormalizedOrder, digest: str,
+             encoded: str | None = None) -> _Prepared:
+    """The rows importing._create would write for this order, before ids and stock.
+    An order with a value its column cannot hold raises here: it takes the per-order path,
+    which quarantines it, and never reaches the batch's multi-row INSERTs."""
+    storable.check_order(normalized)
     values = importing._channel_values(normalized)
     shipping = values["shipping_address"] or {}
     ship_by = normalized.ship_by or normalized.placed_at + timedelta(days=context.ship_by_days)
@@ -229,7 +234,7 @@ def _prepare(context: _PageContext, normalized: NormalizedOrder, digest: str) ->
         fulfilled_by_channel=normalized.fulfilled_by_channel,
         fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
         risk_score=None, cancelled_at=None, cancel_reason=None,
-        raw_payload=to_jsonable(normalized.raw), payload_hash=digest, local_edits={},
+        raw_payload=storable.json_payload(normalized.raw, encoded), payload_hash=digest, local_edits={},
         risk_signals=to_jsonable(normalized.risk or {}), screened_at=None, routing=None,
         ship_address_key=risk.address_key(values["shipping_address"]),
         version=1, created_at=now, updated_at=now, **values,

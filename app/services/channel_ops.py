@@ -169,8 +169,6 @@ def repull_order(session: Session, channel_id: int, external_id: str, actor: Act
     kept), everything in one transaction."""
     from connectors.errors import ChannelError, ChannelNotFound, InvalidPayload
 
-    from ..models import SyncConflict
-
     external_id = validation.text(external_id, "external_id", max_length=64)
     channel = _channel(session, channel_id)
     _check_pullable(channel)
@@ -188,15 +186,12 @@ def repull_order(session: Session, channel_id: int, external_id: str, actor: Act
                        f"{scrub(channel, str(exc))}", code="channel_error") from None
     stats = sync.PullStats()
     with unit_of_work(session):
-        before = set(session.new)
-        sync._import_one(session, channel, normalized, actor, stats)
-        quarantined = [o for o in session.new if isinstance(o, SyncConflict) and o not in before
-                       and o.kind == "invalid_payload"]
+        quarantined = sync._import_one(session, channel, normalized, actor, stats)
         session.flush()
         outcome = "quarantined" if stats.errors else next(
             name for name in ("created", "updated", "unchanged") if getattr(stats, name))
         audit.record(session, actor, "channel", channel.id, "repull_order",
                      {"external_id": external_id, "outcome": outcome})
         order_id = stats.order_ids[0] if stats.order_ids else None
-        conflict_id = quarantined[0].id if quarantined else None
+        conflict_id = quarantined.id if quarantined is not None else None
     return RepullResult(outcome, order_id, conflict_id, external_id)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Channel
 from ..models.sync import CHANNEL_KINDS
-from . import audit, secrets, validation
+from . import audit, credential_targets, secrets, validation
 from .actor import Actor
 from .errors import NotFound, ValidationFailed
 from .transaction import transactional
@@ -51,13 +51,20 @@ def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
 def save_channel(session: Session, values: dict, actor: Actor, channel_id: int | None = None,
                  *, credentials: dict | None = None, webhook_secret: str | None = None) -> Channel:
     """Create or update a channel. ``credentials`` / ``webhook_secret`` replace the stored
-    ones when given (they are write-only: nothing reads them back out)."""
+    ones when given (they are write-only: nothing reads them back out). Changing where
+    the credentials go (``base_url``) needs them given again (services/credential_targets.py)."""
     channel = None
     if channel_id is not None:
         channel = session.get(Channel, channel_id)
         if channel is None:
             raise NotFound(f"Channel {channel_id} not found")
     clean = _clean(session, values, channel)
+    if channel is not None and "base_url" in clean:
+        # A new destination for the stored credentials needs them entered again.
+        credential_targets.guard(
+            session, actor, "channel", channel.id, old_url=channel.base_url,
+            new_url=clean["base_url"], has_stored_credentials=bool(channel.credentials_encrypted),
+            credentials_given=credentials is not None)
     before = {f: getattr(channel, f) for f in PLAIN_FIELDS} if channel else {}
     if channel is None:
         channel = Channel(**clean)

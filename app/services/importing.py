@@ -26,7 +26,7 @@ from connectors.base import NormalizedAddress, NormalizedOrder
 
 from ..models import Channel, Order, OrderEvent, OrderLine, Refund, SyncConflict, normalize_sku
 from ..models.base import utcnow
-from . import catalog, customers, events, fx, order_edits, orders, pipeline, risk, settings
+from . import catalog, customers, events, fx, order_edits, orders, pipeline, risk, settings, storable
 from .actor import Actor
 from .jsonable import to_jsonable
 from .transaction import transactional
@@ -51,9 +51,18 @@ class ImportResult:
     outcome: str  # created | updated | unchanged
 
 
-def payload_hash(raw) -> str:
-    encoded = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+def encode_payload(raw) -> str:
+    """The payload as canonical ASCII JSON: what its hash is of, and what tells
+    storable.json_payload whether it has anything to escape."""
+    return json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def digest_of(encoded: str) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def payload_hash(raw) -> str:
+    return digest_of(encode_payload(raw))
 
 
 def _address(address: NormalizedAddress | None) -> dict | None:
@@ -81,25 +90,30 @@ def _channel_values(normalized: NormalizedOrder) -> dict:
 @transactional
 def import_order(session: Session, channel: Channel, normalized: NormalizedOrder,
                  actor: Actor) -> ImportResult:
-    digest = payload_hash(normalized.raw if normalized.raw is not None else repr(normalized))
+    # A value its column cannot hold would make the database refuse the write: refuse the
+    # order here instead, before anything is written (the caller quarantines it).
+    storable.check_order(normalized)
+    encoded = encode_payload(normalized.raw if normalized.raw is not None else repr(normalized))
+    digest = digest_of(encoded)
     order = session.scalar(
         select(Order).where(Order.channel_id == channel.id,
                             Order.external_id == str(normalized.external_id))
         .options(selectinload(Order.lines), selectinload(Order.holds))
     )
     if order is None:
-        return ImportResult(_create(session, channel, normalized, digest, actor), "created")
+        return ImportResult(_create(session, channel, normalized, digest, actor, encoded),
+                            "created")
     if order.payload_hash == digest:
         return ImportResult(order, "unchanged")
     if (normalized.updated_at and order.channel_updated_at
             and normalized.updated_at < order.channel_updated_at):
         return ImportResult(order, "unchanged")  # an older copy arriving late
-    _update(session, channel, order, normalized, digest, actor)
+    _update(session, channel, order, normalized, digest, actor, encoded)
     return ImportResult(order, "updated")
 
 
 def _create(session: Session, channel: Channel, normalized: NormalizedOrder, digest: str,
-            actor: Actor) -> Order:
+            actor: Actor, encoded: str | None = None) -> Order:
     values = _channel_values(normalized)
     products = catalog.resolve_skus(session, channel.id, [l.sku for l in normalized.lines])
     customer = customers.find_or_create(session, values["email"], normalized.customer_name,
@@ -117,7 +131,8 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
         placed_at=normalized.placed_at, channel_updated_at=normalized.updated_at,
         ship_by=ship_by, status="new", fulfilled_by_channel=normalized.fulfilled_by_channel,
         fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
-        raw_payload=to_jsonable(normalized.raw), payload_hash=digest, local_edits={},
+        raw_payload=storable.json_payload(normalized.raw, encoded), payload_hash=digest,
+        local_edits={},
         risk_signals=to_jsonable(normalized.risk or {}),
         ship_address_key=risk.address_key(values["shipping_address"]), **values,
     )
@@ -205,7 +220,7 @@ def find_cross_channel_duplicate(session: Session, order: Order) -> Order | None
 
 
 def _update(session: Session, channel: Channel, order: Order, normalized: NormalizedOrder,
-            digest: str, actor: Actor) -> None:
+            digest: str, actor: Actor, encoded: str | None = None) -> None:
     remote = _channel_values(normalized)
     remote["tags"] = merged_tags(session, order, remote["tags"])
     changes, conflicts = {}, []  # changes: {field: the channel's new value}
@@ -218,7 +233,8 @@ def _update(session: Session, channel: Channel, order: Order, normalized: Normal
             _local_edit_conflict(session, channel, order, normalized, field, old, new)
             continue
         changes[field] = new
-    order.payload_hash, order.raw_payload = digest, to_jsonable(normalized.raw)
+    order.payload_hash = digest
+    order.raw_payload = storable.json_payload(normalized.raw, encoded)
     order.channel_updated_at = normalized.updated_at or order.channel_updated_at
     changes = apply_channel_values(session, order, changes, actor)
     _record_refunds(session, order, normalized, actor)
@@ -250,7 +266,7 @@ def _local_edit_conflict(session, channel, order, normalized, field, old, new, *
         channel_id=channel.id, order_id=order.id, kind="local_edit",
         external_id=order.external_id, field=field,
         local_value={"value": to_jsonable(old), **order.local_edits[field]},
-        remote_value={"value": to_jsonable(new)}, raw_payload=to_jsonable(normalized.raw),
+        remote_value={"value": to_jsonable(new)}, raw_payload=storable.json_payload(normalized.raw),
         error=error or f"{field} was changed in Waybill and on the channel", created_at=utcnow(),
     )
     session.add(conflict)

@@ -19,16 +19,15 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from connectors.base import NormalizedOrder, OrderPage
 
 from ..models import Channel, ChannelCursor, SyncConflict, SyncRun
 from ..models.base import utcnow
-from . import bulk_import, importing
+from . import bulk_import, importing, storable
 from .actor import Actor
-from .jsonable import to_jsonable
 from .transaction import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -50,6 +49,16 @@ class PullStats:
 
     def add(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def merge(self, other: "PullStats", *, fetched: bool = True) -> None:
+        """Add another's figures (a committed page's, to its run's)."""
+        for name in ("fetched", "created", "updated", "unchanged", "conflicts", "errors"):
+            if name != "fetched" or fetched:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.order_ids += other.order_ids
+        if other.max_updated_at and (self.max_updated_at is None
+                                     or other.max_updated_at > self.max_updated_at):
+            self.max_updated_at = other.max_updated_at
 
 
 @dataclass(frozen=True)
@@ -134,47 +143,126 @@ def finish_run(session: Session, run: SyncRun, stats: PullStats, status: str,
 
 def quarantine(session: Session, channel: Channel, raw, error: str, *,
                external_id: str | None = None) -> SyncConflict:
-    """Keep a payload that could not be applied, with why, for a person to look at."""
+    """Keep a payload that could not be applied, with why, for a person to look at.
+
+    Writing the conflict cannot fail on what the channel sent: the payload is stored as
+    storable JSON (NUL and lone surrogates escaped, see services/storable.py), the external
+    id and the error are clipped to their columns. The same payload quarantined again (a
+    poll re-reads the last minutes every run) adds no second open conflict."""
+    payload = storable.json_payload(raw if isinstance(raw, (dict, list)) else {"raw": raw})
+    external_id = storable.clip(external_id, SyncConflict.__table__.c.external_id)
+    if external_id is not None:
+        same = session.scalars(select(SyncConflict).where(
+            SyncConflict.channel_id == channel.id, SyncConflict.kind == "invalid_payload",
+            SyncConflict.status == "open", SyncConflict.external_id == external_id)).all()
+        for conflict in same:
+            if conflict.raw_payload == payload:
+                return conflict
     conflict = SyncConflict(
         channel_id=channel.id, kind="invalid_payload", external_id=external_id,
-        raw_payload=to_jsonable(raw if isinstance(raw, (dict, list)) else {"raw": raw}),
-        error=error[:4000], created_at=utcnow(),
+        raw_payload=payload, error=storable.clean_text(error)[:4000], created_at=utcnow(),
     )
     session.add(conflict)
     return conflict
 
 
+def _external_id_of(raw) -> str | None:
+    if not isinstance(raw, dict):
+        return None
+    order = raw.get("order") if isinstance(raw.get("order"), dict) else raw
+    value = order.get("id") or order.get("AmazonOrderId")
+    return str(value) if value not in (None, "") else None
+
+
 def import_page(session: Session, channel: Channel, page: OrderPage, actor: Actor,
                 stats: PullStats) -> None:
     """One page in one transaction; new orders in one savepoint per batch, every other
-    order (and every order of a batch that failed) in its own savepoint."""
+    order (and every order of a batch that failed) in its own savepoint.
+
+    The page's figures join the run's only once its transaction has committed, so a run
+    never reports orders it did not store. Should the page's commit fail all the same
+    (something no savepoint caught), the page is imported again one order per
+    transaction: a single poison order then costs only itself, never the page."""
+    page_stats = PullStats()
+    try:
+        with unit_of_work(session):
+            # New orders in bulk, the rest one by one, in page order (services/bulk_import.py).
+            bulk_import.import_orders(session, channel, page.orders, actor, page_stats,
+                                      _import_one)
+            _quarantine_invalid(session, channel, page.invalid, page_stats)
+    except Exception as exc:  # noqa: BLE001 — retried order by order below
+        if isinstance(exc, OperationalError):
+            raise  # the database is gone, not an order: the run fails, the cursor stays
+        log.warning("page of %s failed as a whole (%s: %s); importing it order by order",
+                    channel.code, type(exc).__name__, str(exc)[:300])
+        page_stats = _import_page_one_by_one(session, channel, page, actor)
+    stats.merge(page_stats)
+
+
+def _quarantine_invalid(session, channel, invalid, stats: PullStats) -> None:
+    for raw, error in invalid:
+        stats.fetched += 1
+        stats.errors += 1
+        stats.conflicts += 1
+        quarantine(session, channel, raw, f"invalid payload: {error}",
+                   external_id=_external_id_of(raw))
+
+
+def _import_page_one_by_one(session, channel, page: OrderPage, actor) -> PullStats:
+    stats = PullStats()
+    for normalized in page.orders:
+        stats.fetched += 1
+        one = PullStats()
+        try:
+            with unit_of_work(session):
+                _import_one(session, channel, normalized, actor, one)
+        except Exception as exc:  # noqa: BLE001 — this order alone, kept as a conflict
+            if isinstance(exc, OperationalError):
+                raise
+            one = PullStats(errors=1, conflicts=1)
+            _seen(one, normalized)
+            _quarantine_alone(session, channel, normalized.raw, exc,
+                              external_id=normalized.external_id)
+        stats.merge(one, fetched=False)
     with unit_of_work(session):
-        # New orders in bulk, the rest one by one, in page order (services/bulk_import.py).
-        bulk_import.import_orders(session, channel, page.orders, actor, stats, _import_one)
-        for raw, error in page.invalid:
-            stats.fetched += 1
-            stats.errors += 1
-            stats.conflicts += 1
-            external_id = str(raw.get("id") or raw.get("AmazonOrderId") or "") if isinstance(raw, dict) else None
-            quarantine(session, channel, raw, f"invalid payload: {error}", external_id=external_id or None)
+        _quarantine_invalid(session, channel, page.invalid, stats)
+    return stats
 
 
-def _import_one(session, channel, normalized: NormalizedOrder, actor, stats: PullStats) -> None:
+def _quarantine_alone(session, channel, raw, exc: Exception, *, external_id=None) -> None:
+    """Quarantine in a transaction of its own, after the order's own one failed."""
+    with unit_of_work(session):
+        quarantine(session, channel, raw, f"{type(exc).__name__}: {exc}",
+                   external_id=str(external_id) if external_id is not None else None)
+
+
+def _import_one(session, channel, normalized: NormalizedOrder, actor,
+                stats: PullStats) -> SyncConflict | None:
+    """Import one order in a savepoint; an order that fails is quarantined (the conflict is
+    returned). Either way the order counts for the cursor: a quarantined order is kept, so
+    the next run need not read it again."""
+    _seen(stats, normalized)
     try:
         result = _import_with_retry(session, channel, normalized, actor)
     except Exception as exc:  # noqa: BLE001 — anything an order does must not sink its page
-        log.warning("order %s of %s quarantined: %s", normalized.external_id, channel.code, exc)
+        if isinstance(exc, OperationalError):
+            raise
+        log.warning("order %.80s of %s quarantined: %.300s", normalized.external_id,
+                    channel.code, exc)
         stats.errors += 1
         stats.conflicts += 1
-        quarantine(session, channel, normalized.raw, f"{type(exc).__name__}: {exc}",
-                   external_id=str(normalized.external_id))
-        return
+        return quarantine(session, channel, normalized.raw, f"{type(exc).__name__}: {exc}",
+                          external_id=str(normalized.external_id))
     stats.add(result.outcome)
     if result.order is not None:
         stats.order_ids.append(result.order.id)
-    if normalized.updated_at and (stats.max_updated_at is None
-                                  or normalized.updated_at > stats.max_updated_at):
-        stats.max_updated_at = normalized.updated_at
+    return None
+
+
+def _seen(stats: PullStats, normalized: NormalizedOrder) -> None:
+    updated_at = normalized.updated_at
+    if updated_at and (stats.max_updated_at is None or updated_at > stats.max_updated_at):
+        stats.max_updated_at = updated_at
 
 
 def _import_with_retry(session, channel, normalized, actor):
@@ -235,22 +323,31 @@ def pull_orders(session: Session, channel: Channel, connector, actor: Actor, *,
 
 def receive_webhook_order(session: Session, channel: Channel, raw, actor: Actor, *,
                           parse_error: str | None = None) -> str:
-    """Import one order a webhook delivered; returns created/updated/unchanged/quarantined."""
-    from connectors.errors import InvalidPayload
+    """Import one order a webhook delivered; returns created/updated/unchanged/quarantined.
+    Whatever the payload holds, it is either imported or kept as a conflict: should even
+    the order's transaction fail at its commit, it is quarantined in a transaction of its
+    own."""
     from connectors.registry import normalizer_for
 
     stats = PullStats()
-    with unit_of_work(session):
-        if parse_error is None:
-            try:
-                normalized = normalizer_for(channel.kind)(raw)
-            except (InvalidPayload, ValueError, KeyError, TypeError) as exc:
-                parse_error = f"invalid payload: {exc}"
-        if parse_error is not None:
-            quarantine(session, channel, raw, parse_error,
-                       external_id=str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") else None)
-            return "quarantined"
-        _import_one(session, channel, normalized, actor, stats)
+    try:
+        with unit_of_work(session):
+            if parse_error is None:
+                try:
+                    normalized = normalizer_for(channel.kind)(raw)
+                except Exception as exc:  # noqa: BLE001 — untrusted input: any failure is the payload's
+                    parse_error = f"invalid payload: {type(exc).__name__}: {exc}"
+            if parse_error is not None:
+                quarantine(session, channel, raw, parse_error, external_id=_external_id_of(raw))
+                return "quarantined"
+            _import_one(session, channel, normalized, actor, stats)
+    except Exception as exc:  # noqa: BLE001
+        if isinstance(exc, OperationalError):
+            raise
+        log.warning("webhook order of %s failed at its commit; quarantined: %.300s",
+                    channel.code, exc)
+        _quarantine_alone(session, channel, raw, exc, external_id=_external_id_of(raw))
+        return "quarantined"
     if stats.errors:
         return "quarantined"
     return next(name for name in ("created", "updated", "unchanged") if getattr(stats, name))

@@ -9,7 +9,9 @@ Channel paths::
     /amazon/<region>/sellers/v1/marketplaceParticipations
 
 Control API (JSON): ``GET /_sandbox/state``; ``POST /_sandbox/catalog``, ``/orders``, ``/update``,
-``/cancel``, ``/faults``, ``/time_scale``, ``/reset``, ``/config``.
+``/cancel``, ``/faults``, ``/time_scale``, ``/reset``, ``/config``. ``/update`` with
+``{"action": "patch", "ids": [...], "patch": {"line_items.0.quantity": 10**70}}`` overrides
+raw fields of those orders' rendered payloads (poison values for the import's tests).
 
 A channel request goes through: fault injection (429/500/503/slow/truncated/duplicate page) ->
 authentication (401 Shopify/WooCommerce, 403 SP-API) -> the channel's rate limit (Shopify leaky
@@ -41,8 +43,25 @@ JSON = "application/json; charset=utf-8"
 
 
 def json_response(data: Any, status: int = 200, headers: Optional[dict] = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate (a patched poison order): escape it
+        body = json.dumps(data, separators=(",", ":")).encode()
     return Response(body, status=status, headers=headers or {}, content_type=JSON)
+
+
+def _patched(order: SimOrder, payload: dict) -> dict:
+    """The rendered payload with the order's raw overrides (``SimOrder.patch``) applied."""
+    for path, value in order.patch.items():
+        *parents, last = path.split(".")
+        target: Any = payload
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        if isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+    return payload
 
 
 def encode_token(data: dict) -> str:
@@ -336,7 +355,8 @@ class SandboxApp:
     def ctl_update(self, request: Request) -> Response:
         body = self._body(request)
         changed = self.state.update_orders(self._channel(body), count=int(body.get("count", 1)), ids=body.get("ids"),
-                                           action=body.get("action", "random"), shop=body.get("shop"))
+                                           action=body.get("action", "random"), shop=body.get("shop"),
+                                           patch=body.get("patch"))
         return json_response({"updated": [o.external_id for o in changed]})
 
     def ctl_cancel(self, request: Request) -> Response:
@@ -440,7 +460,7 @@ class SandboxApp:
             else:
                 chunk = matching[:limit]
                 more_after = len(matching) > limit
-            body = {"orders": [render.shopify_order(o) for o in chunk]}
+            body = {"orders": [_patched(o, render.shopify_order(o)) for o in chunk]}
         links = []
         base = f"{request.host_url.rstrip('/')}{request.path}"
         if chunk and more_after:
@@ -466,7 +486,7 @@ class SandboxApp:
             order = self.state.get_order("shopify", shop, oid)
             if order is None:
                 return json_response({"errors": "Not Found"}, 404)
-            return json_response({"order": render.shopify_order(order)})
+            return json_response({"order": _patched(order, render.shopify_order(order))})
 
     def shopify_shop(self, request: Request, shop: str, version: str) -> Response:
         return json_response({"shop": {"id": 690933842, "name": f"{shop} (Waybill sandbox)",
@@ -529,7 +549,7 @@ class SandboxApp:
                                       "data": {"status": 400}}, 400)
             chunk = orders[(page - 1) * per_page: page * per_page]
             base_api = f"{request.host_url.rstrip('/')}/woocommerce/{shop}/wp-json/wc/v3"
-            body = [render.woo_order(o, base_api) for o in chunk]
+            body = [_patched(o, render.woo_order(o, base_api)) for o in chunk]
         links = []
         plain = [(k, v) for k, v in args.items(multi=True)
                  if k != "page" and not k.startswith("oauth_") and k not in ("consumer_key", "consumer_secret")]
@@ -555,7 +575,7 @@ class SandboxApp:
                 return json_response({"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
                                       "data": {"status": 404}}, 404)
             base_api = f"{request.host_url.rstrip('/')}/woocommerce/{shop}/wp-json/wc/v3"
-            return json_response(render.woo_order(order, base_api))
+            return json_response(_patched(order, render.woo_order(order, base_api)))
 
     def woo_refunds(self, request: Request, shop: str, oid: str) -> Response:
         with self.state.lock:
@@ -635,7 +655,7 @@ class SandboxApp:
                     continue
                 matching.append(o)
             chunk = matching[: filters["size"]]
-            payload: dict[str, Any] = {"Orders": [render.amazon_order(o) for o in chunk]}
+            payload: dict[str, Any] = {"Orders": [_patched(o, render.amazon_order(o)) for o in chunk]}
         if len(matching) > len(chunk):
             payload["NextToken"] = encode_token({"f": filters, "after": chunk[-1].seq})
         if filters["updated_after"] is not None:
@@ -655,7 +675,7 @@ class SandboxApp:
             if order is None:
                 return json_response({"errors": [{"code": "NotFound", "message": f"Order {oid} not found",
                                                   "details": ""}]}, 404)
-            return json_response({"payload": render.amazon_order(order)})
+            return json_response({"payload": _patched(order, render.amazon_order(order))})
 
     def amz_items(self, request: Request, shop: str, oid: str) -> Response:
         offset = 0

@@ -142,6 +142,9 @@ class SimOrder:
     paid_at: Optional[datetime] = None
     version: int = 1
     corrupt: bool = False  # rendered with an unparseable field (tests of invalid payload handling)
+    # Raw overrides of the rendered payload, {dotted path: value}, e.g. {"id": "9" * 70,
+    # "line_items.0.quantity": 10**70}: poison values the database cannot hold (tests).
+    patch: dict = field(default_factory=dict)
 
     @property
     def subtotal(self) -> Decimal:
@@ -478,7 +481,9 @@ class SandboxState:
         return self.rng.sample(candidates, k=min(count, len(candidates)))
 
     def update_orders(self, channel: str, *, count: int = 1, ids: Optional[list] = None,
-                      action: str = "random", shop: Optional[str] = None) -> list[SimOrder]:
+                      action: str = "random", shop: Optional[str] = None,
+                      patch: Optional[dict] = None) -> list[SimOrder]:
+        """``action="patch"`` overrides raw fields of the rendered payload (``patch``)."""
         with self.lock:
             targets = self._targets(channel, shop, ids, count, lambda o: not o.cancelled)
             changed = []
@@ -486,6 +491,8 @@ class SandboxState:
                 act = action
                 if act == "random":
                     act = self.rng.choice(["pay", "fulfil", "refund", "address"])
+                if act == "patch":
+                    order.patch = {**order.patch, **(patch or {})}
                 if self._apply(order, act):
                     changed.append(order)
             return changed
@@ -526,6 +533,8 @@ class SandboxState:
             self._cancel(order, now, reason)
         elif action == "corrupt":
             order.corrupt = True
+        elif action == "patch":
+            pass  # update_orders stored the overrides
         elif action == "cancel_units":
             # Shopify order edit: one unit of the first line that still has one is removed
             # (line_items[].current_quantity goes down). The other APIs show no such thing.

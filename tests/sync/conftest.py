@@ -1,6 +1,9 @@
 """A channel sandbox over real HTTP on 127.0.0.1 plus the database fixtures: Waybill
 channels pointed at it, products matching its catalog."""
+import threading
+
 import pytest
+from werkzeug.serving import make_server
 
 from connectors.sandbox import (
     DEFAULT_CATALOG, DEFAULT_CREDENTIALS, channel_base_urls, create_sandbox_app, start_sandbox,
@@ -46,3 +49,14 @@ def sandbox_channels(sandbox, make, session):
             make.actor, credentials=dict(DEFAULT_CREDENTIALS[kind]),
             webhook_secret=f"secret-{kind}")
     return result
+
+
+@pytest.fixture(scope="session")
+def waybill_server(app):
+    """The Waybill app served over real HTTP on 127.0.0.1 (same database as the test)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)

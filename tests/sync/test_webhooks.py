@@ -67,9 +67,11 @@ def test_bad_or_missing_signature_is_refused_and_nothing_stored(app, session, sa
 def test_signed_garbage_is_quarantined(app, session, sandbox_channels):
     client = app.test_client()
     channel = sandbox_channels["shopify"]
-    for body in (b"{not json", json.dumps({"order": {"id": 5, "total_price": "N/A"}}).encode()):
-        response = deliver(client, "shopify", channel, body, "secret-shopify", "orders/updated")
-        assert response.status_code == 200 and response.json["code"] == "quarantined"
+    unreadable = deliver(client, "shopify", channel, b"{not json", "secret-shopify", "orders/updated")
+    assert unreadable.status_code == 422 and unreadable.json["code"] == "invalid_payload"
+    body = json.dumps({"order": {"id": 5, "total_price": "N/A"}}).encode()
+    response = deliver(client, "shopify", channel, body, "secret-shopify", "orders/updated")
+    assert response.status_code == 200 and response.json["code"] == "quarantined"
     conflicts = session.scalars(select(SyncConflict).order_by(SyncConflict.id)).all()
     assert [c.kind for c in conflicts] == ["invalid_payload", "invalid_payload"]
     assert "not JSON" in conflicts[0].error and conflicts[0].raw_payload["body"] == "{not json"
