@@ -50,6 +50,11 @@ def field_sentence(field: str, message: str) -> str:
     from .validation import label  # validation imports this module
 
     subject = label(field)
+    if message.startswith("is required"):
+        # "reason: is required" -> "Enter a reason"; "(or give the sku)" and such stay
+        rest = message[len("is required"):]
+        article = "an" if subject[:1].lower() in "aeio" else "a"
+        return f"Enter {article} {subject}{rest}"
     return f"{subject[:1].upper()}{subject[1:]} {message}"
 
 
