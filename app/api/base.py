@@ -294,7 +294,8 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
 
     def _check_list_args(self, args: dict) -> None:
         errors = Errors()
-        for key, low, high in (("page", 0, MAX_PAGE), ("page_size", 1, self.max_page_size)):
+        # page_size above max_page_size is cut to it by FAB (documented); absurd ones are not
+        for key, low, high in (("page", 0, MAX_PAGE), ("page_size", 1, MAX_PAGE)):
             if key in args:
                 try:
                     validation.integer(args[key], f"q.{key}", minimum=low, maximum=high)

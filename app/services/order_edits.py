@@ -104,7 +104,7 @@ def _line_id(value, field: str) -> int:
     try:
         return validation.identifier(value, field)
     except ValidationFailed:
-        raise ValidationFailed.field(field, f"'{str(value)[:40]}' is not an id") from None
+        raise ValidationFailed.field(field, f"'{str(value)[:40]}' is not a line id") from None
 
 
 def _lines_snapshot(order) -> list[dict]:
@@ -314,7 +314,7 @@ def edit_lines(session: Session, order_id: int, actor: Actor, *, expected_versio
             quantity = validation.quantity(value, field)
         except ValidationFailed as err:
             message = err.errors[field][0]
-            if message == "must not be zero":
+            if message.endswith("must not be zero"):
                 message += "; remove the line instead"
             errors.add(field, message)
             continue

@@ -15,9 +15,10 @@ from .errors import ValidationFailed
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-# INTEGER columns (ids, quantities, priorities, versions) and the NUMERIC(12,2) of money.
+# INTEGER columns (ids, quantities, priorities, versions) and the NUMERIC(14,2) of money:
+# an amount typed in stays below 10**10, which leaves room for totals (price x units).
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-MONEY_LIMIT = Decimal("10000000000")  # |value| below 10**10: twelve digits, two after the point
+MONEY_LIMIT = Decimal("10000000000")
 # Characters no text column can hold: NUL (PostgreSQL refuses it in text) and lone UTF-16
 # surrogates (no UTF-8 encoding exists for them).
 _UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")

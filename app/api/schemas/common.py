@@ -36,9 +36,13 @@ def bound_field(name: str, field: fields.Field) -> None:
         low, high = (1, INT_MAX) if is_id else (INT_MIN, INT_MAX)
         field.validators.append(Range(low, high, error=f"must be between {low:,} and {high:,}"))
     elif isinstance(field, fields.Decimal):
-        field.validators.append(Range(-MONEY_LIMIT, MONEY_LIMIT, min_inclusive=False,
+        limit = int(MONEY_LIMIT)
+        field.validators.append(Range(-limit, limit, min_inclusive=False,
                                       max_inclusive=False,
                                       error=f"must be below {MONEY_LIMIT:,} (and above minus that)"))
+        # apispec writes a Decimal field's range as strings: say it as JSON numbers
+        field.metadata = {**field.metadata, "minimum": -limit, "maximum": limit,
+                          "exclusiveMinimum": True, "exclusiveMaximum": True}
 
 
 class BoundedSchemaMeta(SchemaMeta):
