@@ -329,3 +329,14 @@ def test_messages_are_sentences_with_field_keys_kept(api, world):
     body = assert_error(response, 409, field="expected_version", code="stale_version")
     assert body["message"].startswith("Someone else changed order")
     assert "reload it and try again" in body["message"]
+
+
+@pytest.mark.parametrize("url, field", [
+    ("/sync-conflicts/list/?channel=2147483648", "channel"),
+    ("/sync-conflicts/list/?page=99999999999", "page"),
+    ("/rules/list/?page=-3", "page"),
+    ("/customers/list/?page=abc", "page"),
+])
+def test_our_own_list_arguments_are_bounded(browser, url, field):
+    response = browser("admin").get(url)
+    assert response.status_code == 422, (url, response.status_code)
