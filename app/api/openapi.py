@@ -175,8 +175,60 @@ def _statuses(path: str, method: str, operation: dict, methods_of_path: set[str]
     add("414")
 
 
+def _filter_value(api, column: str, operator: str) -> dict:
+    datamodel = api.datamodel
+    if datamodel.is_relation(column) or datamodel.is_integer(column):
+        value = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+    elif datamodel.is_boolean(column):
+        value = {"type": "boolean"}
+    elif datamodel.is_datetime(column) or datamodel.is_date(column):
+        value = {"type": "string", "format": "date-time"}
+    else:
+        value = {"type": "string", "pattern": STORABLE_TEXT}
+    if operator in ("in", "not_in"):
+        return {"type": "array", "items": value, "maxItems": 50}
+    return value
+
+
+def list_arguments(api) -> dict:
+    """The ``?q=`` of one API's list, as it is checked: its own filter columns and
+    operators, sort columns and paging bounds (FAB documents one generic shape for all)."""
+    filters = [{"type": "object", "additionalProperties": False,
+                "required": ["col", "opr", "value"],
+                "properties": {"col": {"type": "string", "enum": [column]},
+                               "opr": {"type": "string", "enum": [operator]},
+                               "value": _filter_value(api, column, operator)}}
+               for column, operators in api.search_operators.items() for operator in operators]
+    return {"type": "object", "additionalProperties": False, "properties": {
+        "filters": {"type": "array", "maxItems": 3, "items": {"anyOf": filters}},
+        "order_column": {"type": "string", "enum": list(api.order_columns)},
+        "order_direction": {"type": "string", "enum": ["asc", "desc"]},
+        "page": {"type": "integer", "minimum": 0, "maximum": 100_000},
+        "page_size": {"type": "integer", "minimum": 1, "maximum": 100_000,
+                      "description": f"above {api.max_page_size} it is cut to {api.max_page_size}"},
+    }}
+
+
+def _list_queries(spec: dict) -> None:
+    from flask import current_app
+
+    from .base import WaybillModelApi
+
+    for api in current_app.appbuilder.baseviews:
+        if not isinstance(api, WaybillModelApi):
+            continue
+        path = f"/api/{api.version}/{api.resource_name}/"
+        operation = spec.get("paths", {}).get(path, {}).get("get")
+        if not operation:
+            continue
+        for parameter in operation.get("parameters", []):
+            if parameter.get("name") == "q" and "content" in parameter:
+                parameter["content"]["application/json"]["schema"] = list_arguments(api)
+
+
 def refine(spec: dict) -> dict:
     _components(spec)
+    _list_queries(spec)
     _input_schemas(spec)
     for path, item in spec.get("paths", {}).items():
         methods = {m for m in item if m in ("get", "post", "put", "delete", "patch")}
