@@ -29,6 +29,7 @@ def create_app(config_object: str = "config", **overrides) -> Flask:
         init_appbuilder(app)
         init_webhooks(app)
         init_error_handlers(app)
+        init_request_guard(app)
         init_cli(app)
     return app
 
@@ -115,6 +116,13 @@ def init_error_handlers(app: Flask) -> None:
     from .errors import register_error_handlers
 
     register_error_handlers(app)
+
+
+def init_request_guard(app: Flask) -> None:
+    """Ids, text and list arguments no query could use are refused before any view runs."""
+    from . import request_guard
+
+    request_guard.install(app)
 
 
 def init_cli(app: Flask) -> None:

@@ -2,7 +2,9 @@
 an error page elsewhere (forms catch their own errors and flash them)."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import functools
+
+from flask import Flask, abort, jsonify, render_template, request
 
 from .services.errors import DomainError
 
@@ -11,7 +13,26 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/webhooks/")
 
 
+def _files_not_found(view):
+    """FAB's ``/<view>/download/<filename>`` serves uploads (Waybill stores none) and fails
+    with an IndexError on a name it did not make (``x.csv``): any such name is not found.
+    The original view still runs first, so its permission check still applies."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except (IndexError, FileNotFoundError):
+            abort(404)
+
+    return wrapper
+
+
 def register_error_handlers(app: Flask) -> None:
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.endswith(".download"):
+            app.view_functions[endpoint] = _files_not_found(view)
+
     @app.errorhandler(FileNotFoundError)
     def _missing_file(_err):
         # FAB's generic /download/<filename> route on every model view raises this for a

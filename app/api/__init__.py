@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from . import errors
+from . import errors, openapi
 from .catalog import ProductApi, SkuAliasApi
 from .channels import ChannelApi
 from .customers import CustomerApi
@@ -31,4 +31,6 @@ APIS = (
 def register_apis(appbuilder) -> None:
     for api in APIS:
         appbuilder.add_api(api)
-    errors.install(current_app._get_current_object(), appbuilder)
+    app = current_app._get_current_object()
+    errors.install(app, appbuilder)
+    openapi.install(app)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import sys
 from typing import Any, Callable
 
 import prison
@@ -35,13 +36,16 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ..extensions import csrf, db
 from ..services.actor import Actor
+from ..services import validation
 from ..services.errors import DomainError, ValidationFailed
-from .errors import error_response, flatten_messages, summary
+from ..services.validation import Errors
+from .errors import error_response, flatten_messages, in_words, summary
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MAX_BODY_BYTES = 256 * 1024
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
+MAX_PAGE = 100_000
 
 
 # --- request helpers ----------------------------------------------------------------------
@@ -64,14 +68,14 @@ def json_body(*, required: bool = False) -> dict:
                               errors={"body": ["is too large"]})
     if not raw or not raw.strip():
         if required:
-            raise ValidationFailed.field("body", "a JSON object is required")
+            raise ValidationFailed.field("body", "Send a JSON object as the request body")
         return {}
     try:
         data = request.get_json(force=True, silent=False, cache=True)
     except BadRequest:
-        raise ValidationFailed.field("body", "is not valid JSON") from None
+        raise ValidationFailed.field("body", "The request body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise ValidationFailed.field("body", "must be a JSON object")
+        raise ValidationFailed.field("body", "The request body must be a JSON object")
     return data
 
 
@@ -83,7 +87,7 @@ def load(schema: Schema, data: dict | None = None, *, partial: bool = False) -> 
     try:
         return schema.load(data, partial=partial)
     except ValidationError as err:
-        errors = flatten_messages(err.messages)
+        errors = in_words(flatten_messages(err.messages))
         raise ValidationFailed(summary(errors), errors=errors) from None
 
 
@@ -167,6 +171,12 @@ class ApiMixin:
         return error_response(422, message or "Could not process entity", "validation_failed")
 
     def response_500(self, message: str | None = None):
+        # FAB's @safe turns every exception into a 500; a domain error raised inside
+        # FAB's own handlers (a list, a show) keeps its status and body instead.
+        err = sys.exc_info()[1]
+        if isinstance(err, DomainError):
+            db.session.rollback()
+            return self.domain_error(err)
         return error_response(500, message or "Internal error", "internal_error")
 
     def domain_error(self, err: DomainError):
@@ -258,19 +268,59 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
 
     @before_request(only=["get_list", "get", "info"])
     def _check_rison(self):
-        """prison (FAB's Rison parser) recurses without end on input like ``((((`` and
-        FAB would answer 500: refuse such a ``q`` with 400 first."""
+        """Check ``?q=`` before FAB runs it: prison (FAB's Rison parser) recurses without
+        end on input like ``((((``; a page or page size out of range, or a filter value
+        that is not a number where the column holds numbers (an id of 2**31), would reach
+        the database and fail there. Each answers 400/422 naming the argument."""
         value = request.args.get("q")
         if not value:
             return None
         try:
-            prison.loads(value)
+            args = prison.loads(value)
         except prison.decoder.ParserException:
-            return None  # FAB answers it (or reads it as JSON)
+            try:
+                args = json.loads(value)  # FAB reads JSON too
+            except (ValueError, RecursionError):
+                return None  # FAB answers 400
         except Exception:  # RecursionError and friends
             return error_response(400, "Not a valid Rison argument", "bad_request",
                                   {"q": ["is not valid Rison"]})
+        if isinstance(args, dict):
+            try:
+                self._check_list_args(args)
+            except DomainError as err:
+                return self.domain_error(err)
         return None
+
+    def _check_list_args(self, args: dict) -> None:
+        errors = Errors()
+        # page_size above max_page_size is cut to it by FAB (documented); absurd ones are not
+        for key, low, high in (("page", 0, MAX_PAGE), ("page_size", 1, MAX_PAGE)):
+            if key in args:
+                try:
+                    validation.integer(args[key], f"q.{key}", minimum=low, maximum=high)
+                except ValidationFailed as err:
+                    errors.merge(err)
+        filters = args.get("filters")
+        if isinstance(filters, list):
+            for index, flt in enumerate(filters):
+                if isinstance(flt, dict) and self._holds_numbers(flt.get("col")):
+                    values = flt.get("value")
+                    for item in values if isinstance(values, list) else [values]:
+                        try:
+                            validation.integer(item, f"q.filters.{index}.value")
+                        except ValidationFailed as err:
+                            errors.merge(err)
+                            break
+        errors.raise_if_any("This list cannot be read that way")
+
+    def _holds_numbers(self, column: Any) -> bool:
+        """Does a filter on this column compare numbers (an integer column, or a relation,
+        which FAB filters by the related row's id)?"""
+        if not isinstance(column, str) or column not in self.search_columns:
+            return False
+        datamodel = self.datamodel
+        return bool(datamodel.is_relation(column) or datamodel.is_integer(column))
 
     def load_detail(self, pk: int):  # pragma: no cover - overridden where detail_schema is
         raise NotImplementedError

@@ -49,16 +49,52 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "body": [str(messages)]}
 
 
-def summary(errors: dict[str, list[str]], lead: str = "Some fields are not valid") -> str:
-    detail = "; ".join(f"{f}: {', '.join(m)}" for f, m in errors.items())
-    return f"{lead} — {detail}" if detail else lead
+# marshmallow's stock messages, as the rest of Waybill says them (field_sentence adds the
+# field's name in front).
+MARSHMALLOW_WORDS = {
+    "Missing data for required field.": "is required",
+    "Unknown field.": "is not something this accepts",
+    "Field may not be null.": "must not be empty",
+    "Not a valid integer.": "must be a whole number",
+    "Not a valid number.": "must be a number",
+    "Not a valid string.": "must be text",
+    "Not a valid boolean.": "must be true or false",
+    "Not a valid list.": "must be a list",
+    "Not a valid mapping type.": "must be an object",
+    "Not a valid datetime.": "must be a date and time",
+    "Invalid input type.": "has the wrong type",
+    "Invalid value.": "is not valid",
+    "Special numeric values (nan or infinity) are not permitted.": "must be a number",
+}
+
+
+def in_words(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Field errors (marshmallow's or ours) as sentences, keyed by the same field names."""
+    from ..services.errors import field_sentence
+
+    return {field: [field_sentence(field, MARSHMALLOW_WORDS.get(m, _lower_first(m)))
+                    for m in messages]
+            for field, messages in errors.items()}
+
+
+def _lower_first(message: str) -> str:
+    # marshmallow's "Must be greater than or equal to 1." reads as "Ids must be ..."
+    if message.startswith(("Must ", "Length ", "Longer ", "Shorter ")):
+        return message[0].lower() + message[1:].rstrip(".")
+    return message
+
+
+def summary(errors: dict[str, list[str]], lead: str = "") -> str:
+    from ..services.errors import join_sentences
+
+    return join_sentences(errors, lead)
 
 
 def error_body(status: int, message: Any = None, code: str | None = None,
                errors: dict | None = None) -> dict:
     errors = dict(errors or {})
     if isinstance(message, (dict, list)):
-        errors = {**flatten_messages(message), **errors}
+        errors = {**in_words(flatten_messages(message)), **errors}
         message = summary(errors)
     if not message:
         message = HTTP_STATUS_CODES.get(status, "Error")

@@ -22,6 +22,8 @@ class SettingOutSchema(OutSchema):
     value = fields.Raw()
     default = fields.Raw()
     is_default = fields.Bool()
+    minimum = fields.Raw(allow_none=True, metadata={"description": "lowest value allowed (numbers)"})
+    maximum = fields.Raw(allow_none=True, metadata={"description": "highest value allowed (numbers)"})
     updated_by = fields.Str(allow_none=True)
     updated_at = fields.DateTime(allow_none=True)
 
@@ -33,8 +35,8 @@ class SettingInSchema(InSchema):
 
 def _jsonable(row: dict) -> dict:
     row = dict(row)
-    for key in ("value", "default"):
-        if not isinstance(row[key], (bool, int, str, type(None))):
+    for key in ("value", "default", "minimum", "maximum"):
+        if not isinstance(row.get(key), (bool, int, str, type(None))):
             row[key] = str(row[key])  # Decimal
     return row
 

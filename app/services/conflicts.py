@@ -67,9 +67,9 @@ def _load_open(session: Session, conflict_id, resolution: str | None = None) -> 
     """The conflict, row-locked; NotFound, InvalidTransition when it is closed, and
     ValidationFailed when ``resolution`` does not apply to its kind."""
     try:
-        conflict_id = int(conflict_id)
-    except (TypeError, ValueError):
-        raise NotFound(f"Sync conflict {conflict_id} not found") from None
+        conflict_id = validation.identifier(conflict_id, "id")
+    except ValidationFailed:
+        raise NotFound(f"Sync conflict {str(conflict_id)[:40]} not found") from None
     conflict = session.get(SyncConflict, conflict_id, with_for_update=True)
     if conflict is None:
         raise NotFound(f"Sync conflict {conflict_id} not found")
@@ -388,9 +388,9 @@ def _ids(values) -> list[int]:
     ids: list[int] = []
     for value in values or ():
         try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise ValidationFailed.field("ids", f"{value!r} is not a conflict id") from None
+            number = validation.identifier(value, "ids")
+        except ValidationFailed:
+            raise ValidationFailed.field("ids", f"{str(value)[:40]!r} is not a conflict id") from None
         if number not in ids:
             ids.append(number)
     return ids

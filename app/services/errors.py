@@ -1,5 +1,9 @@
 """Typed domain errors: a stable ``code`` for machines, a message for people, and the
-HTTP status the API answers with. Views flash ``str(err)``; APIs render ``err.to_dict()``."""
+HTTP status the API answers with. Views flash ``str(err)``; APIs render ``err.to_dict()``.
+
+Messages are sentences a person reads ("Enter a reason", "Quantity must be a whole
+number"), never ``field: is required``; the field keys stay in ``errors`` for machines
+(and for forms, which put each message next to its field)."""
 from __future__ import annotations
 
 
@@ -27,7 +31,39 @@ class ValidationFailed(DomainError):
 
     @classmethod
     def field(cls, field: str, message: str) -> "ValidationFailed":
-        return cls(f"{field}: {message}", errors={field: [message]})
+        sentence = field_sentence(field, message)
+        return cls(sentence, errors={field: [sentence]})
+
+    @classmethod
+    def fields(cls, errors: dict[str, list[str]], *, lead: str = "") -> "ValidationFailed":
+        """Several field errors at once; each message becomes a sentence."""
+        sentences = {f: [field_sentence(f, m) for m in ms] for f, ms in errors.items()}
+        return cls(join_sentences(sentences, lead), errors=sentences)
+
+
+def field_sentence(field: str, message: str) -> str:
+    """``("reason", "is required")`` -> "Reason is required"; a message that is already a
+    sentence (it starts with a capital: "Enter a reason") is kept as it is."""
+    message = str(message).strip()
+    if not message or message[0].isupper() or message[0].isdigit() or message[0] in "'\"":
+        return message
+    from .validation import label  # validation imports this module
+
+    subject = label(field)
+    if message.startswith("is required"):
+        # "reason: is required" -> "Enter a reason"; "(or give the sku)" and such stay
+        rest = message[len("is required"):]
+        article = "an" if subject[:1].lower() in "aeio" else "a"
+        return f"Enter {article} {subject}{rest}"
+    return f"{subject[:1].upper()}{subject[1:]} {message}"
+
+
+def join_sentences(errors: dict[str, list[str]], lead: str = "") -> str:
+    parts = [m.rstrip(".") for ms in errors.values() for m in ms]
+    body = ". ".join(parts)
+    if lead and body:
+        return f"{lead.rstrip('.')}: {body}."
+    return f"{body}." if body else (lead or "Some fields are not valid")
 
 
 class NotFound(DomainError):

@@ -88,7 +88,8 @@ def adjust(session: Session, warehouse_id: int, product_id: int, delta, note: st
                         note=note)
     except InsufficientStock:
         raise ValidationFailed.field(
-            "delta", f"would leave on hand {level.on_hand + delta} with {level.reserved} reserved"
+            "delta", f"That would leave {level.on_hand + delta} on hand while "
+                     f"{level.reserved} {'is' if level.reserved == 1 else 'are'} reserved"
         ) from None
     if delta > 0:
         _stock_arrived(session, product_id, actor)

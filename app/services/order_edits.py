@@ -102,11 +102,9 @@ RESERVED_STATUSES = frozenset({"allocated", "partially_allocated", "backordered"
 
 def _line_id(value, field: str) -> int:
     try:
-        if isinstance(value, bool):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed.field(field, f"'{value}' is not a line id") from None
+        return validation.identifier(value, field)
+    except ValidationFailed:
+        raise ValidationFailed.field(field, f"'{str(value)[:40]}' is not a line id") from None
 
 
 def _lines_snapshot(order) -> list[dict]:
@@ -316,7 +314,7 @@ def edit_lines(session: Session, order_id: int, actor: Actor, *, expected_versio
             quantity = validation.quantity(value, field)
         except ValidationFailed as err:
             message = err.errors[field][0]
-            if message == "must not be zero":
+            if message.endswith("must not be zero"):
                 message += "; remove the line instead"
             errors.add(field, message)
             continue

@@ -70,11 +70,9 @@ def check_version(order: Order, expected_version) -> None:
         raise ValidationFailed.field("expected_version", "is required")
     expected = validation.quantity(expected_version, "expected_version")
     if expected != order.version:
-        raise StaleVersion(
-            f"Order {order.order_number} was changed by someone else (version {order.version}, "
-            f"you had {expected}); reload it and try again.",
-            errors={"expected_version": [f"current version is {order.version}"]},
-        )
+        message = (f"Someone else changed order {order.order_number} (now version "
+                   f"{order.version}, you had {expected}); reload it and try again")
+        raise StaleVersion(message, errors={"expected_version": [message]})
 
 
 # --- holds -----------------------------------------------------------------------------

@@ -5,6 +5,8 @@ APIs call ``save`` / ``delete`` and never write these tables themselves.
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -26,6 +28,10 @@ class Entity:
     model: type
     fields: tuple[str, ...]
     clean: Callable[[Session, dict, object | None], dict]
+
+
+# products.weight_kg is NUMERIC(10, 3)
+WEIGHT_LIMIT = Decimal("10000000")
 
 
 def _unique(session, model, column, value, current, field):
@@ -93,7 +99,8 @@ def _clean_product(session: Session, values: dict, current) -> dict:
             _unique(session, Product, "barcode", barcode, current, "barcode")
         clean["barcode"] = barcode
     if values.get("weight_kg") not in (None, ""):
-        clean["weight_kg"] = validation.decimal(values["weight_kg"], "weight_kg", positive=True)
+        clean["weight_kg"] = validation.decimal(values["weight_kg"], "weight_kg", positive=True,
+                                               limit=WEIGHT_LIMIT)
     if values.get("price") not in (None, ""):
         price = validation.decimal(values["price"], "price")
         if price < 0:

@@ -28,7 +28,10 @@ def create_return(session: Session, order_id: int, quantities: dict, reason: str
                  reason=reason, created_by=actor.label, created_at=utcnow())
     session.add(ret)
     for line_id, qty in quantities.items():
-        line = lines.get(int(line_id))
+        try:
+            line = lines.get(validation.identifier(line_id, "lines"))
+        except ValidationFailed:
+            line = None
         if line is None:
             raise ValidationFailed.field("lines", f"line {line_id} is not on this order")
         qty = validation.quantity(qty, f"lines.{line_id}")

@@ -405,10 +405,9 @@ def update_rule(session: Session, rule_id, data: dict, actor: Actor,
     if expected_version not in (None, ""):
         expected = validation.quantity(expected_version, "version")
         if expected != rule.version:
-            raise StaleVersion(
-                f"Rule {rule.name} was changed by someone else (version {rule.version}, you "
-                f"had {expected}); reload it and try again.",
-                errors={"version": [f"current version is {rule.version}"]})
+            message = (f"Someone else changed rule {rule.name} (now version {rule.version}, "
+                       f"you had {expected}); reload it and try again")
+            raise StaleVersion(message, errors={"version": [message]})
     clean = clean_definition(session, data, rule_id=rule.id)
     before = snapshot(rule)
     for name, value in clean.items():

@@ -1,6 +1,7 @@
 """Typed settings with defaults, read through one service; every change audited."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,8 @@ from .actor import Actor
 from .errors import NotFound, ValidationFailed
 from .transaction import transactional
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class SettingDef:
@@ -24,26 +27,33 @@ class SettingDef:
     default: Any
     help: str
     choices: tuple[str, ...] = ()
-    minimum: int | None = 0
+    # Bounds of int and decimal settings, declared with each definition: a value outside
+    # them is refused when saved (ship_by_days = 2**31 once broke every import).
+    minimum: int | Decimal | None = 0
+    maximum: int | Decimal | None = None
 
 
 DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("payment_hold", "Hold unpaid orders", "bool", True,
                "Place a 'payment' hold on orders the channel reports as not paid yet."),
     SettingDef("risk_review_threshold", "Review orders above (base currency)", "decimal",
-               Decimal("5000"), "Orders whose total in the base currency exceeds this get a review hold."),
+               Decimal("5000"), "Orders whose total in the base currency exceeds this get a review hold.",
+               minimum=0, maximum=Decimal("1000000000")),
     SettingDef("backorder_policy", "When stock is short", "choice", "backorder",
                "What allocation does with units no warehouse has.",
                choices=("backorder", "hold", "cancel")),
     SettingDef("allow_split", "Allow split shipments", "bool", True,
                "Ship one order from several warehouses when no single one has everything."),
     SettingDef("duplicate_window_minutes", "Duplicate window (minutes)", "int", 10,
-               "Same e-mail and same lines within this window suggest a cross-channel duplicate."),
+               "Same e-mail and same lines within this window suggest a cross-channel duplicate.",
+               minimum=0, maximum=7 * 24 * 60),
     SettingDef("velocity_max_orders", "Velocity limit (orders)", "int", 5,
                "More orders than this from one e-mail or one shipping address within the "
-               "velocity window get a review hold."),
+               "velocity window get a review hold.",
+               minimum=1, maximum=100_000),
     SettingDef("velocity_window_hours", "Velocity window (hours)", "int", 24,
-               "The window of the velocity check."),
+               "The window of the velocity check.",
+               minimum=1, maximum=24 * 366),
     SettingDef("risk_check_amount", "Risk check: large orders", "bool", True,
                "Review orders whose total in the base currency is above the review threshold."),
     SettingDef("risk_check_country_mismatch", "Risk check: billing vs shipping country",
@@ -58,9 +68,11 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("risk_check_exchange_rate", "Risk check: missing exchange rate", "bool", True,
                "Review orders in a currency without an exchange rate (never converted 1:1)."),
     SettingDef("ship_by_days", "Default ship-by (days)", "int", 2,
-               "Ship-by date given to orders whose channel sends none."),
+               "Ship-by date given to orders whose channel sends none.",
+               minimum=0, maximum=90),
     SettingDef("sla_warning_hours", "SLA warning (hours before ship-by)", "int", 12,
-               "Orders this close to their ship-by date are flagged."),
+               "Orders this close to their ship-by date are flagged.",
+               minimum=0, maximum=24 * 30),
 ]}
 
 
@@ -75,17 +87,33 @@ def _parse(definition: SettingDef, raw: Any) -> Any:
             return False
         raise ValidationFailed.field(field, "must be true or false")
     if definition.kind == "int":
-        return validation.quantity(raw, field, allow_zero=True)
+        low = definition.minimum if definition.minimum is not None else validation.INT_MIN
+        high = definition.maximum if definition.maximum is not None else validation.INT_MAX
+        return validation.integer(raw, field, minimum=low, maximum=high)
     if definition.kind == "decimal":
         value = validation.decimal(raw, field)
-        if value < 0:
-            raise ValidationFailed.field(field, "must not be negative")
+        if definition.minimum is not None and value < definition.minimum:
+            raise ValidationFailed.field(field, f"must be at least {definition.minimum:,}")
+        if definition.maximum is not None and value > definition.maximum:
+            raise ValidationFailed.field(field, f"must be at most {definition.maximum:,}")
         return value
     if definition.kind == "choice":
         if raw not in definition.choices:
             raise ValidationFailed.field(field, f"must be one of {', '.join(definition.choices)}")
         return raw
     return validation.text(raw, field, max_length=500, required=False)
+
+
+def _stored(definition: SettingDef, raw: Any) -> Any:
+    """A stored value as its type; one saved before its bounds existed (or edited in the
+    database) that no longer passes is read as the default, with a warning in the log,
+    rather than failing every reader (an import must not stop over a setting)."""
+    try:
+        return _parse(definition, raw)
+    except ValidationFailed as err:
+        log.warning("setting %s: stored value %r is not valid (%s); using the default %r",
+                    definition.key, raw, err.message, definition.default)
+        return definition.default
 
 
 def _to_json(value: Any) -> Any:
@@ -102,7 +130,7 @@ def _definition(key: str) -> SettingDef:
 def get(session: Session, key: str) -> Any:
     definition = _definition(key)
     row = session.get(Setting, key)
-    return definition.default if row is None else _parse(definition, row.value)
+    return definition.default if row is None else _stored(definition, row.value)
 
 
 def get_many(session: Session, keys) -> dict[str, Any]:
@@ -110,7 +138,7 @@ def get_many(session: Session, keys) -> dict[str, Any]:
     definitions = {key: _definition(key) for key in keys}
     rows = {row.key: row for row in session.scalars(
         select(Setting).where(Setting.key.in_(list(definitions))))}
-    return {key: definition.default if key not in rows else _parse(definition, rows[key].value)
+    return {key: definition.default if key not in rows else _stored(definition, rows[key].value)
             for key, definition in definitions.items()}
 
 
@@ -122,7 +150,8 @@ def all_settings(session: Session) -> list[dict]:
         result.append({
             "key": key, "label": definition.label, "kind": definition.kind,
             "help": definition.help, "choices": definition.choices,
-            "value": definition.default if row is None else _parse(definition, row.value),
+            "value": definition.default if row is None else _stored(definition, row.value),
+            "minimum": definition.minimum, "maximum": definition.maximum,
             "default": definition.default, "is_default": row is None,
             "updated_by": row.updated_by if row else None,
             "updated_at": row.updated_at if row else None,

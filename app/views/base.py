@@ -41,11 +41,12 @@ def current_actor() -> Actor:
 
 def flash_error(err: DomainError) -> None:
     flash(err.message, "danger")
-    # A field error not already spelled out in the message gets its own line.
-    for field, messages in (err.errors or {}).items():
+    # A field error not already said in the message gets its own line (messages are
+    # sentences: the field's name is in them, in words).
+    for messages in (err.errors or {}).values():
         for message in messages:
             if message not in err.message:
-                flash(f"{field}: {message}", "danger")
+                flash(message, "danger")
 
 
 def form_error_status(err: DomainError) -> int:

@@ -21,6 +21,7 @@ from ..extensions import db
 from ..models import Rule
 from ..security import permissions as p
 from ..services import risk, rules
+from ..services import validation
 from ..services.errors import DomainError, NotFound
 from .base import can, current_actor, flash_error, form_error_status, redirect_back, service_call
 
@@ -28,10 +29,10 @@ FLASH_LIST_MAX = 15
 
 
 def _int_arg(name: str, default: int = 0) -> int:
-    try:
-        return int(request.args.get(name, default))
-    except (TypeError, ValueError):
+    value = request.args.get(name)
+    if value is None or not value.strip().lstrip("-").isdigit():
         return default
+    return validation.integer(value, name, minimum=0, maximum=100_000)
 
 
 def _value_text(value) -> str:

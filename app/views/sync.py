@@ -24,6 +24,7 @@ from ..models import Channel, SyncConflict, SyncRun
 from ..models.sync import CHANNEL_KINDS, CONFLICT_KINDS, CONFLICT_STATUSES, SYNC_RUN_STATUSES
 from ..security import permissions as p
 from ..services import catalog, channel_health, channel_ops, channels, conflicts
+from ..services import validation
 from ..services.errors import DomainError, ValidationFailed
 from .base import (
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, ReadOnlyModelView,
@@ -71,13 +72,14 @@ HEALTH_STYLES = {"ok": "success", "failing": "danger", "stale": "warning", "neve
 
 
 def _int_arg(name: str):
+    """A whole-number argument (an id, a page); beyond what a column holds it is refused
+    (422 naming it), not silently sent to the database."""
     value = request.values.get(name)
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except ValueError:
+    if not value.strip().lstrip("-").isdigit():
         return None
+    return validation.integer(value, name)
 
 
 # --- channels ----------------------------------------------------------------------------

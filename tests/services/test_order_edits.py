@@ -141,7 +141,7 @@ def test_cancel_lines_checks_version_and_input(session, make, shop, actor):
     orders.place_hold(session, order.id, "manual", "check", actor())
     with pytest.raises(StaleVersion) as err:
         order_edits.cancel_lines(session, order.id, {line.id: 1}, "x", stale, actor())
-    assert "changed by someone else" in err.value.message
+    assert "Someone else changed" in err.value.message
     order = reload(session, order.id)
     with pytest.raises(ValidationFailed) as err:
         order_edits.cancel_lines(session, order.id, {line.id: -1}, "x", order.version, actor())

@@ -106,7 +106,7 @@ def test_repull_one_order(client_for, sandbox, sandbox_channels):
     page = follow(client, post(client, url, {"external_id": "987654321"}))
     assert "has no order 987654321" in page
     page = follow(client, post(client, url, {"external_id": ""}))
-    assert "external_id: is required" in page
+    assert "Enter an external id" in page
 
 
 def test_repull_quarantines_an_order_that_fails_to_import(client_for, sandbox, sandbox_channels,

@@ -67,7 +67,7 @@ def test_bulk_cancel_asks_a_reason_then_reports_each_order(client_for, three):
 def test_bulk_cancel_without_reason_stores_nothing(client_for, three):
     client = client_for("support")
     page = follow(client, post(client, "/orders/bulk/cancel", {"ids": [str(three[0])]}))
-    assert "reason" in page and "is required" in page
+    assert "Enter a reason" in page
     assert reload(three[0]).status == "allocated"
 
 
@@ -157,7 +157,7 @@ def test_stale_line_edit_is_flashed_and_stores_nothing(client_for, shop, actor):
     orders.release_hold(db.session, order.id, actor(), note="ok")
     page = follow(client, post(client, f"/orders/{order.id}/lines", {
         f"qty_{order.lines[0].id}": "5", "version": stale}))
-    assert "changed by someone else" in page
+    assert "Someone else changed" in page
     assert reload(order.id).lines[0].quantity == 2
 
 
@@ -165,5 +165,5 @@ def test_bad_line_edit_names_the_field(client_for, shop):
     client, order = client_for("support"), reload(shop.order.id)
     page = follow(client, post(client, f"/orders/{order.id}/lines", {
         "add_sku": "NOPE", "add_quantity": "1", "version": order.version}))
-    assert "add.0.sku" in page and "unknown SKU" in page
+    assert "unknown SKU" in page
     assert len(reload(order.id).lines) == 1

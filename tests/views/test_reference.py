@@ -124,7 +124,7 @@ def test_settings_edit_and_audit(client_for):
     assert settings_service.get(db.session, "ship_by_days") == 4
     assert audit("setting")[-1].actor == "user:admin"
     response = post(admin, "/settings/ship_by_days", {"value": "-1"})
-    assert response.status_code == 422 and "must not be negative" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "must be at least" in response.get_data(as_text=True)
     response = post(admin, "/settings/payment_hold", {"value": "false"})
     assert settings_service.get(db.session, "payment_hold") is False
     assert settings_service.get(db.session, "ship_by_days") == 4

@@ -88,7 +88,7 @@ def test_invalid_rule_shows_field_errors_and_stores_nothing(client_for, session,
                                                 act_type=["set_priority"], act_value=["x"]))
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "conditions[0].value" in page and "must be a whole number" in page
+    assert "must be a whole number" in page
     assert 'value="many"' in page  # the form keeps what was typed
     assert count(session, Rule) == 0
 
@@ -105,7 +105,7 @@ def test_edit_move_history_and_delete(client_for, session, shop, actor):
     response = post(client, f"/rules/edit/{a.id}", form(name="A renamed", version="1"))
     assert response.status_code == 302
     stale = post(client, f"/rules/edit/{a.id}", form(name="A again", version="1"))
-    assert stale.status_code == 409 and "changed by someone else" in stale.get_data(as_text=True)
+    assert stale.status_code == 409 and "Someone else changed" in stale.get_data(as_text=True)
     post(client, f"/rules/{b.id}/move", {"direction": "up"})
     listing = client.get("/rules/list/").get_data(as_text=True)
     assert listing.index(">B<") < listing.index(">A renamed<")
@@ -153,7 +153,7 @@ def test_approve_and_reject_one_by_one(client_for, session, under_review):
     assert "approved: allocated" in page
     assert f'href="/orders/show/{first.id}"><strong>' not in page
     post(client, f"/review/{second.id}/reject", {"reason": ""})
-    assert "reason: is required" in client.get("/review/list/").get_data(as_text=True)
+    assert "Enter a reason" in client.get("/review/list/").get_data(as_text=True)
     assert session.get(Order, second.id).status == "new"
     post(client, f"/review/{second.id}/reject", {"reason": "chargeback risk"})
     order = session.get(Order, second.id)
@@ -171,7 +171,7 @@ def test_bulk_summary_says_what_failed_and_why(client_for, session, under_review
     assert f"Not approved: 1 of 3 — {number}: Order {number} is not waiting for review" in page
     response = post(client, "/review/bulk", {"action": "reject", "ids": [str(under_review[2].id)]},
                     follow_redirects=True)
-    assert "reason: is required" in response.get_data(as_text=True)
+    assert "Enter a reason" in response.get_data(as_text=True)
     response = post(client, "/review/bulk", {"action": "reject", "text": "fraud",
                                              "ids": [str(under_review[2].id)]},
                     follow_redirects=True)

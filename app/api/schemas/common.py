@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields
+from marshmallow.schema import SchemaMeta
+from marshmallow.validate import Range
+
+from ...services.validation import INT_MAX, INT_MIN, MONEY_LIMIT
 
 Money = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731  money as "12.50"
 
@@ -14,8 +18,47 @@ class NamedSchema(Schema):
         cls.__component_name__ = cls.__name__.removesuffix("Schema")
 
 
-class InSchema(NamedSchema):
-    """Input: unknown fields are refused (marshmallow's default RAISE), named per field."""
+def bound_field(name: str, field: fields.Field) -> None:
+    """Give a number field the range its column can hold, unless it declares one: an id
+    (``*_id``, ``ids``) 1..2**31-1, any other whole number -2**31..2**31-1, a decimal
+    below 10**10 (money is NUMERIC(12,2)). Lists and dicts bound their items."""
+    if isinstance(field, fields.List):
+        bound_field(name, field.inner)
+        return
+    if isinstance(field, fields.Dict):
+        if field.value_field is not None:
+            bound_field(name, field.value_field)
+        return
+    if any(isinstance(v, Range) for v in field.validators):
+        return
+    if isinstance(field, fields.Integer):
+        is_id = name.endswith("_id") or name == "ids"
+        low, high = (1, INT_MAX) if is_id else (INT_MIN, INT_MAX)
+        field.validators.append(Range(low, high, error=f"must be between {low:,} and {high:,}"))
+    elif isinstance(field, fields.Decimal):
+        limit = int(MONEY_LIMIT)
+        field.validators.append(Range(-limit, limit, min_inclusive=False,
+                                      max_inclusive=False,
+                                      error=f"must be below {MONEY_LIMIT:,} (and above minus that)"))
+        # apispec writes a Decimal field's range as strings: say it as JSON numbers
+        field.metadata = {**field.metadata, "minimum": -limit, "maximum": limit,
+                          "exclusiveMinimum": True, "exclusiveMaximum": True}
+
+
+class BoundedSchemaMeta(SchemaMeta):
+    """Every input schema's number fields get their column's range when the class is made
+    (request_guard.py and services/validation.py hold the other half of the rule)."""
+
+    def __new__(mcs, name, bases, attrs):
+        klass = super().__new__(mcs, name, bases, attrs)
+        for field_name, field in klass._declared_fields.items():
+            bound_field(field_name, field)
+        return klass
+
+
+class InSchema(NamedSchema, metaclass=BoundedSchemaMeta):
+    """Input: unknown fields are refused (marshmallow's default RAISE), named per field;
+    numbers are bounded by what their columns hold (``bound_field``)."""
 
 
 class OutSchema(NamedSchema):

@@ -3,6 +3,7 @@ bodies of the order actions."""
 from __future__ import annotations
 
 from marshmallow import fields
+from marshmallow.validate import Length, OneOf
 
 from ...models.orders import HOLD_REASONS
 from .common import InSchema, Money, OutSchema
@@ -132,13 +133,13 @@ class ReleaseInSchema(InSchema):
 
 
 class CancelInSchema(InSchema):
-    reason = fields.Str(allow_none=True, load_default=None,
-                        metadata={"description": "why (required, at most 500 characters)"})
+    reason = fields.Str(required=True, validate=Length(min=1, max=500),
+                        metadata={"description": "why"})
 
 
 class NoteInSchema(InSchema):
-    text = fields.Str(allow_none=True, load_default=None,
-                      metadata={"description": "the note (required, at most 4000 characters)"})
+    text = fields.Str(required=True, validate=Length(min=1, max=4000),
+                      metadata={"description": "the note"})
 
 
 class EditInSchema(InSchema):
@@ -152,13 +153,13 @@ class EditInSchema(InSchema):
 
 
 class CancelLinesInSchema(InSchema):
-    expected_version = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
+    expected_version = fields.Int(strict=True, required=True, metadata={
         "description": "the order's version as last read (optimistic locking)"})
     lines = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=None,
                         allow_none=True, metadata={
                             "description": "{line id: open units to cancel}"})
-    reason = fields.Str(allow_none=True, load_default=None,
-                        metadata={"description": "why (required, at most 500 characters)"})
+    reason = fields.Str(required=True, validate=Length(min=1, max=500),
+                        metadata={"description": "why"})
 
 
 class AddLineInSchema(InSchema):
@@ -182,12 +183,12 @@ class EditLinesInSchema(InSchema):
 
 
 class BulkInSchema(InSchema):
-    action = fields.Str(allow_none=True, load_default=None, metadata={
+    action = fields.Str(required=True, validate=OneOf(["hold", "release", "cancel", "reallocate"]), metadata={
         "description": "hold (Order/hold), release (Order/hold), cancel (Order/amend), "
                        "reallocate (Order/reallocate)",
         "enum": ["hold", "release", "cancel", "reallocate"]})
-    ids = fields.List(fields.Raw(), load_default=None, allow_none=True,
-                      metadata={"description": "order ids (at most 500)"})
+    ids = fields.List(fields.Int(strict=True), required=True, validate=Length(min=1, max=500),
+                      metadata={"description": "order ids"})
     reason = fields.Str(allow_none=True, load_default=None, metadata={
         "description": "cancel: the reason (required); hold: the note (required); "
                        "release: the note"})

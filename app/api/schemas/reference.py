@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from marshmallow import fields
+from marshmallow.validate import Range
 
 from .common import InSchema, OutSchema
 
@@ -14,8 +15,10 @@ class WarehouseInSchema(InSchema):
     address_line1 = fields.Str(allow_none=True)
     city = fields.Str(allow_none=True)
     postcode = fields.Str(allow_none=True)
-    latitude = fields.Decimal(allow_none=True)
-    longitude = fields.Decimal(allow_none=True)
+    latitude = fields.Decimal(allow_none=True, validate=Range(-90, 90),
+                              metadata={"minimum": -90, "maximum": 90})
+    longitude = fields.Decimal(allow_none=True, validate=Range(-180, 180),
+                               metadata={"minimum": -180, "maximum": 180})
     priority = fields.Int(strict=True, allow_none=True)
     ships_to = fields.List(fields.Str(), allow_none=True,
                            metadata={"description": "ISO country codes; empty: everywhere"})
@@ -26,7 +29,10 @@ class ProductInSchema(InSchema):
     sku = fields.Str(allow_none=True)
     name = fields.Str(allow_none=True)
     barcode = fields.Str(allow_none=True)
-    weight_kg = fields.Decimal(allow_none=True)
+    weight_kg = fields.Decimal(allow_none=True, validate=Range(0, 10_000_000, min_inclusive=False,
+                                                               max_inclusive=False),
+                               metadata={"minimum": 0, "maximum": 10_000_000,
+                                         "exclusiveMinimum": True, "exclusiveMaximum": True})
     price = fields.Decimal(allow_none=True)
     reorder_point = fields.Int(strict=True, allow_none=True)
     active = fields.Bool()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from marshmallow import fields
+from marshmallow.validate import Length
 
 from ...services.conflicts import BULK_ACTIONS
 from .common import InSchema, OutSchema
@@ -39,5 +40,5 @@ class BulkResultOutSchema(OutSchema):
 
 
 class RepullInSchema(InSchema):
-    external_id = fields.Str(allow_none=True, load_default=None, metadata={
+    external_id = fields.Str(required=True, validate=Length(min=1, max=255), metadata={
         "description": "the channel's order id"})

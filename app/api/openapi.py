@@ -1,0 +1,251 @@
+"""The OpenAPI document says what the API does (issue 10, point 4).
+
+FAB builds ``/api/v1/_openapi`` from its generic docstrings and the models' schemas; where
+those differ from what Waybill answers, ``refine`` corrects the document once, at the end,
+for every operation (FAB's own included):
+
+- decimals (money, weights, rates) are returned as strings ("12.50"): documented as
+  strings, not numbers;
+- list ``ids`` are integers (every primary key is);
+- ``_info``'s ``add_columns``/``edit_columns`` are arrays of field descriptions;
+- fields added to FAB's answers by our hooks are documented (the order list's
+  ``open_holds``/``is_held``, the customer's ``recent_orders``, the capped count);
+- the status codes the shared machinery can answer on any operation are documented where
+  they can happen: 400 (a malformed ``q``), 404 (an id in the path that does not exist),
+  405 (a path that exists for another method), 409 (a write that conflicts), 413 (a body
+  too large), 422 (a value the request guard or a schema refuses), 429 (the login limit).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, request
+
+ERROR_BODY = {"$ref": "#/components/schemas/Error"}
+EXTRA_RESPONSES = {
+    "405": "The path exists, but not for this method",
+    "409": "Conflicts with the record's state (invalid transition, stale version, not enough "
+           "stock, duplicate)",
+    "413": "Request body too large",
+    "414": "Request URI too long",
+    "429": "Too many requests: wait and try again",
+}
+DECIMAL_STRING = {"type": "string", "format": "decimal",
+                  "description": "a decimal number as a string, e.g. \"12.50\""}
+
+
+def _walk(node: Any):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _decimals_as_strings(schema: dict) -> None:
+    for node in _walk(schema):
+        if node.get("type") == "number" and "format" not in node:
+            nullable = node.get("nullable")
+            for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                node.pop(key, None)
+            node.update(DECIMAL_STRING)
+            if nullable:
+                node["nullable"] = True
+
+
+def _components(spec: dict) -> None:
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object", "required": ["message", "code", "errors"],
+        "properties": {"message": {"type": "string"}, "code": {"type": "string"},
+                       "errors": {"type": "object", "additionalProperties": {
+                           "type": "array", "items": {"type": "string"}}}}}
+    for name, schema in schemas.items():
+        # Output of FAB's generic reads (Api.get, Api.get_list and their nested parts)
+        if ".get" in name:
+            _decimals_as_strings(schema)
+    order_list = schemas.get("OrderApi.get_list")
+    if order_list:
+        order_list["properties"]["open_holds"] = {"type": "integer", "minimum": 0}
+        order_list["properties"]["is_held"] = {"type": "boolean"}
+    customer = schemas.get("CustomerApi.get")
+    if customer:
+        customer["properties"]["recent_orders"] = {"type": "array", "items": {
+            "type": "object", "properties": {
+                "id": {"type": "integer"}, "order_number": {"type": "string"},
+                "channel_code": {"type": "string", "nullable": True},
+                "status": {"type": "string"},
+                "total": {**DECIMAL_STRING, "nullable": True},
+                "currency": {"type": "string"},
+                "placed_at": {"type": "string", "format": "date-time"}}}}
+    responses = spec["components"].setdefault("responses", {})
+    for status, description in EXTRA_RESPONSES.items():
+        responses.setdefault(status, {"description": description, "content": {
+            "application/json": {"schema": ERROR_BODY}}})
+
+
+# What the request guard lets through (services/validation.unstorable_character): no NUL,
+# no lone surrogate; a required text also has a character that is not a space.
+STORABLE_TEXT = "^[^\\x00\\ud800-\\udfff]*$"
+NON_BLANK_TEXT = "^[^\\x00\\ud800-\\udfff]*[^\\s\\x00\\ud800-\\udfff][^\\x00\\ud800-\\udfff]*$"
+
+
+def _storable_strings(schema: dict) -> None:
+    """Input strings (values and object keys) are documented as the guard checks them."""
+    for node in _walk(schema):
+        if node.get("type") == "string" and not {"enum", "format", "pattern"} & set(node):
+            node["pattern"] = NON_BLANK_TEXT if node.get("minLength") else STORABLE_TEXT
+        if node.get("type") == "object" and "propertyNames" not in node and (
+                node.get("additionalProperties") not in (None, False)
+                or not node.get("properties")):
+            node["propertyNames"] = {"pattern": STORABLE_TEXT}
+
+
+def _input_schemas(spec: dict) -> None:
+    for name, schema in spec["components"]["schemas"].items():
+        if name.endswith(("In", ".post", ".put")):
+            _storable_strings(schema)
+    for item in spec.get("paths", {}).values():
+        for method, operation in item.items():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and "schema" in parameter:
+                    _storable_strings(parameter["schema"])
+            body = operation.get("requestBody", {}).get("content", {})
+            for media in body.values():
+                if "schema" in media and "$ref" not in media["schema"]:
+                    _storable_strings(media["schema"])
+
+
+def _response_schema(operation: dict, status: str = "200") -> dict | None:
+    try:
+        return operation["responses"][status]["content"]["application/json"]["schema"]
+    except (KeyError, TypeError):
+        return None
+
+
+def _list_and_info(path: str, method: str, operation: dict) -> None:
+    schema = _response_schema(operation)
+    if not schema or "properties" not in schema:
+        return
+    props = schema["properties"]
+    if method == "get" and "ids" in props and "result" in props:
+        props["ids"] = {"type": "array", "items": {"type": "integer"},
+                        "description": "the ids of the listed rows, in order"}
+        props["count"] = {"type": "integer", "description": props.get("count", {}).get(
+            "description", "The total record count")}
+        props["count_capped"] = {"type": "boolean",
+                                 "description": "true when count stopped at the cap"}
+    if path.endswith("/_info"):
+        field = {"type": "object", "description": "a form field: name, label, type, required, ..."}
+        props["add_columns"] = {"type": "array", "items": field}
+        props["edit_columns"] = {"type": "array", "items": field}
+        props["filters"] = {"type": "object", "additionalProperties": {
+            "type": "array", "items": {"type": "object"}}}
+
+
+def _statuses(path: str, method: str, operation: dict, methods_of_path: set[str]) -> None:
+    responses = operation.setdefault("responses", {})
+    has_input = bool(operation.get("parameters") or operation.get("requestBody")
+                     or "{" in path)
+
+    def add(status: str) -> None:
+        if status not in responses and int(status) not in responses:
+            responses[status] = {"$ref": f"#/components/responses/{status}"}
+
+    add("400")
+    if "{" in path:
+        add("404")
+    if has_input:
+        add("422")
+    add("405")  # a path is also reached with methods it does not have
+    if method in ("post", "put", "delete"):
+        add("409")
+        add("413")
+    if operation.get("security") is not None:
+        add("401")
+        add("403")
+    if path.endswith("/security/login"):
+        add("401")
+        add("429")
+    add("414")
+
+
+def _filter_value(api, column: str, operator: str) -> dict:
+    datamodel = api.datamodel
+    if datamodel.is_relation(column) or datamodel.is_integer(column):
+        value = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+    elif datamodel.is_boolean(column):
+        value = {"type": "boolean"}
+    elif datamodel.is_datetime(column) or datamodel.is_date(column):
+        value = {"type": "string", "format": "date-time"}
+    else:
+        value = {"type": "string", "pattern": STORABLE_TEXT}
+    if operator in ("in", "not_in"):
+        return {"type": "array", "items": value, "maxItems": 50}
+    return value
+
+
+def list_arguments(api) -> dict:
+    """The ``?q=`` of one API's list, as it is checked: its own filter columns and
+    operators, sort columns and paging bounds (FAB documents one generic shape for all)."""
+    filters = [{"type": "object", "additionalProperties": False,
+                "required": ["col", "opr", "value"],
+                "properties": {"col": {"type": "string", "enum": [column]},
+                               "opr": {"type": "string", "enum": [operator]},
+                               "value": _filter_value(api, column, operator)}}
+               for column, operators in api.search_operators.items() for operator in operators]
+    return {"type": "object", "additionalProperties": False, "properties": {
+        "filters": {"type": "array", "maxItems": 3, "items": {"anyOf": filters}},
+        "order_column": {"type": "string", "enum": list(api.order_columns)},
+        "order_direction": {"type": "string", "enum": ["asc", "desc"]},
+        "page": {"type": "integer", "minimum": 0, "maximum": 100_000},
+        "page_size": {"type": "integer", "minimum": 1, "maximum": 100_000,
+                      "description": f"above {api.max_page_size} it is cut to {api.max_page_size}"},
+    }}
+
+
+def _list_queries(spec: dict) -> None:
+    from flask import current_app
+
+    from .base import WaybillModelApi
+
+    for api in current_app.appbuilder.baseviews:
+        if not isinstance(api, WaybillModelApi):
+            continue
+        path = f"/api/{api.version}/{api.resource_name}/"
+        operation = spec.get("paths", {}).get(path, {}).get("get")
+        if not operation:
+            continue
+        for parameter in operation.get("parameters", []):
+            if parameter.get("name") == "q" and "content" in parameter:
+                parameter["content"]["application/json"]["schema"] = list_arguments(api)
+
+
+def refine(spec: dict) -> dict:
+    _components(spec)
+    _list_queries(spec)
+    _input_schemas(spec)
+    for path, item in spec.get("paths", {}).items():
+        methods = {m for m in item if m in ("get", "post", "put", "delete", "patch")}
+        for method in methods:
+            operation = item[method]
+            _list_and_info(path, method, operation)
+            _statuses(path, method, operation, methods)
+    return spec
+
+
+def _refine_response(response: Response) -> Response:
+    if (request.endpoint or "").endswith(".get") and request.path.endswith("/_openapi") \
+            and response.status_code == 200 and response.is_json:
+        spec = response.get_json()
+        response.set_data(json.dumps(refine(spec)))
+    return response
+
+
+def install(app: Flask) -> None:
+    app.after_request(_refine_response)
