@@ -1,0 +1,64 @@
+"""FAB's sign-in views with Waybill's limits (app/services/logins.py).
+
+The classes keep FAB's names: FAB builds its login URLs from the class name
+(``AuthDBView.login``) and the URL-map test lists these endpoints as public.
+"""
+from __future__ import annotations
+
+from flask import flash, g, redirect, request
+from flask_appbuilder._compat import as_unicode
+from flask_appbuilder.api import safe
+from flask_appbuilder.security import views as fab_views
+from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
+from flask_appbuilder.security.decorators import no_cache
+from flask_appbuilder.security.forms import LoginForm_db
+from flask_appbuilder.views import expose
+from flask_login import login_user
+
+from ..services.logins import LoginRefused
+from .redirects import safe_next
+
+
+class AuthDBView(fab_views.AuthDBView):
+    """FAB's form login, with ``next=`` checked by ``safe_next`` and a refused attempt
+    (locked account, too many attempts) answered with its reason and 429."""
+
+    @expose("/login/", methods=["GET", "POST"])
+    @no_cache
+    def login(self):
+        index = self.appbuilder.get_url_for_index
+        next_url = safe_next(request.args.get("next"), index)
+        if g.user is not None and g.user.is_authenticated:
+            return redirect(next_url)
+        form = LoginForm_db()
+        headers = {}
+        if form.validate_on_submit():
+            try:
+                user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+            except LoginRefused as err:
+                flash(err.message, "danger")
+                headers = {"Retry-After": str(err.retry_after)}
+            else:
+                if user:
+                    login_user(user, remember=False)
+                    return redirect(next_url)
+                flash(as_unicode(self.invalid_login_message), "warning")
+                return redirect(self.appbuilder.get_url_for_login_with(next_url))
+        response = self.render_template(self.login_template, title=self.title, form=form,
+                                        appbuilder=self.appbuilder)
+        return (response, 429, headers) if headers else response
+
+
+class SecurityApi(FabSecurityApi):
+    """FAB's JSON login; a refused attempt answers 429 with the reason and Retry-After
+    (FAB's ``@safe`` would turn it into a 500)."""
+
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self):
+        try:
+            return FabSecurityApi.login.__wrapped__(self)
+        except LoginRefused as err:
+            response = self.response(err.status, message=err.message, code=err.code)
+            response.headers["Retry-After"] = str(err.retry_after)
+            return response
