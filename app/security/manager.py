@@ -13,9 +13,9 @@ from flask_appbuilder.security.sqla.models import (
 from sqlalchemy import select
 
 from ..extensions import db
-from ..services import logins
+from ..services import logins, security_audit  # noqa: F401 (registers the audit listener)
 from .permissions import READ
-from .views import AuthDBView, SecurityApi
+from .views import AuthDBView, RoleModelView, SecurityApi
 from .roles import ADMIN, FAB_PERMISSIONS, ROLE_MATRIX, ROLES, permissions_for
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,15 @@ class WaybillSecurityManager(SecurityManager):
 
     authdbview = AuthDBView
     security_api = SecurityApi
+    rolemodelview = RoleModelView
     userstatschartview = None
 
     def create_login_manager(self, app):
         lm = super().create_login_manager(app)
         lm.user_loader(self.load_session_user)
-        user_logged_in.connect(_start_session, app)
-        user_logged_out.connect(_end_session, app)
+        real_app = app._get_current_object() if hasattr(app, "_get_current_object") else app
+        user_logged_in.connect(_start_session, real_app)  # FAB passes current_app (a proxy)
+        user_logged_out.connect(_end_session, real_app)
         return lm
 
     def load_session_user(self, pk):

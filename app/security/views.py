@@ -10,13 +10,14 @@ from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.api import safe
 from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
-from flask_appbuilder.security.decorators import no_cache
+from flask_appbuilder.security.decorators import has_access, no_cache
 from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.views import expose
 from flask_login import login_user
 
 from ..services.logins import LoginRefused
 from .redirects import safe_next
+from .roles import FAB_PERMISSIONS, ROLE_MATRIX, ROLES, ROW_LABELS, permissions_for
 
 
 class AuthDBView(fab_views.AuthDBView):
@@ -62,3 +63,26 @@ class SecurityApi(FabSecurityApi):
             response = self.response(err.status, message=err.message, code=err.code)
             response.headers["Retry-After"] = str(err.retry_after)
             return response
+
+
+class RoleModelView(fab_views.RoleModelView):
+    """FAB's roles page shows the roles matrix of app/security/roles.py (permission x role,
+    in words) instead of raw permission strings. Roles are defined in code and synced by
+    ``flask oms init``, so they are read here, not edited (an edit would be undone by the
+    next sync)."""
+
+    include_route_methods = {"list", "show"}
+    list_columns = ["name"]
+    show_columns = ["name"]
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        rows = [{
+            "label": ROW_LABELS[row], "resource": row[0], "action": row[1],
+            "roles": roles,
+            "grants": FAB_PERMISSIONS.get(row, [(f"can_{row[1]}", row[0])]),
+        } for row, roles in ROLE_MATRIX.items()]
+        counts = {role: len(permissions_for(role)) for role in ROLES}
+        return self.render_template("oms/roles_matrix.html", rows=rows, roles=ROLES,
+                                    counts=counts, title="Roles")

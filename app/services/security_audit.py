@@ -1,0 +1,118 @@
+"""The audit log of users, roles and API keys, whatever changes them: FAB's security
+pages, our API-key page, ``flask oms`` commands and the role sync.
+
+One ``after_flush`` listener looks at every flushed user, role and API key and writes an
+audit row with what changed (passwords and key hashes masked; FAB's sign-in counters are
+not changes anyone made). The rows go out on the flush's own connection, so they commit
+or roll back with the change itself.
+"""
+from __future__ import annotations
+
+from flask import g, has_request_context
+from flask_appbuilder.security.sqla.models import ApiKey, PermissionView, Role, User
+from sqlalchemy import delete, event, inspect, insert
+from sqlalchemy.orm import RelationshipProperty, Session
+
+from ..models import AuditLog, LoginSession
+from ..models.base import utcnow
+from .audit import SECRET_MASK
+from .jsonable import to_jsonable
+
+ENTITIES = {User: "user", Role: "role", ApiKey: "api_key"}
+# Not changes anyone made: sign-in counters, FAB's own bookkeeping, use of a key.
+IGNORED = {"last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk",
+           "created_on", "created_by_fk", "changed_by", "created_by", "last_used_on", "id",
+           "user"}
+SECRETS = {"password", "key_hash", "lookup_hash"}
+RELATIONS = {"user": {"roles"}, "role": {"permissions"}}
+
+
+def _label(item) -> str:
+    if isinstance(item, Role):
+        return item.name
+    if isinstance(item, PermissionView):
+        return f"{item.permission.name} on {item.view_menu.name}"
+    return str(item)
+
+
+def _entity_id(obj, entity: str) -> str | None:
+    if entity == "user":
+        return obj.username
+    if entity == "role":
+        return obj.name
+    return f"{obj.name} ({obj.uuid})" if obj.uuid else obj.name
+
+
+def _changes(obj, entity: str, created: bool) -> dict:
+    state = inspect(obj)
+    changes = {}
+    for prop in state.mapper.attrs:
+        key = prop.key
+        if key in IGNORED:
+            continue
+        is_relation = isinstance(prop, RelationshipProperty)
+        if is_relation and key not in RELATIONS.get(entity, ()):
+            continue
+        history = state.attrs[key].history
+        if not history.has_changes():
+            continue
+        if is_relation:
+            added = sorted(_label(x) for x in history.added)
+            removed = sorted(_label(x) for x in history.deleted)
+            changes[key] = {"added": added, "removed": removed}
+        elif key in SECRETS:
+            changes[key] = {"old": None if created else SECRET_MASK, "new": SECRET_MASK}
+        else:
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+            changes[key] = {"new": new} if created else {"old": old, "new": new}
+    return changes
+
+
+def _actor() -> tuple[str, int | None]:
+    user = getattr(g, "user", None) if has_request_context() else None
+    try:
+        if user is not None and user.is_authenticated:
+            return f"user:{user.username}", user.id
+    except Exception:  # noqa: BLE001 — a detached or anonymous user: the system acted
+        pass
+    return "system", None
+
+
+def _action(entity: str, changes: dict, created: bool, deleted: bool) -> str:
+    if created or deleted:
+        return "created" if created else "deleted"
+    if entity == "api_key" and "revoked_on" in changes:
+        return "revoked"
+    return "updated"
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_security_changes(session: Session, _flush_context) -> None:
+    rows, deactivated = [], []
+    watched = [(obj, "new") for obj in session.new] + [(obj, "dirty") for obj in session.dirty] \
+        + [(obj, "deleted") for obj in session.deleted]
+    for obj, kind in watched:
+        entity = ENTITIES.get(type(obj)) or next(
+            (name for cls, name in ENTITIES.items() if isinstance(obj, cls)), None)
+        if entity is None:
+            continue
+        created, deleted = kind == "new", kind == "deleted"
+        with session.no_autoflush:
+            changes = {} if deleted else _changes(obj, entity, created)
+            if not (changes or created or deleted):
+                continue
+            if entity == "user" and changes.get("active", {}).get("new") is False:
+                deactivated.append(obj.id)
+            label, user_id = _actor()
+            rows.append(dict(created_at=utcnow(), actor=label, user_id=user_id, entity=entity,
+                             entity_id=_entity_id(obj, entity)[:64],
+                             action=_action(entity, changes, created, deleted),
+                             changes=to_jsonable(changes) or None))
+    if not rows:
+        return
+    connection = session.connection()
+    connection.execute(insert(AuditLog.__table__), rows)
+    if deactivated:  # a deactivated user is signed out everywhere at once
+        connection.execute(delete(LoginSession.__table__)
+                           .where(LoginSession.__table__.c.user_id.in_(deactivated)))
