@@ -5,7 +5,7 @@ The classes keep FAB's names: FAB builds its login URLs from the class name
 """
 from __future__ import annotations
 
-from flask import flash, g, redirect, request
+from flask import flash, g, jsonify, redirect, request
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.api import safe
 from flask_appbuilder.security import views as fab_views
@@ -16,6 +16,7 @@ from flask_appbuilder.views import expose
 from flask_login import login_user
 
 from ..services.logins import LoginRefused
+from . import permissions as p
 from .redirects import safe_next
 from .roles import FAB_PERMISSIONS, ROLE_MATRIX, ROLES, ROW_LABELS, permissions_for
 
@@ -60,7 +61,8 @@ class SecurityApi(FabSecurityApi):
         try:
             return FabSecurityApi.login.__wrapped__(self)
         except LoginRefused as err:
-            response = self.response(err.status, message=err.message, code=err.code)
+            response = jsonify(err.to_dict())  # the API's error body (app/errors.py)
+            response.status_code = err.status
             response.headers["Retry-After"] = str(err.retry_after)
             return response
 
@@ -72,8 +74,11 @@ class RoleModelView(fab_views.RoleModelView):
     next sync)."""
 
     include_route_methods = {"list", "show"}
+    class_permission_name = p.RESOURCE_SECURITY
+    method_permission_name = {"list": p.WRITE, "show": p.WRITE}
     list_columns = ["name"]
     show_columns = ["name"]
+    copy_role = None  # FAB's "Copy Role" action: roles come from the code
 
     @expose("/list/")
     @has_access
