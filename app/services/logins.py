@@ -154,7 +154,9 @@ def attempt_failed(session: Session, policy: LoginPolicy, attempt_id: int, usern
     failures = session.scalar(
         select(func.count()).select_from(LoginAttempt)
         .where(LoginAttempt.username == name, LoginAttempt.cleared.is_(False),
-               LoginAttempt.attempted_at > since))
+               LoginAttempt.pending.is_(False), LoginAttempt.attempted_at > since))
+    # Finished failures only: under the lock they are counted one by one, so exactly one
+    # call sees the count reach the limit (pending ones already keep others out).
     if failures == policy.lockout_failures:
         audit.record(session, Actor.system(), "user", user_id, "locked", {
             "username": name, "failures": failures,
