@@ -19,6 +19,7 @@ from .audit import SECRET_MASK
 from .jsonable import to_jsonable
 
 ENTITIES = {User: "user", Role: "role", ApiKey: "api_key"}
+WATCHED = tuple(ENTITIES)
 # Not changes anyone made: sign-in counters, FAB's own bookkeeping, use of a key.
 IGNORED = {"last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk",
            "created_on", "created_by_fk", "changed_by", "created_by", "last_used_on", "id",
@@ -90,13 +91,12 @@ def _action(entity: str, changes: dict, created: bool, deleted: bool) -> str:
 @event.listens_for(Session, "after_flush")
 def _audit_security_changes(session: Session, _flush_context) -> None:
     rows, deactivated = [], []
-    watched = [(obj, "new") for obj in session.new] + [(obj, "dirty") for obj in session.dirty] \
-        + [(obj, "deleted") for obj in session.deleted]
+    # One isinstance per flushed object: an import's flush holds thousands of rows.
+    watched = [(obj, kind) for kind, objs in (("new", session.new), ("dirty", session.dirty),
+                                              ("deleted", session.deleted))
+               for obj in objs if isinstance(obj, WATCHED)]
     for obj, kind in watched:
-        entity = ENTITIES.get(type(obj)) or next(
-            (name for cls, name in ENTITIES.items() if isinstance(obj, cls)), None)
-        if entity is None:
-            continue
+        entity = next(name for cls, name in ENTITIES.items() if isinstance(obj, cls))
         created, deleted = kind == "new", kind == "deleted"
         with session.no_autoflush:
             changes = {} if deleted else _changes(obj, entity, created)
