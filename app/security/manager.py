@@ -4,19 +4,19 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, g, has_request_context, request, session
-from flask_login import user_logged_in, user_logged_out
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Permission, PermissionView, ViewMenu, assoc_permissionview_role,
 )
+from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import select
 
 from ..extensions import db
 from ..services import logins, security_audit  # noqa: F401 (registers the audit listener)
 from .permissions import READ
-from .views import AuthDBView, RoleModelView, SecurityApi
 from .roles import ADMIN, FAB_PERMISSIONS, ROLE_MATRIX, ROLES, permissions_for
+from .views import AuthDBView, RoleModelView, SecurityApi
 
 log = logging.getLogger(__name__)
 
