@@ -105,6 +105,11 @@ def _end_session(app, user, **_):
 def sync_roles(appbuilder) -> dict[str, int]:
     """Create FAB's roles and permissions, then make each Waybill role hold exactly the
     permissions of the matrix plus the menus it can use. Idempotent."""
+    with security_audit.batched(appbuilder.sm.session):
+        return _sync_roles(appbuilder)
+
+
+def _sync_roles(appbuilder) -> dict[str, int]:
     sm = appbuilder.sm
     BaseSecurityManager.create_db(sm)  # Admin and Public (FAB_CREATE_DB=False skips it)
     appbuilder.add_permissions(update_perms=True)  # every view's permissions; Admin gets all

@@ -8,6 +8,9 @@ or roll back with the change itself.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from flask import g, has_request_context
 from flask_appbuilder.security.sqla.models import ApiKey, PermissionView, Role, User
 from sqlalchemy import delete, event, inspect, insert
@@ -26,6 +29,40 @@ IGNORED = {"last_login", "login_count", "fail_login_count", "changed_on", "chang
            "user"}
 SECRETS = {"password", "key_hash", "lookup_hash"}
 RELATIONS = {"user": {"roles"}, "role": {"permissions"}}
+
+# Set while ``batched`` collects rows instead of writing one per flush.
+_BATCH: ContextVar[dict | None] = ContextVar("security_audit_batch", default=None)
+
+
+@contextmanager
+def batched(session: Session):
+    """One audit row per changed user, role or key for a whole operation, written when it
+    ends. FAB's permission sync commits once per permission: without this, the first
+    ``flask oms init`` wrote some ninety rows for the Admin role alone."""
+    batch: dict = {}
+    token = _BATCH.set(batch)
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+    if batch:
+        session.execute(insert(AuditLog.__table__), list(batch.values()))
+        session.commit()
+
+
+def _merge(into: dict, row: dict) -> None:
+    changes = into["changes"] = into["changes"] or {}
+    for key, change in (row["changes"] or {}).items():
+        before = changes.get(key)
+        if before is None:
+            changes[key] = change
+        elif "added" in change:
+            for side in ("added", "removed"):
+                before[side] = sorted(set(before[side]) | set(change[side]))
+        else:
+            before["new"] = change.get("new")
+    if row["action"] == "deleted":
+        into["action"] = "deleted"
 
 
 def _label(item) -> str:
@@ -109,10 +146,18 @@ def _audit_security_changes(session: Session, _flush_context) -> None:
                              entity_id=_entity_id(obj, entity)[:64],
                              action=_action(entity, changes, created, deleted),
                              changes=to_jsonable(changes) or None))
-    if not rows:
-        return
-    connection = session.connection()
-    connection.execute(insert(AuditLog.__table__), rows)
+    batch = _BATCH.get()
+    if batch is not None:
+        for row in rows:
+            key = (row["entity"], row["entity_id"])
+            if key in batch:
+                _merge(batch[key], row)
+            else:
+                batch[key] = row
+        rows = []
+    connection = session.connection() if rows or deactivated else None
+    if rows:
+        connection.execute(insert(AuditLog.__table__), rows)
     if deactivated:  # a deactivated user is signed out everywhere at once
         connection.execute(delete(LoginSession.__table__)
                            .where(LoginSession.__table__.c.user_id.in_(deactivated)))

@@ -151,3 +151,22 @@ def test_sync_errors_show_no_traceback_or_path_to_support_and_viewer(make, clien
     body = app.test_client().get(f"/api/v1/sync_run/{run.id}",
                                  headers=api_headers("operations")).json
     assert "Traceback" in body["result"]["error_message"]
+
+
+def test_a_role_sync_writes_one_audit_row_per_changed_role(app):
+    from app.security.manager import sync_roles
+
+    sm = app.appbuilder.sm
+    role = sm.find_role("Warehouse")
+    kept = list(role.permissions)
+    role.permissions = kept[2:]  # two permissions lost by hand...
+    db.session.commit()
+    db.session.execute(AuditLog.__table__.delete())
+    db.session.commit()
+    sync_roles(app.appbuilder)  # ...and given back by the sync: one row, both named
+    rows = audit_rows("role")
+    assert [(r.entity_id, r.action, r.actor) for r in rows] == [("Warehouse", "updated", "system")]
+    assert sorted(rows[0].changes["permissions"]["added"]) == sorted(
+        f"{pv.permission.name} on {pv.view_menu.name}" for pv in kept[:2])
+    sync_roles(app.appbuilder)
+    assert len(audit_rows("role")) == 1  # nothing changed: nothing written
