@@ -1,7 +1,9 @@
-"""FAB's sign-in views with Waybill's limits (app/services/logins.py).
+"""FAB's security views as Waybill needs them: the sign-ins with Waybill's limits
+(app/services/logins.py) and one safe ``next=``, and the roles page as the roles matrix.
 
-The classes keep FAB's names: FAB builds its login URLs from the class name
-(``AuthDBView.login``) and the URL-map test lists these endpoints as public.
+The classes keep FAB's names: FAB builds its URLs from the class name
+(``AuthDBView.login``, ``RoleModelView.list``) and the URL-map test lists the sign-ins
+as public.
 """
 from __future__ import annotations
 
