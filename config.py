@@ -110,8 +110,14 @@ FAB_PASSWORD_HASH_METHOD = "scrypt"
 FAB_API_MAX_PAGE_SIZE = 200
 FAB_SECURITY_MANAGER_CLASS = "app.security.manager.WaybillSecurityManager"
 FAB_INDEX_VIEW = "app.views.dashboard.WaybillIndexView"  # "/" leads to the dashboard
+# Sign-in limits (app/services/logins.py). The per-address limit is held by Flask-Limiter
+# when OMS_RATELIMIT_STORAGE_URI names a shared store (Redis); otherwise by the database's
+# table of failed sign-ins, which every process shares (memory:// is per process).
 AUTH_RATE_LIMITED = _env_bool("OMS_LOGIN_RATE_LIMITED", True)
 AUTH_RATE_LIMIT = os.environ.get("OMS_LOGIN_RATE_LIMIT", "10 per 20 second")
-RATELIMIT_ENABLED = AUTH_RATE_LIMITED
 RATELIMIT_STORAGE_URI = os.environ.get("OMS_RATELIMIT_STORAGE_URI", "memory://")
+OMS_RATELIMIT_SHARED = RATELIMIT_STORAGE_URI.split(":", 1)[0].startswith(("redis", "rediss"))
+RATELIMIT_ENABLED = AUTH_RATE_LIMITED and OMS_RATELIMIT_SHARED
+OMS_LOGIN_LOCKOUT_FAILURES = int(os.environ.get("OMS_LOGIN_LOCKOUT_FAILURES", "5"))
+OMS_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("OMS_LOGIN_LOCKOUT_SECONDS", "900"))
 JWT_ACCESS_TOKEN_EXPIRES = int(os.environ.get("OMS_JWT_ACCESS_SECONDS", "900"))

@@ -25,6 +25,7 @@ def create_app(config_object: str = "config", **overrides) -> Flask:
     init_logging(app)
     init_database(app)
     csrf.init_app(app)  # before FAB: it exempts API blueprints only if CSRF is set up
+    init_security_headers(app)
     with app.app_context():
         init_appbuilder(app)
         init_webhooks(app)
@@ -90,6 +91,14 @@ def init_database(app: Flask) -> None:
     from . import models  # noqa: F401  (registers every table on Model.metadata)
 
 
+def init_security_headers(app: Flask) -> None:
+    """CSP (nonce-based, FAB's templates carry the nonce), frame-ancestors, nosniff,
+    Referrer-Policy on every response (app/security/headers.py)."""
+    from .security.headers import init_security_headers as init
+
+    init(app)
+
+
 def init_appbuilder(app: Flask) -> None:
     from .api import register_apis
     from .views import register_views
@@ -98,8 +107,10 @@ def init_appbuilder(app: Flask) -> None:
     appbuilder.init_app(app, db.session)
     register_views(appbuilder)
     register_apis(appbuilder)
-    if app.config.get("AUTH_RATE_LIMITED") and "SecurityApi" in app.blueprints:
-        # FAB limits only the HTML login form; the JSON login needs the same (FAB_NOTES).
+    if app.config.get("RATELIMIT_ENABLED") and "SecurityApi" in app.blueprints:
+        # With a shared store (Redis) Flask-Limiter holds the per-address limit. FAB limits
+        # only the HTML login form; the JSON login needs the same (FAB_NOTES). Without
+        # one, app/services/logins.py holds it in the database.
         appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(
             app.blueprints["SecurityApi"]
         )

@@ -9,7 +9,7 @@ from flask_appbuilder.security.decorators import permission_name
 from ..extensions import db
 from ..models import SyncConflict, SyncRun
 from ..security import permissions as p
-from ..services import api_reads, channel_ops, conflicts
+from ..services import api_reads, channel_ops, conflicts, error_text
 from ..services.errors import ValidationFailed
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
@@ -124,6 +124,14 @@ class SyncRunApi(ReadOnlyApi):
     base_order = ("started_at", "desc")
     search_operators = {"channel": ["rel_o_m"], "started_at": ["gt", "lt"], "job": ["eq"],
                         "status": ["eq", "in"]}
+
+    def pre_get(self, data) -> None:
+        """Support and Viewer read an error's first line, without traceback or server
+        paths; Operations and Admin read it whole (app/services/error_text.py)."""
+        result = data.get("result") or {}
+        if result.get("error_message") and not self.appbuilder.sm.has_access(
+                p.can(p.RESOLVE), p.RESOURCE_SYNC):
+            result["error_message"] = error_text.for_reader(result["error_message"])
 
     @expose("/poll/<int:channel_id>", methods=["POST"])
     @protect()

@@ -3,23 +3,72 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, has_request_context
+from flask import current_app, g, has_request_context, request, session
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Permission, PermissionView, ViewMenu, assoc_permissionview_role,
 )
+from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import select
 
+from ..extensions import db
+from ..services import logins, security_audit  # noqa: F401 (registers the audit listener)
 from .permissions import READ
 from .roles import ADMIN, FAB_PERMISSIONS, ROLE_MATRIX, ROLES, permissions_for
+from .views import AuthDBView, RoleModelView, SecurityApi
 
 log = logging.getLogger(__name__)
 
 
+SESSION_TOKEN_KEY = "_wb_session"
+
+
 class WaybillSecurityManager(SecurityManager):
-    """FAB's SQLAlchemy security manager, plus a log line for sign-in events (no secrets)
-    and one permission query per request instead of one per menu item and button."""
+    """FAB's SQLAlchemy security manager, plus: sign-in limits and lockout held in the
+    database (app/services/logins.py), server-side browser sessions (signing out ends
+    them), a log line for sign-in events (no secrets), no "User's Statistics" page (it
+    loads Google Charts from the internet), and one permission query per request instead
+    of one per menu item and button."""
+
+    authdbview = AuthDBView
+    security_api = SecurityApi
+    rolemodelview = RoleModelView
+    userstatschartview = None
+
+    def create_login_manager(self, app):
+        lm = super().create_login_manager(app)
+        lm.user_loader(self.load_session_user)
+        real_app = app._get_current_object() if hasattr(app, "_get_current_object") else app
+        user_logged_in.connect(_start_session, real_app)  # FAB passes current_app (a proxy)
+        user_logged_out.connect(_end_session, real_app)
+        return lm
+
+    def load_session_user(self, pk):
+        """Flask-Login's loader for the session cookie: the user, if the cookie's session
+        is still live on the server (JWTs and API keys use their own loaders)."""
+        user = self.load_user(pk)
+        if user is None or not logins.session_is_live(self.session, user.id,
+                                                      session.get(SESSION_TOKEN_KEY)):
+            return None
+        return user
+
+    def auth_user_db(self, username, password):
+        """FAB's password check, counted by the limiter: refused (LoginRefused) before the
+        check when the account is locked or the address over its limit."""
+        policy = logins.LoginPolicy.from_config(current_app.config)
+        attempt = logins.begin_attempt(self.session, policy, username, request.remote_addr)
+        user = None
+        try:
+            user = super().auth_user_db(username, password)
+        finally:
+            if user:
+                logins.attempt_succeeded(self.session, attempt, username)
+            else:
+                known = self.find_user(username=username) if username else None
+                logins.attempt_failed(self.session, policy, attempt, username,
+                                      known.id if known else None)
+        return user
 
     def exist_permission_on_roles(self, view_name, permission_name, role_ids) -> bool:
         if not has_request_context():
@@ -44,9 +93,23 @@ class WaybillSecurityManager(SecurityManager):
         log.warning("failed sign-in for %s", getattr(user, "username", "unknown user"))
 
 
+def _start_session(app, user, **_):
+    session.pop(SESSION_TOKEN_KEY, None)
+    session[SESSION_TOKEN_KEY] = logins.start_session(db.session, user.id)
+
+
+def _end_session(app, user, **_):
+    logins.end_session(db.session, session.pop(SESSION_TOKEN_KEY, None))
+
+
 def sync_roles(appbuilder) -> dict[str, int]:
     """Create FAB's roles and permissions, then make each Waybill role hold exactly the
     permissions of the matrix plus the menus it can use. Idempotent."""
+    with security_audit.batched(appbuilder.sm.session):
+        return _sync_roles(appbuilder)
+
+
+def _sync_roles(appbuilder) -> dict[str, int]:
     sm = appbuilder.sm
     BaseSecurityManager.create_db(sm)  # Admin and Public (FAB_CREATE_DB=False skips it)
     appbuilder.add_permissions(update_perms=True)  # every view's permissions; Admin gets all

@@ -303,7 +303,8 @@ def pull_orders(session: Session, channel: Channel, connector, actor: Actor, *,
             run = session.get(SyncRun, run.id)
             finish_run(session, run, stats, "failed", cursor_before,
                        f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"[:4000])
-        log.warning("pull of %s failed after %d pages: %s", channel.code, pages, exc)
+        log.warning("pull of %s failed after %d pages: %s", channel.code, pages, exc,
+                    exc_info=True)
         return run
     cursor_after = cursor_before
     if stats.max_updated_at is not None and not token:  # a complete pass moves the cursor

@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 
 from . import validation
-from .errors import ValidationFailed
+from .errors import Conflict, NotFound, ValidationFailed
 
 
 def ensure_admin(sm, username: str, password: str | None) -> tuple[bool, str | None]:
@@ -37,8 +37,37 @@ def create_user(sm, username: str, role: str, password: str, email: str | None =
 
 
 def create_api_key(sm, username: str, name: str) -> str:
+    """A new API key of ``username``; returns the key, which is stored only hashed and so
+    can be shown this once. The audit row comes from services/security_audit.py."""
     user = sm.find_user(username=username)
     if user is None:
         raise ValidationFailed.field("username", f"unknown user '{username}'")
+    if not user.active:
+        raise ValidationFailed.field("username", f"user '{username}' is deactivated")
     name = validation.text(name, "name", max_length=64)
-    return sm.create_api_key(user, name=name)["key"]
+    created = sm.create_api_key(user, name=name)
+    if not created:
+        raise ValidationFailed.field("name", "the key could not be stored (see the server log)")
+    return created["key"]
+
+
+def revoke_api_key(sm, key_uuid: str):
+    """Revoke a key (kept, with when it was revoked, for the audit trail)."""
+    key = sm.get_api_key_by_uuid(key_uuid)
+    if key is None:
+        raise NotFound(f"No API key {key_uuid}")
+    if key.revoked_on is not None:
+        raise Conflict(f"The API key '{key.name}' is already revoked")
+    if not sm.revoke_api_key(key_uuid):
+        raise Conflict(f"The API key '{key.name}' could not be revoked (see the server log)")
+    return key
+
+
+def list_api_keys(session):
+    """Every API key with its user, newest first (the admins' page)."""
+    from flask_appbuilder.security.sqla.models import ApiKey
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    return session.scalars(select(ApiKey).options(joinedload(ApiKey.user))
+                           .order_by(ApiKey.created_on.desc(), ApiKey.id.desc())).all()

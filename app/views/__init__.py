@@ -20,6 +20,7 @@ def register_views(appbuilder) -> None:
     from .returns import RefundView, ReturnView
     from .rules import ReviewQueueView, RuleView
     from .search import SearchView
+    from .security import ApiKeyView
     from .settings import AuditLogView, ExchangeRateView, SettingsView
     from .sync import ChannelView, SyncConflictView, SyncRunView
 
@@ -54,6 +55,9 @@ def register_views(appbuilder) -> None:
     add(ExchangeRateView, "Exchange rates", icon="fa-eur", category="Settings")
     add(RuleView, "Rules", icon="fa-filter", category="Settings")
     add(AuditLogView, "Audit log", icon="fa-history", category="Settings")
+
+    # Next to FAB's users and roles (its "Security" menu, added by the security manager).
+    add(ApiKeyView, "API keys", icon="fa-key", category="Security")
 
     appbuilder.add_view_no_menu(SearchView)
     appbuilder.add_view_no_menu(DashboardView)

@@ -26,6 +26,7 @@ from markupsafe import Markup
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
+from ..security.redirects import safe_next
 from ..services.actor import Actor
 from ..services.errors import DomainError
 from .formatting import DASH
@@ -76,9 +77,7 @@ def can(permission: str, resource: str) -> bool:
 def redirect_back(default: str):
     """Redirect to a local ``next`` (form field or query argument) or to ``default``."""
     target = request.form.get("next") or request.args.get("next")
-    if target and target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(default)
+    return redirect(safe_next(target, default))
 
 
 # --- form fields ----------------------------------------------------------------------

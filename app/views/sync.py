@@ -23,7 +23,7 @@ from ..extensions import db
 from ..models import Channel, SyncConflict, SyncRun
 from ..models.sync import CHANNEL_KINDS, CONFLICT_KINDS, CONFLICT_STATUSES, SYNC_RUN_STATUSES
 from ..security import permissions as p
-from ..services import catalog, channel_health, channel_ops, channels, conflicts
+from ..services import catalog, channel_health, channel_ops, channels, conflicts, error_text
 from ..services import validation
 from ..services.errors import DomainError, ValidationFailed
 from .base import (
@@ -33,6 +33,8 @@ from .base import (
 )
 from .common import code_cell
 from .formatting import DASH, humanize, status_badge, utc
+
+first_line = error_text.first_line
 
 PLAIN_FIELDS = ["code", "name", "kind", "base_url", "poll_interval_seconds", "backfill_days",
                 "stock_buffer", "enabled"]
@@ -174,7 +176,7 @@ class ChannelView(ServiceModelView):
     def list(self):
         rows = channel_health.overview(db.session)
         return self.render_template("oms/sync_channels.html", rows=rows, can=self._abilities(),
-                                    styles=HEALTH_STYLES, lag=_lag, first_line=first_line,
+                                    styles=HEALTH_STYLES, lag=_lag, first_line=first_line, shown_error=shown_error,
                                     window=channel_health.WINDOW)
 
     @expose("/show/<pk>")
@@ -192,7 +194,7 @@ class ChannelView(ServiceModelView):
         return self.render_template(
             "oms/sync_channel_show.html", channel=channel, health=health, runs=runs,
             can=abilities, styles=HEALTH_STYLES, lag=_lag, duration=_duration,
-            secret_state=_secret_state, window=channel_health.WINDOW, first_line=first_line,
+            secret_state=_secret_state, window=channel_health.WINDOW, first_line=first_line, shown_error=shown_error,
             pullable=channel_ops_supported(channel))
 
     def _back(self, pk):
@@ -235,17 +237,20 @@ def channel_ops_supported(channel: Channel) -> bool:
 
 # --- sync runs ---------------------------------------------------------------------------
 
-def first_line(text: str | None, length: int = 120) -> str:
-    """The first non-blank line of a (multi-line) error, shortened."""
-    line = next((l.strip() for l in (text or "").splitlines() if l.strip()), "")
-    return line if len(line) <= length else line[:length - 1] + "…"
+def shown_error(text: str | None) -> str:
+    """A stored error as this reader may see it: whole (with its traceback) for those who
+    resolve sync problems (Operations, Admin), else its first line without server paths."""
+    if not text or can(p.RESOLVE, p.RESOURCE_SYNC):
+        return text or ""
+    return error_text.for_reader(text)
 
 
 def _short_error(run: SyncRun):
     if not (run.error_message or "").strip():
         return DASH
+    shown = shown_error(run.error_message)
     return Markup('<span class="text-danger" title="{}">{}</span>').format(
-        run.error_message, first_line(run.error_message))
+        shown, first_line(shown))
 
 
 class SyncRunView(ReadOnlyModelView):

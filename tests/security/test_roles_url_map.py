@@ -122,3 +122,15 @@ def test_each_role_gets_exactly_what_the_matrix_grants(app, client_for, api_head
             wrong.append(f"{role or 'anonymous'} reached {rule.endpoint} {url} ({response.status_code})")
         assert response.status_code < 500, f"{role} {rule.endpoint} {url}: {response.status_code}"
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_security_pages_are_walked_as_security_write(app):
+    """The admins' pages (API keys, the roles matrix) are in the walk above, as the
+    matrix's "users, roles, API keys" row: Admin only."""
+    pairs = {rule.endpoint: pair for rule, _view, _method, pair in endpoint_permissions(app)}
+    for endpoint in ("ApiKeyView.list", "ApiKeyView.create", "ApiKeyView.revoke",
+                     "RoleModelView.list", "RoleModelView.show"):
+        assert endpoint in pairs, endpoint
+        assert matrix_row_for(*pairs[endpoint]) == ("Security", "write"), endpoint
+    assert ROLE_MATRIX[("Security", "write")] == {"Admin"}
+    assert not any("UserStatsChartView" in rule.endpoint for rule in app.url_map.iter_rules())
