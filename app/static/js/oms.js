@@ -5,3 +5,16 @@ document.addEventListener("click", function (event) {
     event.preventDefault();
   }
 });
+
+/* A "select all" box: <input type="checkbox" data-check-all="#form-id"> ticks the boxes
+   named ids that belong to that form (inside it or tied to it with form=). */
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  var selector = box.getAttribute && box.getAttribute("data-check-all");
+  if (!selector) { return; }
+  var form = document.querySelector(selector);
+  if (!form) { return; }
+  Array.prototype.forEach.call(form.elements, function (element) {
+    if (element.name === "ids" && element.type === "checkbox") { element.checked = box.checked; }
+  });
+});
