@@ -38,6 +38,17 @@ class WaybillSecurityManager(SecurityManager):
             ).all())
         return (permission_name, view_name) in cache[key]
 
+    def auth_user_db(self, username, password):
+        # FAB reads the user, then writes the sign-in (last_login, counts) and commits. On
+        # SQLite a transaction that began as a reader cannot write once another connection
+        # (the scheduler) has committed since ("database is locked" at once, no busy wait):
+        # so the login's transaction takes the write lock when it begins. HTML and JSON
+        # logins both come here.
+        from ..services.transaction import sqlite_write_lock
+
+        with sqlite_write_lock(self.session):
+            return super().auth_user_db(username, password)
+
     def on_user_login(self, user):
         log.info("sign-in: %s", user.username)
 
