@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import Customer, Order, Shipment
@@ -59,19 +59,22 @@ def search(session: Session, query: str, limit: int = 50) -> SearchResult:
     number = q.lstrip("#")
     dialect = session.get_bind().dialect.name
     domain = lowered.lstrip("@")
-    # Every key is an indexed condition (the prefixes too, as ranges): the planner
-    # combines the indexes (SQLite's OR optimisation, PostgreSQL's BitmapOr) instead of
-    # scanning the table.
-    conditions = [
+    # One indexed look-up per key (the prefixes as ranges), each bounded, united: an OR of
+    # them in one WHERE made PostgreSQL scan the table (no BitmapOr across the tracking
+    # number's sub-select).
+    lookups = [
         Order.order_number.in_({q, number, "#" + number}),  # "1001" finds "#1001"
         Order.external_id == number,
         _prefix_of(func.lower(Order.email), lowered, dialect),  # the whole address too
         _prefix_of(func.lower(Order.customer_name), lowered, dialect),
-        Order.id.in_(select(Shipment.order_id).where(Shipment.tracking_number == q)),
     ]
     if domain and "@" not in domain:
-        conditions.append(_prefix_of(Order.email_domain, domain, dialect))
-    matching = select(Order.id).where(or_(*conditions)).limit(limit)
+        lookups.append(_prefix_of(Order.email_domain, domain, dialect))
+    branches = [select(Order.id.label("id")).where(condition).limit(limit).subquery()
+                for condition in lookups]
+    branches.append(select(Shipment.order_id.label("id"))
+                    .where(Shipment.tracking_number == q).limit(limit).subquery())
+    matching = union(*(select(branch.c.id) for branch in branches))
     result.orders = session.scalars(
         select(Order).where(Order.id.in_(matching))
         .options(selectinload(Order.channel), selectinload(Order.holds))
