@@ -19,7 +19,7 @@ from app.services.transaction import unit_of_work
 from tests.conftest import PASSWORD, is_postgres
 
 pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(False and not is_postgres(), reason="browser tests run on PostgreSQL")]
+              pytest.mark.skipif(not is_postgres(), reason="browser tests run on PostgreSQL")]
 
 WIDTH = 1400
 PEOPLE = [("Zoë Müller-Lüdenscheidt", "zoe.mueller-luedenscheidt@example-fashion-outlet.com"),
