@@ -86,6 +86,31 @@ def top_up(session, wanted: int) -> None:
     print(f"topped up to {wanted:,} orders", flush=True)
 
 
+def search_sql_time(db, search_service, query: str, repeat: int) -> tuple[float, float]:
+    """The statements one search runs, run again on the bare driver (rows fetched): what
+    the database costs, without the ORM and the page."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        statements.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        search_service.search(db.session, query)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    cursor = db.session.connection().connection.driver_connection.cursor()
+
+    def run():
+        for statement, parameters in statements:
+            cursor.execute(statement, parameters)
+            cursor.fetchall()
+
+    return timed(run, repeat)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
@@ -139,6 +164,8 @@ def main() -> None:
         service_times = {label: timed(lambda q=q: search_service.search(db.session, q),
                                       args.repeat)
                          for label, q in queries.items()}
+        sql_times = {label: search_sql_time(db, search_service, q, args.repeat)
+                     for label, q in queries.items()}
         base_list = timed(baseline_newest, args.repeat)
         base_lookup = timed(baseline_lookup, args.repeat)
         db.session.remove()
@@ -172,9 +199,11 @@ def main() -> None:
             sys.exit(f"{url} answered {status['code']}: run `flask oms init` to sync permissions")
         print(f"{label:34s} {median * 1000:7.1f} ms ({best * 1000:.1f})  "
               f"HTTP {status['code']}  ratio to baseline SQL {median / baseline[0]:.0f}x")
-    print("search service alone (its queries and ORM objects, no page):")
+    print("search service alone (its queries and ORM objects, no page), and its SQL alone:")
     for label, (median, best) in service_times.items():
-        print(f"{label:34s} {median * 1000:7.1f} ms ({best * 1000:.1f})")
+        sql_median, sql_best = sql_times[label]
+        print(f"{label:34s} {median * 1000:7.1f} ms ({best * 1000:.1f})   "
+              f"SQL {sql_median * 1000:6.2f} ms ({sql_best * 1000:.2f})")
 
 
 if __name__ == "__main__":
