@@ -129,6 +129,8 @@ def test_every_list_page_fits_the_window_at_1400_px(app, live_server, page, shop
         assert measured["main"] >= WIDTH - 40, (path, measured)  # the width is used
 
     page.goto(f"{live_server}/orders/list/")
+    # The admin's menus (the most of any role), the user menu and the search box: one line.
+    assert page.locator(".oms-navbar").bounding_box()["height"] <= 60
     assert header_in_view(page, "Ship by") and header_in_view(page, "Placed")
     assert page.locator("table tbody tr").count() >= 24
     screenshot(page, "orders-list.png")
