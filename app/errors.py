@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, NotFound
 
+from .extensions import db
 from .services.errors import DomainError
 
 
@@ -57,10 +58,10 @@ def _http_error(err):
     code = err.code if isinstance(err, HTTPException) and err.code else 500
     title, advice = HTTP_ERROR_WORDS.get(code, HTTP_ERROR_WORDS[500])
     if wants_json():
-        return jsonify({"message": title, "code": _slug(title, code), "errors": {}}), code
-    from flask import current_app
-
+        return jsonify({"message": title, "code": _code_name(code), "errors": {}}), code
     try:
+        if code >= 500:
+            db.session.rollback()  # the failed request's transaction; the layout reads again
         return render_template("oms/http_error.html", status=code, title=title, advice=advice,
                                base_template=current_app.appbuilder.base_template,
                                appbuilder=current_app.appbuilder), code
@@ -69,6 +70,6 @@ def _http_error(err):
         return f"{code} {title}. {advice}", code, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def _slug(title: str, code: int) -> str:
+def _code_name(code: int) -> str:
     return {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"
             }.get(code, "server_error")

@@ -173,7 +173,7 @@ def main() -> None:
     pages = [
         ("orders list, newest first", "/orders/list/", base_list),
         ("orders list, status=shipped", "/orders/list/?_flt_0_status=shipped", base_list),
-        (f"orders list, channel filter", f"/orders/list/?_flt_0_channel={channel_id}", base_list),
+        ("orders list, channel filter", f"/orders/list/?_flt_0_channel={channel_id}", base_list),
         ("orders list, last page (offset)", "/orders/list/?page_OrderView=3000", base_list),
         ("REST /api/v1/order/ (25)", "/api/v1/order/", base_list),
         ("search by e-mail", f"/search?q={sample.email}", base_lookup),
