@@ -199,6 +199,9 @@ class SimOrder:
         }
 
 
+BACKLOG_DRAW_DAYS = 3.0
+
+
 class Clock:
     """Virtual UTC clock. Fixed mode (``start`` given): every tick moves forward by a seeded random
     step, fully deterministic. Real mode: ticks follow the wall clock (never backwards)."""
@@ -227,10 +230,12 @@ class Clock:
         newest-first order list), or up to ``max_days`` back for a backlog."""
         if self.fixed:
             return self.tick()
+        # One draw over the same range either way: a seeded sandbox then picks the same
+        # orders, payments and faults after it as before new orders were placed "just now".
+        seconds = self._rng.randint(60, int(max(max_days, BACKLOG_DRAW_DAYS) * 86400))
         if max_days <= 0:
-            return self.now() - timedelta(seconds=self._rng.randint(5, 120))
-        back = timedelta(seconds=self._rng.randint(60, int(max_days * 86400)))
-        return self.now() - back
+            return self.now() - timedelta(seconds=5 + seconds % 116)
+        return self.now() - timedelta(seconds=seconds)
 
 
 class Bucket:
