@@ -59,6 +59,9 @@ def init_logging(app: Flask) -> None:
             level=os.environ.get("OMS_LOG_LEVEL", "INFO"),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # "Initializing AppBuilder" twice per process, in every CLI command's output.
+        logging.getLogger("flask_appbuilder.base").setLevel(logging.WARNING)
 
 
 @event.listens_for(Engine, "connect")

@@ -23,13 +23,11 @@ def oms():
 @with_appcontext
 def init(demo: bool, order_count: int):
     """Upgrade the schema, sync roles and permissions, create the admin (and demo data)."""
-    from flask_migrate import upgrade
-
     from .security.manager import sync_roles
     from .services import users
 
     started = time.monotonic()
-    upgrade()
+    click.echo(_upgrade_schema())
     counts = sync_roles(current_app.appbuilder)
     click.echo("roles: " + ", ".join(f"{name} ({n} permissions)" for name, n in counts.items()))
     username = current_app.config["OMS_ADMIN_USER"]
@@ -45,6 +43,31 @@ def init(demo: bool, order_count: int):
         summary = demo_data.load(db.session, orders=order_count, echo=click.echo)
         click.echo("demo: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
     click.echo(f"init done in {time.monotonic() - started:.1f}s")
+
+
+def _upgrade_schema() -> str:
+    """Apply the pending migrations without alembic's line per revision; say what changed."""
+    import logging
+
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    def revision():
+        with db.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    before = revision()
+    config = current_app.extensions["migrate"].migrate.get_config()
+    config.attributes["quiet"] = True
+    command.upgrade(config, "head")
+    after = revision()
+    if before is None:
+        return f"database: schema created (revision {after})"
+    if before != after:
+        return f"database: schema upgraded from revision {before} to {after}"
+    return f"database: schema up to date (revision {after})"
 
 
 @oms.command("create-user")

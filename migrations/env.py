@@ -14,6 +14,9 @@ config = context.config
 # Keep the application's loggers alive when migrations run inside it.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
+if config.attributes.get("quiet"):
+    # `flask oms init` says in one line what changed; each revision's INFO line is noise there.
+    logging.getLogger('alembic').setLevel(logging.WARNING)
 
 
 def get_engine():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 from flask import current_app, g, has_request_context, request, session
 from flask_appbuilder.security.manager import BaseSecurityManager
@@ -86,6 +87,17 @@ class WaybillSecurityManager(SecurityManager):
             ).all())
         return (permission_name, view_name) in cache[key]
 
+    def auth_user_db(self, username, password):
+        # FAB reads the user, then writes the sign-in (last_login, counts) and commits. On
+        # SQLite a transaction that began as a reader cannot write once another connection
+        # (the scheduler) has committed since ("database is locked" at once, no busy wait):
+        # so the login's transaction takes the write lock when it begins. HTML and JSON
+        # logins both come here.
+        from ..services.transaction import sqlite_write_lock
+
+        with sqlite_write_lock(self.session):
+            return super().auth_user_db(username, password)
+
     def on_user_login(self, user):
         log.info("sign-in: %s", user.username)
 
@@ -102,6 +114,34 @@ def _end_session(app, user, **_):
     logins.end_session(db.session, session.pop(SESSION_TOKEN_KEY, None))
 
 
+# FAB warnings that a role sync always meets and that need nothing from anyone:
+# - create_db finds no user yet ("use flask fab command"): `flask oms init` creates the admin
+#   right after;
+# - several views share one resource (e.g. Order: the orders list, the review queue), so FAB's
+#   per-view sync proposes to delete the other views' permissions and refuses, because Admin
+#   holds them: they stay, which is what we want.
+EXPECTED_FAB_WARNINGS = ("No user yet created", "Refused to delete permission view")
+FAB_SECURITY_LOGGERS = ("flask_appbuilder.security.manager", "flask_appbuilder.security.sqla.manager")
+
+
+class _DropExpected(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(EXPECTED_FAB_WARNINGS)
+
+
+@contextmanager
+def _without_expected_fab_warnings():
+    quiet = _DropExpected()
+    loggers = [logging.getLogger(name) for name in FAB_SECURITY_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
 def sync_roles(appbuilder) -> dict[str, int]:
     """Create FAB's roles and permissions, then make each Waybill role hold exactly the
     permissions of the matrix plus the menus it can use. Idempotent."""
@@ -111,8 +151,9 @@ def sync_roles(appbuilder) -> dict[str, int]:
 
 def _sync_roles(appbuilder) -> dict[str, int]:
     sm = appbuilder.sm
-    BaseSecurityManager.create_db(sm)  # Admin and Public (FAB_CREATE_DB=False skips it)
-    appbuilder.add_permissions(update_perms=True)  # every view's permissions; Admin gets all
+    with _without_expected_fab_warnings():
+        BaseSecurityManager.create_db(sm)  # Admin and Public (FAB_CREATE_DB=False skips it)
+        appbuilder.add_permissions(update_perms=True)  # every view's permissions; Admin gets all
     menu_access = _menu_access_by_row(appbuilder)
     counts = {}
     for name in ROLES:

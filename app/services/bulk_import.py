@@ -42,6 +42,7 @@ from ..models import (
     normalize_sku,
 )
 from ..models.base import utcnow
+from ..models.orders import email_domain_of
 from . import catalog, fx, importing, risk, settings, storable, validation
 from .actor import Actor
 from .jsonable import to_jsonable
@@ -237,6 +238,7 @@ def _prepare(context: _PageContext, normalized: NormalizedOrder, digest: str,
         raw_payload=storable.json_payload(normalized.raw, encoded), payload_hash=digest, local_edits={},
         risk_signals=to_jsonable(normalized.risk or {}), screened_at=None, routing=None,
         ship_address_key=risk.address_key(values["shipping_address"]),
+        email_domain=email_domain_of(values["email"]),
         version=1, created_at=now, updated_at=now, **values,
     )
     lines = []

@@ -218,12 +218,20 @@ def _orders(session: Session, ctx: DemoContext, count: int, echo) -> int:
     return created
 
 
+# The longest the walk to a target can take, in days (the sum of the widest steps of
+# _advance: note, picking, packing, shipping, tracking, delivery, return, receipt, refund).
+# An order is placed at least that long before today, so its whole history is in the past.
+WALK_DAYS = {"picking": 0.6, "packed": 0.7, "partially_shipped": 1.3, "shipped": 1.3,
+             "delivered": 4.7, "returned": 17.2}
+
+
 def _age_for(target: str, rng: random.Random) -> float:
     early = {"new_payment_hold", "new_review_hold", "new_unknown_sku", "allocated",
              "allocated_manual_hold", "partially_allocated", "backordered", "picking", "packed"}
+    least = WALK_DAYS.get(target, 0.5)
     if target in early:
-        return rng.uniform(0, 3)
-    return rng.uniform(2, 90)
+        return least + rng.uniform(0, 3)
+    return rng.uniform(max(2, least), 90)
 
 
 def _normalized(ctx, rng, channel, external_id, i, target, placed_at) -> NormalizedOrder:
@@ -288,10 +296,12 @@ def _walk(session, ctx: DemoContext, rng, channel, external_id, i, target, place
     """Import the order and take it through the services up to its target status."""
     normalized = _normalized(ctx, rng, channel, external_id, i, target, placed_at)
     moment = placed_at
+    now = datetime.now(timezone.utc)
 
     def later(minutes_low: int, minutes_high: int):
+        # Never past now (WALK_DAYS keeps it so; this holds it should a step grow).
         nonlocal moment
-        moment = moment + timedelta(minutes=rng.randrange(minutes_low, minutes_high))
+        moment = min(moment + timedelta(minutes=rng.randrange(minutes_low, minutes_high)), now)
         return clock_at(moment)
 
     with clock_at(moment):

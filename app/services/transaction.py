@@ -33,15 +33,34 @@ def write_intent():
         WRITE_INTENT.reset(token)
 
 
+def _begin_writing(session: Session):
+    """On SQLite: end a clean read snapshot, so the next transaction starts fresh, and make
+    it begin with the write lock. Returns the WRITE_INTENT token to reset, or None."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    real = session() if isinstance(session, scoped_session) else session
+    if real.in_transaction() and not (real.new or real.dirty or real.deleted):
+        real.commit()  # end a read snapshot so the write transaction starts fresh
+    return WRITE_INTENT.set(True)
+
+
+@contextmanager
+def sqlite_write_lock(session: Session):
+    """For code outside the services that reads and then writes in one transaction (FAB's
+    login: find the user, then record the sign-in): on SQLite it takes the write lock when
+    its transaction begins, waiting its turn under the busy timeout. No commit of its own."""
+    token = _begin_writing(session)
+    try:
+        yield
+    finally:
+        if token is not None:
+            WRITE_INTENT.reset(token)
+
+
 @contextmanager
 def unit_of_work(session: Session):
     depth = session.info.get(_DEPTH, 0)
-    token = None
-    if depth == 0 and session.get_bind().dialect.name == "sqlite":
-        real = session() if isinstance(session, scoped_session) else session
-        if real.in_transaction() and not (real.new or real.dirty or real.deleted):
-            real.commit()  # end a read snapshot so the write transaction starts fresh
-        token = WRITE_INTENT.set(True)
+    token = _begin_writing(session) if depth == 0 else None
     session.info[_DEPTH] = depth + 1
     try:
         yield session

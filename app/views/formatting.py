@@ -123,6 +123,19 @@ def pretty_json(value) -> Markup:
     return Markup('<pre class="oms-json">{}</pre>').format(text)
 
 
+def json_size(value) -> str:
+    """What a collapsed JSON document holds, in words: "14 fields, 3.2 kB"."""
+    if value in (None, {}, []):
+        return "empty"
+    size = len(json.dumps(value, default=str, ensure_ascii=False).encode())
+    amount = f"{size} bytes" if size < 1000 else f"{size / 1000:.1f} kB"
+    if isinstance(value, dict):
+        return f"{len(value)} field{'' if len(value) == 1 else 's'}, {amount}"
+    if isinstance(value, list):
+        return f"{len(value)} item{'' if len(value) == 1 else 's'}, {amount}"
+    return amount
+
+
 def changes(value) -> Markup:
     """An audit ``changes`` dict: field: old → new."""
     if not value:
@@ -149,7 +162,7 @@ def _short(value) -> str:
 FILTERS = {
     "oms_money": money, "oms_utc": utc, "oms_status": status_badge, "oms_hold": hold_badge,
     "oms_holds": hold_badges, "oms_yes_no": yes_no, "oms_signed": signed,
-    "oms_address": address, "oms_json": pretty_json, "oms_changes": changes,
+    "oms_address": address, "oms_json": pretty_json, "oms_json_size": json_size, "oms_changes": changes,
     "oms_humanize": humanize,
 }
 

@@ -277,8 +277,8 @@ class SyncRunView(ReadOnlyModelView):
     list_title = "Sync runs"
     show_title = "Sync run"
     list_columns = ["started_at", "job", "channel", "status", "duration_ms", "fetched", "created",
-                    "updated", "unchanged", "conflicts", "errors", "cursor_before",
-                    "cursor_after", "error_message"]
+                    "updated", "unchanged", "conflicts", "errors", "cursor_after",
+                    "error_message"]  # the cursor before is the previous run's after: on the run's page
     show_columns = ["started_at", "finished_at", "job", "channel", "status", "duration_ms",
                     "fetched", "created", "updated", "unchanged", "conflicts", "errors",
                     "cursor_before", "cursor_after", "error_message"]

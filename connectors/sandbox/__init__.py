@@ -34,18 +34,24 @@ def channel_base_urls(root: str, shop: str = "demo", region: str = "na") -> dict
 DEMO_SHOPS = {"shopify": "demo", "woocommerce": "demo", "amazon": "eu"}
 
 
+# The orders a shop already has when the sandbox starts were placed over these last days;
+# every order that arrives later (trickle, control API) was placed just now.
+BACKLOG_DAYS = 3
+
+
 def run_sandbox(host: str = "127.0.0.1", port: int = 8099, catalog: Optional[list[dict]] = None, *,
                 seed: int = 0, orders: int = 0, trickle: float = 0) -> None:
     """Serve the sandbox until interrupted (what ``flask oms sandbox --port`` calls).
 
-    ``orders``: create that many orders per channel at start. ``trickle``: every that many
+    ``orders``: create that many orders per channel at start (a backlog of the last
+    BACKLOG_DAYS days). ``trickle``: every that many
     seconds a new order arrives on each channel (and now and then an earlier one is paid,
     updated or cancelled), so a demo keeps moving while someone looks around.
     """
     app = create_sandbox_app(catalog=catalog, seed=seed)
     if orders:
         for channel, shop in DEMO_SHOPS.items():
-            app.state.create_orders(channel, orders, shop)
+            app.state.create_orders(channel, orders, shop, backlog_days=BACKLOG_DAYS)
     if trickle > 0:
         threading.Thread(target=_trickle, args=(app.state, trickle), name="sandbox-trickle",
                          daemon=True).start()

@@ -349,7 +349,8 @@ class SandboxApp:
 
     def ctl_orders(self, request: Request) -> Response:
         body = self._body(request)
-        created = self.state.create_orders(self._channel(body), int(body.get("count", 1)), body.get("shop"))
+        created = self.state.create_orders(self._channel(body), int(body.get("count", 1)), body.get("shop"),
+                                           backlog_days=float(body.get("backlog_days") or 0))
         return json_response({"created": [o.external_id for o in created]})
 
     def ctl_update(self, request: Request) -> Response:

@@ -202,6 +202,9 @@ class SimOrder:
         }
 
 
+BACKLOG_DRAW_DAYS = 3.0
+
+
 class Clock:
     """Virtual UTC clock. Fixed mode (``start`` given): every tick moves forward by a seeded random
     step, fully deterministic. Real mode: ticks follow the wall clock (never backwards)."""
@@ -224,12 +227,18 @@ class Clock:
             self._now = max(self._now, datetime.now(timezone.utc).replace(microsecond=0))
         return self._now
 
-    def past(self, max_days: float = 3.0) -> datetime:
-        """A creation time for new orders: just now (fixed mode) or up to ``max_days`` back (real mode)."""
+    def past(self, max_days: float = 0) -> datetime:
+        """A creation time for a new order: the next tick (fixed mode); in real mode a moment
+        ago (a minute or two: an order that arrives now was placed just now, and tops the
+        newest-first order list), or up to ``max_days`` back for a backlog."""
         if self.fixed:
             return self.tick()
-        back = timedelta(seconds=self._rng.randint(60, int(max_days * 86400)))
-        return self.now() - back
+        # One draw over the same range either way: a seeded sandbox then picks the same
+        # orders, payments and faults after it as before new orders were placed "just now".
+        seconds = self._rng.randint(60, int(max(max_days, BACKLOG_DRAW_DAYS) * 86400))
+        if max_days <= 0:
+            return self.now() - timedelta(seconds=5 + seconds % 116)
+        return self.now() - timedelta(seconds=seconds)
 
 
 class Bucket:
@@ -370,7 +379,10 @@ class SandboxState:
     def _money_in(self, base: Decimal, currency: str) -> Decimal:
         return q(base * RATES[currency], currency)
 
-    def create_orders(self, channel: str, count: int, shop: Optional[str] = None) -> list[SimOrder]:
+    def create_orders(self, channel: str, count: int, shop: Optional[str] = None,
+                      backlog_days: float = 0) -> list[SimOrder]:
+        """New orders placed just now, or with ``backlog_days`` spread over that many days
+        back (the orders a shop already had when the sandbox starts)."""
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}")
         shop = shop or ("na" if channel == "amazon" else "demo")
@@ -379,10 +391,10 @@ class SandboxState:
         created = []
         with self.lock:
             for _ in range(int(count)):
-                created.append(self._create_one(channel, shop))
+                created.append(self._create_one(channel, shop, backlog_days))
         return created
 
-    def _create_one(self, channel: str, shop: str) -> SimOrder:
+    def _create_one(self, channel: str, shop: str, backlog_days: float = 0) -> SimOrder:
         rng = self.rng
         self.seq += 1
         seq = self.seq
@@ -410,7 +422,7 @@ class SandboxState:
                                  digital=item["digital"]))
         shipping = Decimal(0) if digital_only else self._money_in(rng.choice([Decimal("0"), Decimal("4.90"),
                                                                                Decimal("9.90")]), currency)
-        created = self.clock.past()
+        created = self.clock.past(backlog_days)
         roll = rng.random()
         if roll < 0.15:
             payment, fulfilled = "pending", False

@@ -179,3 +179,18 @@ def test_python_m_entry_point():
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_new_orders_are_placed_just_now_and_a_start_up_backlog_over_the_last_days():
+    """An order that arrives while the sandbox runs (trickle, control API) was placed a
+    moment ago, so it tops the newest-first order list once pulled; only the orders a shop
+    already had at start-up are spread over the last days."""
+    app = create_sandbox_app(seed=5)  # real clock
+    now = datetime.now(timezone.utc)
+    fresh = app.state.create_orders("woocommerce", 20)
+    assert all(now - timedelta(minutes=3) <= o.created_at <= now + timedelta(seconds=5)
+               for o in fresh)
+    backlog = app.state.create_orders("shopify", 40, backlog_days=3)
+    ages = [now - o.created_at for o in backlog]
+    assert max(ages) > timedelta(hours=12) and max(ages) <= timedelta(days=3, minutes=1)
+    assert all(o.created_at <= o.updated_at for o in fresh + backlog)

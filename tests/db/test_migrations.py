@@ -39,7 +39,8 @@ def test_schema_has_every_table_and_search_index(app):
     assert "alembic_version" in tables
     order_indexes = index_names("orders")
     assert {"ix_orders_order_number", "ix_orders_external_id", "ix_orders_status_placed_at",
-            "ix_orders_email_lower", "ix_orders_customer_name_lower"} <= order_indexes
+            "ix_orders_email_lower", "ix_orders_customer_name_lower",
+            "ix_orders_email_domain"} <= order_indexes
     shipment_indexes = index_names("shipments")
     assert "ix_shipments_tracking_number" in shipment_indexes
 

@@ -138,8 +138,14 @@ def under_review(make, shop):
 def test_queue_lists_orders_with_reasons(client_for, under_review, shop):
     page = client_for("support").get("/review/list/").get_data(as_text=True)
     for order in under_review:
-        assert order.order_number in page
-    assert "above the review threshold" in page
+        # Each order once (its link, its row with who and how much), its actions under it.
+        assert page.count(f'href="/orders/show/{order.id}"') == 1
+        row = page[page.index(f'id="review-{order.id}"'):]
+        row, actions = row.split('class="oms-review-actions"', 1)
+        assert order.email in row and "6,000.00" in row and "above the review threshold" in row
+        actions = actions.split('class="oms-review-order"', 1)[0]
+        assert f"/review/{order.id}/approve" in actions and f"/review/{order.id}/reject" in actions
+        assert f'name="ids" value="{order.id}" form="oms-review-bulk"' in row
     assert shop.order.order_number not in page  # allocated, nothing to review
 
 

@@ -9,14 +9,15 @@ document.addEventListener("click", function (event) {
   }
 });
 
-/* A "select all" checkbox ticks the boxes its data-select-all selector names. */
+/* A "select all" box: <input type="checkbox" data-check-all="#form-id"> ticks the boxes
+   named ids that belong to that form (inside it or tied to it with form=). */
 document.addEventListener("change", function (event) {
   var box = event.target;
-  var selector = box.getAttribute && box.getAttribute("data-select-all");
-  if (!selector) {
-    return;
-  }
-  document.querySelectorAll(selector).forEach(function (other) {
-    other.checked = box.checked;
+  var selector = box.getAttribute && box.getAttribute("data-check-all");
+  if (!selector) { return; }
+  var form = document.querySelector(selector);
+  if (!form) { return; }
+  Array.prototype.forEach.call(form.elements, function (element) {
+    if (element.name === "ids" && element.type === "checkbox") { element.checked = box.checked; }
   });
 });
