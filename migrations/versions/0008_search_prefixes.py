@@ -4,8 +4,8 @@ on PostgreSQL with the text_pattern_ops operator class (a default btree index fo
 database collation, whose order skips punctuation, so a range over it could miss 'ann.'),
 on SQLite plain indexes (BINARY order is byte order). Customers' e-mails get one too.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07 04:00:00.000000
 
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
