@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
-from .base import NormalizedAddress, NormalizedLine, NormalizedOrder
+from .base import NormalizedAddress, NormalizedLine, NormalizedOrder, checked
 from .errors import ChannelAuthError, ChannelError, ChannelNotFound, InvalidPayload
 from .http import SP_API_RATES, ChannelSession, make_session
 from .paging import PagedOrderConnector
@@ -38,6 +38,8 @@ FINANCIAL_STATUS = {
     "Canceled": "voided",
     "Unfulfillable": "pending",
 }
+
+V0_FULFILLMENT = {"Shipped": "fulfilled", "PartiallyShipped": "partial"}
 
 MARKETPLACE_CURRENCY = {
     "ATVPDKIKX0DER": "USD", "A2EUQ1WTGCTBG2": "CAD", "A1AM78C64UM0Y8": "MXN", "A2Q3Y263D00KWC": "BRL",
@@ -147,6 +149,12 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
 
     lines: list[NormalizedLine] = []
     subtotal = shipping = tax = discount = Decimal("0")
+    charges: dict[str, Decimal] = {}
+
+    def charge(name: str, value: Decimal) -> None:
+        if value:
+            charges[name] = charges.get(name, Decimal("0")) + value
+
     cancel_requests: list[str] = []
     for index, item in enumerate(item_list):
         iw = f"OrderItems[{index}]"
@@ -155,13 +163,31 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
         quantity = as_int(require(item, "QuantityOrdered", f"{where}.{iw}"), f"{where}.{iw}.QuantityOrdered")
         if item.get("ItemPrice") is None and status not in ("Pending", "PendingAvailability", "Canceled"):
             raise InvalidPayload(f"{where}.{iw}: missing ItemPrice on a {status} order")
-        line_total = amount(item.get("ItemPrice"), f"{iw}.ItemPrice")
+        line_total = amount(item.get("ItemPrice"), f"{iw}.ItemPrice")  # unit price x quantity
         item_tax = amount(item.get("ItemTax"), f"{iw}.ItemTax")
         promo = amount(item.get("PromotionDiscount"), f"{iw}.PromotionDiscount")
         subtotal += line_total
         shipping += amount(item.get("ShippingPrice"), f"{iw}.ShippingPrice")
         tax += item_tax + amount(item.get("ShippingTax"), f"{iw}.ShippingTax")
         discount += promo + amount(item.get("ShippingDiscount"), f"{iw}.ShippingDiscount")
+        # charges beyond goods and shipping, each in the order's currency (or refused)
+        # gift wrap sits in the item's (restricted) BuyerInfo, or on the item itself
+        item_buyer = item.get("BuyerInfo") if isinstance(item.get("BuyerInfo"), dict) else {}
+        for key, name in (("GiftWrapPrice", "gift_wrap"), ("GiftWrapTax", "gift_wrap_tax")):
+            block = item.get(key) if item.get(key) is not None else item_buyer.get(key)
+            place = f"{iw}.{key}" if item.get(key) is not None else f"{iw}.BuyerInfo.{key}"
+            charge(name, amount(block, place))
+        charge("cod_fee", amount(item.get("CODFee"), f"{iw}.CODFee"))
+        charge("cod_fee_discount", amount(item.get("CODFeeDiscount"), f"{iw}.CODFeeDiscount"))
+        points = item.get("PointsGranted")
+        if isinstance(points, dict):
+            # Amazon points the seller grants the buyer (JP): the seller's cost, not the buyer's
+            charge("points_granted", amount(points.get("PointsMonetaryValue"), f"{iw}.PointsGranted"))
+            if points.get("PointsNumber") not in (None, ""):
+                charge("points_granted_number", Decimal(as_int(points["PointsNumber"],
+                                                               f"{where}.{iw}.PointsGranted.PointsNumber")))
+        elif points is not None:
+            raise InvalidPayload(f"{where}.{iw}.PointsGranted: expected an object")
         cancel = item.get("BuyerRequestedCancel") or {}
         if isinstance(cancel, dict) and _flag(cancel.get("IsBuyerRequestedCancel")):
             cancel_requests.append(text(cancel.get("BuyerCancelReason")) or "buyer requested cancellation")
@@ -172,12 +198,16 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
             title=text(item.get("Title")) or text(sku) or text(item.get("ASIN")) or "",
             quantity=quantity,
             unit_price=unit_price(line_total, quantity),
+            subtotal=line_total,
             tax=item_tax,
             discount=promo,
             # Orders v0 has no per-item cancelled quantity (a buyer's request is only a
             # request; a seller cancels whole orders): unknown, never a guessed 0.
             quantity_cancelled=None,
         ))
+    tax += charges.get("gift_wrap_tax", Decimal("0"))
+    fees = (charges.get("gift_wrap", Decimal("0")) + charges.get("cod_fee", Decimal("0"))
+            - charges.get("cod_fee_discount", Decimal("0")))
 
     buyer = order.get("BuyerInfo") if isinstance(order.get("BuyerInfo"), dict) else {}
     shipping_address = _address(order.get("ShippingAddress"))
@@ -193,7 +223,7 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
     if order.get("PaymentMethod") == "COD":
         risk["payment_method"] = "COD"
 
-    return NormalizedOrder(
+    return checked(NormalizedOrder(
         external_id=order_id,
         order_number=order_id,
         placed_at=parse_time(order.get("PurchaseDate"), f"{where}.PurchaseDate", required=True),
@@ -203,6 +233,7 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
         shipping_total=shipping,
         tax_total=tax,
         discount_total=discount,
+        fees_total=fees,
         total=total,
         email=email(buyer.get("BuyerEmail")) or email(order.get("BuyerEmail")),
         customer_name=text(buyer.get("BuyerName")) or text(order.get("BuyerName"))
@@ -213,6 +244,8 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
         financial_status=FINANCIAL_STATUS[status],
         channel_status=status,
         fulfilled_by_channel=afn or status == "Shipped",
+        # shipped only when Amazon says so: an FBA order is Pending or Unshipped first
+        fulfillment_status=V0_FULFILLMENT.get(status, "unfulfilled"),
         cancelled=cancelled,
         cancelled_at=parse_time(order.get("LastUpdateDate"), f"{where}.LastUpdateDate") if cancelled else None,
         cancel_reason=(cancel_requests[0] if cancel_requests else None) if cancelled else None,
@@ -221,8 +254,9 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
         ship_by=parse_time(order.get("LatestShipDate"), f"{where}.LatestShipDate"),
         risk=risk,
         tags=[],
+        charges=charges,
         raw={"order": order, "items": item_list},
-    )
+    ))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from .base import NormalizedAddress, NormalizedLine, NormalizedOrder, NormalizedRefund
+from .base import NormalizedAddress, NormalizedLine, NormalizedOrder, NormalizedRefund, checked
 from .errors import ChannelError, InvalidPayload
 from .http import ChannelSession, make_session
 from .paging import PagedOrderConnector
@@ -178,7 +178,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
     if order.get("cancel_reason") == "fraud":
         risk["cancel_reason"] = "fraud"
 
-    return NormalizedOrder(
+    return checked(NormalizedOrder(
         external_id=str(order_id),
         order_number=text(order.get("name")) or (f"#{order['order_number']}" if order.get("order_number")
                                                    else str(order_id)),
@@ -202,6 +202,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
         channel_status=f"{raw_financial or 'pending'}/{fulfillment or 'unfulfilled'}"
         + ("/cancelled" if cancelled_at else ""),
         fulfilled_by_channel=fulfillment == "fulfilled",
+        fulfillment_status={"fulfilled": "fulfilled", "partial": "partial"}.get(fulfillment, "unfulfilled"),
         cancelled=cancelled_at is not None,
         cancelled_at=cancelled_at,
         cancel_reason=text(order.get("cancel_reason")) if cancelled_at else None,
@@ -211,7 +212,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
         risk=risk,
         tags=tags,
         raw=raw,
-    )
+    ))
 
 
 class ShopifyConnector(PagedOrderConnector):

@@ -6,14 +6,15 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Optional
 
-from .state import EXPONENT, SimOrder
+from .. import currencies
+from .state import SimOrder
 
 SHOP_TZ = timezone(timedelta(hours=-4))   # Shopify shop time zone: times carry "-04:00"
 WOO_TZ = timezone(timedelta(hours=-3))    # WooCommerce site time zone: local times have no offset
 
 
 def amount(value: Decimal, currency: str) -> str:
-    places = EXPONENT.get(currency, 2)
+    places = currencies.minor_units(currency)
     return f"{value:.{places}f}"
 
 

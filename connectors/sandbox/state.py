@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Optional
 
+from .. import currencies
+
 CHANNELS = ("shopify", "woocommerce", "amazon")
 
 DEFAULT_CREDENTIALS: dict[str, dict[str, str]] = {
@@ -59,7 +61,6 @@ COUNTRIES = [
 ]
 RATES = {"USD": Decimal("1"), "EUR": Decimal("0.92"), "GBP": Decimal("0.79"), "JPY": Decimal("150"),
          "PLN": Decimal("4"), "CAD": Decimal("1.36")}
-EXPONENT = {"JPY": 0}
 
 AMAZON_REGIONS = {
     "na": [("ATVPDKIKX0DER", "US", "Amazon.com"), ("A2EUQ1WTGCTBG2", "CA", "Amazon.ca")],
@@ -77,7 +78,7 @@ SHOPIFY_LEAK = 2.0
 
 
 def quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-EXPONENT.get(currency, 2))
+    return currencies.quantum(currency)
 
 
 def q(amount: Decimal, currency: str) -> Decimal:
