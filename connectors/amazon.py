@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
+from . import amazon_2026
 from .base import NormalizedAddress, NormalizedLine, NormalizedOrder, checked
 from .errors import ChannelAuthError, ChannelError, ChannelNotFound, InvalidPayload
 from .http import SP_API_RATES, ChannelSession, make_session
@@ -114,14 +115,21 @@ def _flag(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def normalize_order(order: Any, items: Any) -> NormalizedOrder:
-    """An SP-API order (``getOrders`` element or ``getOrder`` payload) and its ``OrderItems``
-    (a list, or the ``getOrderItems`` payload/envelope) as a ``NormalizedOrder``.
+def normalize_order(order: Any, items: Any = None) -> NormalizedOrder:
+    """An SP-API order as a ``NormalizedOrder``, from either Orders API version:
 
-    ``ItemPrice`` is the line total (unit price x quantity); ``OrderTotal`` is absent while the
-    order is Pending, which gives ``total=None``.
+    - 2026-01-01 (an ``orderId`` is present): a ``searchOrders`` element or the ``getOrder`` body,
+      items embedded (``items`` is not used): :mod:`connectors.amazon_2026`;
+    - v0: a ``getOrders`` element or ``getOrder`` payload and its ``OrderItems`` (a list, or the
+      ``getOrderItems`` payload/envelope). ``ItemPrice`` is the line total (unit price x
+      quantity); ``OrderTotal`` is absent while the order is Pending, which gives ``total=None``.
     """
-    order = _payload(order, "order")
+    if amazon_2026.is_2026(order):
+        return amazon_2026.normalize_order(order, MARKETPLACE_CURRENCY)
+    return _normalize_v0(_payload(order, "order"), [] if items is None else items)
+
+
+def _normalize_v0(order: Any, items: Any) -> NormalizedOrder:
     if not isinstance(order, dict):
         raise InvalidPayload(f"amazon: expected an order object, got {type(order).__name__}")
     order_id = str(require(order, "AmazonOrderId", "amazon: order"))
