@@ -1,13 +1,20 @@
-"""Amazon Selling Partner API, Orders v0 connector.
+"""Amazon Selling Partner API orders connector: Orders API 2026-01-01 by default, v0 as fallback.
 
-``getOrders`` (``GET {base}/orders/v0/orders?MarketplaceIds=..&LastUpdatedAfter=..``, paged with
-``NextToken``) then ``getOrderItems`` per order (``/orders/v0/orders/{id}/orderItems``, with its own
-``NextToken``). Auth: a Login with Amazon access token (refresh-token grant, cached until shortly
-before it expires, refreshed once when the API says it expired) in ``x-amz-access-token``.
-Rate limits: SP-API usage plans per operation (:data:`connectors.http.SP_API_RATES`).
+- **2026-01-01** (``api_version="2026-01-01"``): ``searchOrders`` (``GET {base}/orders/2026-01-01/orders
+  ?lastUpdatedAfter=..&marketplaceIds=..&includedData=..``, paged with ``paginationToken``, which
+  expires after 24 hours) and ``getOrder``; items, buyer and recipient are in the order (PII needs
+  the application's restricted role, no RDT). Shape and normalisation: :mod:`connectors.amazon_2026`.
+- **v0** (``api_version="v0"``, removed by Amazon on 2027-03-27): ``getOrders`` (``NextToken``) then
+  ``getOrderItems`` per order; the buyer and full address from ``getOrderAddress`` and
+  ``getOrderBuyerInfo`` with a Restricted Data Token (Tokens API), one token for every order.
+
+Auth: a Login with Amazon access token (refresh-token grant, cached until shortly before it
+expires, refreshed once when the API says it expired) in ``x-amz-access-token``. Rate limits:
+SP-API usage plans per operation, each version its own (:data:`connectors.http.SP_API_RATES`).
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -27,7 +34,13 @@ from .paging import PagedOrderConnector
 from .parsing import address_or_none, as_int, email, join_name, money, parse_time, require, text, unit_price
 
 DEFAULT_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
+# Orders API versions a channel can read; 2026-01-01 by default, v0 (removed 2027-03-27) as fallback
+API_VERSIONS = (amazon_2026.VERSION, "v0")
+DEFAULT_API_VERSION = amazon_2026.VERSION
+MAX_RESTARTS = 3
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+
+log = logging.getLogger("connectors")
 
 FINANCIAL_STATUS = {
     "PendingAvailability": "pending",
@@ -314,12 +327,54 @@ class LwaTokenProvider:
 
 
 class _AccessTokenAuth(AuthBase):
+    """The LWA access token on every request, unless the request carries a Restricted Data
+    Token already (an RDT *is* the access token of the restricted calls it names)."""
+
     def __init__(self, provider: LwaTokenProvider):
         self.provider = provider
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["x-amz-access-token"] = self.provider.token()
+        if not request.headers.get("x-amz-access-token"):
+            request.headers["x-amz-access-token"] = self.provider.token()
         return request
+
+
+class RestrictedDataTokens:
+    """Restricted Data Tokens (Tokens API ``createRestrictedDataToken``) for Orders v0's PII:
+    one token for the generic paths ``/orders/v0/orders/{orderId}/address`` and ``.../buyerInfo``
+    serves every order, cached until shortly before it expires."""
+
+    PATH = "/tokens/2021-03-01/restrictedDataToken"
+    RESOURCES = [{"method": "GET", "path": "/orders/v0/orders/{orderId}/address"},
+                 {"method": "GET", "path": "/orders/v0/orders/{orderId}/buyerInfo"}]
+
+    def __init__(self, connector: "AmazonConnector", clock: Callable[[], float] = time.monotonic):
+        self.connector = connector
+        self._clock = clock
+        self._token: Optional[str] = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.issued = 0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token and self._clock() < self._expires_at:
+                return self._token
+            data, _ = self.connector.session.request_json(
+                "POST", f"{self.connector.base_url}{self.PATH}", json={"restrictedResources": self.RESOURCES},
+                operation="createRestrictedDataToken")
+            token = data.get("restrictedDataToken") if isinstance(data, dict) else None
+            if not token:
+                raise ChannelAuthError("amazon: the Tokens API returned no restrictedDataToken", channel="amazon")
+            expires_in = float(data.get("expiresIn") or 3600)
+            self._token = token
+            self._expires_at = self._clock() + (expires_in - min(60.0, expires_in / 10)) * self.connector.time_scale
+            self.issued += 1
+            return token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token, self._expires_at = None, 0.0
 
 
 def _sandbox_token_url(base_url: str) -> Optional[str]:
@@ -343,6 +398,7 @@ class AmazonConnector(PagedOrderConnector):
 
     def __init__(self, base_url: str, credentials: dict, *, marketplace_ids: Optional[list[str]] = None,
                  token_url: Optional[str] = None, page_size: int = 100, time_scale: float = 1.0,
+                 api_version: Optional[str] = None,
                  session: Optional[ChannelSession] = None, max_retries: int = 5,
                  timeout: tuple[float, float] = (5.0, 30.0)):
         credentials = credentials or {}
@@ -359,6 +415,11 @@ class AmazonConnector(PagedOrderConnector):
         # None: every marketplace the seller participates in, asked once (getMarketplaceParticipations)
         self._marketplace_ids: Optional[list[str]] = list(ids) if ids else None
         self.page_size = max(1, min(int(page_size), 100))
+        self.api_version = api_version or credentials.get("api_version") or DEFAULT_API_VERSION
+        if self.api_version not in API_VERSIONS:
+            raise ValueError(f"amazon: api_version must be one of {', '.join(API_VERSIONS)}")
+        self.time_scale = time_scale
+        self.restarts = 0  # searchOrders passes begun again after a pagination token expired
         self.session = session or make_session("amazon", rate_limits=SP_API_RATES, time_scale=time_scale,
                                                max_retries=max_retries, timeout=timeout)
         lwa_session = make_session("amazon-lwa", time_scale=time_scale, max_retries=max_retries, timeout=timeout)
@@ -368,18 +429,28 @@ class AmazonConnector(PagedOrderConnector):
             session=lwa_session, time_scale=time_scale)
         self.session.auth = _AccessTokenAuth(self.tokens)
         self.session.headers["Accept"] = "application/json"
+        self.rdt = RestrictedDataTokens(self)
 
     # -- HTTP --------------------------------------------------------------------------------
-    def _get(self, path: str, operation: str, params: Optional[dict] = None) -> Any:
+    def _call(self, path: str, operation: str, params: Optional[dict] = None, restricted: bool = False) -> Any:
         url = f"{self.base_url}{path}"
+        provider = self.rdt if restricted else self.tokens
+
+        def send():
+            headers = {"x-amz-access-token": self.rdt.token()} if restricted else None
+            return self.session.get_json(url, params=params, operation=operation, headers=headers)[0]
+
         try:
-            data, _ = self.session.get_json(url, params=params, operation=operation)
+            return send()
         except ChannelAuthError as exc:
             if exc.status != 403:
                 raise
-            # SP-API answers 403 to an expired access token: refresh once and try again
-            self.tokens.invalidate()
-            data, _ = self.session.get_json(url, params=params, operation=operation)
+            # SP-API answers 403 to an expired access (or restricted data) token: renew once
+            provider.invalidate()
+            return send()
+
+    def _get(self, path: str, operation: str, params: Optional[dict] = None, restricted: bool = False) -> Any:
+        data = self._call(path, operation, params, restricted)
         if not isinstance(data, dict) or not isinstance(data.get("payload"), (dict, list)):
             raise ChannelError(f"amazon: {operation} returned no payload", channel="amazon")
         return data["payload"]
@@ -411,21 +482,76 @@ class AmazonConnector(PagedOrderConnector):
                 ids.append(marketplace["id"])
         return ids
 
+    def _with_restricted_data(self, order: dict) -> dict:
+        """A v0 order with its buyer and full shipping address, read with a Restricted Data
+        Token (``getOrderAddress``, ``getOrderBuyerInfo``). Pending and cancelled orders have
+        none to give. The copy keeps them, so the stored payload normalises the same again."""
+        if order.get("OrderStatus") in ("Pending", "PendingAvailability", "Canceled"):
+            return order
+        order_id = order["AmazonOrderId"]
+        address = self._get(f"/orders/v0/orders/{order_id}/address", "getOrderAddress", restricted=True)
+        buyer = self._get(f"/orders/v0/orders/{order_id}/buyerInfo", "getOrderBuyerInfo", restricted=True)
+        copy = dict(order)
+        if isinstance(address, dict) and address.get("ShippingAddress"):
+            copy["ShippingAddress"] = address["ShippingAddress"]
+        if isinstance(buyer, dict):
+            copy["BuyerInfo"] = {k: v for k, v in buyer.items() if k != "AmazonOrderId"}
+        return copy
+
     # -- PagedOrderConnector -----------------------------------------------------------------
     def _raw_id(self, raw: Any) -> str:
-        return str(raw["AmazonOrderId"])
+        return str(raw.get("orderId") or raw["AmazonOrderId"])
 
     def _normalize_raw(self, raw: Any) -> NormalizedOrder:
+        if self.api_version == amazon_2026.VERSION:
+            return normalize_order(raw)  # items, buyer and recipient are in the order
         order_id = raw.get("AmazonOrderId") if isinstance(raw, dict) else None
         if not order_id:
             raise InvalidPayload("amazon: order without AmazonOrderId")
         try:
             items = self._fetch_items(order_id)
+            raw = self._with_restricted_data(raw)
         except ChannelNotFound as exc:
-            raise InvalidPayload(f"amazon: order {order_id}: its items are not found ({exc})") from None
+            raise InvalidPayload(f"amazon: order {order_id}: its items or restricted data are not found ({exc})") \
+                from None
         return normalize_order(raw, items)
 
     def _fetch_raw_page(self, updated_since: datetime, cursor: Optional[str]) -> tuple[list, Optional[str]]:
+        if self.api_version == amazon_2026.VERSION:
+            return self._search_orders(updated_since, cursor)
+        return self._get_orders_v0(updated_since, cursor)
+
+    def _search_orders(self, updated_since: datetime, cursor: Optional[str]) -> tuple[list, Optional[str]]:
+        """One page of ``searchOrders``. A continuation sends every parameter of the first request
+        again with the ``paginationToken``. A token lives 24 hours: when Amazon says it expired,
+        the pass begins again from its first page (importing is idempotent: the orders already
+        seen change nothing), at most :data:`MAX_RESTARTS` times."""
+        params: dict[str, Any] = {
+            "lastUpdatedAfter": updated_since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "marketplaceIds": ",".join(self.marketplace_ids),
+            "includedData": ",".join(amazon_2026.INCLUDED_DATA),
+            "maxResultsPerPage": self.page_size,
+        }
+        if cursor:
+            params["paginationToken"] = cursor
+        try:
+            data = self._call(f"/orders/{amazon_2026.VERSION}/orders", "searchOrders", params)
+        except ChannelError as exc:
+            if not (cursor and exc.status == 400 and "expired" in (exc.body or "").lower()):
+                raise
+            self.restarts += 1
+            if self.restarts > MAX_RESTARTS:
+                raise ChannelError(f"amazon: searchOrders pagination tokens expired {self.restarts} times in "
+                                   "this pass", channel="amazon", status=400) from None
+            log.warning("amazon: the searchOrders pagination token expired; beginning the pass again")
+            self._restarted = True  # the first page again is no replayed page (paging.py)
+            return self._search_orders(updated_since, None)
+        orders = data.get("orders") if isinstance(data, dict) else None
+        if not isinstance(orders, list):
+            raise ChannelError("amazon: searchOrders returned no orders list", channel="amazon")
+        return orders, ((data.get("pagination") or {}).get("nextToken") or None)
+
+    def _get_orders_v0(self, updated_since: datetime, cursor: Optional[str]) -> tuple[list, Optional[str]]:
         params: dict[str, Any] = {"MarketplaceIds": ",".join(self.marketplace_ids)}
         if cursor:
             params["NextToken"] = cursor
@@ -439,8 +565,12 @@ class AmazonConnector(PagedOrderConnector):
         return orders, payload.get("NextToken") or None
 
     def fetch_order(self, external_id: str) -> NormalizedOrder:
+        if self.api_version == amazon_2026.VERSION:
+            data = self._call(f"/orders/{amazon_2026.VERSION}/orders/{external_id}", "getOrder2026",
+                              {"includedData": ",".join(amazon_2026.INCLUDED_DATA)})
+            return normalize_order(data)
         order = self._get(f"/orders/v0/orders/{external_id}", "getOrder")
-        return normalize_order(order, self._fetch_items(external_id))
+        return normalize_order(self._with_restricted_data(order), self._fetch_items(external_id))
 
     def test_connection(self) -> None:
         ids = self._participations()

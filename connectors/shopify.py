@@ -1,6 +1,13 @@
-"""Shopify Admin REST (2024-04) orders connector.
+"""Shopify Admin REST orders connector, at a supported API version (:data:`API_VERSION`).
 
-Polls ``GET {base}/admin/api/2024-04/orders.json?status=any&updated_at_min=..&limit=250`` and
+Reads stay on REST: Shopify's order webhooks deliver this same REST shape, so one normaliser
+serves polls and webhooks; REST orders are supported at every 2026 version. Products and their
+variants (listings) are read through the GraphQL Admin API (REST returns at most 100 variants
+of a product), and writes (next issues) use GraphQL too. Shopify answers a retired version
+with its oldest supported one, silently but for ``X-Shopify-API-Version``: the connector
+refuses such an answer instead of reading a version it did not ask for.
+
+Polls ``GET {base}/admin/api/<version>/orders.json?status=any&updated_at_min=..&limit=250`` and
 follows the ``Link: <...page_info=...>; rel="next"`` header (after the first page only ``limit``
 and ``page_info`` may be sent). Auth: ``X-Shopify-Access-Token``. Rate limit: the leaky bucket
 reported in ``X-Shopify-Shop-Api-Call-Limit`` (see :class:`connectors.http.ShopifyCallLimiter`).
@@ -19,7 +26,9 @@ from .paging import PagedOrderConnector
 from .parsing import (address_or_none, as_int, email, join_name, money, money_sum, parse_time, require,
                       text)
 
-API_VERSION = "2024-04"
+# Shopify releases a version a quarter and supports each for twelve months.
+SUPPORTED_VERSIONS = ("2026-10", "2026-07", "2026-04", "2026-01")
+API_VERSION = SUPPORTED_VERSIONS[0]
 
 # Shopify financial_status -> Waybill financial status
 FINANCIAL_STATUS = {
@@ -239,6 +248,15 @@ class ShopifyConnector(PagedOrderConnector):
     def _url(self, path: str) -> str:
         return f"{self.base_url}/admin/api/{self.api_version}/{path}"
 
+    def _get(self, path: str, params: Optional[dict] = None):
+        data, response = self.session.get_json(self._url(path), params=params)
+        served = response.headers.get("X-Shopify-API-Version")
+        if served and served != self.api_version:
+            raise ChannelError(f"shopify: asked for API version {self.api_version}, Shopify served {served} "
+                               f"(the version asked for is retired or unknown: choose a supported one)",
+                               channel="shopify", status=response.status_code)
+        return data, response
+
     def _raw_id(self, raw: Any) -> str:
         return str(raw["id"])
 
@@ -251,7 +269,7 @@ class ShopifyConnector(PagedOrderConnector):
         else:
             params = {"status": "any", "updated_at_min": updated_since.isoformat(timespec="seconds"),
                       "limit": self.page_size}
-        data, response = self.session.get_json(self._url("orders.json"), params=params)
+        data, response = self._get("orders.json", params)
         if not isinstance(data, dict) or not isinstance(data.get("orders"), list):
             raise ChannelError("shopify: orders.json did not return {'orders': [...]}", channel="shopify",
                                status=response.status_code)
@@ -262,10 +280,10 @@ class ShopifyConnector(PagedOrderConnector):
         return data["orders"], next_cursor
 
     def fetch_order(self, external_id: str):
-        data, _ = self.session.get_json(self._url(f"orders/{external_id}.json"))
+        data, _ = self._get(f"orders/{external_id}.json")
         return normalize_order(data)
 
     def test_connection(self) -> None:
-        data, _ = self.session.get_json(self._url("shop.json"))
+        data, _ = self._get("shop.json")
         if not isinstance(data, dict) or "shop" not in data:
             raise ChannelError("shopify: shop.json did not return a shop", channel="shopify")
