@@ -27,7 +27,7 @@ import requests
 from requests.auth import AuthBase
 
 from . import amazon_2026
-from .base import NormalizedAddress, NormalizedLine, NormalizedOrder, checked
+from .base import ListingSnapshot, NormalizedAddress, NormalizedLine, NormalizedListing, NormalizedOrder, checked
 from .errors import ChannelAuthError, ChannelError, ChannelNotFound, InvalidPayload
 from .http import SP_API_RATES, ChannelSession, make_session
 from .paging import PagedOrderConnector
@@ -416,6 +416,7 @@ class AmazonConnector(PagedOrderConnector):
         self._marketplace_ids: Optional[list[str]] = list(ids) if ids else None
         self.page_size = max(1, min(int(page_size), 100))
         self.api_version = api_version or credentials.get("api_version") or DEFAULT_API_VERSION
+        self.seller_id: Optional[str] = credentials.get("seller_id")
         if self.api_version not in API_VERSIONS:
             raise ValueError(f"amazon: api_version must be one of {', '.join(API_VERSIONS)}")
         self.time_scale = time_scale
@@ -571,6 +572,29 @@ class AmazonConnector(PagedOrderConnector):
             return normalize_order(data)
         order = self._get(f"/orders/v0/orders/{external_id}", "getOrder")
         return normalize_order(self._with_restricted_data(order), self._fetch_items(external_id))
+
+    def fetch_listings(self) -> ListingSnapshot:
+        """The seller's listings (Listings Items API 2021-08-01 ``searchListingsItems``, 20 a page):
+        SKU, ASIN and ``productType`` (which ``patchListingsItem`` needs to push stock). Needs the
+        seller id (credentials ``seller_id``)."""
+        if not self.seller_id:
+            raise ChannelError("amazon: listings need the seller id (credentials 'seller_id')", channel="amazon")
+        listings: list[NormalizedListing] = []
+        token: Optional[str] = None
+        while True:
+            params = {"marketplaceIds": self.marketplace_ids[0], "includedData": "summaries", "pageSize": 20}
+            if token:
+                params["pageToken"] = token
+            data = self._call(f"/listings/2021-08-01/items/{self.seller_id}", "searchListingsItems", params)
+            for item in (data or {}).get("items") or []:
+                summary = next(iter(item.get("summaries") or []), {})
+                listings.append(NormalizedListing(
+                    external_key=item["sku"], sku=item["sku"], title=text(summary.get("itemName")) or item["sku"],
+                    external_id=text(summary.get("asin")), asin=text(summary.get("asin")),
+                    product_type=text(summary.get("productType"))))
+            token = ((data or {}).get("pagination") or {}).get("nextToken")
+            if not token:
+                return ListingSnapshot(listings)
 
     def test_connection(self) -> None:
         ids = self._participations()

@@ -128,6 +128,28 @@ def checked(order: NormalizedOrder) -> NormalizedOrder:
 
 
 @dataclass
+class NormalizedListing:
+    """One sellable item on a channel, with the ids a stock push needs."""
+
+    external_key: str  # unique per channel: Shopify variant id, Woo "<product>[/<variation>]", Amazon SKU
+    sku: Optional[str]  # exactly as the channel has it
+    title: str
+    external_id: Optional[str] = None  # the product's id
+    external_variant_id: Optional[str] = None
+    inventory_item_id: Optional[str] = None  # Shopify
+    asin: Optional[str] = None  # Amazon
+    product_type: Optional[str] = None  # Amazon
+
+
+@dataclass
+class ListingSnapshot:
+    """Everything a channel lists, and its stock locations (Shopify)."""
+
+    listings: list[NormalizedListing]
+    locations: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class OrderPage:
     """One page of a channel's changed orders and where to continue from."""
 

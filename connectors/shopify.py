@@ -19,7 +19,8 @@ from decimal import Decimal
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from .base import NormalizedAddress, NormalizedLine, NormalizedOrder, NormalizedRefund, checked
+from .base import (ListingSnapshot, NormalizedAddress, NormalizedLine, NormalizedListing, NormalizedOrder,
+                   NormalizedRefund, checked)
 from .errors import ChannelError, InvalidPayload
 from .http import ChannelSession, make_session
 from .paging import PagedOrderConnector
@@ -239,6 +240,7 @@ class ShopifyConnector(PagedOrderConnector):
             base_url = "https://" + base_url
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
+        self.time_scale = time_scale
         self.page_size = min(int(page_size), 250)
         self.session = session or make_session("shopify", shopify_call_limit=True, time_scale=time_scale,
                                                max_retries=max_retries, timeout=timeout)
@@ -282,6 +284,65 @@ class ShopifyConnector(PagedOrderConnector):
     def fetch_order(self, external_id: str):
         data, _ = self._get(f"orders/{external_id}.json")
         return normalize_order(data)
+
+    # -- listings (GraphQL Admin API) --------------------------------------------------------
+    VARIANTS_QUERY = """query Variants($after: String) {
+      productVariants(first: 250, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { id sku title inventoryItem { id } product { id title } }
+      }
+    }"""
+    LOCATIONS_QUERY = """query Locations($after: String) {
+      locations(first: 50, after: $after, includeInactive: true) {
+        pageInfo { hasNextPage endCursor }
+        nodes { id name isActive }
+      }
+    }"""
+
+    def graphql(self, query: str, variables: Optional[dict] = None, *, max_waits: int = 10) -> dict:
+        """One GraphQL Admin call; waits out Shopify's cost throttle (``THROTTLED``: as long as the
+        bucket needs to restore the query's cost, from ``extensions.cost``), then raises
+        ``ChannelError`` on any other error."""
+        url = self._url("graphql.json")
+        for _ in range(max_waits + 1):
+            data, response = self.session.request_json("POST", url, json={"query": query, "variables": variables or {}},
+                                                        operation="graphql")
+            errors = (data or {}).get("errors") if isinstance(data, dict) else None
+            if errors and any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
+                cost = (data.get("extensions") or {}).get("cost") or {}
+                status = cost.get("throttleStatus") or {}
+                missing = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
+                wait = max(missing, 1.0) / float(status.get("restoreRate") or 50.0)
+                self.session._sleep(wait * self.time_scale)  # the session's clock: tests may scale it
+                continue
+            if errors:
+                raise ChannelError(f"shopify: GraphQL error: {errors[0].get('message')}", channel="shopify",
+                                   status=response.status_code)
+            return data["data"]
+        raise ChannelError("shopify: GraphQL throttled too long", channel="shopify", status=429)
+
+    def _nodes(self, query: str, root: str):
+        after = None
+        while True:
+            connection = self.graphql(query, {"after": after})[root]
+            yield from connection["nodes"]
+            if not connection["pageInfo"]["hasNextPage"]:
+                return
+            after = connection["pageInfo"]["endCursor"]
+
+    def fetch_listings(self) -> ListingSnapshot:
+        """Every variant (``productVariants``: a flat list, so products with more than 100
+        variants need no nested paging) with its product and inventory item, and the locations."""
+        listings = [NormalizedListing(
+            external_key=node["id"], sku=node.get("sku") or None,
+            title=(node["product"]["title"] if node.get("title") in (None, "Default Title")
+                   else f"{node['product']['title']} – {node['title']}"),
+            external_id=node["product"]["id"], external_variant_id=node["id"],
+            inventory_item_id=(node.get("inventoryItem") or {}).get("id"),
+        ) for node in self._nodes(self.VARIANTS_QUERY, "productVariants")]
+        locations = [{"id": n["id"], "name": n["name"], "active": bool(n["isActive"])}
+                     for n in self._nodes(self.LOCATIONS_QUERY, "locations")]
+        return ListingSnapshot(listings, locations)
 
     def test_connection(self) -> None:
         data, _ = self._get("shop.json")

@@ -23,7 +23,8 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from . import currencies
-from .base import NormalizedAddress, NormalizedLine, NormalizedOrder, NormalizedRefund, checked
+from .base import (ListingSnapshot, NormalizedAddress, NormalizedLine, NormalizedListing, NormalizedOrder,
+                   NormalizedRefund, checked)
 from .errors import ChannelError, InvalidPayload
 from .http import ChannelSession, make_session
 from .paging import PagedOrderConnector
@@ -389,6 +390,35 @@ class WooCommerceConnector(PagedOrderConnector):
         if not isinstance(data, list):
             raise ChannelError("woocommerce: refunds did not return a JSON array", channel="woocommerce")
         return [normalize_refund(r) for r in data]
+
+    def _all_pages(self, path: str) -> list:
+        items, page = [], 1
+        while True:
+            data, response = self.session.get_json(self._url(path), params={"per_page": 100, "page": page})
+            if not isinstance(data, list):
+                raise ChannelError(f"woocommerce: {path} did not return a JSON array", channel="woocommerce")
+            items += data
+            pages = response.headers.get("X-WP-TotalPages", "")
+            if not data or not pages.isdigit() or page >= int(pages):
+                return items
+            page += 1
+
+    def fetch_listings(self) -> ListingSnapshot:
+        """Products, and the variations of variable products (each its own listing)."""
+        listings = []
+        for product in self._all_pages("products"):
+            name = html.unescape(text(product.get("name")) or "")
+            if product.get("type") == "variable":
+                for variation in self._all_pages(f"products/{product['id']}/variations"):
+                    option = ", ".join(text(a.get("option")) or "" for a in variation.get("attributes") or [])
+                    listings.append(NormalizedListing(
+                        external_key=f"{product['id']}/{variation['id']}", sku=text(variation.get("sku")),
+                        title=f"{name} – {option}" if option else name, external_id=str(product["id"]),
+                        external_variant_id=str(variation["id"])))
+            else:
+                listings.append(NormalizedListing(external_key=str(product["id"]), sku=text(product.get("sku")),
+                                                  title=name, external_id=str(product["id"])))
+        return ListingSnapshot(listings)
 
     def test_connection(self) -> None:
         data, _ = self.session.get_json(self._url("orders"), params={"per_page": 1})

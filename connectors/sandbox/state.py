@@ -26,6 +26,7 @@ DEFAULT_CREDENTIALS: dict[str, dict[str, str]] = {
         "client_id": "amzn1.application-oa2-client.sandbox",
         "client_secret": "amzn1.oa2-cs.v1.sandbox-secret",
         "refresh_token": "Atzr|sandbox-refresh-token",
+        "seller_id": "A3SANDBOXSELLER1",
     },
 }
 
