@@ -27,7 +27,8 @@ def codes() -> list[str]:
 
 
 def run(code: str, actor: Actor = ACTOR):
-    """Sync one channel's listings; returns its sync run (None: no such enabled channel)."""
+    """Sync one channel's listings; returns its sync run's figures (``sync.RunSummary``; None: no
+    such enabled channel)."""
     session = db.session
     channel = session.scalar(select(Channel).where(Channel.code == code))
     if channel is None or not channel.enabled:
@@ -42,10 +43,10 @@ def run(code: str, actor: Actor = ACTOR):
         with unit_of_work(session):
             run_row = session.merge(run_row)
             sync.finish_run(session, run_row, stats, "failed", None, f"{type(exc).__name__}: {exc}")
-        return run_row
+        return sync.RunSummary.of(run_row)
     stats.fetched = len(snapshot.listings)
     stats.created, stats.updated, stats.conflicts = result.created, result.updated, result.unmatched
     with unit_of_work(session):
         run_row = session.merge(run_row)
         sync.finish_run(session, run_row, stats, "succeeded", None)
-    return run_row
+    return sync.RunSummary.of(run_row)

@@ -84,7 +84,7 @@ class Listing(Model):
     title: Mapped[Optional[str]] = mapped_column(String(255))
     asin: Mapped[Optional[str]] = mapped_column(String(16))
     product_type: Mapped[Optional[str]] = mapped_column(String(64))  # Amazon: patchListingsItem needs it
-    matched_by: Mapped[Optional[str]] = mapped_column(String(16))  # sku | alias | None (unmatched)
+    matched_by: Mapped[Optional[str]] = mapped_column(String(16))  # sku | alias | manual | unmatched
     synced_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     last_pushed_quantity: Mapped[Optional[int]] = mapped_column(Integer)
     last_pushed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

@@ -67,7 +67,7 @@ def store_snapshot(session: Session, channel: Channel, snapshot: ListingSnapshot
         row.sku, row.title = item.sku, (item.title or "")[:255]
         row.external_id, row.external_variant_id = item.external_id, item.external_variant_id
         row.inventory_item_id, row.asin, row.product_type = item.inventory_item_id, item.asin, item.product_type
-        row.product_id, row.matched_by, row.synced_at = product_id, how, now
+        row.product_id, row.matched_by, row.synced_at = product_id, how or "unmatched", now
         if product_id is None:
             result.unmatched += 1
         else:

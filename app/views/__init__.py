@@ -21,6 +21,7 @@ def register_views(appbuilder) -> None:
     from .rules import ReviewQueueView, RuleView
     from .search import SearchView
     from .settings import AuditLogView, ExchangeRateView, SettingsView
+    from .listings import ListingView
     from .sync import ChannelView, SyncConflictView, SyncRunView
 
     register_filters(current_app)
@@ -45,6 +46,7 @@ def register_views(appbuilder) -> None:
     add(ChannelView, "Channels", icon="fa-plug", category="Channels & Sync",
         category_icon="fa-plug")
     add(SyncRunView, "Sync runs", icon="fa-refresh", category="Channels & Sync")
+    add(ListingView, "Listings", icon="fa-tags", category="Channels & Sync")
     add(SyncConflictView, "Sync conflicts", icon="fa-exclamation-triangle",
         category="Channels & Sync")
     # Not named "Settings" like its category: menu_access goes by name, and everyone who
