@@ -3,13 +3,21 @@
 Channel paths::
 
     /shopify/<shop>/admin/api/<version>/orders.json | orders/<id>.json | orders/count.json | shop.json
-    /woocommerce/<shop>/wp-json/wc/v3/orders | orders/<id> | orders/<id>/refunds
+    /shopify/<shop>/admin/api/<version>/graphql.json        (GraphQL Admin: shopify_graphql.py)
+    /woocommerce/<shop>/wp-json/wc/v3/orders | orders/<id> | orders/<id>/refunds | products
+    /woocommerce/<shop>/wp-json/wc/v3/products/<id>/variations
     /amazon/auth/o2/token                                   (Login with Amazon, refresh-token grant)
-    /amazon/<region>/orders/v0/orders | orders/v0/orders/<id> | orders/v0/orders/<id>/orderItems
+    /amazon/<region>/orders/2026-01-01/orders | orders/2026-01-01/orders/<id>
+    /amazon/<region>/orders/v0/orders | orders/v0/orders/<id> | .../orderItems | .../address | .../buyerInfo
+    /amazon/<region>/tokens/2021-03-01/restrictedDataToken  (Tokens API: RDTs)
+    /amazon/<region>/listings/2021-08-01/items/<sellerId>   (searchListingsItems)
     /amazon/<region>/sellers/v1/marketplaceParticipations
 
+Shopify serves only the supported versions (SHOPIFY_VERSIONS); any other is answered as the
+oldest supported one, with ``X-Shopify-API-Version`` saying so.
+
 Control API (JSON): ``GET /_sandbox/state``; ``POST /_sandbox/catalog``, ``/orders``, ``/update``,
-``/cancel``, ``/faults``, ``/time_scale``, ``/reset``, ``/config``.
+``/cancel``, ``/faults``, ``/time_scale``, ``/reset``, ``/config``, ``/products``.
 
 A channel request goes through: fault injection (429/500/503/slow/truncated/duplicate page) ->
 authentication (401 Shopify/WooCommerce, 403 SP-API) -> the channel's rate limit (Shopify leaky
