@@ -148,6 +148,29 @@ def poll(code):
         sys.exit(1)
 
 
+@oms.command("sync-listings")
+@click.option("--channel", "code", default=None, help="Only this channel (its code).")
+@with_appcontext
+def sync_listings_command(code):
+    """Read the channels' products and variants into listings now (each under its job lock)."""
+    from jobs import sync_listings
+    from jobs.scheduler import run_job
+
+    codes = [code] if code else sync_listings.codes()
+    failed = False
+    for channel_code in codes:
+        run = run_job(current_app._get_current_object(), f"sync_listings:{channel_code}",
+                      sync_listings.run, channel_code)
+        if run is None:
+            click.echo(f"{channel_code}: skipped (locked, disabled or unknown)")
+            continue
+        click.echo(f"{channel_code}: {run.status} — {run.fetched} listings, {run.created} new, "
+                   f"{run.conflicts} unmatched" + (f" ({run.error_message})" if run.error_message else ""))
+        failed = failed or run.status == "failed"
+    if failed:
+        sys.exit(1)
+
+
 @oms.command("scheduler")
 @with_appcontext
 def scheduler():

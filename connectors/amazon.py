@@ -1,13 +1,20 @@
-"""Amazon Selling Partner API, Orders v0 connector.
+"""Amazon Selling Partner API orders connector: Orders API 2026-01-01 by default, v0 as fallback.
 
-``getOrders`` (``GET {base}/orders/v0/orders?MarketplaceIds=..&LastUpdatedAfter=..``, paged with
-``NextToken``) then ``getOrderItems`` per order (``/orders/v0/orders/{id}/orderItems``, with its own
-``NextToken``). Auth: a Login with Amazon access token (refresh-token grant, cached until shortly
-before it expires, refreshed once when the API says it expired) in ``x-amz-access-token``.
-Rate limits: SP-API usage plans per operation (:data:`connectors.http.SP_API_RATES`).
+- **2026-01-01** (``api_version="2026-01-01"``): ``searchOrders`` (``GET {base}/orders/2026-01-01/orders
+  ?lastUpdatedAfter=..&marketplaceIds=..&includedData=..``, paged with ``paginationToken``, which
+  expires after 24 hours) and ``getOrder``; items, buyer and recipient are in the order (PII needs
+  the application's restricted role, no RDT). Shape and normalisation: :mod:`connectors.amazon_2026`.
+- **v0** (``api_version="v0"``, removed by Amazon on 2027-03-27): ``getOrders`` (``NextToken``) then
+  ``getOrderItems`` per order; the buyer and full address from ``getOrderAddress`` and
+  ``getOrderBuyerInfo`` with a Restricted Data Token (Tokens API), one token for every order.
+
+Auth: a Login with Amazon access token (refresh-token grant, cached until shortly before it
+expires, refreshed once when the API says it expired) in ``x-amz-access-token``. Rate limits:
+SP-API usage plans per operation, each version its own (:data:`connectors.http.SP_API_RATES`).
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -19,14 +26,21 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
-from .base import NormalizedAddress, NormalizedLine, NormalizedOrder
+from . import amazon_2026
+from .base import ListingSnapshot, NormalizedAddress, NormalizedLine, NormalizedListing, NormalizedOrder, checked
 from .errors import ChannelAuthError, ChannelError, ChannelNotFound, InvalidPayload
 from .http import SP_API_RATES, ChannelSession, make_session
 from .paging import PagedOrderConnector
 from .parsing import address_or_none, as_int, email, join_name, money, parse_time, require, text, unit_price
 
 DEFAULT_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
+# Orders API versions a channel can read; 2026-01-01 by default, v0 (removed 2027-03-27) as fallback
+API_VERSIONS = (amazon_2026.VERSION, "v0")
+DEFAULT_API_VERSION = amazon_2026.VERSION
+MAX_RESTARTS = 3
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+
+log = logging.getLogger("connectors")
 
 FINANCIAL_STATUS = {
     "PendingAvailability": "pending",
@@ -38,6 +52,8 @@ FINANCIAL_STATUS = {
     "Canceled": "voided",
     "Unfulfillable": "pending",
 }
+
+V0_FULFILLMENT = {"Shipped": "fulfilled", "PartiallyShipped": "partial"}
 
 MARKETPLACE_CURRENCY = {
     "ATVPDKIKX0DER": "USD", "A2EUQ1WTGCTBG2": "CAD", "A1AM78C64UM0Y8": "MXN", "A2Q3Y263D00KWC": "BRL",
@@ -112,14 +128,21 @@ def _flag(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def normalize_order(order: Any, items: Any) -> NormalizedOrder:
-    """An SP-API order (``getOrders`` element or ``getOrder`` payload) and its ``OrderItems``
-    (a list, or the ``getOrderItems`` payload/envelope) as a ``NormalizedOrder``.
+def normalize_order(order: Any, items: Any = None) -> NormalizedOrder:
+    """An SP-API order as a ``NormalizedOrder``, from either Orders API version:
 
-    ``ItemPrice`` is the line total (unit price x quantity); ``OrderTotal`` is absent while the
-    order is Pending, which gives ``total=None``.
+    - 2026-01-01 (an ``orderId`` is present): a ``searchOrders`` element or the ``getOrder`` body,
+      items embedded (``items`` is not used): :mod:`connectors.amazon_2026`;
+    - v0: a ``getOrders`` element or ``getOrder`` payload and its ``OrderItems`` (a list, or the
+      ``getOrderItems`` payload/envelope). ``ItemPrice`` is the line total (unit price x
+      quantity); ``OrderTotal`` is absent while the order is Pending, which gives ``total=None``.
     """
-    order = _payload(order, "order")
+    if amazon_2026.is_2026(order):
+        return amazon_2026.normalize_order(order, MARKETPLACE_CURRENCY)
+    return _normalize_v0(_payload(order, "order"), [] if items is None else items)
+
+
+def _normalize_v0(order: Any, items: Any) -> NormalizedOrder:
     if not isinstance(order, dict):
         raise InvalidPayload(f"amazon: expected an order object, got {type(order).__name__}")
     order_id = str(require(order, "AmazonOrderId", "amazon: order"))
@@ -147,6 +170,12 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
 
     lines: list[NormalizedLine] = []
     subtotal = shipping = tax = discount = Decimal("0")
+    charges: dict[str, Decimal] = {}
+
+    def charge(name: str, value: Decimal) -> None:
+        if value:
+            charges[name] = charges.get(name, Decimal("0")) + value
+
     cancel_requests: list[str] = []
     for index, item in enumerate(item_list):
         iw = f"OrderItems[{index}]"
@@ -155,13 +184,31 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
         quantity = as_int(require(item, "QuantityOrdered", f"{where}.{iw}"), f"{where}.{iw}.QuantityOrdered")
         if item.get("ItemPrice") is None and status not in ("Pending", "PendingAvailability", "Canceled"):
             raise InvalidPayload(f"{where}.{iw}: missing ItemPrice on a {status} order")
-        line_total = amount(item.get("ItemPrice"), f"{iw}.ItemPrice")
+        line_total = amount(item.get("ItemPrice"), f"{iw}.ItemPrice")  # unit price x quantity
         item_tax = amount(item.get("ItemTax"), f"{iw}.ItemTax")
         promo = amount(item.get("PromotionDiscount"), f"{iw}.PromotionDiscount")
         subtotal += line_total
         shipping += amount(item.get("ShippingPrice"), f"{iw}.ShippingPrice")
         tax += item_tax + amount(item.get("ShippingTax"), f"{iw}.ShippingTax")
         discount += promo + amount(item.get("ShippingDiscount"), f"{iw}.ShippingDiscount")
+        # charges beyond goods and shipping, each in the order's currency (or refused)
+        # gift wrap sits in the item's (restricted) BuyerInfo, or on the item itself
+        item_buyer = item.get("BuyerInfo") if isinstance(item.get("BuyerInfo"), dict) else {}
+        for key, name in (("GiftWrapPrice", "gift_wrap"), ("GiftWrapTax", "gift_wrap_tax")):
+            block = item.get(key) if item.get(key) is not None else item_buyer.get(key)
+            place = f"{iw}.{key}" if item.get(key) is not None else f"{iw}.BuyerInfo.{key}"
+            charge(name, amount(block, place))
+        charge("cod_fee", amount(item.get("CODFee"), f"{iw}.CODFee"))
+        charge("cod_fee_discount", amount(item.get("CODFeeDiscount"), f"{iw}.CODFeeDiscount"))
+        points = item.get("PointsGranted")
+        if isinstance(points, dict):
+            # Amazon points the seller grants the buyer (JP): the seller's cost, not the buyer's
+            charge("points_granted", amount(points.get("PointsMonetaryValue"), f"{iw}.PointsGranted"))
+            if points.get("PointsNumber") not in (None, ""):
+                charge("points_granted_number", Decimal(as_int(points["PointsNumber"],
+                                                               f"{where}.{iw}.PointsGranted.PointsNumber")))
+        elif points is not None:
+            raise InvalidPayload(f"{where}.{iw}.PointsGranted: expected an object")
         cancel = item.get("BuyerRequestedCancel") or {}
         if isinstance(cancel, dict) and _flag(cancel.get("IsBuyerRequestedCancel")):
             cancel_requests.append(text(cancel.get("BuyerCancelReason")) or "buyer requested cancellation")
@@ -172,12 +219,16 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
             title=text(item.get("Title")) or text(sku) or text(item.get("ASIN")) or "",
             quantity=quantity,
             unit_price=unit_price(line_total, quantity),
+            subtotal=line_total,
             tax=item_tax,
             discount=promo,
             # Orders v0 has no per-item cancelled quantity (a buyer's request is only a
             # request; a seller cancels whole orders): unknown, never a guessed 0.
             quantity_cancelled=None,
         ))
+    tax += charges.get("gift_wrap_tax", Decimal("0"))
+    fees = (charges.get("gift_wrap", Decimal("0")) + charges.get("cod_fee", Decimal("0"))
+            - charges.get("cod_fee_discount", Decimal("0")))
 
     buyer = order.get("BuyerInfo") if isinstance(order.get("BuyerInfo"), dict) else {}
     shipping_address = _address(order.get("ShippingAddress"))
@@ -193,7 +244,7 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
     if order.get("PaymentMethod") == "COD":
         risk["payment_method"] = "COD"
 
-    return NormalizedOrder(
+    return checked(NormalizedOrder(
         external_id=order_id,
         order_number=order_id,
         placed_at=parse_time(order.get("PurchaseDate"), f"{where}.PurchaseDate", required=True),
@@ -203,6 +254,7 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
         shipping_total=shipping,
         tax_total=tax,
         discount_total=discount,
+        fees_total=fees,
         total=total,
         email=email(buyer.get("BuyerEmail")) or email(order.get("BuyerEmail")),
         customer_name=text(buyer.get("BuyerName")) or text(order.get("BuyerName"))
@@ -213,6 +265,8 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
         financial_status=FINANCIAL_STATUS[status],
         channel_status=status,
         fulfilled_by_channel=afn or status == "Shipped",
+        # shipped only when Amazon says so: an FBA order is Pending or Unshipped first
+        fulfillment_status=V0_FULFILLMENT.get(status, "unfulfilled"),
         cancelled=cancelled,
         cancelled_at=parse_time(order.get("LastUpdateDate"), f"{where}.LastUpdateDate") if cancelled else None,
         cancel_reason=(cancel_requests[0] if cancel_requests else None) if cancelled else None,
@@ -221,8 +275,9 @@ def normalize_order(order: Any, items: Any) -> NormalizedOrder:
         ship_by=parse_time(order.get("LatestShipDate"), f"{where}.LatestShipDate"),
         risk=risk,
         tags=[],
+        charges=charges,
         raw={"order": order, "items": item_list},
-    )
+    ))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,12 +327,54 @@ class LwaTokenProvider:
 
 
 class _AccessTokenAuth(AuthBase):
+    """The LWA access token on every request, unless the request carries a Restricted Data
+    Token already (an RDT *is* the access token of the restricted calls it names)."""
+
     def __init__(self, provider: LwaTokenProvider):
         self.provider = provider
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["x-amz-access-token"] = self.provider.token()
+        if not request.headers.get("x-amz-access-token"):
+            request.headers["x-amz-access-token"] = self.provider.token()
         return request
+
+
+class RestrictedDataTokens:
+    """Restricted Data Tokens (Tokens API ``createRestrictedDataToken``) for Orders v0's PII:
+    one token for the generic paths ``/orders/v0/orders/{orderId}/address`` and ``.../buyerInfo``
+    serves every order, cached until shortly before it expires."""
+
+    PATH = "/tokens/2021-03-01/restrictedDataToken"
+    RESOURCES = [{"method": "GET", "path": "/orders/v0/orders/{orderId}/address"},
+                 {"method": "GET", "path": "/orders/v0/orders/{orderId}/buyerInfo"}]
+
+    def __init__(self, connector: "AmazonConnector", clock: Callable[[], float] = time.monotonic):
+        self.connector = connector
+        self._clock = clock
+        self._token: Optional[str] = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.issued = 0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token and self._clock() < self._expires_at:
+                return self._token
+            data, _ = self.connector.session.request_json(
+                "POST", f"{self.connector.base_url}{self.PATH}", json={"restrictedResources": self.RESOURCES},
+                operation="createRestrictedDataToken")
+            token = data.get("restrictedDataToken") if isinstance(data, dict) else None
+            if not token:
+                raise ChannelAuthError("amazon: the Tokens API returned no restrictedDataToken", channel="amazon")
+            expires_in = float(data.get("expiresIn") or 3600)
+            self._token = token
+            self._expires_at = self._clock() + (expires_in - min(60.0, expires_in / 10)) * self.connector.time_scale
+            self.issued += 1
+            return token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token, self._expires_at = None, 0.0
 
 
 def _sandbox_token_url(base_url: str) -> Optional[str]:
@@ -301,6 +398,7 @@ class AmazonConnector(PagedOrderConnector):
 
     def __init__(self, base_url: str, credentials: dict, *, marketplace_ids: Optional[list[str]] = None,
                  token_url: Optional[str] = None, page_size: int = 100, time_scale: float = 1.0,
+                 api_version: Optional[str] = None,
                  session: Optional[ChannelSession] = None, max_retries: int = 5,
                  timeout: tuple[float, float] = (5.0, 30.0)):
         credentials = credentials or {}
@@ -317,6 +415,12 @@ class AmazonConnector(PagedOrderConnector):
         # None: every marketplace the seller participates in, asked once (getMarketplaceParticipations)
         self._marketplace_ids: Optional[list[str]] = list(ids) if ids else None
         self.page_size = max(1, min(int(page_size), 100))
+        self.api_version = api_version or credentials.get("api_version") or DEFAULT_API_VERSION
+        self.seller_id: Optional[str] = credentials.get("seller_id")
+        if self.api_version not in API_VERSIONS:
+            raise ValueError(f"amazon: api_version must be one of {', '.join(API_VERSIONS)}")
+        self.time_scale = time_scale
+        self.restarts = 0  # searchOrders passes begun again after a pagination token expired
         self.session = session or make_session("amazon", rate_limits=SP_API_RATES, time_scale=time_scale,
                                                max_retries=max_retries, timeout=timeout)
         lwa_session = make_session("amazon-lwa", time_scale=time_scale, max_retries=max_retries, timeout=timeout)
@@ -326,18 +430,28 @@ class AmazonConnector(PagedOrderConnector):
             session=lwa_session, time_scale=time_scale)
         self.session.auth = _AccessTokenAuth(self.tokens)
         self.session.headers["Accept"] = "application/json"
+        self.rdt = RestrictedDataTokens(self)
 
     # -- HTTP --------------------------------------------------------------------------------
-    def _get(self, path: str, operation: str, params: Optional[dict] = None) -> Any:
+    def _call(self, path: str, operation: str, params: Optional[dict] = None, restricted: bool = False) -> Any:
         url = f"{self.base_url}{path}"
+        provider = self.rdt if restricted else self.tokens
+
+        def send():
+            headers = {"x-amz-access-token": self.rdt.token()} if restricted else None
+            return self.session.get_json(url, params=params, operation=operation, headers=headers)[0]
+
         try:
-            data, _ = self.session.get_json(url, params=params, operation=operation)
+            return send()
         except ChannelAuthError as exc:
             if exc.status != 403:
                 raise
-            # SP-API answers 403 to an expired access token: refresh once and try again
-            self.tokens.invalidate()
-            data, _ = self.session.get_json(url, params=params, operation=operation)
+            # SP-API answers 403 to an expired access (or restricted data) token: renew once
+            provider.invalidate()
+            return send()
+
+    def _get(self, path: str, operation: str, params: Optional[dict] = None, restricted: bool = False) -> Any:
+        data = self._call(path, operation, params, restricted)
         if not isinstance(data, dict) or not isinstance(data.get("payload"), (dict, list)):
             raise ChannelError(f"amazon: {operation} returned no payload", channel="amazon")
         return data["payload"]
@@ -369,21 +483,76 @@ class AmazonConnector(PagedOrderConnector):
                 ids.append(marketplace["id"])
         return ids
 
+    def _with_restricted_data(self, order: dict) -> dict:
+        """A v0 order with its buyer and full shipping address, read with a Restricted Data
+        Token (``getOrderAddress``, ``getOrderBuyerInfo``). Pending and cancelled orders have
+        none to give. The copy keeps them, so the stored payload normalises the same again."""
+        if order.get("OrderStatus") in ("Pending", "PendingAvailability", "Canceled"):
+            return order
+        order_id = order["AmazonOrderId"]
+        address = self._get(f"/orders/v0/orders/{order_id}/address", "getOrderAddress", restricted=True)
+        buyer = self._get(f"/orders/v0/orders/{order_id}/buyerInfo", "getOrderBuyerInfo", restricted=True)
+        copy = dict(order)
+        if isinstance(address, dict) and address.get("ShippingAddress"):
+            copy["ShippingAddress"] = address["ShippingAddress"]
+        if isinstance(buyer, dict):
+            copy["BuyerInfo"] = {k: v for k, v in buyer.items() if k != "AmazonOrderId"}
+        return copy
+
     # -- PagedOrderConnector -----------------------------------------------------------------
     def _raw_id(self, raw: Any) -> str:
-        return str(raw["AmazonOrderId"])
+        return str(raw.get("orderId") or raw["AmazonOrderId"])
 
     def _normalize_raw(self, raw: Any) -> NormalizedOrder:
+        if self.api_version == amazon_2026.VERSION:
+            return normalize_order(raw)  # items, buyer and recipient are in the order
         order_id = raw.get("AmazonOrderId") if isinstance(raw, dict) else None
         if not order_id:
             raise InvalidPayload("amazon: order without AmazonOrderId")
         try:
             items = self._fetch_items(order_id)
+            raw = self._with_restricted_data(raw)
         except ChannelNotFound as exc:
-            raise InvalidPayload(f"amazon: order {order_id}: its items are not found ({exc})") from None
+            raise InvalidPayload(f"amazon: order {order_id}: its items or restricted data are not found ({exc})") \
+                from None
         return normalize_order(raw, items)
 
     def _fetch_raw_page(self, updated_since: datetime, cursor: Optional[str]) -> tuple[list, Optional[str]]:
+        if self.api_version == amazon_2026.VERSION:
+            return self._search_orders(updated_since, cursor)
+        return self._get_orders_v0(updated_since, cursor)
+
+    def _search_orders(self, updated_since: datetime, cursor: Optional[str]) -> tuple[list, Optional[str]]:
+        """One page of ``searchOrders``. A continuation sends every parameter of the first request
+        again with the ``paginationToken``. A token lives 24 hours: when Amazon says it expired,
+        the pass begins again from its first page (importing is idempotent: the orders already
+        seen change nothing), at most :data:`MAX_RESTARTS` times."""
+        params: dict[str, Any] = {
+            "lastUpdatedAfter": updated_since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "marketplaceIds": ",".join(self.marketplace_ids),
+            "includedData": ",".join(amazon_2026.INCLUDED_DATA),
+            "maxResultsPerPage": self.page_size,
+        }
+        if cursor:
+            params["paginationToken"] = cursor
+        try:
+            data = self._call(f"/orders/{amazon_2026.VERSION}/orders", "searchOrders", params)
+        except ChannelError as exc:
+            if not (cursor and exc.status == 400 and "expired" in (exc.body or "").lower()):
+                raise
+            self.restarts += 1
+            if self.restarts > MAX_RESTARTS:
+                raise ChannelError(f"amazon: searchOrders pagination tokens expired {self.restarts} times in "
+                                   "this pass", channel="amazon", status=400) from None
+            log.warning("amazon: the searchOrders pagination token expired; beginning the pass again")
+            self._restarted = True  # the first page again is no replayed page (paging.py)
+            return self._search_orders(updated_since, None)
+        orders = data.get("orders") if isinstance(data, dict) else None
+        if not isinstance(orders, list):
+            raise ChannelError("amazon: searchOrders returned no orders list", channel="amazon")
+        return orders, ((data.get("pagination") or {}).get("nextToken") or None)
+
+    def _get_orders_v0(self, updated_since: datetime, cursor: Optional[str]) -> tuple[list, Optional[str]]:
         params: dict[str, Any] = {"MarketplaceIds": ",".join(self.marketplace_ids)}
         if cursor:
             params["NextToken"] = cursor
@@ -397,8 +566,35 @@ class AmazonConnector(PagedOrderConnector):
         return orders, payload.get("NextToken") or None
 
     def fetch_order(self, external_id: str) -> NormalizedOrder:
+        if self.api_version == amazon_2026.VERSION:
+            data = self._call(f"/orders/{amazon_2026.VERSION}/orders/{external_id}", "getOrder2026",
+                              {"includedData": ",".join(amazon_2026.INCLUDED_DATA)})
+            return normalize_order(data)
         order = self._get(f"/orders/v0/orders/{external_id}", "getOrder")
-        return normalize_order(order, self._fetch_items(external_id))
+        return normalize_order(self._with_restricted_data(order), self._fetch_items(external_id))
+
+    def fetch_listings(self) -> ListingSnapshot:
+        """The seller's listings (Listings Items API 2021-08-01 ``searchListingsItems``, 20 a page):
+        SKU, ASIN and ``productType`` (which ``patchListingsItem`` needs to push stock). Needs the
+        seller id (credentials ``seller_id``)."""
+        if not self.seller_id:
+            raise ChannelError("amazon: listings need the seller id (credentials 'seller_id')", channel="amazon")
+        listings: list[NormalizedListing] = []
+        token: Optional[str] = None
+        while True:
+            params = {"marketplaceIds": self.marketplace_ids[0], "includedData": "summaries", "pageSize": 20}
+            if token:
+                params["pageToken"] = token
+            data = self._call(f"/listings/2021-08-01/items/{self.seller_id}", "searchListingsItems", params)
+            for item in (data or {}).get("items") or []:
+                summary = next(iter(item.get("summaries") or []), {})
+                listings.append(NormalizedListing(
+                    external_key=item["sku"], sku=item["sku"], title=text(summary.get("itemName")) or item["sku"],
+                    external_id=text(summary.get("asin")), asin=text(summary.get("asin")),
+                    product_type=text(summary.get("productType"))))
+            token = ((data or {}).get("pagination") or {}).get("nextToken")
+            if not token:
+                return ListingSnapshot(listings)
 
     def test_connection(self) -> None:
         ids = self._participations()

@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterator, Optional, Protocol
 
+from .errors import InvalidPayload
+
 
 @dataclass
 class NormalizedAddress:
@@ -41,6 +43,14 @@ class NormalizedLine:
     # Cumulative, so that importing the same order twice changes nothing. None when the
     # channel's payload does not say (never "0 because unknown").
     quantity_cancelled: Optional[int] = None
+    # units x unit price before discounts exactly as the channel sent it (Amazon ItemPrice,
+    # WooCommerce subtotal); None when the channel sends a unit price (then it is that x quantity).
+    # ``unit_price`` is derived from it and may be rounded (10.00 for 3); this never is.
+    subtotal: Optional[Decimal] = None
+
+    @property
+    def line_subtotal(self) -> Decimal:
+        return self.subtotal if self.subtotal is not None else self.unit_price * self.quantity
 
 
 @dataclass
@@ -62,6 +72,9 @@ class NormalizedOrder:
     shipping_total: Decimal = Decimal("0")
     tax_total: Decimal = Decimal("0")
     discount_total: Decimal = Decimal("0")
+    # what the buyer pays besides goods, shipping and tax: gift wrap, cash-on-delivery fees
+    # (less their discounts), WooCommerce fee lines; its parts are named in ``charges``
+    fees_total: Decimal = Decimal("0")
     total: Optional[Decimal] = None  # None while the channel has none yet
     email: Optional[str] = None  # None when empty
     customer_name: Optional[str] = None
@@ -70,7 +83,11 @@ class NormalizedOrder:
     lines: list[NormalizedLine] = field(default_factory=list)
     financial_status: str = "pending"
     channel_status: Optional[str] = None
-    fulfilled_by_channel: bool = False
+    fulfilled_by_channel: bool = False  # the channel ships it (Amazon FBA), or already shipped it
+    # what the channel says has shipped: unfulfilled | partial | fulfilled. None: the old
+    # reading, "fulfilled" exactly when fulfilled_by_channel. An FBA order that Amazon has not
+    # shipped yet is fulfilled_by_channel with "unfulfilled": it must not show as shipped.
+    fulfillment_status: Optional[str] = None
     cancelled: bool = False
     cancelled_at: Optional[datetime] = None
     cancel_reason: Optional[str] = None
@@ -79,7 +96,57 @@ class NormalizedOrder:
     ship_by: Optional[datetime] = None
     risk: dict[str, Any] = field(default_factory=dict)  # the channel's own signals
     tags: list[str] = field(default_factory=list)
+    # amounts the channel itemises beyond the totals above, by name (Decimal), e.g.
+    # {"gift_wrap": .., "gift_wrap_tax": .., "cod_fee": .., "cod_fee_discount": ..,
+    #  "points_granted": .., "points_granted_number": ..}: kept with the order, never dropped
+    charges: dict[str, Any] = field(default_factory=dict)
     raw: Any = None
+
+    @property
+    def channel_fulfillment(self) -> str:
+        if self.fulfillment_status:
+            return self.fulfillment_status
+        return "fulfilled" if self.fulfilled_by_channel else "unfulfilled"
+
+
+FULFILLMENT_STATUSES = ("unfulfilled", "partial", "fulfilled")
+
+
+def checked(order: NormalizedOrder) -> NormalizedOrder:
+    """What every channel's ``normalize_order`` ends with: the checks that hold for all of them.
+
+    An order without lines is not an order we can ship, bill or match (Shopify sends some
+    without ``line_items``; WooCommerce and Amazon never do): an invalid payload, quarantined
+    with its raw data like any other.
+    """
+    where = f"order {order.external_id}"
+    if not order.lines:
+        raise InvalidPayload(f"{where}: no lines (an order must have at least one line item)")
+    if order.fulfillment_status is not None and order.fulfillment_status not in FULFILLMENT_STATUSES:
+        raise InvalidPayload(f"{where}: unknown fulfillment status {order.fulfillment_status!r}")
+    return order
+
+
+@dataclass
+class NormalizedListing:
+    """One sellable item on a channel, with the ids a stock push needs."""
+
+    external_key: str  # unique per channel: Shopify variant id, Woo "<product>[/<variation>]", Amazon SKU
+    sku: Optional[str]  # exactly as the channel has it
+    title: str
+    external_id: Optional[str] = None  # the product's id
+    external_variant_id: Optional[str] = None
+    inventory_item_id: Optional[str] = None  # Shopify
+    asin: Optional[str] = None  # Amazon
+    product_type: Optional[str] = None  # Amazon
+
+
+@dataclass
+class ListingSnapshot:
+    """Everything a channel lists, and its stock locations (Shopify)."""
+
+    listings: list[NormalizedListing]
+    locations: list[dict] = field(default_factory=list)
 
 
 @dataclass

@@ -55,8 +55,13 @@ log = logging.getLogger("connectors.http")
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds; real seconds, never scaled
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
-# SP-API Orders v0 usage plans: operation -> (rate per second, burst).
+# SP-API usage plans: operation -> (rate per second, burst). Orders v0 and 2026-01-01 have
+# their own (getOrder2026 is 2026-01-01's getOrder).
 SP_API_RATES: dict[str, tuple[float, int]] = {
+    "searchOrders": (0.0056, 20),
+    "getOrder2026": (0.5, 30),
+    "createRestrictedDataToken": (1.0, 10),
+    "searchListingsItems": (5.0, 5),
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),
     "getOrderItems": (0.5, 30),

@@ -55,6 +55,12 @@ class PagedOrderConnector:
     def _normalize_raw(self, raw: Any) -> NormalizedOrder:
         raise NotImplementedError
 
+    def _began_again(self) -> bool:
+        """Whether the page just fetched is the first page of the pass begun again (an expired
+        pagination token): then it is expected to repeat an earlier page. Asking clears it."""
+        began, self._restarted = getattr(self, "_restarted", False), False
+        return began
+
     def _safe_id(self, raw: Any) -> str:
         try:
             return str(self._raw_id(raw))
@@ -67,7 +73,7 @@ class PagedOrderConnector:
         for _ in range(MAX_REPLAYS + 1):
             raws, next_cursor = self._fetch_raw_page(updated_since, cursor)
             ids = [self._safe_id(r) for r in raws]
-            if previous and ids and ids_digest(ids) == previous:
+            if previous and ids and ids_digest(ids) == previous and not self._began_again():
                 log.warning("%s: the previous page was served again for %r; asking again", self.channel, cursor)
                 continue
             break

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Iterable, Optional
 
 from .base import NormalizedAddress
@@ -42,21 +42,22 @@ def money_sum(values: Iterable[Optional[Decimal]]) -> Decimal:
             total += v
     return total
 
+UNIT_PRICE_PLACES = 6  # the unit_price column's scale (order_lines)
+
+
 def unit_price(line_total: Decimal, quantity: int) -> Decimal:
     """A unit price from a line total (Amazon ``ItemPrice``, WooCommerce ``subtotal``).
 
-    Exact when the division is exact at the total's precision ("29.97"/3 -> "9.99");
-    otherwise rounded half-even to 4 decimal places.
+    Exact whenever the division ends within :data:`UNIT_PRICE_PLACES` decimals ("17.95"/2 ->
+    "8.975", "29.97"/3 -> "9.99"); otherwise rounded half-even to that many ("10.00"/3 ->
+    "3.333333"). The line total itself is kept beside it (``NormalizedLine.subtotal``): the
+    unit price is for display and edits, never summed back into money.
     """
     if quantity <= 0:
         return line_total
-    exponent = min(line_total.as_tuple().exponent, 0)
-    quantum = Decimal(1).scaleb(exponent)
-    exact = line_total / quantity
-    candidate = exact.quantize(quantum, rounding=ROUND_HALF_EVEN)
-    if candidate * quantity == line_total:
-        return candidate
-    return exact.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
+    exact = line_total / quantity  # Decimal keeps the ideal exponent: 30.00/3 -> 10.00, 17.95/2 -> 8.975
+    rounded = exact.quantize(Decimal(1).scaleb(-UNIT_PRICE_PLACES), rounding=ROUND_HALF_EVEN)
+    return exact if rounded == exact else rounded
 
 _ISO_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
@@ -144,3 +145,25 @@ def require(raw: dict, key: str, what: str) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise InvalidPayload(f"{what}: missing {key!r}")
     return value
+
+
+def apportion(exact: list[Decimal], target: Decimal, quantum: Decimal) -> Optional[list[Decimal]]:
+    """Round ``exact`` amounts to ``quantum`` so that they add up to ``target`` exactly.
+
+    Largest remainder: every amount is rounded down, and the units of ``quantum`` still
+    missing go to the amounts that lost most (ties: the earlier one). This is how the line
+    taxes of an order that rounds its tax once, on the sum (WooCommerce's default), become
+    cents that add up to the order's tax. None when no rounding of the amounts can reach
+    the target (a target off by more than one unit per amount: the amounts are not its parts).
+    """
+    if not exact:
+        return [] if target == 0 else None
+    floors = [x.quantize(quantum, rounding=ROUND_FLOOR) for x in exact]
+    missing = (target - sum(floors, Decimal("0"))) / quantum
+    if missing != missing.to_integral_value() or not 0 <= missing <= len(exact):
+        return None
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    result = list(floors)
+    for i in order[: int(missing)]:
+        result[i] += quantum
+    return result

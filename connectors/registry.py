@@ -5,6 +5,12 @@ from typing import Any
 
 CHANNEL_KINDS = ("shopify", "woocommerce", "amazon")
 
+# The API versions each connector can read, its default first (a channel's ``api_version``).
+API_VERSIONS = {
+    "amazon": ("2026-01-01", "v0"),
+    "shopify": ("2026-10", "2026-07", "2026-04", "2026-01"),
+}
+
 
 def supports(kind: str) -> bool:
     return kind in CHANNEL_KINDS
@@ -27,6 +33,8 @@ def build_connector(kind: str, base_url: str, credentials: dict, **options: Any)
         raise ValueError(f"no order connector for channel kind {kind!r}")
     if not base_url:
         raise ValueError(f"a {kind} channel needs a base URL")
+    if options.get("api_version") is None:
+        options.pop("api_version", None)  # the connector's default
     return cls(base_url, credentials, **options)
 
 

@@ -1,6 +1,13 @@
-"""Shopify Admin REST (2024-04) orders connector.
+"""Shopify Admin REST orders connector, at a supported API version (:data:`API_VERSION`).
 
-Polls ``GET {base}/admin/api/2024-04/orders.json?status=any&updated_at_min=..&limit=250`` and
+Reads stay on REST: Shopify's order webhooks deliver this same REST shape, so one normaliser
+serves polls and webhooks; REST orders are supported at every 2026 version. Products and their
+variants (listings) are read through the GraphQL Admin API (REST returns at most 100 variants
+of a product), and writes (next issues) use GraphQL too. Shopify answers a retired version
+with its oldest supported one, silently but for ``X-Shopify-API-Version``: the connector
+refuses such an answer instead of reading a version it did not ask for.
+
+Polls ``GET {base}/admin/api/<version>/orders.json?status=any&updated_at_min=..&limit=250`` and
 follows the ``Link: <...page_info=...>; rel="next"`` header (after the first page only ``limit``
 and ``page_info`` may be sent). Auth: ``X-Shopify-Access-Token``. Rate limit: the leaky bucket
 reported in ``X-Shopify-Shop-Api-Call-Limit`` (see :class:`connectors.http.ShopifyCallLimiter`).
@@ -12,14 +19,17 @@ from decimal import Decimal
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from .base import NormalizedAddress, NormalizedLine, NormalizedOrder, NormalizedRefund
+from .base import (ListingSnapshot, NormalizedAddress, NormalizedLine, NormalizedListing, NormalizedOrder,
+                   NormalizedRefund, checked)
 from .errors import ChannelError, InvalidPayload
 from .http import ChannelSession, make_session
 from .paging import PagedOrderConnector
 from .parsing import (address_or_none, as_int, email, join_name, money, money_sum, parse_time, require,
                       text)
 
-API_VERSION = "2024-04"
+# Shopify releases a version a quarter and supports each for twelve months.
+SUPPORTED_VERSIONS = ("2026-10", "2026-07", "2026-04", "2026-01")
+API_VERSION = SUPPORTED_VERSIONS[0]
 
 # Shopify financial_status -> Waybill financial status
 FINANCIAL_STATUS = {
@@ -178,7 +188,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
     if order.get("cancel_reason") == "fraud":
         risk["cancel_reason"] = "fraud"
 
-    return NormalizedOrder(
+    return checked(NormalizedOrder(
         external_id=str(order_id),
         order_number=text(order.get("name")) or (f"#{order['order_number']}" if order.get("order_number")
                                                    else str(order_id)),
@@ -202,6 +212,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
         channel_status=f"{raw_financial or 'pending'}/{fulfillment or 'unfulfilled'}"
         + ("/cancelled" if cancelled_at else ""),
         fulfilled_by_channel=fulfillment == "fulfilled",
+        fulfillment_status={"fulfilled": "fulfilled", "partial": "partial"}.get(fulfillment, "unfulfilled"),
         cancelled=cancelled_at is not None,
         cancelled_at=cancelled_at,
         cancel_reason=text(order.get("cancel_reason")) if cancelled_at else None,
@@ -211,7 +222,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
         risk=risk,
         tags=tags,
         raw=raw,
-    )
+    ))
 
 
 class ShopifyConnector(PagedOrderConnector):
@@ -229,6 +240,7 @@ class ShopifyConnector(PagedOrderConnector):
             base_url = "https://" + base_url
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
+        self.time_scale = time_scale
         self.page_size = min(int(page_size), 250)
         self.session = session or make_session("shopify", shopify_call_limit=True, time_scale=time_scale,
                                                max_retries=max_retries, timeout=timeout)
@@ -237,6 +249,15 @@ class ShopifyConnector(PagedOrderConnector):
 
     def _url(self, path: str) -> str:
         return f"{self.base_url}/admin/api/{self.api_version}/{path}"
+
+    def _get(self, path: str, params: Optional[dict] = None):
+        data, response = self.session.get_json(self._url(path), params=params)
+        served = response.headers.get("X-Shopify-API-Version")
+        if served and served != self.api_version:
+            raise ChannelError(f"shopify: asked for API version {self.api_version}, Shopify served {served} "
+                               f"(the version asked for is retired or unknown: choose a supported one)",
+                               channel="shopify", status=response.status_code)
+        return data, response
 
     def _raw_id(self, raw: Any) -> str:
         return str(raw["id"])
@@ -250,7 +271,7 @@ class ShopifyConnector(PagedOrderConnector):
         else:
             params = {"status": "any", "updated_at_min": updated_since.isoformat(timespec="seconds"),
                       "limit": self.page_size}
-        data, response = self.session.get_json(self._url("orders.json"), params=params)
+        data, response = self._get("orders.json", params)
         if not isinstance(data, dict) or not isinstance(data.get("orders"), list):
             raise ChannelError("shopify: orders.json did not return {'orders': [...]}", channel="shopify",
                                status=response.status_code)
@@ -261,10 +282,69 @@ class ShopifyConnector(PagedOrderConnector):
         return data["orders"], next_cursor
 
     def fetch_order(self, external_id: str):
-        data, _ = self.session.get_json(self._url(f"orders/{external_id}.json"))
+        data, _ = self._get(f"orders/{external_id}.json")
         return normalize_order(data)
 
+    # -- listings (GraphQL Admin API) --------------------------------------------------------
+    VARIANTS_QUERY = """query Variants($after: String) {
+      productVariants(first: 250, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { id sku title inventoryItem { id } product { id title } }
+      }
+    }"""
+    LOCATIONS_QUERY = """query Locations($after: String) {
+      locations(first: 50, after: $after, includeInactive: true) {
+        pageInfo { hasNextPage endCursor }
+        nodes { id name isActive }
+      }
+    }"""
+
+    def graphql(self, query: str, variables: Optional[dict] = None, *, max_waits: int = 10) -> dict:
+        """One GraphQL Admin call; waits out Shopify's cost throttle (``THROTTLED``: as long as the
+        bucket needs to restore the query's cost, from ``extensions.cost``), then raises
+        ``ChannelError`` on any other error."""
+        url = self._url("graphql.json")
+        for _ in range(max_waits + 1):
+            data, response = self.session.request_json("POST", url, json={"query": query, "variables": variables or {}},
+                                                        operation="graphql")
+            errors = (data or {}).get("errors") if isinstance(data, dict) else None
+            if errors and any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
+                cost = (data.get("extensions") or {}).get("cost") or {}
+                status = cost.get("throttleStatus") or {}
+                missing = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
+                wait = max(missing, 1.0) / float(status.get("restoreRate") or 50.0)
+                self.session._sleep(wait * self.time_scale)  # the session's clock: tests may scale it
+                continue
+            if errors:
+                raise ChannelError(f"shopify: GraphQL error: {errors[0].get('message')}", channel="shopify",
+                                   status=response.status_code)
+            return data["data"]
+        raise ChannelError("shopify: GraphQL throttled too long", channel="shopify", status=429)
+
+    def _nodes(self, query: str, root: str):
+        after = None
+        while True:
+            connection = self.graphql(query, {"after": after})[root]
+            yield from connection["nodes"]
+            if not connection["pageInfo"]["hasNextPage"]:
+                return
+            after = connection["pageInfo"]["endCursor"]
+
+    def fetch_listings(self) -> ListingSnapshot:
+        """Every variant (``productVariants``: a flat list, so products with more than 100
+        variants need no nested paging) with its product and inventory item, and the locations."""
+        listings = [NormalizedListing(
+            external_key=node["id"], sku=node.get("sku") or None,
+            title=(node["product"]["title"] if node.get("title") in (None, "Default Title")
+                   else f"{node['product']['title']} – {node['title']}"),
+            external_id=node["product"]["id"], external_variant_id=node["id"],
+            inventory_item_id=(node.get("inventoryItem") or {}).get("id"),
+        ) for node in self._nodes(self.VARIANTS_QUERY, "productVariants")]
+        locations = [{"id": n["id"], "name": n["name"], "active": bool(n["isActive"])}
+                     for n in self._nodes(self.LOCATIONS_QUERY, "locations")]
+        return ListingSnapshot(listings, locations)
+
     def test_connection(self) -> None:
-        data, _ = self.session.get_json(self._url("shop.json"))
+        data, _ = self._get("shop.json")
         if not isinstance(data, dict) or "shop" not in data:
             raise ChannelError("shopify: shop.json did not return a shop", channel="shopify")

@@ -22,12 +22,14 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from .base import NormalizedAddress, NormalizedLine, NormalizedOrder, NormalizedRefund
+from . import currencies
+from .base import (ListingSnapshot, NormalizedAddress, NormalizedLine, NormalizedListing, NormalizedOrder,
+                   NormalizedRefund, checked)
 from .errors import ChannelError, InvalidPayload
 from .http import ChannelSession, make_session
 from .paging import PagedOrderConnector
-from .parsing import (address_or_none, as_int, email, join_name, money, money_sum, parse_time, require, text,
-                      unit_price)
+from .parsing import (address_or_none, apportion, as_int, email, join_name, money, money_sum, parse_time, require,
+                      text, unit_price)
 
 API_PATH = "wp-json/wc/v3"
 
@@ -156,6 +158,7 @@ def _line(raw: Any, index: int) -> NormalizedLine:
         title=html.unescape(text(raw.get("name")) or ""),
         quantity=quantity,
         unit_price=unit_price(subtotal, quantity),  # before discounts, like the other channels
+        subtotal=subtotal,
         tax=money(raw.get("total_tax"), f"{where}.total_tax", default=Decimal("0")),
         discount=subtotal - total,
         # The order's line_items keep their ordered quantity after a refund; refunded units
@@ -163,6 +166,35 @@ def _line(raw: Any, index: int) -> NormalizedLine:
         # the order or its webhook: unknown here.
         quantity_cancelled=None,
     )
+
+
+def _line_taxes_to_order_tax(raw: dict, lines: list[NormalizedLine], currency: str, where: str) -> None:
+    """Line taxes that add up to the order's item tax.
+
+    WooCommerce keeps each line's tax unrounded (``taxes[].total``, e.g. "0.4545") and, with its
+    default "round tax at subtotal level", rounds only the order's sum (``cart_tax``), while
+    each line's ``total_tax`` is rounded on its own: summed, those drift a cent from the
+    order. The lines get the unrounded taxes rounded by largest remainder to add up to the
+    order's item tax (``cart_tax`` less the fee lines' tax); where the payload does not allow
+    that, each line keeps its own ``total_tax``.
+    """
+    cart_tax = money(raw.get("cart_tax"), f"{where}.cart_tax")
+    if cart_tax is None or not lines:
+        return
+    fee_tax = money_sum(money(f.get("total_tax"), f"{where}.fee_lines.total_tax")
+                        for f in raw.get("fee_lines") or [] if isinstance(f, dict))
+    exact = []
+    for index, item in enumerate(raw["line_items"]):
+        taxes = item.get("taxes") if isinstance(item, dict) else None
+        if not taxes:
+            exact.append(lines[index].tax)
+            continue
+        exact.append(money_sum(money(t.get("total"), f"{where}.line_items[{index}].taxes.total")
+                               for t in taxes if isinstance(t, dict)))
+    rounded = apportion(exact, cart_tax - fee_tax, currencies.quantum(currency))
+    if rounded is not None:
+        for line, tax in zip(lines, rounded):
+            line.tax = tax
 
 
 def normalize_refund(raw: Any) -> NormalizedRefund:
@@ -203,6 +235,9 @@ def normalize_order(raw: Any) -> NormalizedOrder:
     if not isinstance(raw["line_items"], list):
         raise InvalidPayload(f"{where}: line_items must be a list")
     lines = [_line(li, i) for i, li in enumerate(raw["line_items"])]
+    _line_taxes_to_order_tax(raw, lines, currency, where)
+    fees = money_sum(money(f.get("total"), f"{where}.fee_lines.total")
+                     for f in raw.get("fee_lines") or [] if isinstance(f, dict))
     subtotal = money_sum(money(li.get("subtotal"), f"{where}.line_items.subtotal") for li in raw["line_items"]
                          if isinstance(li, dict))
     total = money(raw.get("total"), f"{where}.total")
@@ -218,7 +253,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
     shipping_address = _address(raw.get("shipping"))
     shipping_lines = raw.get("shipping_lines") or []
     cancelled = status == "cancelled"
-    return NormalizedOrder(
+    return checked(NormalizedOrder(
         external_id=str(order_id),
         order_number=text(raw.get("number")) or str(order_id),
         placed_at=_gmt(raw, "date_created", where, required=True),
@@ -228,6 +263,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
         shipping_total=money(raw.get("shipping_total"), f"{where}.shipping_total", default=Decimal("0")),
         tax_total=money(raw.get("total_tax"), f"{where}.total_tax", default=Decimal("0")),
         discount_total=money(raw.get("discount_total"), f"{where}.discount_total", default=Decimal("0")),
+        fees_total=fees,
         total=total,
         email=email(billing.get("email")),
         customer_name=join_name(billing.get("first_name"), billing.get("last_name"))
@@ -238,6 +274,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
         financial_status=financial,
         channel_status=status,
         fulfilled_by_channel=status == "completed",
+        fulfillment_status="fulfilled" if status == "completed" else "unfulfilled",
         cancelled=cancelled,
         cancelled_at=_gmt(raw, "date_modified", where) if cancelled else None,
         cancel_reason=None,
@@ -246,8 +283,9 @@ def normalize_order(raw: Any) -> NormalizedOrder:
         ship_by=None,
         risk={},
         tags=[],
+        charges={"fees": fees} if fees else {},
         raw=raw,
-    )
+    ))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +331,34 @@ class WooCommerceConnector(PagedOrderConnector):
         return str(raw["id"])
 
     def _normalize_raw(self, raw: Any):
-        return normalize_order(raw)
+        return normalize_order(self._with_refund_dates(raw))
+
+    def _with_refund_dates(self, raw: Any) -> Any:
+        """The order with its refunds' dates filled in from ``GET /orders/{id}/refunds``.
+
+        An order's embedded ``refunds[]`` carry only id, reason and total; the refund
+        resource has ``date_created_gmt``. Asked only for orders with an undated refund; the
+        copy keeps the dates so that the stored payload normalises the same way again.
+        """
+        if not isinstance(raw, dict) or raw.get("id") is None:
+            return raw
+        embedded = raw.get("refunds")
+        if not isinstance(embedded, list) or all(
+                not isinstance(r, dict) or r.get("date_created_gmt") for r in embedded):
+            return raw
+        data, _ = self.session.get_json(self._url(f"orders/{raw['id']}/refunds"))
+        if not isinstance(data, list):
+            raise ChannelError("woocommerce: refunds did not return a JSON array", channel="woocommerce")
+        dated = {str(r.get("id")): r for r in data if isinstance(r, dict)}
+        copy = dict(raw)
+        copy["refunds"] = []
+        for refund in embedded:
+            full = dated.get(str(refund.get("id"))) if isinstance(refund, dict) else None
+            if full is not None:
+                refund = dict(refund, date_created=full.get("date_created"),
+                              date_created_gmt=full.get("date_created_gmt"))
+            copy["refunds"].append(refund)
+        return copy
 
     def _fetch_raw_page(self, updated_since: datetime, cursor: Optional[str]) -> tuple[list, Optional[str]]:
         page = int(cursor) if cursor else 1
@@ -318,13 +383,42 @@ class WooCommerceConnector(PagedOrderConnector):
 
     def fetch_order(self, external_id: str):
         data, _ = self.session.get_json(self._url(f"orders/{external_id}"))
-        return normalize_order(data)
+        return normalize_order(self._with_refund_dates(data))
 
     def fetch_refunds(self, external_id: str) -> list[NormalizedRefund]:
         data, _ = self.session.get_json(self._url(f"orders/{external_id}/refunds"))
         if not isinstance(data, list):
             raise ChannelError("woocommerce: refunds did not return a JSON array", channel="woocommerce")
         return [normalize_refund(r) for r in data]
+
+    def _all_pages(self, path: str) -> list:
+        items, page = [], 1
+        while True:
+            data, response = self.session.get_json(self._url(path), params={"per_page": 100, "page": page})
+            if not isinstance(data, list):
+                raise ChannelError(f"woocommerce: {path} did not return a JSON array", channel="woocommerce")
+            items += data
+            pages = response.headers.get("X-WP-TotalPages", "")
+            if not data or not pages.isdigit() or page >= int(pages):
+                return items
+            page += 1
+
+    def fetch_listings(self) -> ListingSnapshot:
+        """Products, and the variations of variable products (each its own listing)."""
+        listings = []
+        for product in self._all_pages("products"):
+            name = html.unescape(text(product.get("name")) or "")
+            if product.get("type") == "variable":
+                for variation in self._all_pages(f"products/{product['id']}/variations"):
+                    option = ", ".join(text(a.get("option")) or "" for a in variation.get("attributes") or [])
+                    listings.append(NormalizedListing(
+                        external_key=f"{product['id']}/{variation['id']}", sku=text(variation.get("sku")),
+                        title=f"{name} – {option}" if option else name, external_id=str(product["id"]),
+                        external_variant_id=str(variation["id"])))
+            else:
+                listings.append(NormalizedListing(external_key=str(product["id"]), sku=text(product.get("sku")),
+                                                  title=name, external_id=str(product["id"])))
+        return ListingSnapshot(listings)
 
     def test_connection(self) -> None:
         data, _ = self.session.get_json(self._url("orders"), params={"per_page": 1})

@@ -22,7 +22,9 @@ def schedule() -> dict[str, tuple[str, int]]:
 
 
 def connector_for(channel: Channel):
-    options = current_app.config.get("OMS_CONNECTOR_OPTIONS", {})
+    options = dict(current_app.config.get("OMS_CONNECTOR_OPTIONS", {}))
+    if channel.api_version:
+        options["api_version"] = channel.api_version
     return build_connector(channel.kind, channel.base_url, channels.credentials_of(channel),
                            **options)
 

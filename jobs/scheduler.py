@@ -38,7 +38,7 @@ def run_job(app, name: str, fn, *args) -> object | None:
 
 
 def register_jobs(scheduler, app) -> None:
-    from . import allocate_backorders, pull_orders
+    from . import allocate_backorders, pull_orders, sync_listings
 
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=60, replace_existing=True)
     scheduler.add_job(_sync_channel_jobs, "interval", seconds=60, args=[scheduler, app],
@@ -46,8 +46,19 @@ def register_jobs(scheduler, app) -> None:
     scheduler.add_job(run_job, "interval", seconds=120,
                       args=[app, "allocate_backorders", allocate_backorders.run],
                       id="allocate_backorders", **common)
+    scheduler.add_job(_sync_all_listings, "interval", seconds=sync_listings.INTERVAL_SECONDS, args=[app],
+                      id="sync_listings", **common)
     _sync_channel_jobs(scheduler, app)
     _ = pull_orders  # registered per channel by _sync_channel_jobs
+
+
+def _sync_all_listings(app) -> None:
+    from . import sync_listings
+
+    with app.app_context():
+        codes = sync_listings.codes()
+    for code in codes:
+        run_job(app, f"sync_listings:{code}", sync_listings.run, code)
 
 
 def _sync_channel_jobs(scheduler, app) -> None:

@@ -33,7 +33,7 @@ class ChannelApi(ServiceWriteApi):
     openapi_spec_component_schemas = (RepullInSchema,)
     openapi_spec_tag = "Channels"
     list_columns = [
-        "id", "code", "name", "kind", "base_url", "poll_interval_seconds", "backfill_days",
+        "id", "code", "name", "kind", "base_url", "api_version", "poll_interval_seconds", "backfill_days",
         "stock_buffer", "enabled", "has_credentials", "updated_at",
     ]
     # has_credentials reads credentials_encrypted: select it (no lazy load per row); it is

@@ -9,7 +9,49 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, DateTime, Numeric, String, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
-MONEY = Numeric(14, 2, asdecimal=True)
+class Money(TypeDecorator):
+    """An amount of money: four decimals stored, enough for every ISO 4217 currency
+    (``connectors.currencies``: JPY has none, KWD three, CLF four).
+
+    Read back with two decimals whenever that is exact ("12.50", "1995.00"), so that amounts
+    look as they always did, and with their own decimals otherwise ("12.345" KWD, a unit price
+    of "8.975" for a line of 17.95 for 2): never rounded on the way in or out.
+    """
+
+    impl = Numeric(16, 4, asdecimal=True)
+    cache_ok = True
+    # Serialisers that read the column's scale (marshmallow-sqlalchemy's Decimal ``places``,
+    # through the decorator's proxy to ``impl``) would print "24.9800": an amount keeps the
+    # decimals it was read with. (The database column keeps its scale: that is ``impl``'s.)
+    scale = None
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value) if not isinstance(value, Decimal) else value
+        cents = value.quantize(_CENT)
+        return cents if cents == value else _trim(value)
+
+
+class UnitPrice(Money):
+    """A unit price derived from a channel's line total (17.95 for 2 is 8.975 each): six
+    decimals, so that a unit price times its quantity gives the line total back."""
+
+    impl = Numeric(18, 6, asdecimal=True)
+    cache_ok = True
+
+
+_CENT = Decimal("0.01")
+
+
+def _trim(value: Decimal) -> Decimal:
+    """1.234500 -> 1.2345 (no exponent notation, no trailing zeros beyond the cents)."""
+    text = f"{value:f}".rstrip("0")
+    return Decimal(text)
+
+
+MONEY = Money()
+UNIT_PRICE = UnitPrice()
 RATE = Numeric(18, 8, asdecimal=True)
 CURRENCY = String(3)
 

@@ -63,16 +63,29 @@ class SkuAlias(Model):
 
 
 class Listing(Model):
-    """A product's identity on one channel, and the quantity last pushed there."""
+    """One sellable item on a channel (a Shopify variant, a WooCommerce product or variation, an
+    Amazon listing by seller SKU) with the ids a stock push needs, matched to our product by SKU
+    or alias (``product_id`` None: unmatched, listed for Operations to map), and the quantity
+    last pushed there. Synced from the channel by services/listings.py."""
 
     __tablename__ = "listings"
-    __table_args__ = (UniqueConstraint("channel_id", "product_id"),)
+    __table_args__ = (UniqueConstraint("channel_id", "external_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), nullable=False, index=True)
+    product_id: Mapped[Optional[int]] = mapped_column(ForeignKey("products.id"), index=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), nullable=False, index=True)
-    external_id: Mapped[Optional[str]] = mapped_column(String(64))
+    # what identifies the listing on the channel: Shopify the variant id, WooCommerce
+    # "<product id>" or "<product id>/<variation id>", Amazon the seller SKU
+    external_key: Mapped[str] = mapped_column(String(128), nullable=False)
+    external_id: Mapped[Optional[str]] = mapped_column(String(64))  # the channel's product id
     external_variant_id: Mapped[Optional[str]] = mapped_column(String(64))
+    inventory_item_id: Mapped[Optional[str]] = mapped_column(String(64))  # Shopify stock pushes
+    sku: Mapped[Optional[str]] = mapped_column(String(128), index=True)  # as the channel has it
+    title: Mapped[Optional[str]] = mapped_column(String(255))
+    asin: Mapped[Optional[str]] = mapped_column(String(16))
+    product_type: Mapped[Optional[str]] = mapped_column(String(64))  # Amazon: patchListingsItem needs it
+    matched_by: Mapped[Optional[str]] = mapped_column(String(16))  # sku | alias | manual | unmatched
+    synced_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     last_pushed_quantity: Mapped[Optional[int]] = mapped_column(Integer)
     last_pushed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 

@@ -11,7 +11,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import CURRENCY, MONEY, TimestampMixin, UTCDateTime, non_negative, status_check
+from .base import CURRENCY, MONEY, UNIT_PRICE, TimestampMixin, UTCDateTime, non_negative, status_check
 
 ORDER_STATUSES = (
     "new", "allocated", "partially_allocated", "backordered", "picking", "packed",
@@ -73,6 +73,11 @@ class Order(TimestampMixin, Model):
     shipping_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), nullable=False)
     tax_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), nullable=False)
     discount_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), nullable=False)
+    # gift wrap, cash-on-delivery fees, fee lines: what the buyer pays besides goods, shipping, tax
+    fees_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), server_default="0",
+                                                nullable=False)
+    # the channel's itemised charges by name (NormalizedOrder.charges), amounts as strings
+    charges: Mapped[Optional[dict]] = mapped_column(JSON)
     total: Mapped[Optional[Decimal]] = mapped_column(MONEY)  # None while the channel has none
     total_base: Mapped[Optional[Decimal]] = mapped_column(MONEY)  # None: no exchange rate
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
@@ -158,7 +163,11 @@ class OrderLine(Model):
     product_id: Mapped[Optional[int]] = mapped_column(ForeignKey("products.id"), index=True)
     title: Mapped[str] = mapped_column(String(255), nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
-    unit_price: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    unit_price: Mapped[Decimal] = mapped_column(UNIT_PRICE, nullable=False)
+    # quantity x unit price before discounts exactly as the channel sent it (Amazon ItemPrice is
+    # the line total: 17.95 for 2); None for lines whose channel sends a unit price, and for
+    # lines added in Waybill. Money is summed from this, never from a derived unit price.
+    subtotal: Mapped[Optional[Decimal]] = mapped_column(MONEY)
     tax: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), nullable=False)
     discount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), nullable=False)
     quantity_allocated: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
@@ -176,8 +185,13 @@ class OrderLine(Model):
         return self.quantity - self.quantity_cancelled - self.quantity_shipped
 
     @property
+    def line_subtotal(self) -> Decimal:
+        """Units x price before discounts: the channel's own figure where it sent one."""
+        return self.subtotal if self.subtotal is not None else self.unit_price * self.quantity
+
+    @property
     def line_total(self) -> Decimal:
-        return self.unit_price * self.quantity - self.discount + self.tax
+        return self.line_subtotal - self.discount + self.tax
 
 
 class OrderHold(Model):

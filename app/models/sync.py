@@ -31,6 +31,12 @@ class Channel(TimestampMixin, Model):
     name: Mapped[str] = mapped_column(String(128), nullable=False)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     base_url: Mapped[Optional[str]] = mapped_column(String(255))
+    # the channel API version the connector reads (connectors.registry.API_VERSIONS); None:
+    # the connector's default (Amazon 2026-01-01, Shopify 2026-01)
+    api_version: Mapped[Optional[str]] = mapped_column(String(16))
+    # the channel's stock locations as its listings sync last found them (Shopify:
+    # [{"id": "gid://shopify/Location/..", "name", "active"}]); stock pushes name one
+    locations: Mapped[Optional[list]] = mapped_column(JSON)
     credentials_encrypted: Mapped[Optional[str]] = mapped_column(Text)
     webhook_secret_encrypted: Mapped[Optional[str]] = mapped_column(Text)
     poll_interval_seconds: Mapped[int] = mapped_column(Integer, default=300, nullable=False)

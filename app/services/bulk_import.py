@@ -233,7 +233,7 @@ def _prepare(context: _PageContext, normalized: NormalizedOrder, digest: str,
         placed_at=normalized.placed_at, channel_updated_at=normalized.updated_at,
         ship_by=ship_by, priority=0, status="new",
         fulfilled_by_channel=normalized.fulfilled_by_channel,
-        fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
+        fulfillment_status=importing.channel_fulfillment(normalized),
         risk_score=None, cancelled_at=None, cancel_reason=None,
         raw_payload=storable.json_payload(normalized.raw, encoded), payload_hash=digest, local_edits={},
         risk_signals=to_jsonable(normalized.risk or {}), screened_at=None, routing=None,
@@ -248,12 +248,12 @@ def _prepare(context: _PageContext, normalized: NormalizedOrder, digest: str,
         lines.append(_Line(
             row=dict(order_id=None, external_id=line.external_id, sku=line.sku, title=title,
                      product_id=product_id, quantity=line.quantity, unit_price=line.unit_price,
-                     tax=line.tax, discount=line.discount),
+                     subtotal=line.subtotal, tax=line.tax, discount=line.discount),
             product_id=product_id, quantity=line.quantity, sku=line.sku, title=title))
     actor = context.actor
     refunds = [dict(order_id=None, return_id=None, amount=r.amount, currency=currency,
                     reason=r.reason, status="succeeded", external_id=r.external_id,
-                    created_by=actor.label, created_at=r.created_at or now)
+                    created_by=actor.label, created_at=importing.refund_time(r, normalized))
                for r in normalized.refunds]
     phone = (normalized.shipping_address or NormalizedAddress()).phone
     prepared = _Prepared(normalized=normalized, row=row, lines=lines, refunds=refunds,

@@ -120,6 +120,26 @@ def test_connection(session: Session, channel_id: int, actor: Actor,
 
 # --- poll now ----------------------------------------------------------------------------
 
+def sync_listings_now(session: Session, channel_id: int, actor: Actor) -> sync.RunSummary:
+    """Run the channel's sync_listings job now, under its job lock; its sync run's figures."""
+    from jobs import sync_listings
+    from jobs.scheduler import run_job
+
+    channel = _channel(session, channel_id)
+    if not channel.enabled:
+        raise ValidationFailed.field("enabled", f"channel {channel.code} is disabled")
+    _check_pullable(channel)
+    code = channel.code
+    summary = run_job(current_app._get_current_object(), f"sync_listings:{code}", sync_listings.run, code)
+    if summary is None:
+        raise Conflict(f"A listings sync of {code} is already running; try again when it has finished",
+                       code="sync_running")
+    with unit_of_work(session):
+        audit.record(session, actor, "channel", channel_id, "sync_listings_now",
+                     {"sync_run": summary.id, "status": summary.status})
+    return summary
+
+
 def poll_now(session: Session, channel_id: int, actor: Actor) -> sync.RunSummary:
     """Run the channel's pull_orders job now, under the same job lock as the scheduler
     (``jobs.scheduler.run_job``), and return its sync run. Conflict when a poll of that

@@ -14,8 +14,8 @@ from .errors import NotFound, ValidationFailed
 from .transaction import transactional
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
-PLAIN_FIELDS = ("code", "name", "kind", "base_url", "poll_interval_seconds", "backfill_days",
-                "stock_buffer", "enabled")
+PLAIN_FIELDS = ("code", "name", "kind", "base_url", "api_version", "poll_interval_seconds",
+                "backfill_days", "stock_buffer", "enabled")
 
 
 def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
@@ -39,12 +39,29 @@ def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
         if url and not re.match(r"^https?://", url):
             raise ValidationFailed.field("base_url", "must start with http:// or https://")
         clean["base_url"] = url
+    if "api_version" in values:
+        clean["api_version"] = _api_version(values.get("api_version"),
+                                            clean.get("kind") or (channel.kind if channel else None))
     for field in ("poll_interval_seconds", "backfill_days", "stock_buffer"):
         if field in values and values[field] is not None:
             clean[field] = validation.quantity(values[field], field, allow_zero=True)
     if "enabled" in values:
         clean["enabled"] = bool(values["enabled"])
     return clean
+
+
+def _api_version(value, kind: str | None) -> str | None:
+    """An API version the channel's connector can read, or None for the connector's default."""
+    from connectors.registry import API_VERSIONS
+
+    version = validation.text(value, "api_version", max_length=16, required=False)
+    if version is None:
+        return None
+    allowed = API_VERSIONS.get(kind or "", ())
+    if version not in allowed:
+        raise ValidationFailed.field("api_version", f"a {kind} channel reads {', '.join(allowed) or 'no versions'}"
+                                     if allowed else f"a {kind} channel has no API version to choose")
+    return version
 
 
 @transactional

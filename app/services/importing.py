@@ -35,8 +35,8 @@ from .transaction import transactional
 # edited locally, turned into a conflict).
 VALUE_FIELDS = (
     "email", "customer_name", "shipping_address", "billing_address", "financial_status",
-    "channel_status", "subtotal", "shipping_total", "tax_total", "discount_total", "total",
-    "shipping_method", "tags",
+    "channel_status", "subtotal", "shipping_total", "tax_total", "discount_total", "fees_total",
+    "total", "charges", "shipping_method", "tags",
 )
 # ``lines``: the units the channel cancelled, {line external id: units} (NormalizedLine.
 # quantity_cancelled). Only ever more cancelled units: a channel cannot un-cancel here.
@@ -49,6 +49,12 @@ CHANNEL_LINE_CANCEL_REASON = "cancelled on the channel"
 class ImportResult:
     order: Order | None
     outcome: str  # created | updated | unchanged
+
+
+def channel_fulfillment(normalized: NormalizedOrder) -> str:
+    """The order's fulfillment status at import: what the channel says has shipped, for an
+    order the channel fulfils (FBA) or already fulfilled; ours to set otherwise."""
+    return normalized.channel_fulfillment if normalized.fulfilled_by_channel else "unfulfilled"
 
 
 def encode_payload(raw) -> str:
@@ -82,7 +88,9 @@ def _channel_values(normalized: NormalizedOrder) -> dict:
         "channel_status": normalized.channel_status,
         "subtotal": normalized.subtotal, "shipping_total": normalized.shipping_total,
         "tax_total": normalized.tax_total, "discount_total": normalized.discount_total,
-        "total": normalized.total, "shipping_method": normalized.shipping_method,
+        "fees_total": normalized.fees_total, "total": normalized.total,
+        "charges": to_jsonable(normalized.charges) or None,
+        "shipping_method": normalized.shipping_method,
         "tags": list(normalized.tags or []),
     }
 
@@ -130,7 +138,7 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
                               normalized.placed_at),
         placed_at=normalized.placed_at, channel_updated_at=normalized.updated_at,
         ship_by=ship_by, status="new", fulfilled_by_channel=normalized.fulfilled_by_channel,
-        fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
+        fulfillment_status=channel_fulfillment(normalized),
         raw_payload=storable.json_payload(normalized.raw, encoded), payload_hash=digest,
         local_edits={},
         risk_signals=to_jsonable(normalized.risk or {}),
@@ -140,7 +148,7 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
         order.lines.append(OrderLine(
             external_id=line.external_id, sku=line.sku, title=line.title[:255],
             product_id=products.get(normalize_sku(line.sku)), quantity=line.quantity,
-            unit_price=line.unit_price, tax=line.tax, discount=line.discount,
+            unit_price=line.unit_price, subtotal=line.subtotal, tax=line.tax, discount=line.discount,
             # units the channel had already cancelled (nothing is reserved yet)
             quantity_cancelled=min(max(line.quantity_cancelled or 0, 0), max(line.quantity, 0)),
         ))
@@ -237,6 +245,7 @@ def _update(session: Session, channel: Channel, order: Order, normalized: Normal
     order.raw_payload = storable.json_payload(normalized.raw, encoded)
     order.channel_updated_at = normalized.updated_at or order.channel_updated_at
     changes = apply_channel_values(session, order, changes, actor)
+    _follow_channel_fulfillment(session, order, normalized, actor)
     _record_refunds(session, order, normalized, actor)
     if normalized.cancelled and order.status != "cancelled" and "status" not in order.local_edits:
         if order.status in orders.SHIPPED_STATUSES:
@@ -418,6 +427,22 @@ def release_payment_holds(session: Session, order: Order, changes: dict, actor: 
         pipeline.process(session, order, actor)
 
 
+def _follow_channel_fulfillment(session, order, normalized, actor) -> None:
+    """An order the channel fulfils (FBA) ships when the channel says so, not before: its
+    fulfillment status follows the channel's, and the order moves to shipped once the channel
+    has shipped all of it (the pipeline left it waiting as new, taking no stock)."""
+    if not order.fulfilled_by_channel or order.status == "cancelled":
+        return
+    remote = channel_fulfillment(normalized)
+    if remote != order.fulfillment_status:
+        events.order_event(session, order, actor, "channel_fulfillment",
+                           f"The channel reports the order {remote}",
+                           {"old": order.fulfillment_status, "new": remote})
+        order.fulfillment_status = remote
+    if remote == "fulfilled" and order.status == "new":
+        orders.transition(session, order, "shipped", actor, "fulfilled by the channel")
+
+
 def _record_refunds(session, order, normalized, actor) -> None:
     known = {r.external_id for r in session.scalars(select(Refund).where(Refund.order_id == order.id))}
     for refund in normalized.refunds:
@@ -425,10 +450,17 @@ def _record_refunds(session, order, normalized, actor) -> None:
             continue
         row = Refund(order_id=order.id, amount=refund.amount, currency=order.currency,
                      reason=refund.reason, status="succeeded", external_id=refund.external_id,
-                     created_by=actor.label, created_at=refund.created_at or utcnow())
+                     created_by=actor.label, created_at=refund_time(refund, normalized))
         session.add(row)
         session.flush()
         events.refunded(session, order, actor, row)
+
+
+def refund_time(refund, normalized: NormalizedOrder):
+    """When a refund happened: the channel's date, or, where the payload has none (a
+    WooCommerce webhook's embedded refunds), the channel's last change of the order, which
+    the refund caused or followed; the import time only when the channel gives neither."""
+    return refund.created_at or normalized.updated_at or utcnow()
 
 
 def _same(old, new) -> bool:

@@ -42,7 +42,9 @@ def process_many(session: Session, batch: list[Order], actor: Actor) -> None:
         if order.is_held:
             continue
         if order.fulfilled_by_channel:
-            if order.status == "new":
+            # the channel ships it (FBA): shipped once the channel says so, until then it
+            # waits as new and takes no stock (importing follows the channel's status)
+            if order.status == "new" and order.fulfillment_status == "fulfilled":
                 orders.transition(session, order, "shipped", actor, "fulfilled by the channel")
             continue
         if order.status in allocation.ALLOCATABLE_STATUSES:

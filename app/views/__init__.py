@@ -22,6 +22,7 @@ def register_views(appbuilder) -> None:
     from .search import SearchView
     from .security import ApiKeyView
     from .settings import AuditLogView, ExchangeRateView, SettingsView
+    from .listings import ListingView
     from .sync import ChannelView, SyncConflictView, SyncRunView
 
     register_filters(current_app)
@@ -46,6 +47,7 @@ def register_views(appbuilder) -> None:
     add(ChannelView, "Channels", icon="fa-plug", category="Channels & Sync",
         category_icon="fa-plug")
     add(SyncRunView, "Sync runs", icon="fa-refresh", category="Channels & Sync")
+    add(ListingView, "Listings", icon="fa-tags", category="Channels & Sync")
     add(SyncConflictView, "Sync conflicts", icon="fa-exclamation-triangle",
         category="Channels & Sync")
     # Not named "Settings" like its category: menu_access goes by name, and everyone who

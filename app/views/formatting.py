@@ -9,6 +9,8 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from connectors import currencies
+
 from markupsafe import Markup, escape
 
 DASH = Markup('<span class="text-muted">—</span>')
@@ -72,7 +74,11 @@ def money(amount, currency: str | None = None) -> Markup:
     if amount is None:
         return DASH
     amount = Decimal(str(amount))
-    text = f"{amount:,.2f}"
+    # the currency's own decimals (JPY none, KWD three), more only where the amount has them
+    # (a unit price of 8.975 from a line of 17.95 for 2 is not shown as 8.98)
+    places = currencies.minor_units(currency) if currency else 2
+    places = max(places, -amount.normalize().as_tuple().exponent)
+    text = f"{amount:,.{places}f}"
     if currency:
         return Markup('<span class="oms-money">{} <span class="oms-currency">{}</span></span>'
                       ).format(text, currency)

@@ -36,8 +36,8 @@ from .formatting import DASH, humanize, status_badge, utc
 
 first_line = error_text.first_line
 
-PLAIN_FIELDS = ["code", "name", "kind", "base_url", "poll_interval_seconds", "backfill_days",
-                "stock_buffer", "enabled"]
+PLAIN_FIELDS = ["code", "name", "kind", "base_url", "api_version", "poll_interval_seconds",
+                "backfill_days", "stock_buffer", "enabled"]
 SECRET_FIELDS = ["credentials", "webhook_secret"]
 FLASH_LIST_MAX = 15  # reasons listed in a bulk summary before "and N more"
 
@@ -113,7 +113,7 @@ class ChannelView(ServiceModelView):
     show_title = "Channel"
     list_columns = ["code", "name", "kind", "base_url", "poll_interval_seconds", "enabled",
                     "credentials_encrypted"]
-    show_columns = ["code", "name", "kind", "base_url", "poll_interval_seconds", "backfill_days",
+    show_columns = ["code", "name", "kind", "base_url", "api_version", "poll_interval_seconds", "backfill_days",
                     "stock_buffer", "enabled", "credentials_encrypted",
                     "webhook_secret_encrypted", "created_at", "updated_at"]
     add_columns = edit_columns = PLAIN_FIELDS + SECRET_FIELDS
@@ -132,6 +132,7 @@ class ChannelView(ServiceModelView):
             description="Write-only; leave empty to keep the stored value."),
     }
     label_columns = {"code": "Code", "name": "Name", "kind": "Kind", "base_url": "Base URL",
+                     "api_version": "API version",
                      "poll_interval_seconds": "Poll every (s)", "backfill_days": "Backfill (days)",
                      "stock_buffer": "Stock buffer", "enabled": "Enabled",
                      "credentials_encrypted": "Credentials", "webhook_secret_encrypted":

@@ -1,4 +1,5 @@
-"""Local simulator of the Shopify Admin REST, WooCommerce REST v3 and Amazon SP-API Orders v0 APIs.
+"""Local simulator of the Shopify Admin API (REST orders, GraphQL products), WooCommerce REST v3 and
+Amazon SP-API (Orders 2026-01-01 and v0, Tokens, Listings Items) APIs.
 
     from connectors.sandbox import create_sandbox_app, run_sandbox
     app = create_sandbox_app(catalog=[{"sku": "A-1", "name": "Thing", "price": "9.99"}], seed=42)

@@ -3,13 +3,21 @@
 Channel paths::
 
     /shopify/<shop>/admin/api/<version>/orders.json | orders/<id>.json | orders/count.json | shop.json
-    /woocommerce/<shop>/wp-json/wc/v3/orders | orders/<id> | orders/<id>/refunds
+    /shopify/<shop>/admin/api/<version>/graphql.json        (GraphQL Admin: shopify_graphql.py)
+    /woocommerce/<shop>/wp-json/wc/v3/orders | orders/<id> | orders/<id>/refunds | products
+    /woocommerce/<shop>/wp-json/wc/v3/products/<id>/variations
     /amazon/auth/o2/token                                   (Login with Amazon, refresh-token grant)
-    /amazon/<region>/orders/v0/orders | orders/v0/orders/<id> | orders/v0/orders/<id>/orderItems
+    /amazon/<region>/orders/2026-01-01/orders | orders/2026-01-01/orders/<id>
+    /amazon/<region>/orders/v0/orders | orders/v0/orders/<id> | .../orderItems | .../address | .../buyerInfo
+    /amazon/<region>/tokens/2021-03-01/restrictedDataToken  (Tokens API: RDTs)
+    /amazon/<region>/listings/2021-08-01/items/<sellerId>   (searchListingsItems)
     /amazon/<region>/sellers/v1/marketplaceParticipations
 
+Shopify serves only the supported versions (SHOPIFY_VERSIONS); any other is answered as the
+oldest supported one, with ``X-Shopify-API-Version`` saying so.
+
 Control API (JSON): ``GET /_sandbox/state``; ``POST /_sandbox/catalog``, ``/orders``, ``/update``,
-``/cancel``, ``/faults``, ``/time_scale``, ``/reset``, ``/config``. ``/update`` with
+``/cancel``, ``/faults``, ``/time_scale``, ``/reset``, ``/config``, ``/products``. ``/update`` with
 ``{"action": "patch", "ids": [...], "patch": {"line_items.0.quantity": 10**70}}`` overrides
 raw fields of those orders' rendered payloads (poison values for the import's tests).
 
@@ -22,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 import time
 from datetime import datetime, timezone
@@ -36,7 +45,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import InvalidPayload
 from ..parsing import parse_time
 from ..woocommerce import oauth1_signature
-from . import render
+from . import render, shopify_graphql
 from .state import CHANNELS, SHOPIFY_BUCKET, SP_API_LIMITS, Bucket, LeakyBucket, SandboxState, SimOrder
 
 JSON = "application/json; charset=utf-8"
@@ -109,10 +118,16 @@ class SandboxApp:
             Rule("/_sandbox/time_scale", endpoint="ctl_time_scale", methods=["POST"]),
             Rule("/_sandbox/reset", endpoint="ctl_reset", methods=["POST"]),
             Rule("/_sandbox/config", endpoint="ctl_config", methods=["POST"]),
+            Rule("/_sandbox/products", endpoint="ctl_products", methods=["POST"]),
             Rule("/shopify/<shop>/admin/api/<version>/orders.json", endpoint="shopify_orders", methods=["GET"]),
             Rule("/shopify/<shop>/admin/api/<version>/orders/count.json", endpoint="shopify_count", methods=["GET"]),
             Rule("/shopify/<shop>/admin/api/<version>/orders/<oid>.json", endpoint="shopify_order", methods=["GET"]),
             Rule("/shopify/<shop>/admin/api/<version>/shop.json", endpoint="shopify_shop", methods=["GET"]),
+            Rule("/shopify/<shop>/admin/api/<version>/graphql.json", endpoint="shopify_graphql", methods=["POST"]),
+            Rule("/woocommerce/<shop>/wp-json/wc/v3/products", endpoint="woo_products", methods=["GET"]),
+            Rule("/woocommerce/<shop>/wp-json/wc/v3/products/<int:pid>/variations", endpoint="woo_variations",
+                 methods=["GET"]),
+            Rule("/amazon/<shop>/listings/2021-08-01/items/<seller_id>", endpoint="amz_listings", methods=["GET"]),
             Rule("/woocommerce/<shop>/wp-json/wc/v3/orders", endpoint="woo_orders", methods=["GET"]),
             Rule("/woocommerce/<shop>/wp-json/wc/v3/orders/<oid>", endpoint="woo_order", methods=["GET"]),
             Rule("/woocommerce/<shop>/wp-json/wc/v3/orders/<oid>/refunds", endpoint="woo_refunds", methods=["GET"]),
@@ -122,6 +137,11 @@ class SandboxApp:
             Rule("/amazon/<shop>/orders/v0/orders/<oid>/orderItems", endpoint="amz_items", methods=["GET"]),
             Rule("/amazon/<shop>/sellers/v1/marketplaceParticipations", endpoint="amz_participations",
                  methods=["GET"]),
+            Rule("/amazon/<shop>/orders/v0/orders/<oid>/address", endpoint="amz_address", methods=["GET"]),
+            Rule("/amazon/<shop>/orders/v0/orders/<oid>/buyerInfo", endpoint="amz_buyer_info", methods=["GET"]),
+            Rule("/amazon/<shop>/tokens/2021-03-01/restrictedDataToken", endpoint="amz_rdt", methods=["POST"]),
+            Rule("/amazon/<shop>/orders/2026-01-01/orders", endpoint="amz_search", methods=["GET"]),
+            Rule("/amazon/<shop>/orders/2026-01-01/orders/<oid>", endpoint="amz_get", methods=["GET"]),
         ])
 
     # -- WSGI ----------------------------------------------------------------------------------
@@ -161,11 +181,10 @@ class SandboxApp:
     # -- the channel pipeline ------------------------------------------------------------------
     def _channel_call(self, request: Request, endpoint: str, handler, values: dict) -> Response:
         channel = {"shopify": "shopify", "woo": "woocommerce", "amz": "amazon"}[endpoint.split("_")[0]]
-        operation = {"amz_orders": "getOrders", "amz_order": "getOrder", "amz_items": "getOrderItems",
-                     "amz_participations": "getMarketplaceParticipations"}.get(endpoint, endpoint)
+        operation = AMAZON_OPERATIONS.get(endpoint, endpoint)
         args = request.args
-        listing = endpoint in ("shopify_orders", "woo_orders", "amz_orders")
-        continuation = listing and bool(args.get("page_info") or args.get("NextToken")
+        listing = endpoint in ("shopify_orders", "woo_orders", "amz_orders", "amz_search")
+        continuation = listing and bool(args.get("page_info") or args.get("NextToken") or args.get("paginationToken")
                                         or (endpoint == "woo_orders" and args.get("page", "1") not in ("", "1")))
         info = ChannelRequest(channel, values["shop"], operation, continuation)
         state = self.state
@@ -191,7 +210,13 @@ class SandboxApp:
         limited, limit_headers = self._rate_limit(info)
         if limited is not None:
             return limited
+        if channel == "shopify":
+            # Shopify serves a retired (or unknown) version as its oldest supported one, and says
+            # which version it served in X-Shopify-API-Version
+            values = dict(values, version=served_shopify_version(values.get("version", "")))
         response = handler(request, **values)
+        if channel == "shopify":
+            response.headers["X-Shopify-API-Version"] = values["version"]
         for key, value in limit_headers.items():
             response.headers[key] = value
         next_key = getattr(response, "next_page_key", None)
@@ -252,6 +277,15 @@ class SandboxApp:
         token = request.headers.get("x-amz-access-token")
         with self.state.lock:
             expires = self.state.access_tokens.get(token or "")
+            rdt = self.state.rdt_tokens.get(token or "")
+        if expires is None and rdt is not None:
+            # a Restricted Data Token is an access token for the resources it names only
+            expires, resources = rdt
+            request.environ["sandbox.rdt"] = resources
+            if time.monotonic() < expires and not _rdt_covers(resources, request.method, _api_path(request)):
+                return json_response({"errors": [{"code": "Unauthorized", "message": "Access to requested resource "
+                                                  "is denied.", "details": "The Restricted Data Token does not "
+                                                  "cover this resource."}]}, 403)
         if expires is None:
             return json_response({"errors": [{"code": "Unauthorized", "message": "Access to requested resource is "
                                               "denied.", "details": ""}]}, 403)
@@ -298,6 +332,8 @@ class SandboxApp:
     # -- rate limits ---------------------------------------------------------------------------
     def _rate_limit(self, info: ChannelRequest) -> tuple[Optional[Response], dict]:
         state = self.state
+        if info.operation == "shopify_graphql":
+            return None, {}  # GraphQL has its own, cost-based throttle (shopify_graphql.py)
         if info.channel == "shopify":
             with state.lock:
                 bucket = state.shopify_buckets.setdefault(info.shop, LeakyBucket())
@@ -383,14 +419,28 @@ class SandboxApp:
                          time_scale=float(body.get("time_scale", 1.0)))
         return json_response({"seed": self.state.seed})
 
+    def ctl_products(self, request: Request) -> Response:
+        body = self._body(request)
+        product = self.state.add_product(self._channel(body), body.get("shop"), str(body["title"]),
+                                         int(body.get("variants", 1)), body.get("sku_prefix"),
+                                         str(body.get("price", "10.00")))
+        return json_response({"id": product["id"], "woo_id": product["woo_id"],
+                              "skus": [v["sku"] for v in product["variants"]]})
+
     def ctl_config(self, request: Request) -> Response:
         body = self._body(request)
+        if "amazon_pii_role" in body:
+            self.state.amazon_pii_role = bool(body["amazon_pii_role"])
+        if body.get("amazon_expire_pagination"):
+            with self.state.lock:  # every searchOrders token issued so far expires (as after 24 hours)
+                self.state.amazon_token_generation += 1
         if "amazon_items_page_size" in body:
             size = int(body["amazon_items_page_size"])
             if size < 1:
                 raise ValueError("amazon_items_page_size must be >= 1")
             self.state.amazon_items_page_size = size
-        return json_response({"amazon_items_page_size": self.state.amazon_items_page_size})
+        return json_response({"amazon_items_page_size": self.state.amazon_items_page_size,
+                              "amazon_pii_role": self.state.amazon_pii_role})
 
     # -- Shopify -------------------------------------------------------------------------------
     def _shopify_filter(self, orders: list[SimOrder], f: dict) -> list[SimOrder]:
@@ -495,7 +545,51 @@ class SandboxApp:
                                        "iana_timezone": "America/New_York", "timezone": "(GMT-04:00) Eastern Time",
                                        "plan_name": "sandbox"}})
 
+    def shopify_graphql(self, request: Request, shop: str, version: str) -> Response:
+        try:
+            body = json.loads(request.get_data(as_text=True) or "null")
+        except ValueError:
+            body = None
+        with self.state.lock:
+            bucket = self.state.graphql_buckets.setdefault(shop, shopify_graphql.CostBucket())
+        return json_response(shopify_graphql.execute(self.state, shop, body, bucket, self.state.time_scale))
+
     # -- WooCommerce ---------------------------------------------------------------------------
+    def _woo_page(self, request: Request, items: list, render_one) -> Response:
+        """A WooCommerce list page: per_page/page, X-WP-Total(Pages), 200 [] past the end."""
+        try:
+            per_page = int(request.args.get("per_page", 10))
+            page = int(request.args.get("page", 1))
+        except ValueError:
+            per_page, page = 0, 0
+        if not 1 <= per_page <= 100 or page < 1:
+            return json_response({"code": "rest_invalid_param", "message": "Invalid parameter(s): per_page, page",
+                                  "data": {"status": 400}}, 400)
+        pages = (len(items) + per_page - 1) // per_page
+        chunk = items[(page - 1) * per_page: page * per_page]
+        return json_response([render_one(item) for item in chunk], 200,
+                             {"X-WP-Total": str(len(items)), "X-WP-TotalPages": str(pages)})
+
+    def woo_products(self, request: Request, shop: str) -> Response:
+        def product(p):
+            variable = len(p["variants"]) > 1
+            return {"id": p["woo_id"], "name": p["title"], "slug": p["handle"], "type": "variable" if variable
+                    else "simple", "status": "publish", "sku": "" if variable else p["variants"][0]["sku"],
+                    "price": "" if variable else str(p["variants"][0]["price"]),
+                    "manage_stock": not variable, "variations": [v["woo_id"] for v in p["variants"]] if variable
+                    else [], "date_modified_gmt": p["updated_at"].rstrip("Z")}
+        return self._woo_page(request, self.state.channel_products("woocommerce", shop), product)
+
+    def woo_variations(self, request: Request, shop: str, pid: int) -> Response:
+        found = next((p for p in self.state.channel_products("woocommerce", shop) if p["woo_id"] == pid), None)
+        if found is None:
+            return json_response({"code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID.",
+                                  "data": {"status": 404}}, 404)
+        variants = found["variants"] if len(found["variants"]) > 1 else []
+        return self._woo_page(request, variants, lambda v: {
+            "id": v["woo_id"], "sku": v["sku"], "price": str(v["price"]), "status": "publish",
+            "manage_stock": True, "attributes": [{"id": 1, "name": "Variant", "option": v["title"]}]})
+
     def woo_orders(self, request: Request, shop: str) -> Response:
         args = request.args
 
@@ -544,10 +638,7 @@ class SandboxApp:
             orders.sort(key=key, reverse=descending)
             total = len(orders)
             pages = (total + per_page - 1) // per_page
-            if page > max(pages, 1):
-                return json_response({"code": "rest_post_invalid_page_number", "message": "The page number "
-                                      "requested is larger than the number of pages available.",
-                                      "data": {"status": 400}}, 400)
+            # a page past the end is an empty page (200 and []), as WooCommerce's orders answer it
             chunk = orders[(page - 1) * per_page: page * per_page]
             base_api = f"{request.host_url.rstrip('/')}/woocommerce/{shop}/wp-json/wc/v3"
             body = [_patched(o, render.woo_order(o, base_api)) for o in chunk]
@@ -656,7 +747,9 @@ class SandboxApp:
                     continue
                 matching.append(o)
             chunk = matching[: filters["size"]]
-            payload: dict[str, Any] = {"Orders": [_patched(o, render.amazon_order(o)) for o in chunk]}
+            restricted = self._restricted(request) is not None
+            payload: dict[str, Any] = {"Orders": [_patched(o, render.amazon_order(o, restricted))
+                                                  for o in chunk]}
         if len(matching) > len(chunk):
             payload["NextToken"] = encode_token({"f": filters, "after": chunk[-1].seq})
         if filters["updated_after"] is not None:
@@ -676,7 +769,8 @@ class SandboxApp:
             if order is None:
                 return json_response({"errors": [{"code": "NotFound", "message": f"Order {oid} not found",
                                                   "details": ""}]}, 404)
-            return json_response({"payload": _patched(order, render.amazon_order(order))})
+            restricted = self._restricted(request) is not None
+            return json_response({"payload": _patched(order, render.amazon_order(order, restricted))})
 
     def amz_items(self, request: Request, shop: str, oid: str) -> Response:
         offset = 0
@@ -697,6 +791,176 @@ class SandboxApp:
             payload["NextToken"] = encode_token({"o": oid, "i": offset + size})
         return json_response({"payload": payload})
 
+    # -- Amazon: restricted data (v0) --------------------------------------------------------------
+    def amz_rdt(self, request: Request, shop: str) -> Response:
+        """Tokens API createRestrictedDataToken: an RDT for the restricted resources named."""
+        try:
+            body = json.loads(request.get_data(as_text=True) or "{}")
+        except ValueError:
+            return self._amz_invalid("The request body is not JSON")
+        resources = body.get("restrictedResources") if isinstance(body, dict) else None
+        if not isinstance(resources, list) or not resources or len(resources) > 50:
+            return self._amz_invalid("restrictedResources must name 1 to 50 resources")
+        granted = []
+        for resource in resources:
+            method, path = (resource or {}).get("method"), (resource or {}).get("path")
+            elements = frozenset((resource or {}).get("dataElements") or [])
+            if method != "GET" or not isinstance(path, str) or not _RESTRICTED_PATH.match(path):
+                return self._amz_invalid(f"{method} {path} is not a restricted resource")
+            if elements - {"buyerInfo", "shippingAddress", "buyerTaxInformation"}:
+                return self._amz_invalid(f"unknown dataElements {sorted(elements)}")
+            granted.append((method, path, elements))
+        token = f"Atz.sprdt|sandbox-{secrets.token_urlsafe(24)}"
+        with self.state.lock:
+            self.state.rdt_tokens[token] = (time.monotonic() + 3600 * self.state.time_scale, granted)
+        return json_response({"restrictedDataToken": token, "expiresIn": 3600})
+
+    def _restricted(self, request: Request) -> Optional[list]:
+        return request.environ.get("sandbox.rdt")
+
+    def _rdt_required(self) -> Response:
+        return json_response({"errors": [{"code": "Unauthorized", "message": "Access to requested resource is "
+                                          "denied.", "details": "A Restricted Data Token is required."}]}, 403)
+
+    def amz_address(self, request: Request, shop: str, oid: str) -> Response:
+        if not self._restricted(request):
+            return self._rdt_required()
+        with self.state.lock:
+            order = self._amz_get(shop, oid)
+            if order is None:
+                return json_response({"errors": [{"code": "NotFound", "message": f"Order {oid} not found",
+                                                  "details": ""}]}, 404)
+            return json_response({"payload": {"AmazonOrderId": oid,
+                                              "ShippingAddress": render.amazon_address(order)}})
+
+    def amz_buyer_info(self, request: Request, shop: str, oid: str) -> Response:
+        if not self._restricted(request):
+            return self._rdt_required()
+        with self.state.lock:
+            order = self._amz_get(shop, oid)
+            if order is None:
+                return json_response({"errors": [{"code": "NotFound", "message": f"Order {oid} not found",
+                                                  "details": ""}]}, 404)
+            return json_response({"payload": {"AmazonOrderId": oid, **render.amazon_buyer_info(order)}})
+
+    # -- Amazon: Orders API 2026-01-01 --------------------------------------------------------------
+    @staticmethod
+    def _included(args) -> set:
+        return {v for value in args.getlist("includedData") for v in value.split(",") if v}
+
+    def amz_search(self, request: Request, shop: str) -> Response:
+        args = request.args
+        filter_keys = ("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore",
+                       "marketplaceIds", "fulfillmentStatuses", "fulfilledBy")
+        asked = {k: ",".join(args.getlist(k)) for k in filter_keys if args.get(k)}
+        after = 0
+        token = args.get("paginationToken")
+        if token:
+            cursor = decode_token(token)
+            if cursor is None or "f" not in cursor:
+                return self._amz_invalid("Invalid paginationToken")
+            with self.state.lock:
+                expired = (cursor.get("g") != self.state.amazon_token_generation
+                           or time.monotonic() > cursor.get("x", 0))
+                if expired:
+                    self.state.amazon_expired_tokens_served += 1
+            if expired:
+                return self._amz_invalid("The paginationToken has expired. Tokens are valid for 24 hours.")
+            # every parameter but maxResultsPerPage and includedData must be sent again, unchanged
+            if {k: v for k, v in cursor["f"].items() if k in filter_keys} != asked:
+                return self._amz_invalid("The request parameters must match the request that produced the "
+                                         "paginationToken")
+            after = cursor["after"]
+        created_after, updated_after = args.get("createdAfter"), args.get("lastUpdatedAfter")
+        if bool(created_after) == bool(updated_after):
+            return self._amz_invalid("Exactly one of createdAfter and lastUpdatedAfter is required")
+        try:
+            size = int(args.get("maxResultsPerPage", 100))
+        except ValueError:
+            return self._amz_invalid("maxResultsPerPage must be an integer")
+        if not 1 <= size <= 100:
+            return self._amz_invalid("maxResultsPerPage must be between 1 and 100")
+        try:
+            lower = filter_time(created_after or updated_after, timezone.utc)
+            upper = filter_time(args.get("createdBefore") or args.get("lastUpdatedBefore"), timezone.utc)
+        except ValueError as exc:
+            return self._amz_invalid(str(exc))
+        from .state import AMAZON_REGIONS, PAGINATION_TOKEN_SECONDS
+
+        marketplaces = asked.get("marketplaceIds", "").split(",") if asked.get("marketplaceIds") else [
+            m for m, _, _ in AMAZON_REGIONS.get(shop, [])]
+        statuses = asked.get("fulfillmentStatuses", "").split(",") if asked.get("fulfillmentStatuses") else []
+        fulfilled_by = asked.get("fulfilledBy", "").split(",") if asked.get("fulfilledBy") else []
+        included = self._included(args)
+        with self.state.lock:
+            upper = upper or self.state.clock.now()
+            matching = []
+            for o in self.state.list_orders("amazon", shop):
+                stamp = o.created_at if created_after else o.updated_at
+                if o.marketplace_id not in marketplaces or o.seq <= after or stamp < lower or stamp > upper:
+                    continue
+                if statuses and render.AMAZON_2026_STATUS[render.amazon_status(o)] not in statuses:
+                    continue
+                if fulfilled_by and ("AMAZON" if o.fba else "MERCHANT") not in fulfilled_by:
+                    continue
+                matching.append(o)
+            chunk = matching[:size]
+            body: dict[str, Any] = {"orders": [render.amazon_order_2026(o, included, self.state.amazon_pii_role)
+                                               for o in chunk]}
+            generation, scale = self.state.amazon_token_generation, self.state.time_scale
+        if len(matching) > len(chunk):
+            body["pagination"] = {"nextToken": encode_token({
+                "f": asked, "after": chunk[-1].seq, "g": generation,
+                "x": time.monotonic() + PAGINATION_TOKEN_SECONDS * scale})}
+        body["createdBefore" if created_after else "lastUpdatedBefore"] = render.amazon_time(upper)
+        response = json_response(body)
+        response.next_page_key = (body.get("pagination") or {}).get("nextToken")
+        return response
+
+    def amz_get(self, request: Request, shop: str, oid: str) -> Response:
+        with self.state.lock:
+            order = self._amz_get(shop, oid)
+            if order is None:
+                return json_response({"errors": [{"code": "NotFound", "message": f"Order {oid} not found",
+                                                  "details": ""}]}, 404)
+            return json_response({"order": render.amazon_order_2026(order, self._included(request.args),
+                                                                    self.state.amazon_pii_role)})
+
+    def amz_listings(self, request: Request, shop: str, seller_id: str) -> Response:
+        """Listings Items API 2021-08-01 searchListingsItems: the seller's listings, 20 a page."""
+        args = request.args
+        marketplaces = [m for value in args.getlist("marketplaceIds") for m in value.split(",") if m]
+        if not marketplaces:
+            return self._amz_invalid("Missing required parameter: marketplaceIds")
+        try:
+            size = int(args.get("pageSize", 10))
+        except ValueError:
+            return self._amz_invalid("pageSize must be an integer")
+        if not 1 <= size <= 20:
+            return self._amz_invalid("pageSize must be between 1 and 20")
+        start = 0
+        if args.get("pageToken"):
+            cursor = decode_token(args["pageToken"])
+            if cursor is None or "i" not in cursor:
+                return self._amz_invalid("Invalid pageToken")
+            start = int(cursor["i"])
+        included = {v for value in args.getlist("includedData") for v in value.split(",") if v} or {"summaries"}
+        items = [(p, v) for p in self.state.channel_products("amazon", shop) for v in p["variants"]]
+        chunk = items[start:start + size]
+        body: dict[str, Any] = {"numberOfResults": len(items), "items": []}
+        for product, variant in chunk:
+            item: dict[str, Any] = {"sku": variant["sku"]}
+            if "summaries" in included:
+                item["summaries"] = [{"marketplaceId": marketplaces[0], "asin": variant["asin"],
+                                      "productType": product["product_type"], "conditionType": "new_new",
+                                      "status": ["BUYABLE", "DISCOVERABLE"], "itemName": variant["title"]
+                                      if len(product["variants"]) > 1 else product["title"],
+                                      "createdDate": product["updated_at"], "lastUpdatedDate": product["updated_at"]}]
+            body["items"].append(item)
+        if start + size < len(items):
+            body["pagination"] = {"nextToken": encode_token({"i": start + size})}
+        return json_response(body)
+
     def amz_participations(self, request: Request, shop: str) -> Response:
         from .state import AMAZON_REGIONS
 
@@ -708,6 +972,40 @@ class SandboxApp:
 
 
 _AUTH_PARAMS = ("consumer_key", "consumer_secret")
+
+SHOPIFY_VERSIONS = ("2026-01", "2026-04", "2026-07", "2026-10")  # supported in December 2026
+
+
+def served_shopify_version(asked: str) -> str:
+    return asked if asked in SHOPIFY_VERSIONS else SHOPIFY_VERSIONS[0]
+
+
+AMAZON_OPERATIONS = {
+    "amz_orders": "getOrders", "amz_order": "getOrder", "amz_items": "getOrderItems",
+    "amz_participations": "getMarketplaceParticipations", "amz_address": "getOrderAddress",
+    "amz_buyer_info": "getOrderBuyerInfo", "amz_rdt": "createRestrictedDataToken",
+    "amz_search": "searchOrders", "amz_get": "getOrder2026", "amz_listings": "searchListingsItems",
+}
+
+# what a Restricted Data Token may name: the v0 operations that return PII ({orderId}: any order)
+_RESTRICTED_PATH = re.compile(r"^/orders/v0/orders(/([^/]+|\{orderId\})(/(address|buyerInfo|orderItems|"
+                              r"orderItems/buyerInfo))?)?$")
+
+
+def _api_path(request: Request) -> str:
+    """The SP-API path of a sandbox request (without /amazon/<region>)."""
+    parts = request.path.split("/", 3)
+    return "/" + parts[3] if len(parts) > 3 else "/"
+
+
+def _rdt_covers(resources: list, method: str, path: str) -> bool:
+    for granted_method, granted_path, _elements in resources:
+        if granted_method != method:
+            continue
+        pattern = "^" + re.escape(granted_path).replace(re.escape("{orderId}"), "[^/]+") + "$"
+        if re.match(pattern, path):
+            return True
+    return False
 
 
 def _woo_page_key(args, page: int) -> str:
@@ -722,6 +1020,8 @@ def _page_key(endpoint: str, args) -> Optional[str]:
         return args.get("page_info")
     if endpoint == "amz_orders":
         return args.get("NextToken")
+    if endpoint == "amz_search":
+        return args.get("paginationToken")
     try:
         return _woo_page_key(args, int(args.get("page", 1) or 1))
     except ValueError:

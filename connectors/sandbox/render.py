@@ -6,14 +6,15 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Optional
 
-from .state import EXPONENT, SimOrder
+from .. import currencies
+from .state import SimOrder
 
 SHOP_TZ = timezone(timedelta(hours=-4))   # Shopify shop time zone: times carry "-04:00"
 WOO_TZ = timezone(timedelta(hours=-3))    # WooCommerce site time zone: local times have no offset
 
 
 def amount(value: Decimal, currency: str) -> str:
-    places = EXPONENT.get(currency, 2)
+    places = currencies.minor_units(currency)
     return f"{value:.{places}f}"
 
 
@@ -250,7 +251,10 @@ def _amz_money(value: Decimal, currency: str) -> dict:
     return {"CurrencyCode": currency, "Amount": amount(value, currency)}
 
 
-def amazon_order(o: SimOrder) -> dict:
+def amazon_order(o: SimOrder, restricted: bool = False) -> dict:
+    """A v0 order. Its buyer and the personal parts of its address only with ``restricted``
+    (a Restricted Data Token naming buyerInfo / shippingAddress); without, Amazon still gives
+    the address's city, region, postcode and country."""
     status = amazon_status(o)
     units = sum(li.quantity for li in o.lines)
     shipped = units if o.fulfilled else 0
@@ -283,18 +287,37 @@ def amazon_order(o: SimOrder) -> dict:
     if status not in ("Pending", "Canceled"):
         body["OrderTotal"] = _amz_money(o.total, o.currency)
         if o.address is not None:
-            a = o.address
-            body["ShippingAddress"] = {
-                "Name": f"{a['first_name']} {a['last_name']}", "AddressLine1": a["address1"],
-                **({"AddressLine2": a["address2"]} if a["address2"] else {}),
-                "City": a["city"], "StateOrRegion": a["region"], "PostalCode": a["postcode"],
-                "CountryCode": a["country"], "Phone": a["phone"], "AddressType": "Residential",
-            }
-        buyer: dict[str, Any] = {"BuyerName": f"{o.first_name} {o.last_name}"}
-        if o.email:
-            buyer["BuyerEmail"] = o.email
-        body["BuyerInfo"] = buyer
+            address = amazon_address(o)
+            if not restricted:
+                address = {k: v for k, v in address.items() if k in _V0_PUBLIC_ADDRESS}
+            body["ShippingAddress"] = address
+        if restricted:
+            body["BuyerInfo"] = amazon_buyer_info(o)
     return body
+
+
+_V0_PUBLIC_ADDRESS = ("City", "StateOrRegion", "PostalCode", "CountryCode")
+
+
+def amazon_address(o: SimOrder) -> dict:
+    """v0 ShippingAddress (restricted: getOrderAddress and RDTs)."""
+    a = o.address or {}
+    if not a:
+        return {}
+    return {
+        "Name": f"{a['first_name']} {a['last_name']}", "AddressLine1": a["address1"],
+        **({"AddressLine2": a["address2"]} if a["address2"] else {}),
+        "City": a["city"], "StateOrRegion": a["region"], "PostalCode": a["postcode"],
+        "CountryCode": a["country"], "Phone": a["phone"], "AddressType": "Residential",
+    }
+
+
+def amazon_buyer_info(o: SimOrder) -> dict:
+    """v0 BuyerInfo (restricted: getOrderBuyerInfo and RDTs)."""
+    buyer: dict[str, Any] = {"BuyerName": f"{o.first_name} {o.last_name}"}
+    if o.email and not o.fba:  # the anonymised e-mail is for merchant-fulfilled orders only
+        buyer["BuyerEmail"] = o.email
+    return buyer
 
 
 def amazon_items(o: SimOrder) -> list[dict]:
@@ -329,3 +352,94 @@ def amazon_items(o: SimOrder) -> list[dict]:
                 item["PromotionIds"] = ["SANDBOX10"]
         items.append(item)
     return items
+
+
+# ---------------------------------------------------------------------------------------------
+# Amazon SP-API Orders 2026-01-01
+
+AMAZON_2026_STATUS = {"Canceled": "CANCELLED", "Pending": "PENDING", "Shipped": "SHIPPED", "Unshipped": "UNSHIPPED"}
+
+
+def _money_2026(value: Decimal, currency: str) -> dict:
+    return {"amount": amount(value, currency), "currencyCode": currency}
+
+
+def amazon_order_2026(o: SimOrder, included: set, pii_role: bool) -> dict:
+    """A 2026-01-01 order with the blocks ``includedData`` asked for; buyer and recipient only
+    when asked for and the application has the restricted role."""
+    c = o.currency
+    status = AMAZON_2026_STATUS[amazon_status(o)]
+    priced = status not in ("PENDING", "CANCELLED")
+    body: dict[str, Any] = {
+        "orderId": o.external_id,
+        "createdTime": "yesterday" if o.corrupt else amazon_time(o.created_at),
+        "lastUpdatedTime": amazon_time(o.updated_at),
+        "programs": ["PRIME"] if o.prime else [],
+        "salesChannel": {"channelName": "AMAZON", "marketplaceId": o.marketplace_id,
+                         "marketplaceName": o.sales_channel},
+    }
+    # no buyer or address before the order is ready (PENDING) or once it is CANCELLED
+    addressable = status not in ("PENDING", "CANCELLED")
+    pii = pii_role and addressable
+    if "BUYER" in included and pii:
+        buyer: dict[str, Any] = {"buyerName": f"{o.first_name} {o.last_name}"}
+        if o.email and not o.fba:  # no e-mail for FBA orders
+            buyer["buyerEmail"] = o.email
+        body["buyer"] = buyer
+    if "RECIPIENT" in included and o.address is not None and addressable:
+        # without the role only what is not personal: city, region, postcode, country
+        address = {"city": o.address["city"], "stateOrRegion": o.address["region"],
+                   "postalCode": o.address["postcode"], "countryCode": o.address["country"]}
+        if pii:
+            a = o.address
+            address.update(name=f"{a['first_name']} {a['last_name']}", addressLine1=a["address1"],
+                           **({"addressLine2": a["address2"]} if a["address2"] else {}),
+                           **({"phone": a["phone"]} if not o.fba else {}), addressType="RESIDENTIAL")
+        body["recipient"] = {"deliveryAddress": address}
+    if "PROCEEDS" in included and priced:
+        breakdowns = [{"type": "ITEM", "subtotal": _money_2026(o.subtotal, c)},
+                      {"type": "SHIPPING", "subtotal": _money_2026(o.shipping, c)},
+                      {"type": "TAX", "subtotal": _money_2026(o.tax, c)}]
+        if o.discount:
+            breakdowns.append({"type": "DISCOUNT", "subtotal": _money_2026(-o.discount, c)})
+        body["proceeds"] = {"grandTotal": _money_2026(o.total, c), "breakdowns": breakdowns}
+    if "FULFILLMENT" in included:
+        body["fulfillment"] = {
+            "fulfillmentStatus": status, "fulfilledBy": "AMAZON" if o.fba else "MERCHANT",
+            "fulfillmentServiceLevel": (o.shipping_method or "Standard").upper(),
+            "shipByWindow": {"earliestDateTime": amazon_time(o.created_at + timedelta(hours=2)),
+                             "latestDateTime": amazon_time(o.created_at + timedelta(days=2))},
+        }
+    items = []
+    for li in o.lines:
+        item: dict[str, Any] = {
+            "orderItemId": f"{60_000_000_000_000 + li.line_id}",
+            "quantityOrdered": li.quantity,
+            "product": {"asin": f"B0{zlib.crc32(li.sku.encode()) % 10**8:08d}", "title": li.name,
+                        "sellerSku": li.sku,
+                        **({"price": {"unitPrice": _money_2026(li.unit_price, c)}} if priced else {})},
+        }
+        if "PROCEEDS" in included and priced:
+            parts = [{"type": "ITEM", "subtotal": _money_2026(li.subtotal, c)},
+                     {"type": "TAX", "subtotal": _money_2026(li.tax, c)}]
+            if li.discount:
+                parts.append({"type": "DISCOUNT", "subtotal": _money_2026(-li.discount, c)})
+            item["proceeds"] = {"proceedsTotal": _money_2026(li.subtotal - li.discount + li.tax, c),
+                                "breakdowns": parts}
+        if "CANCELLATION" in included and o.cancelled:
+            item["cancellation"] = {"cancellationExecution": {"cancelledBy": "MERCHANT",
+                                                              "cancelReason": o.cancel_reason or ""}}
+        if "FULFILLMENT" in included:
+            shipped = li.quantity if o.fulfilled else 0
+            item["fulfillment"] = {"quantityFulfilled": shipped,
+                                   "quantityUnfulfilled": 0 if o.cancelled else li.quantity - shipped}
+        items.append(item)
+    body["orderItems"] = items
+    if "PACKAGES" in included and o.fulfilled and not o.fba:
+        body["packages"] = [{"packageReferenceId": f"PKG-{o.seq}", "carrier": "DHL",
+                             "trackingNumber": f"JD0146000{o.seq:08d}",
+                             "shipTime": amazon_time(o.fulfilled_at),
+                             "packageStatus": {"status": "SHIPPED"},
+                             "packageItems": [{"orderItemId": f"{60_000_000_000_000 + li.line_id}",
+                                               "quantity": li.quantity} for li in o.lines]}]
+    return body

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Optional
 
+from .. import currencies
+
 CHANNELS = ("shopify", "woocommerce", "amazon")
 
 DEFAULT_CREDENTIALS: dict[str, dict[str, str]] = {
@@ -24,6 +26,7 @@ DEFAULT_CREDENTIALS: dict[str, dict[str, str]] = {
         "client_id": "amzn1.application-oa2-client.sandbox",
         "client_secret": "amzn1.oa2-cs.v1.sandbox-secret",
         "refresh_token": "Atzr|sandbox-refresh-token",
+        "seller_id": "A3SANDBOXSELLER1",
     },
 }
 
@@ -59,7 +62,6 @@ COUNTRIES = [
 ]
 RATES = {"USD": Decimal("1"), "EUR": Decimal("0.92"), "GBP": Decimal("0.79"), "JPY": Decimal("150"),
          "PLN": Decimal("4"), "CAD": Decimal("1.36")}
-EXPONENT = {"JPY": 0}
 
 AMAZON_REGIONS = {
     "na": [("ATVPDKIKX0DER", "US", "Amazon.com"), ("A2EUQ1WTGCTBG2", "CA", "Amazon.ca")],
@@ -69,15 +71,20 @@ AMAZON_REGIONS = {
 }
 AMAZON_PREFIX = {"na": "1", "eu": "3", "fe": "5"}
 
-# SP-API usage plans (requests per nominal second, burst)
+# SP-API usage plans (requests per nominal second, burst); each Orders API version has its own
 SP_API_LIMITS = {"getOrders": (0.0167, 20), "getOrder": (0.5, 30), "getOrderItems": (0.5, 30),
-                 "getMarketplaceParticipations": (0.016, 15)}
+                 "getOrderAddress": (0.5, 30), "getOrderBuyerInfo": (0.5, 30),
+                 "getMarketplaceParticipations": (0.016, 15),
+                 "searchOrders": (0.0056, 20), "getOrder2026": (0.5, 30),
+                 "createRestrictedDataToken": (1.0, 10), "searchListingsItems": (5.0, 5)}
+# searchOrders pagination tokens live this long (nominal seconds)
+PAGINATION_TOKEN_SECONDS = 24 * 3600
 SHOPIFY_BUCKET = 40
 SHOPIFY_LEAK = 2.0
 
 
 def quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-EXPONENT.get(currency, 2))
+    return currencies.quantum(currency)
 
 
 def q(amount: Decimal, currency: str) -> Decimal:
@@ -189,7 +196,8 @@ class SimOrder:
             "skus": [li.sku for li in self.lines],
             "quantities": [li.quantity for li in self.lines],
             "cancelled_units": [li.cancelled for li in self.lines],
-            "email": None if pending_amazon else (self.email or None),  # no BuyerInfo then
+            # Amazon: no buyer before payment, after cancellation, or (e-mail) for FBA orders
+            "email": None if pending_amazon or (self.channel == "amazon" and self.fba) else (self.email or None),
             "payment": self.payment,
             "fulfilled": self.fulfilled,
             "fba": self.fba,
@@ -319,6 +327,23 @@ class SandboxState:
             self.shopify_buckets: dict[str, LeakyBucket] = {}
             self.amazon_buckets: dict[tuple[str, str], Bucket] = {}
             self.access_tokens: dict[str, float] = {}  # token -> real monotonic expiry
+            # Restricted Data Tokens: token -> (real monotonic expiry, [(method, path, data elements)])
+            self.rdt_tokens: dict[str, tuple[float, list[tuple[str, str, frozenset]]]] = {}
+            # Whether the application has the restricted role that 2026-01-01 needs for buyer and
+            # recipient data (includedData=BUYER,RECIPIENT); False: those blocks are left out
+            self.amazon_pii_role = True
+            # searchOrders tokens issued before this generation are expired (``expire_pagination``)
+            self.amazon_token_generation = 0
+            self.amazon_expired_tokens_served = 0
+            # listings: each channel's products and their variants, built from the catalog
+            self.products: dict[tuple[str, str], list[dict]] = {}
+            self.product_seq = 0
+            self.shopify_locations = [
+                {"id": 65_000_000_001, "name": "Main warehouse", "active": True},
+                {"id": 65_000_000_002, "name": "Retail store", "active": True},
+                {"id": 65_000_000_003, "name": "Old depot (closed)", "active": False}]
+            self.shopify_inventory: dict[tuple[str, int, int], int] = {}  # (shop, item, location) -> qty
+            self.graphql_buckets: dict[str, Any] = {}
             # (channel, shop, key of the NEXT page request) -> the page served before it
             self.last_list: OrderedDict[tuple[str, str, str], tuple[int, dict, bytes]] = OrderedDict()
             self.amazon_items_page_size = 100
@@ -572,6 +597,49 @@ class SandboxState:
             self.refund_seq += 1
             order.refunds.append(SimRefund(8_800_000 + self.refund_seq, order.total - order.refunded, when,
                                            "order cancelled"))
+
+    # -- listings (products and variants) ------------------------------------------------------
+    def channel_products(self, channel: str, shop: str) -> list[dict]:
+        """The channel's products: one per catalog item (one variant each) until others are added."""
+        with self.lock:
+            key = (channel, shop)
+            if key not in self.products:
+                self.products[key] = []
+                for item in self.catalog:
+                    self._add_product(channel, shop, item["name"], [(item["sku"], item["name"], item["price"])])
+            return self.products[key]
+
+    def add_product(self, channel: str, shop: Optional[str], title: str, variants: int,
+                    sku_prefix: Optional[str] = None, price: str = "10.00") -> dict:
+        """A product with ``variants`` variants (SKU ``<prefix>-001`` ...): Shopify allows 2,048."""
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}")
+        shop = shop or ("na" if channel == "amazon" else "demo")
+        prefix = sku_prefix or title.upper().replace(" ", "-")[:20]
+        with self.lock:
+            self.channel_products(channel, shop)
+            return self._add_product(channel, shop, title, [
+                (f"{prefix}-{i:03d}", f"{title} / {i}", Decimal(price)) for i in range(1, int(variants) + 1)])
+
+    def _add_product(self, channel: str, shop: str, title: str, variants: list[tuple]) -> dict:
+        self.product_seq += 1
+        seq = self.product_seq
+        product = {
+            "id": 8_000_000_000 + seq, "woo_id": 300 + seq, "title": title,
+            "handle": _ascii(title).lower() or f"product-{seq}",
+            "updated_at": self.clock.now().isoformat().replace("+00:00", "Z"),
+            "product_type": "SHIRT" if "tee" in title.lower() else "PRODUCT",
+            "variants": [],
+        }
+        for index, (sku, name, price) in enumerate(variants, start=1):
+            product["variants"].append({
+                "id": 41_000_000_000 + seq * 10_000 + index, "woo_id": 5_000 + seq * 10_000 + index,
+                "inventory_item_id": 43_000_000_000 + seq * 10_000 + index,
+                "sku": sku, "title": name if len(variants) > 1 else "Default Title", "price": price,
+                "asin": f"B0{(seq * 10_000 + index) % 10**8:08d}",
+            })
+        self.products[(channel, shop)].append(product)
+        return product
 
     # -- queries -----------------------------------------------------------------------------
     def list_orders(self, channel: str, shop: str) -> list[SimOrder]:

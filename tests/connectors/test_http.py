@@ -34,7 +34,7 @@ class Sleeps:
 
 
 def shop_url(root: str) -> str:
-    return f"{root}/shopify/demo/admin/api/2024-04/shop.json"
+    return f"{root}/shopify/demo/admin/api/2026-10/shop.json"
 
 
 def session(sleeps=None, **kwargs):
@@ -109,9 +109,9 @@ def test_auth_errors_are_not_retried(sandbox, sandbox_state):
     assert "shpat_wrong" not in str(err.value)
     assert sandbox_state.request_counts["shopify"] == 1
     with pytest.raises(ChannelNotFound):
-        session().get_json(f"{sandbox}/shopify/demo/admin/api/2024-04/orders/1.json")
+        session().get_json(f"{sandbox}/shopify/demo/admin/api/2026-10/orders/1.json")
     with pytest.raises(ChannelError) as bad:
-        session().get_json(f"{sandbox}/shopify/demo/admin/api/2024-04/orders.json?limit=999")
+        session().get_json(f"{sandbox}/shopify/demo/admin/api/2026-10/orders.json?limit=999")
     assert bad.value.status == 400 and not isinstance(bad.value, ChannelUnavailable)
 
 
@@ -119,7 +119,7 @@ def test_truncated_json_is_retried(sandbox, sandbox_control, sandbox_state):
     sandbox_control("orders", channel="shopify", count=3)
     sandbox_control("faults", channel="shopify", script=["truncated", "truncated"])
     s = session()
-    data, _ = s.get_json(f"{sandbox}/shopify/demo/admin/api/2024-04/orders.json", params={"status": "any"})
+    data, _ = s.get_json(f"{sandbox}/shopify/demo/admin/api/2026-10/orders.json", params={"status": "any"})
     assert len(data["orders"]) == 3
     assert s.stats["retries"] == 2 and sandbox_state.fault_counts["shopify"]["truncated"] == 2
 

@@ -27,10 +27,14 @@ def _orders(name):
     return payload["Orders"] if "Orders" in payload else [payload]
 
 
+# a Pending order's item: no prices yet (an order without items is refused)
+PENDING_ITEM = {"OrderItemId": "1", "SellerSKU": "SKU-1", "Title": "Thing", "QuantityOrdered": 1}
+
+
 @pytest.mark.parametrize("name", ORDER_FIXTURES)
 def test_pending_orders_without_items(name):
     for raw in _orders(name):
-        o = normalize_order(raw, [])
+        o = normalize_order(raw, [PENDING_ITEM])
         assert o.external_id == o.order_number == "902-3159896-1390916"
         assert o.placed_at == datetime(2017, 1, 20, 19, 49, 35, tzinfo=UTC)
         assert o.updated_at == datetime(2017, 1, 20, 19, 49, 35, tzinfo=UTC)
@@ -44,12 +48,13 @@ def test_pending_orders_without_items(name):
 
 
 def test_order_with_restricted_data():
-    o = normalize_order(fixture("amazon/getOrder_doc_example.json"), [])
+    o = normalize_order(fixture("amazon/getOrder_doc_example.json"), [PENDING_ITEM])
     assert o.email == "user@example.com" and o.customer_name == "John Doe"
     a = o.shipping_address
     assert (a.name, a.line1, a.city, a.region, a.postcode, a.country) == (
         "Michigan address", "1 Cross St.", "Canton", "MI", "48817", "US")
-    bare = normalize_order(fixture("amazon/getOrders_sandbox_page1_with_NextToken.json")["payload"]["Orders"][0], [])
+    bare = normalize_order(fixture("amazon/getOrders_sandbox_page1_with_NextToken.json")["payload"]["Orders"][0],
+                           [PENDING_ITEM])
     assert bare.email is None and bare.shipping_address is None and bare.customer_name is None
 
 
@@ -68,17 +73,36 @@ def test_items_sandbox_fixture():
     assert not o.cancelled
 
 
-def test_items_doc_example_line_totals_and_multi_currency():
+def test_items_doc_example_gift_wrap_in_another_currency_is_refused():
     items = fixture("amazon/getOrderItems_doc_example.json")["payload"]["OrderItems"]
     order = fixture("amazon/getOrder_doc_example.json")["payload"]
-    o = normalize_order(order, items)
+    # the JPY order's gift wrap is priced in GBP: no amount of it can be summed, so refused
+    with pytest.raises(InvalidPayload, match=r"BuyerInfo.GiftWrapPrice: currency GBP differs from the order's JPY"):
+        normalize_order(order, items)
+
+
+def test_items_doc_example_line_totals_and_charges():
+    items = copy.deepcopy(fixture("amazon/getOrderItems_doc_example.json")["payload"]["OrderItems"])
+    for item in items:  # the same gift wrap, in the order's currency
+        for key in ("GiftWrapPrice", "GiftWrapTax"):
+            if key in item.get("BuyerInfo", {}):
+                item["BuyerInfo"][key]["CurrencyCode"] = "JPY"
+    o = normalize_order(fixture("amazon/getOrder_doc_example.json")["payload"], items)
     assert o.currency == "JPY"  # from ItemPrice: no OrderTotal yet
-    # ItemPrice is the line total: 17.95 for 2 units -> 8.975 each
-    assert [(li.sku, li.quantity, li.unit_price) for li in o.lines] == [
-        ("CBA_OTF_1", 1, Decimal("25.99")), ("CBA_OTF_5", 2, Decimal("8.975"))]
+    # ItemPrice is the line total: 17.95 for 2 units -> 8.975 each, and the total is kept
+    assert [(li.sku, li.quantity, li.unit_price, li.subtotal) for li in o.lines] == [
+        ("CBA_OTF_1", 1, Decimal("25.99"), Decimal("25.99")), ("CBA_OTF_5", 2, Decimal("8.975"), Decimal("17.95"))]
     assert o.subtotal == Decimal("43.94") and o.shipping_total == Decimal("1.26")
-    # the GBP gift wrap of the first item is not summed into JPY amounts
     assert o.lines[1].unit_price * 2 == Decimal("17.95")
+    gift_wrap = sum(Decimal(i["BuyerInfo"]["GiftWrapPrice"]["Amount"]) for i in items)
+    gift_wrap_tax = sum(Decimal(i["BuyerInfo"].get("GiftWrapTax", {}).get("Amount", "0")) for i in items)
+    assert o.charges["gift_wrap"] == gift_wrap
+    assert o.charges.get("gift_wrap_tax", Decimal("0")) == gift_wrap_tax
+    assert (o.charges["cod_fee"], o.charges["cod_fee_discount"]) == (Decimal("10.00"), Decimal("1.00"))
+    assert (o.charges["points_granted"], o.charges["points_granted_number"]) == (Decimal("10.00"), Decimal("10"))
+    # what the buyer pays besides goods and shipping: gift wrap and the COD fee less its discount
+    assert o.fees_total == gift_wrap + Decimal("10.00") - Decimal("1.00")
+    assert o.tax_total == gift_wrap_tax
 
 
 def test_items_belonging_to_another_order_are_refused():
@@ -96,7 +120,7 @@ def test_a_mixed_currency_amount_is_refused():
 
 def test_address_fixture_is_not_an_order():
     with pytest.raises(InvalidPayload, match="OrderStatus|PurchaseDate"):
-        normalize_order(fixture("amazon/getOrderAddress_sandbox.json"), [])
+        normalize_order(fixture("amazon/getOrderAddress_sandbox.json"), [PENDING_ITEM])
 
 
 def _shipped(**changes):

@@ -114,10 +114,11 @@ def test_status_mapping(status, financial):
     assert o.fulfilled_by_channel is (status == "completed")
 
 
-def test_uneven_unit_price_is_kept_to_four_places():
+def test_uneven_unit_price_is_kept_to_six_places_and_the_line_total_exactly():
     raw = _order()
     raw["line_items"][0].update(quantity=3, subtotal="10.00", total="10.00")
-    assert normalize_order(raw).lines[0].unit_price == Decimal("3.3333")
+    line = normalize_order(raw).lines[0]
+    assert line.unit_price == Decimal("3.333333") and line.subtotal == Decimal("10.00")
 
 
 @pytest.mark.parametrize("changes,message", [

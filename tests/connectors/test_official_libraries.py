@@ -20,7 +20,7 @@ def _orders(state, channel, shop):
 def test_shopify_api_lists_orders_across_pages(sandbox, sandbox_control, sandbox_state):
     shopify = pytest.importorskip("shopify")
     sandbox_control("orders", channel="shopify", count=120)
-    shopify.ShopifyResource.site = f"{sandbox}/shopify/demo/admin/api/2024-04"
+    shopify.ShopifyResource.site = f"{sandbox}/shopify/demo/admin/api/2026-10"
     shopify.ShopifyResource.headers["X-Shopify-Access-Token"] = DEFAULT_CREDENTIALS["shopify"]["access_token"]
     try:
         assert shopify.Shop.current().myshopify_domain == "demo.myshopify.com"
@@ -106,4 +106,86 @@ def test_python_amazon_sp_api_get_orders_and_items(sandbox, sandbox_control, san
             assert normalized.total == (Decimal(facts["total"]) if facts["total"] else None)
     finally:
         client.close()
+        access_token_client.cache.clear()
+
+
+def _sp_api_client(cls, sandbox, **kwargs):
+    """A python-amazon-sp-api client pointed at the sandbox through its own settings."""
+    from sp_api.auth import AccessTokenClient
+    from sp_api.base import Marketplaces
+
+    class SandboxLwa(AccessTokenClient):
+        scheme = "http://"
+        path = "/amazon/auth/o2/token"
+
+    SandboxLwa.host = sandbox.split("://", 1)[1]
+    creds = DEFAULT_CREDENTIALS["amazon"]
+    client = cls(marketplace=Marketplaces.US, refresh_token=creds["refresh_token"],
+                 credentials={"lwa_app_id": creds["client_id"], "lwa_client_secret": creds["client_secret"]},
+                 auth_token_client_class=SandboxLwa, **kwargs)
+    client.endpoint = f"{sandbox}/amazon/na"
+    return client
+
+
+def test_python_amazon_sp_api_orders_2026_search_and_get(sandbox, sandbox_control, sandbox_state):
+    pytest.importorskip("sp_api")
+    from sp_api.api.orders.orders_2026_01_01 import OrdersV20260101
+    from sp_api.auth import access_token_client
+
+    sandbox_control("orders", channel="amazon", count=7)
+    access_token_client.cache.clear()
+    client = _sp_api_client(OrdersV20260101, sandbox)
+    included = ["BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "CANCELLATION"]
+    try:
+        query = {"lastUpdatedAfter": "2000-01-01T00:00:00Z", "marketplaceIds": ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"],
+                 "includedData": included}
+        response = client.search_orders(**query, maxResultsPerPage=3)
+        orders = list(response.payload["orders"])
+        while response.next_token:  # the library lifts pagination.nextToken out of the body
+            response = client.search_orders(**query, maxResultsPerPage=3, paginationToken=response.next_token)
+            orders += response.payload["orders"]
+        expected = _orders(sandbox_state, "amazon", "na")
+        assert sorted(o["orderId"] for o in orders) == sorted(expected)
+        for order in orders:
+            normalized = amazon_normalize(order)
+            facts = expected[order["orderId"]]
+            assert [li.sku for li in normalized.lines] == facts["skus"]
+            assert normalized.total == (Decimal(facts["total"]) if facts["total"] else None)
+            assert normalized.email == facts["email"]
+        one = client.get_order(orders[0]["orderId"], includedData=included).payload
+        assert amazon_normalize(one).external_id == orders[0]["orderId"]  # the {"order": ...} body
+    finally:
+        client.close()
+        access_token_client.cache.clear()
+
+
+def test_python_amazon_sp_api_v0_restricted_data_token(sandbox, sandbox_control, sandbox_state):
+    pytest.importorskip("sp_api")
+    from sp_api.api import Orders, Tokens
+    from sp_api.auth import access_token_client
+
+    sandbox_control("orders", channel="amazon", count=8)
+    access_token_client.cache.clear()
+    expected = _orders(sandbox_state, "amazon", "na")
+    ready = [i for i, f in expected.items() if f["total"] is not None]
+    tokens = _sp_api_client(Tokens, sandbox)
+    orders = _sp_api_client(Orders, sandbox)
+    try:
+        # getOrders with RestrictedResources: the library asks the Tokens API for an RDT itself
+        listed = orders.get_orders(LastUpdatedAfter="2000-01-01T00:00:00Z", MarketplaceIds=["ATVPDKIKX0DER",
+                                   "A2EUQ1WTGCTBG2"], RestrictedResources=["buyerInfo", "shippingAddress"])
+        with_pii = [o for o in listed.payload["Orders"] if o["AmazonOrderId"] in ready]
+        assert with_pii and all(o["ShippingAddress"].get("AddressLine1") for o in with_pii)
+        # an RDT for the generic getOrderAddress path, used through the client's own setting
+        rdt = tokens.create_restricted_data_token(restrictedResources=[
+            {"method": "GET", "path": "/orders/v0/orders/{orderId}/address"}]).payload["restrictedDataToken"]
+        restricted = _sp_api_client(Orders, sandbox, restricted_data_token=rdt)
+        try:
+            address = restricted.get_order_address(ready[0]).payload
+            assert address["AmazonOrderId"] == ready[0] and address["ShippingAddress"]["Name"]
+        finally:
+            restricted.close()
+    finally:
+        tokens.close()
+        orders.close()
         access_token_client.cache.clear()

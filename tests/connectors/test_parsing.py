@@ -52,5 +52,7 @@ def test_naive_time_without_rule_is_refused():
 def test_unit_price_from_line_total():
     assert unit_price(Decimal("29.97"), 3) == Decimal("9.99")
     assert unit_price(Decimal("1990"), 2) == Decimal("995")
-    assert unit_price(Decimal("10.00"), 3) == Decimal("3.3333")
+    assert unit_price(Decimal("10.00"), 3) == Decimal("3.333333")
+    assert unit_price(Decimal("17.95"), 2) == Decimal("8.975")  # exact, not 8.98
+    assert unit_price(Decimal("12.345"), 5) == Decimal("2.469")  # KWD
     assert unit_price(Decimal("0"), 0) == Decimal("0")

@@ -56,7 +56,7 @@ def test_catalog_and_state(sandbox, sandbox_control):
 
 def test_every_channel_checks_credentials(sandbox, sandbox_control):
     sandbox_control("orders", channel="woocommerce", count=1)
-    shop = f"{sandbox}/shopify/demo/admin/api/2024-04/orders.json"
+    shop = f"{sandbox}/shopify/demo/admin/api/2026-10/orders.json"
     assert requests.get(shop, timeout=5).status_code == 401
     assert requests.get(shop, headers={"X-Shopify-Access-Token": "x"}, timeout=5).status_code == 401
     woo = f"{sandbox}/woocommerce/demo/wp-json/wc/v3/orders"
@@ -75,7 +75,7 @@ def test_every_channel_checks_credentials(sandbox, sandbox_control):
 
 def test_shopify_paging_rules(sandbox, sandbox_control):
     sandbox_control("orders", channel="shopify", count=30)
-    url = f"{sandbox}/shopify/demo/admin/api/2024-04/orders.json"
+    url = f"{sandbox}/shopify/demo/admin/api/2026-10/orders.json"
     first = requests.get(url, params={"status": "any", "limit": 10}, headers=SHOPIFY, timeout=5)
     assert first.headers["X-Shopify-Shop-Api-Call-Limit"].endswith("/40")
     next_url = first.links["next"]["url"]

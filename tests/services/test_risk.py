@@ -90,7 +90,7 @@ def test_channel_signals_from_a_shopify_payload(session, make, shop):
     order = make.order(shop, [("A-1", 1, "5")])
     order.risk_signals = None
     order.raw_payload = {"id": 1, "test": True, "name": "#1", "created_at": "2026-11-01T12:00:00Z",
-                         "currency": "USD", "line_items": []}
+                         "currency": "USD", "line_items": [{"id": 2, "sku": "A-1", "quantity": 1, "price": "5"}]}
     assert risk.channel_signals(order) == {"test": True}
     order.raw_payload = {"garbage": True}
     assert risk.channel_signals(order) == {}

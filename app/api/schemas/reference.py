@@ -43,6 +43,8 @@ class ChannelInSchema(InSchema):
     name = fields.Str(allow_none=True)
     kind = fields.Str(allow_none=True)
     base_url = fields.Str(allow_none=True)
+    api_version = fields.Str(allow_none=True, metadata={
+        "description": "the API version to read (Amazon: 2026-01-01 or v0); empty: the default"})
     poll_interval_seconds = fields.Int(strict=True, allow_none=True)
     backfill_days = fields.Int(strict=True, allow_none=True)
     stock_buffer = fields.Int(strict=True, allow_none=True)
@@ -62,6 +64,7 @@ class ChannelOutSchema(OutSchema):
     name = fields.Str()
     kind = fields.Str()
     base_url = fields.Str(allow_none=True)
+    api_version = fields.Str(allow_none=True)
     poll_interval_seconds = fields.Int()
     backfill_days = fields.Int()
     stock_buffer = fields.Int()
