@@ -26,7 +26,7 @@ def init(demo: bool, order_count: int):
     from flask_migrate import upgrade
 
     from .security.manager import sync_roles
-    from .services import users
+    from app.services.core import users
 
     started = time.monotonic()
     upgrade()
@@ -40,7 +40,7 @@ def init(demo: bool, order_count: int):
     else:
         click.echo(f"admin user exists: {username}")
     if demo:
-        from .services import demo as demo_data
+        from app.services import demo as demo_data
 
         summary = demo_data.load(db.session, orders=order_count, echo=click.echo)
         click.echo("demo: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
@@ -55,8 +55,8 @@ def init(demo: bool, order_count: int):
 @with_appcontext
 def create_user(username, role, password, email):
     """Create a user with one role."""
-    from .services import users
-    from .services.errors import DomainError
+    from app.services.core import users
+    from app.services.core.errors import DomainError
 
     try:
         user = users.create_user(current_app.appbuilder.sm, username, role, password, email)
@@ -71,8 +71,8 @@ def create_user(username, role, password, email):
 @with_appcontext
 def create_api_key(username, name):
     """Create an API key for a user and print it (shown once)."""
-    from .services import users
-    from .services.errors import DomainError
+    from app.services.core import users
+    from app.services.core.errors import DomainError
 
     try:
         key = users.create_api_key(current_app.appbuilder.sm, username, name)
@@ -92,7 +92,7 @@ def sandbox(host, port, orders, trickle):
     """Serve the Shopify, WooCommerce and Amazon simulators over this catalog."""
     from connectors.sandbox import run_sandbox
 
-    from .services import catalog
+    from app.services.inventory import catalog
 
     products = catalog.sandbox_catalog(db.session)
     db.session.remove()  # the sandbox holds no database of ours

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 
-from .services.errors import DomainError
+from app.services.core.errors import DomainError
 
 
 def wants_json() -> bool:

@@ -104,8 +104,10 @@ def main() -> None:
     from app import create_app
     from app.extensions import db
     from app.models import StockLevel
-    from app.services import channels, inventory, reference
-    from app.services.actor import Actor
+    from app.services.channels import config as channels
+    from app.services.inventory import stock as inventory
+    from app.services.inventory import reference
+    from app.services.core.actor import Actor
 
     app = create_app(SQLALCHEMY_DATABASE_URI=args.database_url, OMS_DATABASE_URL=args.database_url,
                      OMS_SCHEDULER=False)
@@ -187,8 +189,9 @@ def throughput_run(app, args, warehouse_ids, channel_id, rng) -> dict:
     until a run changes nothing."""
     from app.extensions import db
     from app.models import AllocationDecision, Order
-    from app.services import inventory, reference
-    from app.services.actor import Actor
+    from app.services.inventory import stock as inventory
+    from app.services.inventory import reference
+    from app.services.core.actor import Actor
 
     actor, tag = Actor.system(), "T"
     with app.app_context():
@@ -233,8 +236,8 @@ def throughput_run(app, args, warehouse_ids, channel_id, rng) -> dict:
 def _allocate_until_done(db, who, limit: int) -> int:
     """The job's loop: claim and allocate batches until a run changes nothing (what is
     left waits for stock, or is claimed by another worker, which finishes it)."""
-    from app.services import allocation
-    from app.services.transaction import unit_of_work
+    from app.services.lifecycle import allocation
+    from app.services.core.transaction import unit_of_work
 
     handled = 0
     while True:
@@ -297,8 +300,9 @@ def hot_sku_run(app, args, mode: str, warehouse_id: int, channel_id: int, units:
     job and web workers run)."""
     from app.extensions import db
     from app.models import Allocation, OrderLine, StockLevel
-    from app.services import inventory, reference
-    from app.services.actor import Actor
+    from app.services.inventory import stock as inventory
+    from app.services.inventory import reference
+    from app.services.core.actor import Actor
 
     actor = Actor.system()
     with app.app_context():
@@ -343,9 +347,9 @@ def _waybill_worker(url: str, mode: str, ids: list[int], warm_id: int, k: int, w
     from app import create_app
     from app.extensions import db
     from app.models import Order
-    from app.services import allocation
-    from app.services.actor import Actor
-    from app.services.transaction import unit_of_work
+    from app.services.lifecycle import allocation
+    from app.services.core.actor import Actor
+    from app.services.core.transaction import unit_of_work
 
     app = create_app(SQLALCHEMY_DATABASE_URI=url, OMS_DATABASE_URL=url, OMS_SCHEDULER=False)
     who, errors = Actor.job(f"bench-{k}"), []

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from app.extensions import db
-from app.services import allocation
-from app.services.actor import Actor
-from app.services.transaction import unit_of_work
+from app.services.lifecycle import allocation
+from app.services.core.actor import Actor
+from app.services.core.transaction import unit_of_work
 
 ACTOR = Actor.job("allocate_backorders")
 

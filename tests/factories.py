@@ -9,8 +9,11 @@ from decimal import Decimal
 from connectors.base import NormalizedAddress, NormalizedLine, NormalizedOrder
 
 from app.models import Channel, Product, Warehouse
-from app.services import channels, importing, inventory, reference
-from app.services.actor import Actor
+from app.services.channels import config as channels
+from app.services.channels import importing
+from app.services.inventory import stock as inventory
+from app.services.inventory import reference
+from app.services.core.actor import Actor
 
 _seq = itertools.count(1)
 

@@ -34,8 +34,8 @@ from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ..extensions import csrf, db
-from ..services.actor import Actor
-from ..services.errors import DomainError, ValidationFailed
+from app.services.core.actor import Actor
+from app.services.core.errors import DomainError, ValidationFailed
 from .errors import error_response, flatten_messages, summary
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})

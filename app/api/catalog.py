@@ -6,8 +6,10 @@ from __future__ import annotations
 from ..extensions import db
 from ..models import Channel, Product, SkuAlias
 from ..security import permissions as p
-from ..services import api_reads, catalog, reference
-from ..services.errors import ValidationFailed
+from app.services.orders import api_reads
+from app.services.inventory import catalog
+from app.services.inventory import reference
+from app.services.core.errors import ValidationFailed
 from .base import ServiceWriteApi, WaybillInterface
 from .schemas.reference import ProductInSchema, SkuAliasInSchema
 

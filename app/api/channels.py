@@ -15,7 +15,8 @@ from flask_appbuilder.security.decorators import permission_name
 from ..extensions import db
 from ..models import Channel
 from ..security import permissions as p
-from ..services import channel_ops, channels
+from app.services.channels import ops as channel_ops
+from app.services.channels import config as channels
 from .base import ServiceWriteApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.reference import ChannelInSchema, ChannelOutSchema

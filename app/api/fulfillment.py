@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..extensions import db
 from ..models import Shipment, ShipmentLine
 from ..security import permissions as p
-from ..services import api_reads, fulfillment
+from app.services.orders import api_reads
+from app.services.fulfilment import shipments as fulfillment
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.fulfillment import ShipInSchema, ShipmentDetailSchema, TrackingInSchema

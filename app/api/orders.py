@@ -8,8 +8,10 @@ from flask_appbuilder.security.decorators import permission_name
 from ..extensions import db
 from ..models import Order
 from ..security import permissions as p
-from ..services import api_reads, order_edits, orders
-from ..services.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from app.services.orders import api_reads
+from app.services.orders import edits as order_edits
+from app.services.orders import actions as orders
+from app.services.core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.orders import (

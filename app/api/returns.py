@@ -11,9 +11,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..extensions import db
 from ..models import Return, ReturnLine
 from ..security import permissions as p
-from ..services import returns
-from ..services.errors import NotFound
-from ..services.validation import Errors
+from app.services.returns import actions as returns
+from app.services.core.errors import NotFound
+from app.services.core.validation import Errors
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.returns import RefundInSchema, ReturnDetailSchema, ReturnInSchema

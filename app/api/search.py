@@ -10,8 +10,8 @@ from marshmallow import fields
 
 from ..extensions import db
 from ..security import permissions as p
-from ..services import search as search_service
-from ..services.errors import ValidationFailed
+from app.services.orders import search as search_service
+from app.services.core.errors import ValidationFailed
 from .base import WaybillBaseApi, domain_errors
 from .schemas.common import Money, OutSchema
 

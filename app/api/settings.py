@@ -8,7 +8,7 @@ from marshmallow import fields
 
 from ..extensions import db
 from ..security import permissions as p
-from ..services import settings
+from app.services.core import settings
 from .base import WaybillBaseApi, documented, domain_errors, load
 from .schemas.common import InSchema, OutSchema
 

@@ -9,8 +9,10 @@ from flask_appbuilder.security.decorators import permission_name
 from ..extensions import db
 from ..models import SyncConflict, SyncRun
 from ..security import permissions as p
-from ..services import api_reads, channel_ops, conflicts
-from ..services.errors import ValidationFailed
+from app.services.orders import api_reads
+from app.services.channels import ops as channel_ops
+from app.services.channels import conflicts
+from app.services.core.errors import ValidationFailed
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.sync import BulkResolveInSchema, BulkResultOutSchema, ResolveInSchema

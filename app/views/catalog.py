@@ -10,7 +10,8 @@ from wtforms.validators import DataRequired
 from ..extensions import db
 from ..models import Product, SkuAlias
 from ..security import permissions as p
-from ..services import catalog, reference
+from app.services.inventory import catalog
+from app.services.inventory import reference
 from .base import EagerSQLAInterface, ServiceModelView, checkbox, current_actor
 from .formatting import DASH, money, utc, yes_no
 

@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import PickList, Shipment
 from ..models.fulfillment import PICK_LIST_STATUSES, SHIPMENT_STATUSES
 from ..security import permissions as p
-from ..services import fulfillment as fulfillment_service
+from app.services.fulfilment import shipments as fulfillment_service
 from .base import (
     select_field,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, ReadOnlyModelView,

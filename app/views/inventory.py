@@ -14,8 +14,10 @@ from ..extensions import db
 from ..models import StockLevel, StockMovement, Warehouse
 from ..models.inventory import MOVEMENT_REASONS
 from ..security import permissions as p
-from ..services import catalog, inventory, reference
-from ..services.errors import DomainError, ValidationFailed
+from app.services.inventory import catalog
+from app.services.inventory import stock as inventory
+from app.services.inventory import reference
+from app.services.core.errors import DomainError, ValidationFailed
 from .base import (
     checkbox,    select_field,
     form_error_status,

@@ -20,8 +20,9 @@ from markupsafe import Markup
 from ..extensions import db
 from ..models import Rule
 from ..security import permissions as p
-from ..services import risk, rules
-from ..services.errors import DomainError, NotFound
+from app.services.lifecycle import risk
+from app.services.lifecycle import rules
+from app.services.core.errors import DomainError, NotFound
 from .base import can, current_actor, flash_error, form_error_status, redirect_back, service_call
 
 FLASH_LIST_MAX = 15

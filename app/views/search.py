@@ -10,7 +10,7 @@ from flask_appbuilder.security.decorators import has_access
 from ..extensions import db
 from ..models import Customer
 from ..security import permissions as p
-from ..services import search as search_service
+from app.services.orders import search as search_service
 
 
 class SearchView(BaseView):

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditLog, Order, SyncConflict, SyncRun
-from app.services import sync
+from app.services.channels import sync
 from tests.sync.conftest import _sandbox_server, sandbox, sandbox_channels  # noqa: F401
 
 from .conftest import assert_error

@@ -7,8 +7,12 @@ import pytest
 from connectors.base import NormalizedAddress
 
 from app.models import Order
-from app.services import importing, order_edits, orders, risk, settings
-from app.services.actor import Actor
+from app.services.channels import importing
+from app.services.orders import edits as order_edits
+from app.services.orders import actions as orders
+from app.services.lifecycle import risk
+from app.services.core import settings
+from app.services.core.actor import Actor
 from tests.factories import normalized_order
 
 DROP = {"name": "Drop", "line1": "9 Forwarder Way", "city": "Miami", "postcode": "33101",

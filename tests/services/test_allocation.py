@@ -7,8 +7,13 @@ import pytest
 
 from app.data import centroids
 from app.models import AllocationDecision
-from app.services import allocation, inventory, orders, reference, rules, settings
-from app.services.actor import Actor
+from app.services.lifecycle import allocation
+from app.services.inventory import stock as inventory
+from app.services.orders import actions as orders
+from app.services.inventory import reference
+from app.services.lifecycle import rules
+from app.services.core import settings
+from app.services.core.actor import Actor
 from tests.services.test_invariants import assert_invariants
 
 # Approximate coordinates of a few real places.
