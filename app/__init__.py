@@ -24,6 +24,7 @@ def create_app(config_object: str = "config", **overrides) -> Flask:
     init_config(app, config_object, overrides)
     init_logging(app)
     init_database(app)
+    init_domain_events(app)
     csrf.init_app(app)  # before FAB: it exempts API blueprints only if CSRF is set up
     with app.app_context():
         init_appbuilder(app)
@@ -102,6 +103,15 @@ def init_appbuilder(app: Flask) -> None:
         appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(
             app.blueprints["SecurityApi"]
         )
+
+
+def init_domain_events(app: Flask) -> None:
+    """The higher service packages subscribe to the lower ones' domain events
+    (app/services/core/domain_events.py): stock available -> allocate, last hold released
+    -> continue the pipeline, ..."""
+    from app.services.lifecycle import subscribers
+
+    subscribers.register()
 
 
 def init_webhooks(app: Flask) -> None:

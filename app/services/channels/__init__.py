@@ -1,0 +1,5 @@
+"""The sales channels: their configuration and credentials (``config``), the idempotent
+import of their orders (``importing``, ``bulk_import``), polling and webhooks (``sync``),
+sync conflicts, and the Operations pages' actions and health (``ops``, ``health``)."""
+
+__all__ = ["bulk_import", "config", "conflicts", "health", "importing", "ops", "sync"]

@@ -45,7 +45,7 @@ from app.models.base import utcnow
 from app.services.inventory import catalog
 from app.services.core import fx
 from app.services.channels import importing
-from app.services.lifecycle import risk
+from app.services.orders import addresses
 from app.services.core import settings
 from app.services.core import validation
 from app.services.core.actor import Actor
@@ -236,7 +236,7 @@ def _prepare(context: _PageContext, normalized: NormalizedOrder, digest: str) ->
         risk_score=None, cancelled_at=None, cancel_reason=None,
         raw_payload=to_jsonable(normalized.raw), payload_hash=digest, local_edits={},
         risk_signals=to_jsonable(normalized.risk or {}), screened_at=None, routing=None,
-        ship_address_key=risk.address_key(values["shipping_address"]),
+        ship_address_key=addresses.address_key(values["shipping_address"]),
         version=1, created_at=now, updated_at=now, **values,
     )
     lines = []

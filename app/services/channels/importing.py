@@ -33,7 +33,7 @@ from app.services.core import fx
 from app.services.orders import edits as order_edits
 from app.services.orders import actions as orders
 from app.services.lifecycle import pipeline
-from app.services.lifecycle import risk
+from app.services.orders import addresses
 from app.services.core import settings
 from app.services.core.actor import Actor
 from app.services.core.jsonable import to_jsonable
@@ -127,7 +127,7 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
         fulfillment_status="fulfilled" if normalized.fulfilled_by_channel else "unfulfilled",
         raw_payload=to_jsonable(normalized.raw), payload_hash=digest, local_edits={},
         risk_signals=to_jsonable(normalized.risk or {}),
-        ship_address_key=risk.address_key(values["shipping_address"]), **values,
+        ship_address_key=addresses.address_key(values["shipping_address"]), **values,
     )
     for line in normalized.lines:
         order.lines.append(OrderLine(
@@ -363,7 +363,7 @@ def apply_channel_values(session: Session, order: Order, values: dict, actor: Ac
         setattr(order, field, new)
     if "shipping_address" in changes:
         order.ship_country = (order.shipping_address or {}).get("country")
-        risk.refresh_address_key(order)
+        addresses.refresh_address_key(order)
     if "total" in changes:
         order.total_base = fx.to_base(session, order.total, order.currency, order.placed_at)
     if changes:

@@ -44,6 +44,18 @@ def text(value: Any, field: str, *, max_length: int, required: bool = True) -> s
     return value
 
 
+def record_id(value: Any, field: str, kind: str = "record") -> int:
+    """An id a caller names a record by: an integer (a bool or a text that is no integer is
+    refused, naming the field)."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed.field(field, f"'{value}' is not an {kind} id"
+                                     if kind[0] in "aeiou" else f"'{value}' is not a {kind} id") from None
+
+
 def email(value: Any, field: str = "email", *, required: bool = False) -> str | None:
     value = text(value, field, max_length=254, required=required)
     if value is None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Allocation, OrderLine, Product, StockLevel, StockMovement, Warehouse
 from app.models.base import utcnow
-from app.services.core import validation
+from app.services.core import audit, domain_events, validation
 from app.services.core.batch_writes import insert_rows
 from app.services.core.sql_lists import in_ids
 from app.services.core.actor import Actor
@@ -109,8 +109,6 @@ def receive(session: Session, warehouse_id: int, product_id: int, quantity, acto
 
 @transactional
 def set_bin(session: Session, level_id: int, bin: str | None, actor: Actor) -> StockLevel:
-    from app.services.core import audit
-
     level = session.get(StockLevel, level_id)
     if level is None:
         raise NotFound(f"Stock level {level_id} not found")
@@ -326,10 +324,9 @@ def restock(session: Session, warehouse_id: int, product_id: int, quantity: int,
 
 
 def _stock_arrived(session: Session, product_id: int, actor: Actor) -> None:
-    """Units became available: waiting orders get them, in queue order."""
-    from app.services.lifecycle import allocation
-
-    allocation.allocate_waiting(session, product_id, actor)
+    """Units became available: waiting orders get them, in queue order (lifecycle's
+    allocation subscribes to ``stock.available``)."""
+    domain_events.publish(session, "stock.available", {"product_id": product_id, "actor": actor})
 
 
 _RELEASED = "waybill_released_products"

@@ -20,7 +20,6 @@ rejecting cancels the order with a reason (its reservations are released).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.models import Order, OrderHold, Warehouse
 from app.services.core import events
 from app.services.orders import actions as orders
+from app.services.orders import addresses
 from app.services.lifecycle import rules
 from app.services.core import settings
 from app.services.core import validation
@@ -68,26 +68,6 @@ class Finding:
 
 
 # --- the checks ---------------------------------------------------------------------------
-
-def address_key(address: dict | None) -> str | None:
-    """A digest of the parts of a shipping address that say where it goes (case, spaces
-    and punctuation ignored), for the velocity check."""
-    if not address or not address.get("line1"):
-        return None
-    parts = []
-    for name in ("line1", "line2", "postcode", "city", "country"):
-        value = str(address.get(name) or "")
-        parts.append("".join(ch for ch in value.casefold() if ch.isalnum()))
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
-
-
-def refresh_address_key(order: Order) -> str | None:
-    """Set ``order.ship_address_key`` from its shipping address as it is now: called when
-    screened and whenever the shipping address changes (staff edit, channel update), so
-    that the velocity check counts the order at the address it now goes to. No commit."""
-    order.ship_address_key = address_key(order.shipping_address)
-    return order.ship_address_key
-
 
 def channel_signals(order: Order) -> dict:
     """The channel's own risk signals: stored at import (``order.risk_signals``), or, for
@@ -214,7 +194,7 @@ def check(session: Session, order: Order, actor: Actor,
     """Run the checks on an order, hold it for what they find (one hold per reason, every
     why in its note), one ``risk_check`` event per finding, and set its risk score.
     No commit (the pipeline's transaction)."""
-    refresh_address_key(order)
+    addresses.refresh_address_key(order)
     found = findings(session, order, context)
     order.risk_score = min(100, sum({f.check: f.weight for f in found}.values()))
     for finding in found:

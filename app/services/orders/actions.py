@@ -8,11 +8,13 @@ from sqlalchemy.orm import Session, selectinload
 from app.models import Allocation, Order, OrderHold
 from app.models.base import utcnow
 from app.models.orders import HOLD_REASONS
-from app.services.core import events
+from app.services.core import domain_events, events
 from app.services.core import validation
 from app.services.core.actor import Actor
 from app.services.core.errors import InvalidTransition, NotFound, StaleVersion, ValidationFailed
 from app.services.core.transaction import transactional
+from app.services.inventory import stock as inventory
+from app.services.orders import addresses
 
 # DESIGN.md "Order lifecycle": the only moves an order's status may make.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -110,9 +112,7 @@ def place_hold(session: Session, order_id: int, reason: str, note: str | None,
 def release_hold(session: Session, order_id: int, actor: Actor, *, hold_id: int | None = None,
                  reason: str | None = None, note: str | None = None) -> list[OrderHold]:
     """Release one hold (by id or reason) or, with neither, every open hold. Releasing
-    the last one continues the pipeline."""
-    from app.services.lifecycle import pipeline
-
+    the last one continues the pipeline (lifecycle subscribes to ``order.hold_released``)."""
     order = get_order(session, order_id, for_update=True)
     note = validation.text(note, "note", max_length=2000, required=False)
     holds = [h for h in order.open_holds
@@ -124,8 +124,9 @@ def release_hold(session: Session, order_id: int, actor: Actor, *, hold_id: int 
         hold.released_at, hold.released_by, hold.release_note = now, actor.label, note
         events.hold_released(session, order, actor, hold.reason, note)
     order.updated_at = now
-    if not order.open_holds:
-        pipeline.process(session, order, actor)
+    domain_events.publish(session, "order.hold_released", {
+        "order_id": order.id, "reasons": [h.reason for h in holds],
+        "last": not order.open_holds, "actor": actor})
     return holds
 
 
@@ -139,8 +140,6 @@ def add_note(session: Session, order_id: int, text: str, actor: Actor):
 
 
 def release_allocations(session: Session, order: Order, actor: Actor, why: str) -> int:
-    from app.services.inventory import stock as inventory
-
     allocations = session.scalars(
         select(Allocation).where(Allocation.order_id == order.id, Allocation.status == "open")
         .order_by(Allocation.stock_level_id)  # lock rows in key order: no deadlocks
@@ -194,8 +193,6 @@ def edit_address(session: Session, order_id: int, kind: str, address: dict,
                  expected_version, actor: Actor) -> Order:
     """Change the shipping or billing address before picking; a new destination country
     re-routes the order."""
-    from app.services.lifecycle import pipeline
-
     if kind not in ("shipping", "billing"):
         raise ValidationFailed.field("kind", "must be shipping or billing")
     order = get_order(session, order_id, for_update=True)
@@ -213,15 +210,16 @@ def edit_address(session: Session, order_id: int, kind: str, address: dict,
     mark_local_edit(order, attribute, clean, actor)
     events.address_changed(session, order, actor, kind, old, clean)
     if kind == "shipping":
-        from app.services.lifecycle import risk
-
-        risk.refresh_address_key(order)  # the velocity check counts the new address
+        addresses.refresh_address_key(order)  # the velocity check counts the new address
         old_country = order.ship_country
         order.ship_country = clean["country"]
-        if old_country != clean["country"] and order.status != "new":
+        rerouted = old_country != clean["country"] and order.status != "new"
+        if rerouted:
             release_allocations(session, order, actor, "shipping country changed")
             for line in order.lines:
                 line.quantity_backordered = 0
             transition(session, order, "new", actor, "re-route to the new address")
-            pipeline.process(session, order, actor)
+        # lifecycle routes a re-routed order again (it subscribes; orders cannot import it)
+        domain_events.publish(session, "order.address_changed",
+                              {"order_id": order.id, "rerouted": rerouted, "actor": actor})
     return order

@@ -1,17 +1,20 @@
-"""Order edits that change several things at once, all or nothing (one transaction, one
-version check): addresses and contact details; and re-allocation."""
+"""Order edits before picking, each all or nothing (one transaction, one version check):
+addresses and contact details, line quantities, added and removed lines, cancelled units.
+What an edit leaves open is reserved again by lifecycle (``order.lines_changed``)."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.services.orders import customers
-from app.services.core import events
-from app.services.orders import actions as orders
-from app.services.core import validation
+from app.models import Allocation, OrderLine
+from app.services.core import domain_events, events, fx, validation
 from app.services.core.actor import Actor
 from app.services.core.errors import InvalidTransition, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
+from app.services.inventory import catalog
+from app.services.inventory import stock as inventory
+from app.services.orders import actions as orders
+from app.services.orders import customers
 
 
 @transactional
@@ -70,32 +73,6 @@ def edit_order(session: Session, order_id: int, actor: Actor, *, expected_versio
     return order
 
 
-REALLOCATABLE_STATUSES = frozenset({"new", "allocated", "partially_allocated", "backordered"})
-
-
-@transactional
-def reallocate(session: Session, order_id: int, actor: Actor):
-    """Give back an order's reservations and allocate it afresh (after stock moved, a
-    warehouse changed, or to consolidate a split). Only before picking, never while held."""
-    from app.services.lifecycle import pipeline
-
-    order = orders.get_order(session, order_id, for_update=True)
-    if order.status not in REALLOCATABLE_STATUSES:
-        raise InvalidTransition(
-            f"Order {order.order_number} is {order.status}: only orders not yet picking can "
-            "be re-allocated")
-    if order.is_held:
-        reasons = ", ".join(h.reason for h in order.open_holds)
-        raise InvalidTransition(f"Order {order.order_number} is on hold ({reasons})")
-    orders.release_allocations(session, order, actor, "re-allocation")
-    for line in order.lines:
-        line.quantity_backordered = 0
-    orders.transition(session, order, "new", actor, "re-allocation")
-    session.flush()
-    pipeline.process(session, order, actor)
-    return order
-
-
 # --- lines: cancel units, change quantities, add and remove lines ---------------------------
 
 LINE_CANCELLABLE_STATUSES = frozenset(orders.EDITABLE_STATUSES | {"picking", "packed",
@@ -122,8 +99,6 @@ def _release_line(session: Session, order, line, actor: Actor, why: str, keep: i
     """Give back a line's open reservations beyond ``keep`` units. A reservation that keeps
     some units is released and the rest re-reserved in the same warehouse (each change of
     ``reserved`` is one ledger row). Returns the units given back. No commit."""
-    from app.services.inventory import stock as inventory
-    from app.models import Allocation
 
     allocations = session.scalars(
         select(Allocation).where(Allocation.order_line_id == line.id, Allocation.status == "open")
@@ -274,10 +249,6 @@ def edit_lines(session: Session, order_id: int, actor: Actor, *, expected_versio
     same transaction. The subtotal and total follow the changed amounts."""
     from decimal import Decimal
 
-    from app.services.lifecycle import allocation
-    from app.services.inventory import catalog
-    from app.services.core import fx
-    from app.models import OrderLine
 
     order = orders.get_order(session, order_id, for_update=True)
     orders.check_version(order, expected_version)
@@ -438,8 +409,8 @@ def edit_lines(session: Session, order_id: int, actor: Actor, *, expected_versio
             line.product_id and line.quantity_open > line.quantity_allocated
             for line in order.lines):  # de-allocated for an edit (DESIGN.md lifecycle)
         orders.transition(session, order, "new", actor, "lines edited: allocate again")
-    if not order.is_held and order.status in allocation.ALLOCATABLE_STATUSES:
-        allocation.allocate_order(session, order, actor)
+    # lifecycle reserves what the edit left open (it subscribes; orders cannot import it)
+    domain_events.publish(session, "order.lines_changed", {"order_id": order.id, "actor": actor})
     _settle(session, order, actor)
     return order
 
@@ -463,59 +434,3 @@ def remove_line(session: Session, order_id: int, line_id: int, expected_version,
 
 
 # --- bulk actions on many orders ------------------------------------------------------------
-
-BULK_ACTIONS = ("hold", "release", "reallocate", "cancel")
-BULK_MAX_ORDERS = 500
-
-
-def bulk(session: Session, action: str, ids, actor: Actor, *, reason: str | None = None,
-         hold_reason: str = "manual") -> dict:
-    """Run one action on many orders, each order in its own transaction: one that fails
-    (shipped, not held, stale...) is reported with why and does not stop the others.
-    ``reason``: the cancellation reason (required for cancel), the hold's note (required
-    for hold), the release note. Returns {"action", "succeeded": [...], "failed": [...]}."""
-    from app.models import Order
-    from app.services.core.errors import DomainError
-
-    if action not in BULK_ACTIONS:
-        raise ValidationFailed.field("action", f"must be one of {', '.join(BULK_ACTIONS)}")
-    if not isinstance(ids, (list, tuple)) or not ids:
-        raise ValidationFailed.field("ids", "select at least one order")
-    if len(ids) > BULK_MAX_ORDERS:
-        raise ValidationFailed.field("ids", f"at most {BULK_MAX_ORDERS} orders at once")
-    clean_ids = []
-    for value in ids:
-        clean_ids.append(_line_id(value, "ids"))
-    clean_ids = list(dict.fromkeys(clean_ids))
-    if action == "hold":
-        from app.models.orders import HOLD_REASONS
-
-        if hold_reason not in HOLD_REASONS:
-            raise ValidationFailed.field("hold_reason",
-                                         f"must be one of {', '.join(HOLD_REASONS)}")
-    if action in ("hold", "cancel"):
-        reason = validation.text(reason, "reason", max_length=500)
-    else:
-        reason = validation.text(reason, "reason", max_length=500, required=False)
-    numbers = dict(session.execute(select(Order.id, Order.order_number)
-                                   .where(Order.id.in_(clean_ids))).all())
-    session.rollback()  # end the read: each order below is its own write transaction
-    result = {"action": action, "succeeded": [], "failed": []}
-    for order_id in clean_ids:
-        entry = {"id": order_id, "order_number": numbers.get(order_id)}
-        try:
-            if order_id not in numbers:
-                raise NotFound(f"Order {order_id} not found")
-            if action == "hold":
-                orders.place_hold(session, order_id, hold_reason or "manual", reason, actor)
-            elif action == "release":
-                orders.release_hold(session, order_id, actor, note=reason)
-            elif action == "reallocate":
-                reallocate(session, order_id, actor)
-            else:
-                orders.cancel_order(session, order_id, reason, actor)
-        except DomainError as err:
-            result["failed"].append({**entry, "message": err.message, "code": err.code})
-        else:
-            result["succeeded"].append(entry)
-    return result
