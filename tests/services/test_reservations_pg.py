@@ -19,7 +19,7 @@ from sqlalchemy.orm.util import identity_key
 from app.extensions import db
 from app.models import Allocation, Order, OrderLine, StockLevel
 from app.models.base import utcnow
-from app.services.lifecycle import allocation
+from app.services.lifecycle import allocation, allocation_queue
 from app.services.core.actor import Actor
 from app.services.core.transaction import unit_of_work
 from tests.conftest import is_postgres
@@ -176,7 +176,7 @@ def test_parallel_batch_workers_never_oversell(app, session, make):
                 while True:
                     try:
                         with unit_of_work(db.session):
-                            allocation.allocate_all_waiting(db.session, actor, limit=40)
+                            allocation_queue.allocate_all_waiting(db.session, actor, limit=40)
                         batches[0] += 1
                     except OperationalError:  # a deadlock PostgreSQL broke: try again
                         time.sleep(0.01)
@@ -263,7 +263,7 @@ def _allocate_with_rivals(app, path: str, order_id: int, rival_ids: list[int], w
         with app.app_context():
             with unit_of_work(db.session):
                 if path == "queue":  # limit 1: the job claims the first order only
-                    allocation.allocate_all_waiting(db.session, Actor.job("first"), limit=1)
+                    allocation_queue.allocate_all_waiting(db.session, Actor.job("first"), limit=1)
                     assert identity_key(Order, order_id) not in db.session.identity_map
                 else:
                     allocation.allocate_order(db.session, db.session.get(Order, order_id),

@@ -1,5 +1,6 @@
-"""Allocation and routing: decide which warehouse ships which units, reserve them, and
-record why.
+"""Allocation: decide which warehouse ships which units, reserve them, and record why.
+Steps 1-3 below are ``routing``'s (candidates, ranking, the plan of one order); the queue
+of waiting orders is ``allocation_queue``'s; this module runs batches and writes them.
 
 Orders are served in queue order (priority, ship-by, placed-at). For one order:
 
@@ -31,15 +32,12 @@ split or not, what is left waiting), which the order page shows.
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session, scoped_session, selectinload
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy import select
+from sqlalchemy.orm import Session, scoped_session
 
-from app.data.centroids import centroid
-from app.models import AllocationDecision, Order, OrderHold, OrderLine, StockLevel, Warehouse
+from app.models import AllocationDecision, Order, OrderLine
 from app.models.orders import QUEUE_STATUSES
 from app.models.base import utcnow
 from app.services.core import events
@@ -51,7 +49,9 @@ from app.services.core.actor import Actor
 from app.services.core.batch_writes import insert_rows, write_column_changes
 from app.services.inventory.stock import StockBook, StockMoved
 from app.services.core.order_rows import OrderRow
-from app.services.core.sql_lists import in_ids
+from app.services.lifecycle.routing import (
+    WarehouseInfo, active_warehouses, destination, plan_order, score_warehouses, screen_warehouses,
+)
 
 # What a decision changes on orders and lines, written for the whole batch at once
 # (batch_writes); an order that a policy held or cancelled goes through the unit of work.
@@ -61,7 +61,6 @@ ALLOCATABLE_STATUSES = frozenset(QUEUE_STATUSES)
 WAITING_STATUSES = tuple(s for s in QUEUE_STATUSES if s != "new")  # waiting for stock
 HOLD_NOTE = "waiting for stock: backorder policy"
 CANCEL_REASON = "out of stock: backorder policy"
-EARTH_RADIUS_KM = 6371.0088
 # A batch is planned against levels read without a lock, this many times at most, each
 # time against fresher figures; then once more with the levels locked (allocate_batch).
 OPTIMISTIC_ATTEMPTS = 2
@@ -79,160 +78,17 @@ def _needed(line: OrderLine) -> int:
     return max(line.quantity_open - line.quantity_allocated, 0)
 
 
-# --- distance ------------------------------------------------------------------------------
-
-def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def destination(order: Order) -> dict:
-    address = order.shipping_address or {}
-    country = (order.ship_country or address.get("country") or "").upper() or None
-    postcode = address.get("postcode") if isinstance(address, dict) else None
-    point = centroid(country, postcode)
-    return {"country": country, "postcode": postcode,
-            "point": list(point) if point else None}
-
-
-def warehouse_point(warehouse: Warehouse) -> tuple[float, float] | None:
-    if warehouse.latitude is not None and warehouse.longitude is not None:
-        return float(warehouse.latitude), float(warehouse.longitude)
-    return centroid(warehouse.country, warehouse.postcode)  # no coordinates: its area's
-
-
-class WarehouseInfo:
-    """What routing reads of a warehouse, as plain attributes (a batch reads them for every
-    order it plans) and with its point resolved once."""
-
-    __slots__ = ("id", "code", "name", "priority", "ships_to", "point")
-
-    def __init__(self, warehouse: Warehouse):
-        self.id, self.code, self.name = warehouse.id, warehouse.code, warehouse.name
-        self.priority, self.ships_to = warehouse.priority, warehouse.ships_to
-        self.point = warehouse_point(warehouse)
-
-
-# --- candidates ----------------------------------------------------------------------------
-
-def _active_warehouses(session: Session) -> list[Warehouse]:
-    return list(session.scalars(
-        select(Warehouse).where(Warehouse.active.is_(True)).order_by(Warehouse.priority,
-                                                                     Warehouse.id)))
-
-
-def _screen(warehouses, order: Order, route: dict) -> tuple[list[Warehouse], list[dict]]:
-    """(allowed warehouses, [{code, name, excluded}] for the others)."""
-    country = order.ship_country
-    excluded_codes = set(route.get("exclude_warehouses") or [])
-    allowed, out = [], []
-    for w in warehouses:
-        why = None
-        if w.ships_to and not (country and country in w.ships_to):
-            why = f"does not ship to {country or 'an unknown country'}"
-        elif w.code in excluded_codes:
-            why = "excluded by a rule"
-        if why:
-            out.append({"code": w.code, "name": w.name, "excluded": why})
-        else:
-            allowed.append(w)
-    return allowed, out
-
-
-def _rank_key(w: Warehouse, prefer: list[str], distance: float | None, depth: int):
-    rank = prefer.index(w.code) if w.code in prefer else len(prefer)
-    return (rank, w.priority, distance if distance is not None else math.inf, -depth, w.id)
-
-
-def candidate_warehouses(session: Session, order: Order) -> list[Warehouse]:
-    """Active warehouses that ship to the order's country and that the rules allow,
-    best first by rule preference, priority and distance (stock is not looked at)."""
-    route = rules.routing(order)
-    allowed, _ = _screen(_active_warehouses(session), order, route)
-    point = destination(order)["point"]
-    prefer = route["prefer_warehouses"]
-
-    def key(w):
-        wp = warehouse_point(w)
-        return _rank_key(w, prefer, haversine_km(wp, point) if wp and point else None, 0)
-    return sorted(allowed, key=key)
-
-
-def _score(allowed, book: StockBook, need: dict[int, int], route: dict, point,
-           distances: dict) -> list[tuple[WarehouseInfo, dict]]:
-    """(warehouse, its entry in the decision record) per allowed warehouse, best first
-    (``distances``: a batch's memo of rounded distances by warehouse and destination)."""
-    prefer = route["prefer_warehouses"]
-    scored = []
-    levels = book.levels
-    for w in allowed:
-        coverage, depth, whole = 0, 0, True
-        for product_id, units in need.items():
-            level = levels.get((w.id, product_id))  # book.available(), inlined: the hot loop
-            available = max(level.on_hand - level.reserved, 0) if level is not None else 0
-            coverage += min(available, units)
-            depth += available - units
-            whole = whole and available >= units
-        distance = distances.get((w.id, point), ())
-        if distance == ():
-            distance = distances[w.id, point] = (
-                round(haversine_km(w.point, point), 1) if w.point and point else None)
-        scored.append((_rank_key(w, prefer, distance, depth), w, {
-            "code": w.code, "name": w.name, "excluded": None,
-            "preferred": prefer.index(w.code) + 1 if w.code in prefer else None,
-            "priority": w.priority, "distance_km": distance, "depth": depth,
-            "coverage": coverage, "whole": whole,
-        }))
-    scored.sort(key=lambda s: s[0])
-    for rank, (_key, _w, entry) in enumerate(scored, 1):
-        entry["rank"] = rank
-    return [(w, entry) for _key, w, entry in scored]
-
-
-def _plan(scored: list[tuple[WarehouseInfo, dict]], book: StockBook, need: dict[int, int],
-          split_allowed: bool) -> tuple[str, list[tuple[WarehouseInfo, int, int]]]:
-    """(kind, [(warehouse, product_id, units)]): kind is whole, split or none."""
-    for w, entry in scored:
-        if entry["whole"]:
-            return "whole", [(w, pid, units) for pid, units in need.items() if units > 0]
-    if not split_allowed:
-        return "none", []
-    remaining = {pid: units for pid, units in need.items() if units > 0}
-    steps, used = [], set()
-    while remaining:
-        best, best_cover = None, 0
-        for w, _entry in scored:  # ties keep the ranking order
-            if w.id in used:
-                continue
-            cover = sum(min(book.available(w.id, pid), units) for pid, units in remaining.items())
-            if cover > best_cover:
-                best, best_cover = w, cover
-        if best is None:
-            break
-        used.add(best.id)
-        for pid in list(remaining):
-            take = min(book.available(best.id, pid), remaining[pid])
-            if take > 0:
-                steps.append((best, pid, take))
-                remaining[pid] -= take
-                if not remaining[pid]:
-                    del remaining[pid]
-    return ("split" if len(used) > 1 else "whole" if used else "none"), steps
-
-
 # --- a batch of orders ----------------------------------------------------------------------
 
-def _context(session: Session) -> dict:
+def batch_context(session: Session) -> dict:
     """What every decision of one batch shares: read once per batch, not once per order."""
-    return {"warehouses": [WarehouseInfo(w) for w in _active_warehouses(session)],
+    return {"warehouses": [WarehouseInfo(w) for w in active_warehouses(session)],
             "settings": settings.get_many(session, ("allow_split", "backorder_policy")),
             "allocation_rules": rules.enabled_rules(session, "on_allocation"),
             "distances": {}}
 
 
-def _needs_orm(status: str, ctx: dict) -> bool:
+def needs_orm(status: str, ctx: dict) -> bool:
     """Whether an order's decision may need more than plain rows carry: a first decision
     runs the on_allocation rules and may hold or cancel by the backorder policy."""
     return status == "new" and bool(ctx["allocation_rules"]
@@ -256,7 +112,7 @@ def allocate_batch(session: Session, batch: list[Order | OrderRow], actor: Actor
     """Allocate orders one after the other, in the order given (the queue order), against
     one StockBook: each order is planned against what the orders before it left, and the
     book is written at the end. Returns how many orders changed status. No commit.
-    ``batch`` holds ORM orders, or plain ``OrderRow``s (the queue) where ``_needs_orm`` is
+    ``batch`` holds ORM orders, or plain ``OrderRow``s (the queue) where ``needs_orm`` is
     false.
 
     Optimistic first: the levels are read without a lock and their guarded UPDATEs are the
@@ -272,7 +128,7 @@ def allocate_batch(session: Session, batch: list[Order | OrderRow], actor: Actor
         return 0
     if isinstance(session, scoped_session):  # resolved once, not on every use per order
         session = session()
-    ctx = ctx or _context(session)
+    ctx = ctx or batch_context(session)
     routes = {}
     for order in batch:
         # The on_allocation rules run once per order (its first decision), not on every retry.
@@ -345,14 +201,14 @@ def _decide(session: Session, order: Order, route: dict, ctx: dict, book: StockB
     split_allowed = bool(conf["allow_split"]) and not route["forbid_split"]
     dest = destination(order)
     point = tuple(dest["point"]) if dest["point"] else None
-    allowed, excluded = _screen(ctx["warehouses"], order, route)
+    allowed, excluded = screen_warehouses(ctx["warehouses"], order, route)
     by_product: dict[int, list[OrderLine]] = defaultdict(list)
     for line in order.lines:
         if line.product_id and _needed(line) > 0:
             by_product[line.product_id].append(line)
     need = {pid: sum(_needed(l) for l in ls) for pid, ls in by_product.items()}
-    scored = _score(allowed, book, need, route, point, ctx["distances"])
-    kind, steps = _plan(scored, book, need, split_allowed)
+    scored = score_warehouses(allowed, book, need, route, point, ctx["distances"])
+    kind, steps = plan_order(scored, book, need, split_allowed)
 
     reserved: list[dict] = []
     for warehouse, pid, units in steps:
@@ -406,7 +262,7 @@ def _settle(session: Session, order: Order | OrderRow, actor: Actor, policy: str
                for l in order.lines if l.product_id and _needed(l) > 0]
     outcome = "done" if not missing else "backorder"
     if missing and policy != "backorder" and isinstance(order, OrderRow):
-        raise TypeError("a hold or a cancellation by policy needs the ORM order (_needs_orm)")
+        raise TypeError("a hold or a cancellation by policy needs the ORM order (needs_orm)")
     if missing and policy == "cancel":
         outcome = "cancel"
         lines = {l.id: l for l in order.lines}
@@ -442,82 +298,6 @@ def _settle(session: Session, order: Order | OrderRow, actor: Actor, policy: str
         outcome = "hold"
         rules.hold(session, order, "manual", HOLD_NOTE, actor)
     return order.status, missing, outcome
-
-
-# --- queues ------------------------------------------------------------------------------
-
-def _not_held():
-    return ~exists().where(OrderHold.order_id == Order.id, OrderHold.released_at.is_(None))
-
-
-def _has_backorder(product_id: int | None = None, *, in_stock: bool = False):
-    """The order has a line waiting for stock (of ``product_id``). ``in_stock``: of a
-    product some active warehouse has units of now; the others would only be planned to
-    wait again, and a queue head full of them would keep newer orders from their turn.
-
-    An uncorrelated ``IN (subquery)``, which the database computes once per claim (from
-    the partial index of backordered lines), not a lookup per waiting order: a queue with
-    thousands of backorders of products out of stock stays cheap to claim from."""
-    lines = select(OrderLine.order_id).where(OrderLine.quantity_backordered > 0)
-    if product_id is not None:
-        lines = lines.where(OrderLine.product_id == product_id)
-    if in_stock:
-        lines = lines.where(OrderLine.product_id.in_(
-            select(StockLevel.product_id)
-            .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-            .where(StockLevel.on_hand > StockLevel.reserved, Warehouse.active.is_(True))))
-    return Order.id.in_(lines)
-
-
-def _allocate_ids(session: Session, claimed: list[tuple[int, str]], actor: Actor) -> int:
-    """Load the claimed orders ((id, status) in queue order) and allocate them as one
-    batch: as plain rows (order_rows), but the ORM object of an order the session already
-    holds, or whose decision may need it (``_needs_orm``)."""
-    if not claimed:  # stock arrived with nobody waiting, or an empty queue: nothing to read
-        return 0
-    ctx = _context(session)
-    orm_ids = [i for i, status in claimed if _needs_orm(status, ctx)
-               or session.identity_map.get(identity_key(Order, i)) is not None]
-    loaded: dict[int, Order | OrderRow] = {}
-    for start in range(0, len(orm_ids), 500):
-        loaded.update((o.id, o) for o in session.scalars(
-            select(Order).where(in_ids(session, Order.id, orm_ids[start:start + 500]))
-            .options(selectinload(Order.lines), selectinload(Order.holds))))
-    orm = set(orm_ids)
-    loaded.update(order_rows.load(session, [i for i, _ in claimed if i not in orm]))
-    return allocate_batch(session, [loaded[i] for i, _ in claimed if i in loaded], actor, ctx)
-
-
-def _claim(query, limit: int):
-    """Waiting orders in queue order, row-locked; orders another transaction holds (a
-    parallel allocation worker, a staff edit) are skipped, not waited for."""
-    # ``status IN QUEUE_STATUSES`` lets the database read the head of ix_orders_queue (in
-    # queue order) and stop at ``limit``, instead of sorting every order in the queue.
-    return (query.where(Order.status.in_(QUEUE_STATUSES), _not_held())
-            .order_by(*queue_order()).limit(limit)
-            .with_for_update(of=Order, skip_locked=True))
-
-
-def allocate_waiting(session: Session, product_id: int, actor: Actor, limit: int = 200) -> int:
-    """Stock of a product arrived: give it to the orders waiting for it, in queue order.
-    Returns how many orders changed status."""
-    claimed = session.execute(_claim(
-        select(Order.id, Order.status).where(Order.status.in_(WAITING_STATUSES),
-                                             _has_backorder(product_id)),
-        limit)).all()
-    return _allocate_ids(session, claimed, actor)
-
-
-def allocate_all_waiting(session: Session, actor: Actor, limit: int = 1000) -> int:
-    """Every order not allocated yet, and every order waiting for stock that is in stock
-    somewhere now, in one queue order (the allocate_backorders job and `flask oms
-    allocate`). Returns how many changed status."""
-    claimed = session.execute(_claim(
-        select(Order.id, Order.status).where(
-            or_(and_(Order.status == "new", Order.fulfilled_by_channel.is_(False)),
-                and_(Order.status.in_(WAITING_STATUSES), _has_backorder(in_stock=True)))),
-        limit)).all()
-    return _allocate_ids(session, claimed, actor)
 
 
 def latest_decision(session: Session, order_id: int) -> AllocationDecision | None:

@@ -7,12 +7,12 @@ from sqlalchemy.orm import Session
 
 from app.models import Order
 from app.services.core import domain_events
-from app.services.lifecycle import allocation, pipeline
+from app.services.lifecycle import allocation, allocation_queue, pipeline
 
 
 def stock_available(session: Session, payload: dict) -> None:
     """Units became available: the orders waiting for them get them, in queue order."""
-    allocation.allocate_waiting(session, payload["product_id"], payload["actor"])
+    allocation_queue.allocate_waiting(session, payload["product_id"], payload["actor"])
 
 
 def hold_released(session: Session, payload: dict) -> None:

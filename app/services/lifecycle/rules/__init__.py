@@ -13,7 +13,10 @@ saved (``ValidationFailed`` naming the offending field, e.g. ``conditions[1].val
 - ``dry_run(session, definition)`` says, for each of the last N orders, whether a rule
   would match and what it would do. It is pure evaluation: it writes nothing.
 
-The package: ``vocabulary`` (the facts and effects a rule may name), ``validation`` (a definition cleaned when saved), ``versions`` (every change of a rule, versioned), ``evaluation`` (matching and applying at a stage), ``dry_run`` (what a rule would do, writing nothing). Callers use the names this package re-exports.
+The package: ``vocabulary`` (the facts and effects a rule may name), ``validation`` (a
+definition cleaned when saved), ``versions`` (every change of a rule, versioned),
+``evaluation`` (matching and applying at a stage), ``dry_run`` (what a rule would do,
+writing nothing). Callers use the names this package re-exports.
 """
 from app.services.lifecycle.rules.dry_run import (
     DryRun,
