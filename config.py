@@ -110,7 +110,7 @@ FAB_PASSWORD_HASH_METHOD = "scrypt"
 FAB_API_MAX_PAGE_SIZE = 200
 FAB_SECURITY_MANAGER_CLASS = "app.security.manager.WaybillSecurityManager"
 FAB_INDEX_VIEW = "app.views.dashboard.WaybillIndexView"  # "/" leads to the dashboard
-# Sign-in limits (app/services/logins.py). The per-address limit is held by Flask-Limiter
+# Sign-in limits (app/services/core/logins.py). The per-address limit is held by Flask-Limiter
 # when OMS_RATELIMIT_STORAGE_URI names a shared store (Redis); otherwise by the database's
 # table of failed sign-ins, which every process shares (memory:// is per process).
 AUTH_RATE_LIMITED = _env_bool("OMS_LOGIN_RATE_LIMITED", True)

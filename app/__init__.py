@@ -24,6 +24,7 @@ def create_app(config_object: str = "config", **overrides) -> Flask:
     init_config(app, config_object, overrides)
     init_logging(app)
     init_database(app)
+    init_domain_events(app)
     csrf.init_app(app)  # before FAB: it exempts API blueprints only if CSRF is set up
     init_security_headers(app)
     with app.app_context():
@@ -82,7 +83,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection) -> None:
     if connection.dialect.name == "sqlite":
-        from .services.transaction import WRITE_INTENT
+        from app.services.core.transaction import WRITE_INTENT
 
         connection.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_INTENT.get() else "BEGIN")
 
@@ -113,10 +114,19 @@ def init_appbuilder(app: Flask) -> None:
     if app.config.get("RATELIMIT_ENABLED") and "SecurityApi" in app.blueprints:
         # With a shared store (Redis) Flask-Limiter holds the per-address limit. FAB limits
         # only the HTML login form; the JSON login needs the same (FAB_NOTES). Without
-        # one, app/services/logins.py holds it in the database.
+        # one, app/services/core/logins.py holds it in the database.
         appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(
             app.blueprints["SecurityApi"]
         )
+
+
+def init_domain_events(app: Flask) -> None:
+    """The higher service packages subscribe to the lower ones' domain events
+    (app/services/core/domain_events.py): stock available -> allocate, last hold released
+    -> continue the pipeline, ..."""
+    from app.services.lifecycle import subscribers
+
+    subscribers.register()
 
 
 def init_webhooks(app: Flask) -> None:

@@ -24,7 +24,7 @@ def oms():
 def init(demo: bool, order_count: int):
     """Upgrade the schema, sync roles and permissions, create the admin (and demo data)."""
     from .security.manager import sync_roles
-    from .services import users
+    from app.services.core import users
 
     started = time.monotonic()
     click.echo(_upgrade_schema())
@@ -38,7 +38,7 @@ def init(demo: bool, order_count: int):
     else:
         click.echo(f"admin user exists: {username}")
     if demo:
-        from .services import demo as demo_data
+        from app.services import demo as demo_data
 
         summary = demo_data.load(db.session, orders=order_count, echo=click.echo)
         click.echo("demo: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
@@ -78,8 +78,8 @@ def _upgrade_schema() -> str:
 @with_appcontext
 def create_user(username, role, password, email):
     """Create a user with one role."""
-    from .services import users
-    from .services.errors import DomainError
+    from app.services.core import users
+    from app.services.core.errors import DomainError
 
     try:
         user = users.create_user(current_app.appbuilder.sm, username, role, password, email)
@@ -94,8 +94,8 @@ def create_user(username, role, password, email):
 @with_appcontext
 def create_api_key(username, name):
     """Create an API key for a user and print it (shown once)."""
-    from .services import users
-    from .services.errors import DomainError
+    from app.services.core import users
+    from app.services.core.errors import DomainError
 
     try:
         key = users.create_api_key(current_app.appbuilder.sm, username, name)
@@ -115,7 +115,7 @@ def sandbox(host, port, orders, trickle):
     """Serve the Shopify, WooCommerce and Amazon simulators over this catalog."""
     from connectors.sandbox import run_sandbox
 
-    from .services import catalog
+    from app.services.inventory import catalog
 
     products = catalog.sandbox_catalog(db.session)
     db.session.remove()  # the sandbox holds no database of ours

@@ -9,7 +9,7 @@ from flask import Flask, abort, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, NotFound
 
 from .extensions import db
-from .services.errors import DomainError
+from app.services.core.errors import DomainError
 
 
 def wants_json() -> bool:

@@ -1,4 +1,4 @@
-"""The request-level half of input validation (services/validation.py holds the rules):
+"""The request-level half of input validation (services/core/validation.py holds the rules):
 one ``before_request`` that every page, API call and form post passes through, so that
 no input reaches a query that the database would refuse with a 500.
 
@@ -22,8 +22,8 @@ from typing import Any, Iterator
 
 from flask import Flask, current_app, request
 
-from .services import validation
-from .services.errors import NotFound, ValidationFailed
+from app.services.core import validation
+from app.services.core.errors import NotFound, ValidationFailed
 
 MAX_PAGE = 100_000          # page numbers (offset = page x size stays far inside BIGINT)
 MAX_HTML_PAGE_SIZE = 500    # rows an HTML list may show at once

@@ -20,8 +20,9 @@ from sqlalchemy import select
 
 from .extensions import csrf, db
 from .models import Channel
-from .services import channels, sync
-from .services.actor import Actor
+from app.services.channels import config as channels
+from app.services.channels import sync
+from app.services.core.actor import Actor
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")

@@ -4,7 +4,7 @@
                                        [--hot-orders 3000] [--repeat 5] [--database-url URL]
 
 1. Throughput: N waiting orders (1-3 lines over 60 SKUs, US ZIP codes from coast to coast)
-   allocated by ``allocation.allocate_all_waiting`` (the job's code path: routing with the
+   allocated by ``allocation_queue.allocate_all_waiting`` (the job's code path: routing with the
    decision record, guarded reservations, ledger rows, events) across the warehouses,
    in batches of 1,000 orders per transaction. Prints orders per second.
 2. Contention: W parallel worker processes (separate processes, as the job and web
@@ -104,8 +104,10 @@ def main() -> None:
     from app import create_app
     from app.extensions import db
     from app.models import StockLevel
-    from app.services import channels, inventory, reference
-    from app.services.actor import Actor
+    from app.services.channels import config as channels
+    from app.services.inventory import stock as inventory
+    from app.services.inventory import reference
+    from app.services.core.actor import Actor
 
     app = create_app(SQLALCHEMY_DATABASE_URI=args.database_url, OMS_DATABASE_URL=args.database_url,
                      OMS_SCHEDULER=False)
@@ -187,8 +189,9 @@ def throughput_run(app, args, warehouse_ids, channel_id, rng) -> dict:
     until a run changes nothing."""
     from app.extensions import db
     from app.models import AllocationDecision, Order
-    from app.services import inventory, reference
-    from app.services.actor import Actor
+    from app.services.inventory import stock as inventory
+    from app.services.inventory import reference
+    from app.services.core.actor import Actor
 
     actor, tag = Actor.system(), "T"
     with app.app_context():
@@ -233,13 +236,13 @@ def throughput_run(app, args, warehouse_ids, channel_id, rng) -> dict:
 def _allocate_until_done(db, who, limit: int) -> int:
     """The job's loop: claim and allocate batches until a run changes nothing (what is
     left waits for stock, or is claimed by another worker, which finishes it)."""
-    from app.services import allocation
-    from app.services.transaction import unit_of_work
+    from app.services.lifecycle import allocation_queue
+    from app.services.core.transaction import unit_of_work
 
     handled = 0
     while True:
         with unit_of_work(db.session):
-            changed = allocation.allocate_all_waiting(db.session, who, limit=limit)
+            changed = allocation_queue.allocate_all_waiting(db.session, who, limit=limit)
         db.session.remove()
         if not changed:
             return handled
@@ -297,8 +300,9 @@ def hot_sku_run(app, args, mode: str, warehouse_id: int, channel_id: int, units:
     job and web workers run)."""
     from app.extensions import db
     from app.models import Allocation, OrderLine, StockLevel
-    from app.services import inventory, reference
-    from app.services.actor import Actor
+    from app.services.inventory import stock as inventory
+    from app.services.inventory import reference
+    from app.services.core.actor import Actor
 
     actor = Actor.system()
     with app.app_context():
@@ -343,9 +347,9 @@ def _waybill_worker(url: str, mode: str, ids: list[int], warm_id: int, k: int, w
     from app import create_app
     from app.extensions import db
     from app.models import Order
-    from app.services import allocation
-    from app.services.actor import Actor
-    from app.services.transaction import unit_of_work
+    from app.services.lifecycle import allocation, allocation_queue
+    from app.services.core.actor import Actor
+    from app.services.core.transaction import unit_of_work
 
     app = create_app(SQLALCHEMY_DATABASE_URI=url, OMS_DATABASE_URL=url, OMS_SCHEDULER=False)
     who, errors = Actor.job(f"bench-{k}"), []
@@ -354,7 +358,7 @@ def _waybill_worker(url: str, mode: str, ids: list[int], warm_id: int, k: int, w
             if mode == "per-order":
                 allocation.allocate_order(db.session, db.session.get(Order, warm_id), who)
             else:
-                allocation.allocate_all_waiting(db.session, who, limit=1)
+                allocation_queue.allocate_all_waiting(db.session, who, limit=1)
         db.session.remove()
         barrier.wait()
         try:
@@ -368,7 +372,7 @@ def _waybill_worker(url: str, mode: str, ids: list[int], warm_id: int, k: int, w
                 # which finish it (the checks after the run prove every order was handled).
                 while True:
                     with unit_of_work(db.session):
-                        changed = allocation.allocate_all_waiting(db.session, who, limit=100)
+                        changed = allocation_queue.allocate_all_waiting(db.session, who, limit=100)
                     db.session.remove()
                     if not changed:
                         break

@@ -76,8 +76,10 @@ def run(args, root: str) -> None:
     from app import create_app
     from app.extensions import db
     from app.security.manager import sync_roles
-    from app.services import channels, reference, inventory
-    from app.services.actor import Actor
+    from app.services.channels import config as channels
+    from app.services.inventory import reference
+    from app.services.inventory import stock as inventory
+    from app.services.core.actor import Actor
     from connectors.sandbox import DEFAULT_CATALOG, DEFAULT_CREDENTIALS, channel_base_urls
     from jobs import pull_orders
 

@@ -155,7 +155,7 @@ def main() -> None:
             db.session.execute(text("SELECT id FROM orders WHERE lower(email) = :e LIMIT 50"),
                                {"e": sample.email.lower()}).all()
 
-        from app.services import search as search_service
+        from app.services.orders import search as search_service
 
         queries = {"search by e-mail": sample.email, "search by e-mail prefix": sample.email[:6],
                    "search by domain prefix (rare)": "shop17.exa",

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.models import JobLock
 from app.models.base import utcnow
-from app.services.transaction import write_intent
+from app.services.core.transaction import write_intent
 
 DEFAULT_TTL = timedelta(seconds=60)
 

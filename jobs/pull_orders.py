@@ -6,8 +6,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Channel
-from app.services import channels, sync
-from app.services.actor import Actor
+from app.services.channels import config as channels
+from app.services.channels import sync
+from app.services.core.actor import Actor
 from connectors.registry import build_connector, supports
 
 ACTOR = Actor.job("pull_orders")

@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Channel
-from app.services import listings, sync
-from app.services.actor import Actor
-from app.services.transaction import unit_of_work
+from app.services.channels import listings
+from app.services.channels import sync
+from app.services.core.actor import Actor
+from app.services.core.transaction import unit_of_work
 from connectors.errors import ChannelError
 from connectors.registry import supports
 

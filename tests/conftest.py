@@ -85,7 +85,7 @@ def app(tmp_path_factory):
         from flask_migrate import upgrade
 
         from app.security.manager import sync_roles
-        from app.services import users
+        from app.services.core import users
 
         upgrade()
         sync_roles(application.appbuilder)
@@ -139,7 +139,7 @@ def user(app):
 
 @pytest.fixture
 def actor(user):
-    from app.services.actor import Actor
+    from app.services.core.actor import Actor
 
     def make(name: str = "admin") -> Actor:
         return Actor.for_user(user(name))

@@ -9,8 +9,11 @@ from decimal import Decimal
 from connectors.base import NormalizedAddress, NormalizedLine, NormalizedOrder
 
 from app.models import Channel, Product, Warehouse
-from app.services import channels, importing, inventory, reference
-from app.services.actor import Actor
+from app.services.channels import config as channels
+from app.services.channels import importing
+from app.services.inventory import stock as inventory
+from app.services.inventory import reference
+from app.services.core.actor import Actor
 
 _seq = itertools.count(1)
 
@@ -25,7 +28,7 @@ def normalized_order(lines, *, external_id=None, email="buyer@example.com",
                                  quantity=qty, unit_price=Decimal(str(price)))
                   for i, (sku, qty, price) in enumerate(lines)]
     subtotal = sum((l.unit_price * l.quantity for l in norm_lines), Decimal("0"))
-    # One address per buyer (many orders to one address is a risk signal, services/risk.py).
+    # One address per buyer (many orders to one address is a risk signal, services/lifecycle/risk.py).
     flat = f"Apt {zlib.crc32((email or name).encode()) % 997}"
     address = NormalizedAddress(name=name, line1="1 Main St", line2=flat, city="Springfield",
                                 postcode="12345", country=country)

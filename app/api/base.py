@@ -11,7 +11,7 @@
 - generic writes (POST/PUT/DELETE) that go through a service instead of FAB's datamodel
   (``ServiceWriteApi``), or no generic writes at all (``ReadOnlyApi``).
 
-The APIs never commit: every service call is its own transaction (services/transaction.py).
+The APIs never commit: every service call is its own transaction (services/core/transaction.py).
 """
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ..extensions import csrf, db
-from ..services.actor import Actor
-from ..services import validation
-from ..services.errors import DomainError, ValidationFailed
-from ..services.validation import Errors
+from app.services.core.actor import Actor
+from app.services.core import validation
+from app.services.core.errors import DomainError, ValidationFailed
+from app.services.core.validation import Errors
 from .errors import error_response, flatten_messages, in_words, summary
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})

@@ -1,13 +1,15 @@
 """/api/v1/product/ and /api/v1/sku_alias/: products and SKU aliases. Writes go through
-services/reference.py (validation, SKU normalisation, uniqueness, audit) and
+services/inventory/reference.py (validation, SKU normalisation, uniqueness, audit) and
 services/catalog.map_sku; FAB's generic datamodel writes are never used."""
 from __future__ import annotations
 
 from ..extensions import db
 from ..models import Channel, Product, SkuAlias
 from ..security import permissions as p
-from ..services import api_reads, catalog, reference
-from ..services.errors import ValidationFailed
+from app.services.orders import api_reads
+from app.services.inventory import catalog
+from app.services.inventory import reference
+from app.services.core.errors import ValidationFailed
 from .base import ServiceWriteApi, WaybillInterface
 from .schemas.reference import ProductInSchema, SkuAliasInSchema
 

@@ -6,7 +6,7 @@ write's answer — carries them, not even encrypted; only ``has_credentials`` /
 ``has_webhook_secret``. Filters and sorting are limited to plain columns, so no query can
 probe the ciphertext either. Channels are not deleted (their orders refer to them):
 disable them with ``enabled: false``. Channel/write also covers testing the connection and
-re-pulling one order (services/channel_ops.py), as on the HTML page."""
+re-pulling one order (services/channels/ops.py), as on the HTML page."""
 from __future__ import annotations
 
 from flask_appbuilder.api import expose, protect, safe
@@ -15,7 +15,8 @@ from flask_appbuilder.security.decorators import permission_name
 from ..extensions import db
 from ..models import Channel
 from ..security import permissions as p
-from ..services import channel_ops, channels
+from app.services.channels import ops as channel_ops
+from app.services.channels import config as channels
 from .base import ServiceWriteApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.reference import ChannelInSchema, ChannelOutSchema

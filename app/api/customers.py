@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..extensions import db
 from ..models import Customer
 from ..security import permissions as p
-from ..services import api_reads
+from app.services.orders import api_reads
 from .base import ReadOnlyApi, WaybillInterface
 
 

@@ -70,7 +70,7 @@ MARSHMALLOW_WORDS = {
 
 def in_words(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     """Field errors (marshmallow's or ours) as sentences, keyed by the same field names."""
-    from ..services.errors import field_sentence
+    from app.services.core.errors import field_sentence
 
     return {field: [field_sentence(field, MARSHMALLOW_WORDS.get(m, _lower_first(m)))
                     for m in messages]
@@ -85,7 +85,7 @@ def _lower_first(message: str) -> str:
 
 
 def summary(errors: dict[str, list[str]], lead: str = "") -> str:
-    from ..services.errors import join_sentences
+    from app.services.core.errors import join_sentences
 
     return join_sentences(errors, lead)
 

@@ -1,5 +1,5 @@
 """/api/v1/shipment/: shipments with their lines and tracking events, and the fulfilment
-actions (services/fulfillment.py): start picking, mark packed, ship an order, record a
+actions (services/fulfilment/shipments.py): start picking, mark packed, ship an order, record a
 tracking event. Shipments are never written through FAB's generic endpoints."""
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..extensions import db
 from ..models import Shipment, ShipmentLine
 from ..security import permissions as p
-from ..services import api_reads, fulfillment
+from app.services.orders import api_reads
+from app.services.fulfilment import shipments as fulfillment
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.fulfillment import ShipInSchema, ShipmentDetailSchema, TrackingInSchema

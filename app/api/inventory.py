@@ -8,9 +8,10 @@ from flask_appbuilder.security.decorators import permission_name
 from ..extensions import db
 from ..models import StockLevel, StockMovement
 from ..security import permissions as p
-from ..services import api_reads, inventory
-from ..services.errors import NotFound
-from ..services.validation import Errors
+from app.services.orders import api_reads
+from app.services.inventory import stock as inventory
+from app.services.core.errors import NotFound
+from app.services.core.validation import Errors
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.inventory import (
     AdjustInSchema, BinInSchema, ReceiveInSchema, StockLevelOutSchema, StockMovementOutSchema,

@@ -8,8 +8,11 @@ from flask_appbuilder.security.decorators import permission_name
 from ..extensions import db
 from ..models import Order
 from ..security import permissions as p
-from ..services import api_reads, order_edits, orders
-from ..services.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from app.services.orders import api_reads
+from app.services.orders import edits as order_edits
+from app.services.lifecycle import order_actions
+from app.services.orders import actions as orders
+from app.services.core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.orders import (
@@ -169,7 +172,7 @@ class OrderApi(ReadOnlyApi):
                 result="OrderDetail")
     def reallocate(self, pk: int):
         load(EmptyInSchema())
-        order_edits.reallocate(db.session, pk, self.actor())
+        order_actions.reallocate(db.session, pk, self.actor())
         return self._order_response(pk)
 
     @expose("/<int:pk>/lines", methods=["POST"])
@@ -221,6 +224,6 @@ class OrderApi(ReadOnlyApi):
         if not self.appbuilder.sm.has_access(p.can(BULK_PERMISSIONS[action]), p.RESOURCE_ORDER):
             raise PermissionDenied(f"You may not {action} orders",
                                    errors={"action": [f"needs Order/{BULK_PERMISSIONS[action]}"]})
-        result = order_edits.bulk(db.session, action, body["ids"], self.actor(),
+        result = order_actions.bulk(db.session, action, body["ids"], self.actor(),
                                   reason=body["reason"], hold_reason=body["hold_reason"])
         return self.response(200, result=BulkOutSchema().dump(result))

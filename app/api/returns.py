@@ -1,5 +1,5 @@
 """/api/v1/return/: returns (RMAs) with their lines and refunds, and the return actions
-(services/returns.py): create (Support), receive with restocking (Warehouse), refund
+(services/returns/actions.py): create (Support), receive with restocking (Warehouse), refund
 (Admin). Never written through FAB's generic endpoints."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..extensions import db
 from ..models import Return, ReturnLine
 from ..security import permissions as p
-from ..services import returns
-from ..services.errors import NotFound
-from ..services.validation import Errors
+from app.services.returns import actions as returns
+from app.services.core.errors import NotFound
+from app.services.core.validation import Errors
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.returns import RefundInSchema, ReturnDetailSchema, ReturnInSchema

@@ -1,4 +1,4 @@
-"""/api/v1/search/?q=: the support search box as JSON (services/search.py): orders by
+"""/api/v1/search/?q=: the support search box as JSON (services/orders/search.py): orders by
 number, channel order id, e-mail, customer name prefix or tracking number, and customers
 by e-mail or name prefix. Bounded queries on indexed keys only."""
 from __future__ import annotations
@@ -10,8 +10,8 @@ from marshmallow import fields
 
 from ..extensions import db
 from ..security import permissions as p
-from ..services import search as search_service
-from ..services.errors import ValidationFailed
+from app.services.orders import search as search_service
+from app.services.core.errors import ValidationFailed
 from .base import WaybillBaseApi, domain_errors
 from .schemas.common import Money, OutSchema
 

@@ -1,4 +1,4 @@
-"""/api/v1/setting/: the typed settings (services/settings.py) — read by Admin and
+"""/api/v1/setting/: the typed settings (services/core/settings.py) — read by Admin and
 Operations (Setting/read), changed by Admin (Setting/write), every change audited."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from marshmallow import fields
 
 from ..extensions import db
 from ..security import permissions as p
-from ..services import settings
+from app.services.core import settings
 from .base import WaybillBaseApi, documented, domain_errors, load
 from .schemas.common import InSchema, OutSchema
 

@@ -1,6 +1,6 @@
 """/api/v1/sync_conflict/ (+ resolve, bulk: Sync/resolve) and /api/v1/sync_run/ (+ poll:
 Sync/resolve): what a channel sent that could not be applied, and the record of every
-sync. Resolutions are services/conflicts.py; polling is services/channel_ops.py."""
+sync. Resolutions are services/channels/conflicts.py; polling is services/channels/ops.py."""
 from __future__ import annotations
 
 from flask_appbuilder.api import expose, protect, safe
@@ -9,8 +9,11 @@ from flask_appbuilder.security.decorators import permission_name
 from ..extensions import db
 from ..models import SyncConflict, SyncRun
 from ..security import permissions as p
-from ..services import api_reads, channel_ops, conflicts, error_text
-from ..services.errors import ValidationFailed
+from app.services.orders import api_reads
+from app.services.channels import ops as channel_ops
+from app.services.channels import conflicts
+from app.services.core import error_text
+from app.services.core.errors import ValidationFailed
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.sync import BulkResolveInSchema, BulkResultOutSchema, ResolveInSchema
@@ -127,7 +130,7 @@ class SyncRunApi(ReadOnlyApi):
 
     def pre_get(self, data) -> None:
         """Support and Viewer read an error's first line, without traceback or server
-        paths; Operations and Admin read it whole (app/services/error_text.py)."""
+        paths; Operations and Admin read it whole (app/services/core/error_text.py)."""
         result = data.get("result") or {}
         if result.get("error_message") and not self.appbuilder.sm.has_access(
                 p.can(p.RESOLVE), p.RESOURCE_SYNC):

@@ -1,10 +1,10 @@
-"""/api/v1/warehouse/: warehouses, written through services/reference.py."""
+"""/api/v1/warehouse/: warehouses, written through services/inventory/reference.py."""
 from __future__ import annotations
 
 from ..extensions import db
 from ..models import Warehouse
 from ..security import permissions as p
-from ..services import reference
+from app.services.inventory import reference
 from .base import ServiceWriteApi, WaybillInterface
 from .schemas.reference import WarehouseInSchema
 

@@ -66,7 +66,7 @@ class Listing(Model):
     """One sellable item on a channel (a Shopify variant, a WooCommerce product or variation, an
     Amazon listing by seller SKU) with the ids a stock push needs, matched to our product by SKU
     or alias (``product_id`` None: unmatched, listed for Operations to map), and the quantity
-    last pushed there. Synced from the channel by services/listings.py."""
+    last pushed there. Synced from the channel by services/channels/listings.py."""
 
     __tablename__ = "listings"
     __table_args__ = (UniqueConstraint("channel_id", "external_key"),)

@@ -286,7 +286,7 @@ def _keep_email_domain(order, value, _old, _initiator):
     order.email_domain = email_domain_of(value)
 
 
-# Support search (services/search.py): equality and prefixes of lower-cased keys. A prefix
+# Support search (services/orders/search.py): equality and prefixes of lower-cased keys. A prefix
 # is a byte-wise range; on PostgreSQL the text_pattern_ops operator class serves it (and
 # equality) under any database collation, where a default btree index would follow the
 # collation's order (which skips punctuation: 'ann.' would miss 'ann.lee@...').
@@ -304,7 +304,7 @@ _search_index("ix_orders_customer_name_lower", func.lower(Order.customer_name), 
 Index("ix_order_lines_backordered", OrderLine.product_id,
       postgresql_where=OrderLine.quantity_backordered > 0,
       sqlite_where=OrderLine.quantity_backordered > 0)
-# The allocation queue in its order (services/allocation.py, queue_order): a claim reads the
+# The allocation queue in its order (services/lifecycle/allocation.py, queue_order): a claim reads the
 # head of the queue from here instead of sorting every waiting order.
 Index("ix_orders_queue", Order.priority.desc(), Order.ship_by.is_(None), Order.ship_by,
       Order.placed_at, Order.id,

@@ -13,7 +13,7 @@ from .base import CURRENCY, RATE, UTCDateTime
 
 
 class Setting(Model):
-    """A stored override of a setting; keys, types and defaults live in services/settings.py."""
+    """A stored override of a setting; keys, types and defaults live in services/core/settings.py."""
 
     __tablename__ = "settings"
 

@@ -18,7 +18,7 @@ CONFLICT_STATUSES = ("open", "resolved", "discarded")
 
 class Channel(TimestampMixin, Model):
     """A sales channel. Credentials and the webhook secret are Fernet-encrypted at rest
-    and never readable back through the UI or API (services/channels.py)."""
+    and never readable back through the UI or API (services/channels/config.py)."""
 
     __tablename__ = "channels"
     __table_args__ = (

@@ -14,7 +14,8 @@ from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import select
 
 from ..extensions import db
-from ..services import logins, security_audit  # noqa: F401 (registers the audit listener)
+from app.services.core import logins
+from app.services.core import security_audit  # noqa: F401 (registers the audit listener)
 from .permissions import READ
 from .roles import ADMIN, FAB_PERMISSIONS, ROLE_MATRIX, ROLES, permissions_for
 from .views import AuthDBView, RoleModelView, SecurityApi
@@ -27,7 +28,7 @@ SESSION_TOKEN_KEY = "_wb_session"
 
 class WaybillSecurityManager(SecurityManager):
     """FAB's SQLAlchemy security manager, plus: sign-in limits and lockout held in the
-    database (app/services/logins.py), server-side browser sessions (signing out ends
+    database (app/services/core/logins.py), server-side browser sessions (signing out ends
     them), a log line for sign-in events (no secrets), no "User's Statistics" page (it
     loads Google Charts from the internet), and one permission query per request instead
     of one per menu item and button."""
@@ -93,7 +94,7 @@ class WaybillSecurityManager(SecurityManager):
         # (the scheduler) has committed since ("database is locked" at once, no busy wait):
         # so the login's transaction takes the write lock when it begins. HTML and JSON
         # logins both come here.
-        from ..services.transaction import sqlite_write_lock
+        from app.services.core.transaction import sqlite_write_lock
 
         with sqlite_write_lock(self.session):
             return super().auth_user_db(username, password)

@@ -1,5 +1,5 @@
 """FAB's security views as Waybill needs them: the sign-ins with Waybill's limits
-(app/services/logins.py) and one safe ``next=``, and the roles page as the roles matrix.
+(app/services/core/logins.py) and one safe ``next=``, and the roles page as the roles matrix.
 
 The classes keep FAB's names: FAB builds its URLs from the class name
 (``AuthDBView.login``, ``RoleModelView.list``) and the URL-map test lists the sign-ins
@@ -17,7 +17,7 @@ from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.views import expose
 from flask_login import login_user
 
-from ..services.logins import LoginRefused
+from app.services.core.logins import LoginRefused
 from . import permissions as p
 from .redirects import safe_next
 from .roles import FAB_PERMISSIONS, ROLE_MATRIX, ROLES, ROW_LABELS, permissions_for

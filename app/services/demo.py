@@ -19,14 +19,19 @@ from sqlalchemy.orm import Session
 
 from connectors.base import NormalizedAddress, NormalizedLine, NormalizedOrder
 
-from ..models import Channel, Order, Product, Warehouse
-from ..models.base import clock_at
-from . import (
-    channels, fulfillment, fx, importing, inventory, orders, reference, returns,
-)
-from .actor import Actor
-from .errors import DomainError
-from .transaction import unit_of_work
+from app.models import Channel, Order, Product, Warehouse
+from app.models.base import clock_at
+from app.services.channels import config as channels
+from app.services.fulfilment import shipments as fulfillment
+from app.services.core import fx
+from app.services.channels import importing
+from app.services.inventory import stock as inventory
+from app.services.orders import actions as orders
+from app.services.inventory import reference
+from app.services.returns import actions as returns
+from app.services.core.actor import Actor
+from app.services.core.errors import DomainError
+from app.services.core.transaction import unit_of_work
 
 SEED = 20261126
 BATCH = 250

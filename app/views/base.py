@@ -27,8 +27,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
 from ..security.redirects import safe_next
-from ..services.actor import Actor
-from ..services.errors import DomainError
+from app.services.core.actor import Actor
+from app.services.core.errors import DomainError
 from .formatting import DASH
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Catalog: products (written through services/reference.py) and SKU aliases (created
+"""Catalog: products (written through services/inventory/reference.py) and SKU aliases (created
 through services/catalog.map_sku). Catalog READ / WRITE."""
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from wtforms.validators import DataRequired
 from ..extensions import db
 from ..models import Product, SkuAlias
 from ..security import permissions as p
-from ..services import catalog, reference
+from app.services.inventory import catalog
+from app.services.inventory import reference
 from .base import EagerSQLAInterface, ServiceModelView, checkbox, current_actor
 from .formatting import DASH, money, utc, yes_no
 

@@ -10,8 +10,8 @@ from flask import url_for
 from ..extensions import db
 from ..models import Customer
 from ..security import permissions as p
-from ..services import order_queries
-from ..services.errors import NotFound
+from app.services.orders import queries as order_queries
+from app.services.core.errors import NotFound
 from .base import EagerSQLAInterface, ReadOnlyModelView
 
 

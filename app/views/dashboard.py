@@ -9,7 +9,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from ..extensions import db
 from ..security import permissions as p
-from ..services import order_queries
+from app.services.orders import queries as order_queries
 from .base import can
 
 

@@ -1,6 +1,6 @@
 """Fulfillment: shipments (with tracking) and pick lists, read-only lists and pages; the
 warehouse actions on an order (start picking, packed, ship) live here because they are
-Fulfillment permissions (services/fulfillment.py)."""
+Fulfillment permissions (services/fulfilment/shipments.py)."""
 from __future__ import annotations
 
 from flask import redirect, request, url_for
@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import PickList, Shipment
 from ..models.fulfillment import PICK_LIST_STATUSES, SHIPMENT_STATUSES
 from ..security import permissions as p
-from ..services import fulfillment as fulfillment_service
+from app.services.fulfilment import shipments as fulfillment_service
 from .base import (
     select_field,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, ReadOnlyModelView,

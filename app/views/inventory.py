@@ -1,6 +1,6 @@
 """Inventory: stock levels per warehouse and product, the adjustment and receiving forms
 (services/inventory.adjust / receive: on_hand is never edited directly), the movement ledger
-and the warehouses (reference data, written through services/reference.py)."""
+and the warehouses (reference data, written through services/inventory/reference.py)."""
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
@@ -14,8 +14,10 @@ from ..extensions import db
 from ..models import StockLevel, StockMovement, Warehouse
 from ..models.inventory import MOVEMENT_REASONS
 from ..security import permissions as p
-from ..services import catalog, inventory, reference
-from ..services.errors import DomainError, ValidationFailed
+from app.services.inventory import catalog
+from app.services.inventory import stock as inventory
+from app.services.inventory import reference
+from app.services.core.errors import DomainError, ValidationFailed
 from .base import (
     checkbox,    select_field,
     form_error_status,

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Channel, Listing
 from ..security import permissions as p
-from ..services import channel_ops, listings
+from app.services.channels import ops as channel_ops
+from app.services.channels import listings
 from .base import (
     EagerSQLAInterface, FilterChoiceEqual, ReadOnlyModelView, can, current_actor, redirect_back, select_field,
     service_call,

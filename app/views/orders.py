@@ -16,9 +16,12 @@ from ..extensions import db
 from ..models import Order
 from ..models.orders import FINANCIAL_STATUSES, HOLD_REASONS, ORDER_STATUSES
 from ..security import permissions as p
-from ..services import order_edits, order_queries, orders as order_service
-from ..services.errors import DomainError, NotFound, ValidationFailed
-from ..services.validation import ADDRESS_FIELDS
+from app.services.orders import edits as order_edits
+from app.services.lifecycle import order_actions
+from app.services.orders import queries as order_queries
+from app.services.orders import actions as order_service
+from app.services.core.errors import DomainError, NotFound, ValidationFailed
+from app.services.core.validation import ADDRESS_FIELDS
 from .base import (
     select_field,
     form_error_status,
@@ -306,7 +309,7 @@ class OrderView(OmsModelView):
 
     def _bulk_run(self, name, ids, reason=None, hold_reason="manual"):
         try:
-            result = order_edits.bulk(db.session, name, ids, current_actor(), reason=reason,
+            result = order_actions.bulk(db.session, name, ids, current_actor(), reason=reason,
                                       hold_reason=hold_reason)
         except DomainError as err:
             flash_error(err)

@@ -11,8 +11,8 @@ from ..extensions import db
 from ..models import Refund, Return
 from ..models.returns import REFUND_STATUSES, RETURN_STATUSES
 from ..security import permissions as p
-from ..services import returns as return_service
-from ..services.errors import ValidationFailed
+from app.services.returns import actions as return_service
+from app.services.core.errors import ValidationFailed
 from .base import (
     select_field,
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, ReadOnlyModelView, can,

@@ -3,7 +3,7 @@
 Rules: everyone may read them (list, rule page with its version history); Operations
 (Rule write) create and edit them with a structured form (rows of field / operator / value
 and rows of action / value), see the dry run over recent orders on the edit page before
-enabling, enable/disable, reorder and delete. Every write goes through services/rules.py,
+enabling, enable/disable, reorder and delete. Every write goes through services/lifecycle/rules.py,
 which validates and keeps a version of each change.
 
 Review queue (Order amend: Support): the orders with an open review hold and why; approve
@@ -20,9 +20,10 @@ from markupsafe import Markup
 from ..extensions import db
 from ..models import Rule
 from ..security import permissions as p
-from ..services import risk, rules
-from ..services import validation
-from ..services.errors import DomainError, NotFound
+from app.services.lifecycle import risk
+from app.services.lifecycle import rules
+from app.services.core.errors import DomainError, NotFound
+from app.services.core import validation
 from .base import can, current_actor, flash_error, form_error_status, redirect_back, service_call
 
 FLASH_LIST_MAX = 15

@@ -1,5 +1,5 @@
 """The search box on every page: orders by number, channel order id, e-mail, customer name
-or tracking number, and customers by e-mail or name (services/search.py). One hit goes
+or tracking number, and customers by e-mail or name (services/orders/search.py). One hit goes
 straight to it."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask_appbuilder.security.decorators import has_access
 from ..extensions import db
 from ..models import Customer
 from ..security import permissions as p
-from ..services import search as search_service
+from app.services.orders import search as search_service
 
 
 class SearchView(BaseView):

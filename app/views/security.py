@@ -1,5 +1,5 @@
 """Admin pages for API keys (Security/write): list with last use, create (the key is
-shown once), revoke. Every change is audited (services/security_audit.py)."""
+shown once), revoke. Every change is audited (services/core/security_audit.py)."""
 from __future__ import annotations
 
 from flask import flash, make_response, redirect, request, url_for
@@ -8,8 +8,8 @@ from flask_appbuilder.security.decorators import has_access
 
 from ..extensions import db
 from ..security import permissions as p
-from ..services import users
-from ..services.errors import DomainError
+from app.services.core import users
+from app.services.core.errors import DomainError
 from .base import flash_error, form_error_status
 
 

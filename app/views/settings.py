@@ -1,4 +1,4 @@
-"""Settings: typed settings (services/settings.py; Admin writes, Operations reads), exchange
+"""Settings: typed settings (services/core/settings.py; Admin writes, Operations reads), exchange
 rates (services/fx.set_rate) and the audit log of reference-data changes."""
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from wtforms.validators import DataRequired
 from ..extensions import db
 from ..models import AuditLog, ExchangeRate
 from ..security import permissions as p
-from ..services import fx, settings as settings_service
-from ..services.errors import DomainError
+from app.services.core import fx
+from app.services.core import settings as settings_service
+from app.services.core.errors import DomainError
 from .base import (
     EagerSQLAInterface, ReadOnlyModelView, ServiceModelView, can, current_actor, flash_error,
     form_error_status,

@@ -23,9 +23,14 @@ from ..extensions import db
 from ..models import Channel, SyncConflict, SyncRun
 from ..models.sync import CHANNEL_KINDS, CONFLICT_KINDS, CONFLICT_STATUSES, SYNC_RUN_STATUSES
 from ..security import permissions as p
-from ..services import catalog, channel_health, channel_ops, channels, conflicts, error_text
-from ..services import validation
-from ..services.errors import DomainError, ValidationFailed
+from app.services.inventory import catalog
+from app.services.channels import health as channel_health
+from app.services.channels import ops as channel_ops
+from app.services.channels import config as channels
+from app.services.channels import conflicts
+from app.services.core import error_text
+from app.services.core import validation
+from app.services.core.errors import DomainError, ValidationFailed
 from .base import (
     EagerSQLAInterface, FilterChoiceEqual, FilterChoiceNotEqual, ReadOnlyModelView,
     ServiceModelView, can, checkbox, current_actor, flash_error, redirect_back, select_field,

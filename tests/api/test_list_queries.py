@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Channel, Rule
-from app.services import sync
+from app.services.channels import sync
 
 LISTS = ["order", "customer", "stock_level", "stock_movement", "shipment", "return",
          "warehouse", "product", "channel", "sync_conflict", "sync_run", "rule", "sku_alias"]

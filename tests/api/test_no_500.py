@@ -21,7 +21,7 @@ from app.api.base import WaybillModelApi
 from app.api.schemas.common import InSchema
 from app.extensions import db
 from app.models import Setting
-from app.services import settings as settings_service
+from app.services.core import settings as settings_service
 from tests.api.conftest import assert_error
 
 BIG = 2**31            # one beyond PostgreSQL's INTEGER

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Order, OrderEvent, StockMovement
-from app.services import fulfillment
+from app.services.fulfilment import shipments as fulfillment
 
 from .conftest import assert_error
 
@@ -125,7 +125,7 @@ def test_bad_line_cancellations_are_422(api, world, session, body, field):
 
 
 def test_cancelling_shipped_units_is_refused_with_why(api, world, session):
-    from app.services.actor import Actor
+    from app.services.core.actor import Actor
 
     admin = Actor.system()
     fulfillment.start_picking(session, world.order_id, admin)
@@ -140,7 +140,7 @@ def test_cancelling_shipped_units_is_refused_with_why(api, world, session):
 
 
 def test_edit_after_picking_is_a_409(api, world, session):
-    from app.services.actor import Actor
+    from app.services.core.actor import Actor
 
     fulfillment.start_picking(session, world.order_id, Actor.system())
     order = session.get(Order, world.order_id)

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Order, OrderEvent, OrderHold, StockMovement
-from app.services import fulfillment
-from app.services.actor import Actor
+from app.services.fulfilment import shipments as fulfillment
+from app.services.core.actor import Actor
 
 from .conftest import assert_error
 

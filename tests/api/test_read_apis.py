@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.models import Rule
-from app.services import fulfillment, returns
-from app.services.actor import Actor
+from app.services.fulfilment import shipments as fulfillment
+from app.services.returns import actions as returns
+from app.services.core.actor import Actor
 
 from .conftest import assert_error
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import AuditLog, Channel, Product, Warehouse
-from app.services import channels as channel_service
+from app.services.channels import config as channel_service
 
 from .conftest import assert_error
 

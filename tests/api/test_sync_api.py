@@ -1,5 +1,5 @@
-"""Sync through the API: conflict resolutions (services/conflicts.py), sync runs, and the
-channel operations poll now, test connection, re-pull one order (services/channel_ops.py)
+"""Sync through the API: conflict resolutions (services/channels/conflicts.py), sync runs, and the
+channel operations poll now, test connection, re-pull one order (services/channels/ops.py)
 against the channel sandbox over real HTTP."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditLog, Order, SyncConflict, SyncRun
-from app.services import sync
+from app.services.channels import sync
 from tests.sync.conftest import _sandbox_server, sandbox, sandbox_channels  # noqa: F401
 
 from .conftest import assert_error

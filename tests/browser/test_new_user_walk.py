@@ -14,8 +14,9 @@ import pytest
 
 from app.models import SyncRun
 from app.models.base import utcnow
-from app.services import orders, sync
-from app.services.transaction import unit_of_work
+from app.services.orders import actions as orders
+from app.services.channels import sync
+from app.services.core.transaction import unit_of_work
 from tests.conftest import PASSWORD, is_postgres
 
 pytestmark = [pytest.mark.browser,

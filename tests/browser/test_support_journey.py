@@ -2,7 +2,7 @@
 its timeline — in a real headless Chromium against a live server."""
 import pytest
 
-from app.services import orders
+from app.services.orders import actions as orders
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -1,5 +1,5 @@
 """Sign-in limits, lockout, server-side sessions, safe redirects and security headers,
-through the real HTML and JSON logins (app/services/logins.py, app/security/)."""
+through the real HTML and JSON logins (app/services/core/logins.py, app/security/)."""
 from __future__ import annotations
 
 import re

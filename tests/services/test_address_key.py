@@ -7,8 +7,12 @@ import pytest
 from connectors.base import NormalizedAddress
 
 from app.models import Order
-from app.services import importing, order_edits, orders, risk, settings
-from app.services.actor import Actor
+from app.services.channels import importing
+from app.services.orders import edits as order_edits
+from app.services.orders import actions as orders
+from app.services.orders import addresses
+from app.services.core import settings
+from app.services.core.actor import Actor
 from tests.factories import normalized_order
 
 DROP = {"name": "Drop", "line1": "9 Forwarder Way", "city": "Miami", "postcode": "33101",
@@ -30,21 +34,21 @@ def reload(session, order_id) -> Order:
 def test_staff_address_edit_recomputes_the_key(session, make, shop, actor):
     order = make.order(shop, [("A-1", 1, "5")])
     old_key = order.ship_address_key
-    assert old_key == risk.address_key(order.shipping_address)
+    assert old_key == addresses.address_key(order.shipping_address)
     orders.edit_address(session, order.id, "shipping", DROP, order.version, actor("support"))
     order = reload(session, order.id)
-    assert order.ship_address_key == risk.address_key(DROP) != old_key
+    assert order.ship_address_key == addresses.address_key(DROP) != old_key
     # a billing edit leaves it alone
     orders.edit_address(session, order.id, "billing", {**DROP, "line1": "1 Bill St"},
                         order.version, actor("support"))
-    assert reload(session, order.id).ship_address_key == risk.address_key(DROP)
+    assert reload(session, order.id).ship_address_key == addresses.address_key(DROP)
 
 
 def test_combined_order_edit_recomputes_the_key(session, make, shop, actor):
     order = make.order(shop, [("A-1", 1, "5")])
     order_edits.edit_order(session, order.id, actor("support"), expected_version=order.version,
                            shipping_address=DROP, email="new@example.com")
-    assert reload(session, order.id).ship_address_key == risk.address_key(DROP)
+    assert reload(session, order.id).ship_address_key == addresses.address_key(DROP)
 
 
 def test_channel_address_change_recomputes_the_key(session, make, shop):
@@ -57,7 +61,7 @@ def test_channel_address_change_recomputes_the_key(session, make, shop):
     assert importing.import_order(session, shop, normalized,
                                   Actor.channel("web")).outcome == "updated"
     order = reload(session, order.id)
-    assert order.ship_address_key == risk.address_key(DROP) != old_key
+    assert order.ship_address_key == addresses.address_key(DROP) != old_key
 
 
 def test_velocity_counts_an_order_at_its_new_address(session, make, shop, actor):

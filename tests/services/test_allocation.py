@@ -7,8 +7,13 @@ import pytest
 
 from app.data import centroids
 from app.models import AllocationDecision
-from app.services import allocation, inventory, orders, reference, rules, settings
-from app.services.actor import Actor
+from app.services.lifecycle import allocation, allocation_queue, routing
+from app.services.inventory import stock as inventory
+from app.services.orders import actions as orders
+from app.services.inventory import reference
+from app.services.lifecycle import rules
+from app.services.core import settings
+from app.services.core.actor import Actor
 from tests.services.test_invariants import assert_invariants
 
 # Approximate coordinates of a few real places.
@@ -62,7 +67,7 @@ def test_centroids_cover_every_country_and_us_zip3():
     assert centroids.centroid("XX") is None
     # every state has its ZIP3 range
     assert len({v for v in centroids.US_ZIP3.values()}) >= 55
-    d = allocation.haversine_km(NEWARK, RENO)
+    d = routing.haversine_km(NEWARK, RENO)
     assert 3600 < d < 4000
 
 
@@ -109,7 +114,7 @@ def test_excluded_and_not_shipping_warehouses_are_recorded_with_why(session, mak
     assert by_warehouse(order) == {"B": 1}
     why = {c["code"]: c["excluded"] for c in decision(session, order).candidates}
     assert why == {"B": None, "A": "excluded by a rule", "EU": "does not ship to US"}
-    assert [w.code for w in allocation.candidate_warehouses(session, order)] == ["B"]
+    assert [w.code for w in routing.candidate_warehouses(session, order)] == ["B"]
 
 
 def test_whole_order_beats_nearer_partial_then_depth(session, make, shop):
@@ -240,7 +245,7 @@ def test_allocate_all_waiting_follows_queue_order(session, make, shop, actor):
     level = inventory.get_level(session, w.id, product.id)
     inventory.move(session, level, on_hand_delta=2, reason="count", actor=actor())
     session.commit()
-    changed = allocation.allocate_all_waiting(session, Actor.job("allocate_backorders"))
+    changed = allocation_queue.allocate_all_waiting(session, Actor.job("allocate_backorders"))
     session.commit()
     assert changed == 2
     assert [o.status for o in made] == ["allocated", "backordered", "backordered", "allocated"]
@@ -284,7 +289,7 @@ def test_hopeless_backorders_do_not_keep_new_orders_from_their_turn(session, mak
     here = inventory.get_level(session, w.id, here_product.id)
     inventory.move(session, here, on_hand_delta=1, reason="count", actor=actor())
     session.commit()
-    changed = allocation.allocate_all_waiting(session, Actor.job("allocate_backorders"), limit=2)
+    changed = allocation_queue.allocate_all_waiting(session, Actor.job("allocate_backorders"), limit=2)
     session.commit()
     assert changed == 1
     assert newer.status == "allocated"

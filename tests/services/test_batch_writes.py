@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.models import Order
-from app.services.batch_writes import update_rows
+from app.services.core.batch_writes import update_rows
 
 
 @pytest.fixture

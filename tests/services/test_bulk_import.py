@@ -1,4 +1,4 @@
-"""The page-level fast path (services/bulk_import.py) writes exactly what the per-order
+"""The page-level fast path (services/channels/bulk_import.py) writes exactly what the per-order
 path writes: same orders, lines, customers, events, holds, conflicts, refunds,
 allocations, stock movements and stock levels, and the same run figures."""
 from __future__ import annotations
@@ -16,8 +16,10 @@ from app.models import (
     StockMovement, SyncConflict,
 )
 from app.models.base import clock_at
-from app.services import bulk_import, importing, sync
-from app.services.actor import Actor
+from app.services.channels import bulk_import
+from app.services.channels import importing
+from app.services.channels import sync
+from app.services.core.actor import Actor
 from connectors.base import (
     NormalizedAddress, NormalizedLine, NormalizedOrder, NormalizedRefund, OrderPage,
 )
@@ -58,7 +60,8 @@ def setup(make):
     make.product("D-4")
     shop = make.channel("shop", "shopify")
     other = make.channel("other", "woocommerce")
-    from app.services import fx, settings
+    from app.services.core import fx
+    from app.services.core import settings
 
     fx.set_rate(make.session, "EUR", "1.10", make.actor, valid_from=T0 - timedelta(days=30))
     # The page ships many orders to one test address: no velocity review here.

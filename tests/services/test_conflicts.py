@@ -1,4 +1,4 @@
-"""Resolving sync conflicts (services/conflicts.py) and channel health (services/
+"""Resolving sync conflicts (services/channels/conflicts.py) and channel health (services/
 channel_health.py) on the real database, with data made through the services."""
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from sqlalchemy import func, select
 
 from app.models import AuditLog, Order, OrderEvent, SkuAlias, SyncConflict, SyncRun
 from app.models.base import utcnow
-from app.services import channel_health, conflicts, importing, orders, sync
-from app.services.actor import Actor
-from app.services.errors import InvalidTransition, NotFound, ValidationFailed
-from app.services.transaction import unit_of_work
+from app.services.channels import health as channel_health
+from app.services.channels import conflicts
+from app.services.channels import importing
+from app.services.orders import actions as orders
+from app.services.channels import sync
+from app.services.core.actor import Actor
+from app.services.core.errors import InvalidTransition, NotFound, ValidationFailed
+from app.services.core.transaction import unit_of_work
 from connectors.base import NormalizedAddress
 from tests.factories import normalized_order
 

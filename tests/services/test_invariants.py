@@ -7,8 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Allocation, Order, OrderLine, StockLevel, StockMovement
-from app.services import fulfillment, inventory, orders, returns
-from app.services.errors import DomainError
+from app.services.fulfilment import shipments as fulfillment
+from app.services.inventory import stock as inventory
+from app.services.orders import actions as orders
+from app.services.returns import actions as returns
+from app.services.core.errors import DomainError
 
 
 def assert_invariants(session):

@@ -7,8 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Order, OrderEvent, OrderLine, StockLevel, StockMovement
-from app.services import fulfillment, order_edits, orders
-from app.services.errors import InvalidTransition, StaleVersion, ValidationFailed
+from app.services.fulfilment import shipments as fulfillment
+from app.services.orders import edits as order_edits
+from app.services.orders import actions as orders
+from app.services.core.errors import InvalidTransition, StaleVersion, ValidationFailed
 from tests.services.test_invariants import assert_invariants
 
 
@@ -93,7 +95,7 @@ def test_cancel_a_backordered_line_makes_the_order_allocated(session, make, shop
 
 
 def test_cancel_shrinks_a_split_line_in_the_last_warehouse_first(session, make, shop, actor):
-    from app.services import settings
+    from app.services.core import settings
 
     settings.set_value(session, "allow_split", True, actor())
     order = make.order(shop.channel, [("B-2", 4, "5")])  # 2 in W1 + 2 of 3 in W2 (when split)
@@ -174,8 +176,8 @@ def test_cancel_lines_while_picking_keeps_the_rest_reserved(session, make, shop,
 
 def test_whole_order_cancel_from_the_channel_still_releases(session, make, shop, actor):
     from tests.factories import normalized_order
-    from app.services import importing
-    from app.services.actor import Actor
+    from app.services.channels import importing
+    from app.services.core.actor import Actor
 
     order = make.order(shop.channel, [("A-1", 2, "5")], external_id="X-1")
     again = normalized_order([("A-1", 2, "5")], external_id="X-1", cancelled=True,

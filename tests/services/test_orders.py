@@ -4,8 +4,10 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditLog, OrderEvent, StockLevel
-from app.services import fx, orders, settings
-from app.services.errors import InvalidTransition, StaleVersion, ValidationFailed
+from app.services.core import fx
+from app.services.orders import actions as orders
+from app.services.core import settings
+from app.services.core.errors import InvalidTransition, StaleVersion, ValidationFailed
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from sqlalchemy.orm.util import identity_key
 from app.extensions import db
 from app.models import Allocation, Order, OrderLine, StockLevel
 from app.models.base import utcnow
-from app.services import allocation
-from app.services.actor import Actor
-from app.services.transaction import unit_of_work
+from app.services.lifecycle import allocation, allocation_queue
+from app.services.core.actor import Actor
+from app.services.core.transaction import unit_of_work
 from tests.conftest import is_postgres
 from tests.services.test_invariants import assert_invariants
 
@@ -64,7 +64,7 @@ def test_parallel_workers_never_oversell(app, session, make):
     # Scarce: about half of what is ordered, unevenly over the warehouses.
     per_product = ordered // (2 * PRODUCTS)
     admin = make.actor
-    from app.services import inventory
+    from app.services.inventory import stock as inventory
     for product in products:
         for w in warehouses:
             inventory.receive(session, w.id, product.id, max(1, per_product // 4 + rng.randrange(-5, 6)),
@@ -158,7 +158,7 @@ def test_parallel_batch_workers_never_oversell(app, session, make):
     products = [make.product(f"BATCH-{p}") for p in range(PRODUCTS)]
     ids = _orders_in_bulk(session, make.channel("batch"), products, rng)
     ordered = session.scalar(select(func.sum(OrderLine.quantity)))
-    from app.services import inventory
+    from app.services.inventory import stock as inventory
     for product in products:
         for w in warehouses:
             inventory.receive(session, w.id, product.id,
@@ -176,7 +176,7 @@ def test_parallel_batch_workers_never_oversell(app, session, make):
                 while True:
                     try:
                         with unit_of_work(db.session):
-                            allocation.allocate_all_waiting(db.session, actor, limit=40)
+                            allocation_queue.allocate_all_waiting(db.session, actor, limit=40)
                         batches[0] += 1
                     except OperationalError:  # a deadlock PostgreSQL broke: try again
                         time.sleep(0.01)
@@ -209,7 +209,7 @@ def test_parallel_batch_workers_never_oversell(app, session, make):
 def _stock_race(session, make, stock: int, quantities) -> list[int]:
     """One product with ``stock`` units in one warehouse and a new, screened one-line order
     per quantity, in queue order. Returns the order ids."""
-    from app.services import inventory
+    from app.services.inventory import stock as inventory
 
     w = make.warehouse("OPT", "US")
     product = make.product("OPT-A")
@@ -263,7 +263,7 @@ def _allocate_with_rivals(app, path: str, order_id: int, rival_ids: list[int], w
         with app.app_context():
             with unit_of_work(db.session):
                 if path == "queue":  # limit 1: the job claims the first order only
-                    allocation.allocate_all_waiting(db.session, Actor.job("first"), limit=1)
+                    allocation_queue.allocate_all_waiting(db.session, Actor.job("first"), limit=1)
                     assert identity_key(Order, order_id) not in db.session.identity_map
                 else:
                     allocation.allocate_order(db.session, db.session.get(Order, order_id),

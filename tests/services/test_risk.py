@@ -8,8 +8,11 @@ from sqlalchemy import select
 from connectors.base import NormalizedAddress
 
 from app.models import OrderEvent, StockLevel
-from app.services import fx, orders, risk, settings
-from app.services.errors import InvalidTransition, ValidationFailed
+from app.services.core import fx
+from app.services.orders import actions as orders
+from app.services.lifecycle import risk
+from app.services.core import settings
+from app.services.core.errors import InvalidTransition, ValidationFailed
 
 
 @pytest.fixture

@@ -7,9 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Order, OrderEvent, OrderHold, Rule, RuleVersion
-from app.services import fx, orders, pipeline, rules
-from app.services.errors import NotFound, StaleVersion, ValidationFailed
-from app.services.rules import Facts, condition_matches
+from app.services.core import fx
+from app.services.orders import actions as orders
+from app.services.lifecycle import pipeline
+from app.services.lifecycle import rules
+from app.services.core.errors import NotFound, StaleVersion, ValidationFailed
+from app.services.lifecycle.rules import Facts, condition_matches
 
 
 @pytest.fixture

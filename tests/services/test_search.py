@@ -6,8 +6,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.models import Order
-from app.services import order_edits, search, sync
-from app.services.actor import Actor
+from app.services.orders import edits as order_edits
+from app.services.orders import search
+from app.services.channels import sync
+from app.services.core.actor import Actor
 from connectors.base import OrderPage
 from tests.factories import normalized_order
 

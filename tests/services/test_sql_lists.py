@@ -3,7 +3,7 @@ the list (psycopg converts statements of more than 50 parameters again on every 
 from sqlalchemy import select
 
 from app.models import Product
-from app.services.sql_lists import in_ids
+from app.services.core.sql_lists import in_ids
 from tests.conftest import is_postgres
 
 

@@ -34,7 +34,7 @@ def sandbox(_sandbox_server, app):
 @pytest.fixture
 def sandbox_channels(sandbox, make, session):
     """One Waybill channel per sandbox API, and the catalog's products in stock."""
-    from app.services import channels
+    from app.services.channels import config as channels
 
     _state, root = sandbox
     warehouse = make.warehouse("EWR", "US")

@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Order
-from app.services import channels
-from app.services.errors import ValidationFailed
+from app.services.channels import config as channels
+from app.services.core.errors import ValidationFailed
 from jobs import pull_orders
 
 

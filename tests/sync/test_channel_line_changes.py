@@ -13,8 +13,14 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Order, OrderEvent, StockLevel, SyncConflict
-from app.services import conflicts, fulfillment, fx, importing, order_edits, orders, rules
-from app.services.actor import Actor
+from app.services.channels import conflicts
+from app.services.fulfilment import shipments as fulfillment
+from app.services.core import fx
+from app.services.channels import importing
+from app.services.orders import edits as order_edits
+from app.services.orders import actions as orders
+from app.services.lifecycle import rules
+from app.services.core.actor import Actor
 from connectors.sandbox.state import RATES
 from jobs import pull_orders
 from tests.factories import normalized_order

@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.models import Allocation, Order, OrderEvent, Refund, SyncConflict
-from app.services import importing
-from app.services.actor import Actor
+from app.services.channels import importing
+from app.services.core.actor import Actor
 from connectors import amazon, woocommerce
 from tests.connectors.helpers import own_fixture
 from tests.sync.test_webhooks import deliver

@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, Channel
-from app.services import channels, credential_targets
+from app.services.channels import config as channels
+from app.services.core import credential_targets
 from connectors.sandbox import DEFAULT_CREDENTIALS
 from tests.conftest import CSRF_RE, PASSWORD
 
@@ -186,7 +187,7 @@ def test_what_counts_as_a_new_destination(session, actor):
                                     actor(), credentials={"access_token": "tok-1"})
     channels.save_channel(session, {"base_url": "https://SHOP.example.com/"}, actor(), channel.id)
     channels.save_channel(session, {"base_url": None}, actor(), channel.id)
-    from app.services.errors import ValidationFailed
+    from app.services.core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as refused:
         channels.save_channel(session, {"base_url": "https://shop.example.com"}, actor(),

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Listing, SkuAlias, SyncRun
-from app.services import listings
+from app.services.channels import listings
 from jobs import sync_listings
 
 

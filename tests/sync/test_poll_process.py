@@ -117,8 +117,8 @@ def test_two_pollers_at_once_create_no_duplicate(app, session, sandbox, sandbox_
 def test_two_pulls_without_the_lock_still_create_no_duplicate(app, sandbox, sandbox_channels):
     """Even if two imports of one channel overlap (the lock bypassed), the unique key and
     the importer's retry keep every order exactly once."""
-    from app.services import sync
-    from app.services.actor import Actor
+    from app.services.channels import sync
+    from app.services.core.actor import Actor
     from jobs.pull_orders import connector_for
 
     state, _root = sandbox

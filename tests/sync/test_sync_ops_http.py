@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditLog, Order, SyncConflict, SyncRun
-from app.services import channels
+from app.services.channels import config as channels
 from jobs.locks import job_lock
 from tests.views.conftest import post
 
@@ -111,7 +111,7 @@ def test_repull_one_order(client_for, sandbox, sandbox_channels):
 
 def test_repull_quarantines_an_order_that_fails_to_import(client_for, sandbox, sandbox_channels,
                                                           monkeypatch):
-    from app.services import importing
+    from app.services.channels import importing
 
     state, _root = sandbox
     [sim] = state.create_orders("shopify", 1)

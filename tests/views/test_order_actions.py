@@ -54,7 +54,7 @@ def test_hold_with_unknown_reason_is_refused(client_for, shop):
 
 
 def test_release_needs_a_reason(client_for, shop, session, actor):
-    from app.services import orders
+    from app.services.orders import actions as orders
 
     orders.place_hold(session, shop.order.id, "manual", None, actor())
     client = client_for("operations")
@@ -107,7 +107,7 @@ def test_edit_address(client_for, shop):
 
 
 def test_edit_address_with_stale_version_is_a_conflict(client_for, shop, session, actor):
-    from app.services import orders
+    from app.services.orders import actions as orders
 
     client, oid = client_for("support"), shop.order.id
     stale = reload(oid).version
@@ -196,7 +196,7 @@ def test_pick_pack_ship_and_return(client_for, shop):
 
 
 def test_fulfillment_refused_while_held(client_for, shop, session, actor):
-    from app.services import orders
+    from app.services.orders import actions as orders
 
     orders.place_hold(session, shop.order.id, "review", None, actor())
     client = client_for("warehouse")

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Order, OrderHold, OrderLine
-from app.services import fulfillment, orders
+from app.services.fulfilment import shipments as fulfillment
+from app.services.orders import actions as orders
 from tests.views.conftest import post
 
 

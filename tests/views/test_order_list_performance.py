@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import orders as order_service
+from app.services.orders import actions as order_service
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from app.models import StockLevel
-from app.services import fx, settings as settings_service
+from app.services.core import fx
+from app.services.core import settings as settings_service
 
 ALL = {"admin", "support", "warehouse", "operations", "viewer"}
 
@@ -135,7 +136,7 @@ def test_unknown_records_are_404(client_for, shop):
 
 
 def test_channel_secrets_are_never_shown(client_for, session, actor):
-    from app.services import channels
+    from app.services.channels import config as channels
 
     channel = channels.save_channel(session, {"code": "sec", "name": "Sec", "kind": "shopify"},
                                     actor(), credentials={"token": "very-secret-token"},
@@ -149,7 +150,7 @@ def test_channel_secrets_are_never_shown(client_for, session, actor):
 
 
 def test_dashboard_counts(client_for, shop, session, actor):
-    from app.services import orders
+    from app.services.orders import actions as orders
 
     orders.place_hold(session, shop.order.id, "review", "check", actor())
     html = client_for("viewer").get("/dashboard/").get_data(as_text=True)

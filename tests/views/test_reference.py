@@ -5,7 +5,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, Channel, ExchangeRate, Product, SkuAlias, Warehouse
-from app.services import channels, settings as settings_service
+from app.services.channels import config as channels
+from app.services.core import settings as settings_service
 from tests.views.conftest import post
 
 

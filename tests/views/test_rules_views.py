@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Order, Rule, RuleVersion
-from app.services import rules
+from app.services.lifecycle import rules
 
 from .conftest import ROLES, post
 

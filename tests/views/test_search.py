@@ -2,7 +2,7 @@
 customers by e-mail or name; exactly one hit goes straight to it."""
 from __future__ import annotations
 
-from app.services import fulfillment
+from app.services.fulfilment import shipments as fulfillment
 
 
 def test_search_by_each_key_redirects_on_single_hit(client_for, shop, make, session, actor):

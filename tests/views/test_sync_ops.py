@@ -13,9 +13,11 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Order, SkuAlias, SyncConflict, SyncRun
 from app.models.base import utcnow
-from app.services import importing, orders, sync
-from app.services.actor import Actor
-from app.services.transaction import unit_of_work
+from app.services.channels import importing
+from app.services.orders import actions as orders
+from app.services.channels import sync
+from app.services.core.actor import Actor
+from app.services.core.transaction import unit_of_work
 from connectors.base import NormalizedAddress
 from tests.factories import normalized_order
 from tests.views.conftest import post
@@ -260,7 +262,7 @@ def test_channels_list_shows_health(client_for, queue, shop, session):
 
 
 def test_channel_page_actions_follow_permissions(client_for, shop, session, actor):
-    from app.services import channels
+    from app.services.channels import config as channels
 
     add_run(session, shop.channel, "partial", 3)
     channels.save_channel(session, {"base_url": "http://127.0.0.1:9/shopify/demo"}, actor(),

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields
 from marshmallow.schema import SchemaMeta
 from marshmallow.validate import Range
 
-from ...services.validation import INT_MAX, INT_MIN, MONEY_LIMIT
+from app.services.core.validation import INT_MAX, INT_MIN, MONEY_LIMIT
 
 Money = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731  money as "12.50"
 
@@ -47,7 +47,7 @@ def bound_field(name: str, field: fields.Field) -> None:
 
 class BoundedSchemaMeta(SchemaMeta):
     """Every input schema's number fields get their column's range when the class is made
-    (request_guard.py and services/validation.py hold the other half of the rule)."""
+    (request_guard.py and services/core/validation.py hold the other half of the rule)."""
 
     def __new__(mcs, name, bases, attrs):
         klass = super().__new__(mcs, name, bases, attrs)

@@ -1,5 +1,5 @@
 """Reference data input: warehouses, products, channels. Types only; the services
-(services/reference.py, services/channels.py) validate values, uniqueness and lengths."""
+(services/inventory/reference.py, services/channels/config.py) validate values, uniqueness and lengths."""
 from __future__ import annotations
 
 from marshmallow import fields

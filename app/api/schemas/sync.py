@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import fields
 from marshmallow.validate import Length
 
-from ...services.conflicts import BULK_ACTIONS
+from app.services.channels.conflicts import BULK_ACTIONS
 from .common import InSchema, OutSchema
 
 RESOLUTIONS = ("take_remote", "keep_local", "map_sku", "retry", "discard", "close")

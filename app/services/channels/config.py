@@ -1,0 +1,117 @@
+"""Channel reference data: created and edited only here (validation, encryption, audit)."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Channel
+from app.models.sync import CHANNEL_KINDS
+from app.services.core import audit
+from app.services.core import credential_targets
+from app.services.core import secrets
+from app.services.core import validation
+from app.services.core.actor import Actor
+from app.services.core.errors import NotFound, ValidationFailed
+from app.services.core.transaction import transactional
+
+CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
+PLAIN_FIELDS = ("code", "name", "kind", "base_url", "api_version", "poll_interval_seconds",
+                "backfill_days", "stock_buffer", "enabled")
+
+
+def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
+    clean = {}
+    if "code" in values or channel is None:
+        code = (validation.text(values.get("code"), "code", max_length=32) or "").lower()
+        if not CODE_RE.match(code):
+            raise ValidationFailed.field("code", "use 2-32 lower-case letters, digits, - or _")
+        taken = session.scalar(select(Channel.id).where(Channel.code == code))
+        if taken and (channel is None or taken != channel.id):
+            raise ValidationFailed.field("code", f"'{code}' is already used by another channel")
+        clean["code"] = code
+    if "name" in values or channel is None:
+        clean["name"] = validation.text(values.get("name"), "name", max_length=128)
+    if "kind" in values or channel is None:
+        if values.get("kind") not in CHANNEL_KINDS:
+            raise ValidationFailed.field("kind", f"must be one of {', '.join(CHANNEL_KINDS)}")
+        clean["kind"] = values["kind"]
+    if "base_url" in values:
+        url = validation.text(values.get("base_url"), "base_url", max_length=255, required=False)
+        if url and not re.match(r"^https?://", url):
+            raise ValidationFailed.field("base_url", "must start with http:// or https://")
+        clean["base_url"] = url
+    if "api_version" in values:
+        clean["api_version"] = _api_version(values.get("api_version"),
+                                            clean.get("kind") or (channel.kind if channel else None))
+    for field in ("poll_interval_seconds", "backfill_days", "stock_buffer"):
+        if field in values and values[field] is not None:
+            clean[field] = validation.quantity(values[field], field, allow_zero=True)
+    if "enabled" in values:
+        clean["enabled"] = bool(values["enabled"])
+    return clean
+
+
+def _api_version(value, kind: str | None) -> str | None:
+    """An API version the channel's connector can read, or None for the connector's default."""
+    from connectors.registry import API_VERSIONS
+
+    version = validation.text(value, "api_version", max_length=16, required=False)
+    if version is None:
+        return None
+    allowed = API_VERSIONS.get(kind or "", ())
+    if version not in allowed:
+        raise ValidationFailed.field("api_version", f"a {kind} channel reads {', '.join(allowed) or 'no versions'}"
+                                     if allowed else f"a {kind} channel has no API version to choose")
+    return version
+
+
+@transactional
+def save_channel(session: Session, values: dict, actor: Actor, channel_id: int | None = None,
+                 *, credentials: dict | None = None, webhook_secret: str | None = None) -> Channel:
+    """Create or update a channel. ``credentials`` / ``webhook_secret`` replace the stored
+    ones when given (they are write-only: nothing reads them back out). Changing where
+    the credentials go (``base_url``) needs them given again (services/core/credential_targets.py)."""
+    channel = None
+    if channel_id is not None:
+        channel = session.get(Channel, channel_id)
+        if channel is None:
+            raise NotFound(f"Channel {channel_id} not found")
+    clean = _clean(session, values, channel)
+    if channel is not None and "base_url" in clean:
+        # A new destination for the stored credentials needs them entered again.
+        credential_targets.guard(
+            session, actor, "channel", channel.id, old_url=channel.base_url,
+            new_url=clean["base_url"], has_stored_credentials=bool(channel.credentials_encrypted),
+            credentials_given=credentials is not None)
+    before = {f: getattr(channel, f) for f in PLAIN_FIELDS} if channel else {}
+    if channel is None:
+        channel = Channel(**clean)
+        session.add(channel)
+    else:
+        for key, value in clean.items():
+            setattr(channel, key, value)
+    secret_changes = {}
+    if credentials is not None:
+        if not isinstance(credentials, dict):
+            raise ValidationFailed.field("credentials", "must be an object of key/value pairs")
+        channel.credentials_encrypted = secrets.encrypt(credentials)
+        secret_changes["credentials"] = {"old": audit.SECRET_MASK, "new": audit.SECRET_MASK}
+    if webhook_secret is not None:
+        validation.text(webhook_secret, "webhook_secret", max_length=255, required=False)
+        channel.webhook_secret_encrypted = secrets.encrypt(webhook_secret)
+        secret_changes["webhook_secret"] = {"old": audit.SECRET_MASK, "new": audit.SECRET_MASK}
+    session.flush()
+    after = {f: getattr(channel, f) for f in PLAIN_FIELDS}
+    audit.record(session, actor, "channel", channel.id, "update" if before else "create",
+                 {**audit.diff(before, after), **secret_changes})
+    return channel
+
+
+def credentials_of(channel: Channel) -> dict:
+    return secrets.decrypt_json(channel.credentials_encrypted)
+
+
+def webhook_secret_of(channel: Channel) -> str | None:
+    return secrets.decrypt(channel.webhook_secret_encrypted)

@@ -1,0 +1,175 @@
+"""Typed settings with defaults, read through one service; every change audited."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Setting
+from app.models.base import utcnow
+from app.services.core import audit
+from app.services.core import validation
+from app.services.core.actor import Actor
+from app.services.core.errors import NotFound, ValidationFailed
+from app.services.core.transaction import transactional
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SettingDef:
+    key: str
+    label: str
+    kind: str  # bool | int | decimal | choice | text
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    # Bounds of int and decimal settings, declared with each definition: a value outside
+    # them is refused when saved (ship_by_days = 2**31 once broke every import).
+    minimum: int | Decimal | None = 0
+    maximum: int | Decimal | None = None
+
+
+DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
+    SettingDef("payment_hold", "Hold unpaid orders", "bool", True,
+               "Place a 'payment' hold on orders the channel reports as not paid yet."),
+    SettingDef("risk_review_threshold", "Review orders above (base currency)", "decimal",
+               Decimal("5000"), "Orders whose total in the base currency exceeds this get a review hold.",
+               minimum=0, maximum=Decimal("1000000000")),
+    SettingDef("backorder_policy", "When stock is short", "choice", "backorder",
+               "What allocation does with units no warehouse has.",
+               choices=("backorder", "hold", "cancel")),
+    SettingDef("allow_split", "Allow split shipments", "bool", True,
+               "Ship one order from several warehouses when no single one has everything."),
+    SettingDef("duplicate_window_minutes", "Duplicate window (minutes)", "int", 10,
+               "Same e-mail and same lines within this window suggest a cross-channel duplicate.",
+               minimum=0, maximum=7 * 24 * 60),
+    SettingDef("velocity_max_orders", "Velocity limit (orders)", "int", 5,
+               "More orders than this from one e-mail or one shipping address within the "
+               "velocity window get a review hold.",
+               minimum=1, maximum=100_000),
+    SettingDef("velocity_window_hours", "Velocity window (hours)", "int", 24,
+               "The window of the velocity check.",
+               minimum=1, maximum=24 * 366),
+    SettingDef("risk_check_amount", "Risk check: large orders", "bool", True,
+               "Review orders whose total in the base currency is above the review threshold."),
+    SettingDef("risk_check_country_mismatch", "Risk check: billing vs shipping country",
+               "bool", True, "Review orders whose billing and shipping countries differ."),
+    SettingDef("risk_check_velocity", "Risk check: velocity", "bool", True,
+               "Review the orders beyond the velocity limit from one e-mail or address."),
+    SettingDef("risk_check_channel_signals", "Risk check: channel's risk signals", "bool", True,
+               "Review orders the channel itself flags (test orders, fraud, cancel requests...)."),
+    SettingDef("risk_check_address", "Risk check: missing or unshippable address", "bool",
+               True, "Hold ('address') orders without street, city or country, or to a country "
+                     "no active warehouse ships to."),
+    SettingDef("risk_check_exchange_rate", "Risk check: missing exchange rate", "bool", True,
+               "Review orders in a currency without an exchange rate (never converted 1:1)."),
+    SettingDef("ship_by_days", "Default ship-by (days)", "int", 2,
+               "Ship-by date given to orders whose channel sends none.",
+               minimum=0, maximum=90),
+    SettingDef("sla_warning_hours", "SLA warning (hours before ship-by)", "int", 12,
+               "Orders this close to their ship-by date are flagged.",
+               minimum=0, maximum=24 * 30),
+]}
+
+
+def _parse(definition: SettingDef, raw: Any) -> Any:
+    field = definition.key
+    if definition.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).strip().lower() in {"1", "true", "yes", "on", "y"}:
+            return True
+        if str(raw).strip().lower() in {"0", "false", "no", "off", "n", ""}:
+            return False
+        raise ValidationFailed.field(field, "must be true or false")
+    if definition.kind == "int":
+        low = definition.minimum if definition.minimum is not None else validation.INT_MIN
+        high = definition.maximum if definition.maximum is not None else validation.INT_MAX
+        return validation.integer(raw, field, minimum=low, maximum=high)
+    if definition.kind == "decimal":
+        value = validation.decimal(raw, field)
+        if definition.minimum is not None and value < definition.minimum:
+            raise ValidationFailed.field(field, f"must be at least {definition.minimum:,}")
+        if definition.maximum is not None and value > definition.maximum:
+            raise ValidationFailed.field(field, f"must be at most {definition.maximum:,}")
+        return value
+    if definition.kind == "choice":
+        if raw not in definition.choices:
+            raise ValidationFailed.field(field, f"must be one of {', '.join(definition.choices)}")
+        return raw
+    return validation.text(raw, field, max_length=500, required=False)
+
+
+def _stored(definition: SettingDef, raw: Any) -> Any:
+    """A stored value as its type; one saved before its bounds existed (or edited in the
+    database) that no longer passes is read as the default, with a warning in the log,
+    rather than failing every reader (an import must not stop over a setting)."""
+    try:
+        return _parse(definition, raw)
+    except ValidationFailed as err:
+        log.warning("setting %s: stored value %r is not valid (%s); using the default %r",
+                    definition.key, raw, err.message, definition.default)
+        return definition.default
+
+
+def _to_json(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _definition(key: str) -> SettingDef:
+    try:
+        return DEFINITIONS[key]
+    except KeyError:
+        raise NotFound(f"Unknown setting '{key}'") from None
+
+
+def get(session: Session, key: str) -> Any:
+    definition = _definition(key)
+    row = session.get(Setting, key)
+    return definition.default if row is None else _stored(definition, row.value)
+
+
+def get_many(session: Session, keys) -> dict[str, Any]:
+    """Several settings in one query: {key: value}."""
+    definitions = {key: _definition(key) for key in keys}
+    rows = {row.key: row for row in session.scalars(
+        select(Setting).where(Setting.key.in_(list(definitions))))}
+    return {key: definition.default if key not in rows else _stored(definition, rows[key].value)
+            for key, definition in definitions.items()}
+
+
+def all_settings(session: Session) -> list[dict]:
+    rows = {row.key: row for row in session.scalars(select(Setting))}
+    result = []
+    for key, definition in DEFINITIONS.items():
+        row = rows.get(key)
+        result.append({
+            "key": key, "label": definition.label, "kind": definition.kind,
+            "help": definition.help, "choices": definition.choices,
+            "value": definition.default if row is None else _stored(definition, row.value),
+            "minimum": definition.minimum, "maximum": definition.maximum,
+            "default": definition.default, "is_default": row is None,
+            "updated_by": row.updated_by if row else None,
+            "updated_at": row.updated_at if row else None,
+        })
+    return result
+
+
+@transactional
+def set_value(session: Session, key: str, raw: Any, actor: Actor) -> Any:
+    definition = _definition(key)
+    value = _parse(definition, raw)
+    old = get(session, key)
+    if old == value:
+        return value
+    row = session.get(Setting, key) or Setting(key=key)
+    row.value, row.updated_by, row.updated_at = _to_json(value), actor.label, utcnow()
+    session.add(row)
+    audit.record(session, actor, "setting", key, "update",
+                 {key: {"old": _to_json(old), "new": _to_json(value)}})
+    return value

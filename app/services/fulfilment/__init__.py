@@ -1,0 +1,3 @@
+"""The warehouse floor: picking, packing and shipments (``shipments``)."""
+
+__all__ = ["shipments"]

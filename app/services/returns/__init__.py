@@ -1,0 +1,3 @@
+"""Returns and refunds (``actions``)."""
+
+__all__ = ["actions"]
