@@ -34,6 +34,7 @@ from marshmallow import Schema, ValidationError
 from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from .. import request_guard
 from ..extensions import csrf, db
 from ..services.actor import Actor
 from ..services import validation
@@ -285,11 +286,12 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
         except Exception:  # RecursionError and friends
             return error_response(400, "Not a valid Rison argument", "bad_request",
                                   {"q": ["is not valid Rison"]})
-        if isinstance(args, dict):
-            try:
+        try:
+            request_guard.check_parsed(args, "q")
+            if isinstance(args, dict):
                 self._check_list_args(args)
-            except DomainError as err:
-                return self.domain_error(err)
+        except DomainError as err:
+            return self.domain_error(err)
         return None
 
     def _check_list_args(self, args: dict) -> None:
