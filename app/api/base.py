@@ -264,7 +264,7 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
         join): two threads could swap filters. Each request gets its own copy here."""
         filters = copy.copy(self._filters)
         filters.clear_filters()  # new, empty lists on the copy; _search_filters shared
-        filters.rest_add_filters(rison_args.get("filters", []))
+        filters.rest_add_filters([self._typed_filter(f) for f in rison_args.get("filters", [])])
         return filters.get_joined_filters(self._base_filters)
 
     @before_request(only=["get_list", "get", "info"])
@@ -306,6 +306,10 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
         filters = args.get("filters")
         if isinstance(filters, list):
             for index, flt in enumerate(filters):
+                if isinstance(flt, dict) and flt.get("opr") in ("in", "not_in") \
+                        and not isinstance(flt.get("value"), list):
+                    errors.add(f"q.filters.{index}.value", "must be a list for 'in'")
+                    continue
                 if isinstance(flt, dict) and self._holds_numbers(flt.get("col")):
                     values = flt.get("value")
                     for item in values if isinstance(values, list) else [values]:
@@ -315,6 +319,20 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
                             errors.merge(err)
                             break
         errors.raise_if_any("This list cannot be read that way")
+
+    def _typed_filter(self, flt: Any) -> Any:
+        """A date filter's value as an aware UTC datetime (UTCDateTime refuses naive
+        ones; FAB would parse "…+12:42" to one)."""
+        if isinstance(flt, dict) and isinstance(flt.get("col"), str) \
+                and flt["col"] in self.search_columns and self.datamodel.is_datetime(flt["col"]):
+            from ..views.base import _utc_datetime
+
+            value = _utc_datetime(flt.get("value"))
+            if value is None:
+                raise ValidationFailed.field("q.filters", "A date filter needs a date and time "
+                                                          "(e.g. 2026-01-31T12:00:00Z)")
+            return {**flt, "value": value}
+        return flt
 
     def _holds_numbers(self, column: Any) -> bool:
         """Does a filter on this column compare numbers (an integer column, or a relation,

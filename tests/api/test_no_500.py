@@ -342,3 +342,13 @@ def test_messages_are_sentences_with_field_keys_kept(api, world):
 def test_our_own_list_arguments_are_bounded(browser, url, field):
     response = browser("admin").get(url)
     assert response.status_code == 422, (url, response.status_code)
+
+
+@pytest.mark.parametrize("q, status", [
+    ("(filters:!((col:status,opr:in,value:!f)))", 422),
+    ('{"filters":[{"col":"placed_at","opr":"lt","value":"2803-11-13T03:24:58.3340+12:42"}]}', 200),
+    ("(filters:!((col:placed_at,opr:gt,value:'not a date')))", 422),
+])
+def test_list_filter_values_of_the_wrong_shape(api, q, status):
+    response = api.get(f"/api/v1/order/?q={q}")
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
