@@ -106,6 +106,12 @@ def _walk(data: Any, prefix: str) -> Iterator[tuple[str, Any]]:
             yield (path or "body"), value
 
 
+def check_parsed(data: Any, prefix: str) -> None:
+    """The same text check for a value parsed from an argument (the API lists' ``q``,
+    whose JSON or Rison escapes can spell a NUL the raw argument does not contain)."""
+    _check_text(_walk(data, prefix))
+
+
 def _check_text(values) -> None:
     errors = validation.Errors()
     for name, value in values:

@@ -34,6 +34,7 @@ from marshmallow import Schema, ValidationError
 from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from .. import request_guard
 from ..extensions import csrf, db
 from app.services.core.actor import Actor
 from app.services.core import validation
@@ -263,7 +264,7 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
         join): two threads could swap filters. Each request gets its own copy here."""
         filters = copy.copy(self._filters)
         filters.clear_filters()  # new, empty lists on the copy; _search_filters shared
-        filters.rest_add_filters(rison_args.get("filters", []))
+        filters.rest_add_filters([self._typed_filter(f) for f in rison_args.get("filters", [])])
         return filters.get_joined_filters(self._base_filters)
 
     @before_request(only=["get_list", "get", "info"])
@@ -285,11 +286,12 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
         except Exception:  # RecursionError and friends
             return error_response(400, "Not a valid Rison argument", "bad_request",
                                   {"q": ["is not valid Rison"]})
-        if isinstance(args, dict):
-            try:
+        try:
+            request_guard.check_parsed(args, "q")
+            if isinstance(args, dict):
                 self._check_list_args(args)
-            except DomainError as err:
-                return self.domain_error(err)
+        except DomainError as err:
+            return self.domain_error(err)
         return None
 
     def _check_list_args(self, args: dict) -> None:
@@ -304,6 +306,10 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
         filters = args.get("filters")
         if isinstance(filters, list):
             for index, flt in enumerate(filters):
+                if isinstance(flt, dict) and flt.get("opr") in ("in", "not_in") \
+                        and not isinstance(flt.get("value"), list):
+                    errors.add(f"q.filters.{index}.value", "must be a list for 'in'")
+                    continue
                 if isinstance(flt, dict) and self._holds_numbers(flt.get("col")):
                     values = flt.get("value")
                     for item in values if isinstance(values, list) else [values]:
@@ -313,6 +319,20 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
                             errors.merge(err)
                             break
         errors.raise_if_any("This list cannot be read that way")
+
+    def _typed_filter(self, flt: Any) -> Any:
+        """A date filter's value as an aware UTC datetime (UTCDateTime refuses naive
+        ones; FAB would parse "…+12:42" to one)."""
+        if isinstance(flt, dict) and isinstance(flt.get("col"), str) \
+                and flt["col"] in self.search_columns and self.datamodel.is_datetime(flt["col"]):
+            from ..views.base import _utc_datetime
+
+            value = _utc_datetime(flt.get("value"))
+            if value is None:
+                raise ValidationFailed.field("q.filters", "A date filter needs a date and time "
+                                                          "(e.g. 2026-01-31T12:00:00Z)")
+            return {**flt, "value": value}
+        return flt
 
     def _holds_numbers(self, column: Any) -> bool:
         """Does a filter on this column compare numbers (an integer column, or a relation,
