@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from app.services.core import logins
+from app.services.core.transaction import sqlite_write_lock
 from app.services.core import security_audit  # noqa: F401 (registers the audit listener)
 from .permissions import READ
 from .roles import ADMIN, FAB_PERMISSIONS, ROLE_MATRIX, ROLES, permissions_for
@@ -62,7 +63,12 @@ class WaybillSecurityManager(SecurityManager):
         attempt = logins.begin_attempt(self.session, policy, username, request.remote_addr)
         user = None
         try:
-            user = super().auth_user_db(username, password)
+            # FAB reads the user, then writes the sign-in (last_login, counts) and commits. On
+            # SQLite a transaction that began as a reader cannot write once another connection
+            # (the scheduler) has committed since ("database is locked" at once, no busy
+            # wait): so FAB's transaction takes the write lock when it begins.
+            with sqlite_write_lock(self.session):
+                user = super().auth_user_db(username, password)
         finally:
             if user:
                 logins.attempt_succeeded(self.session, attempt, username)
@@ -87,17 +93,6 @@ class WaybillSecurityManager(SecurityManager):
                 .where(assoc_permissionview_role.c.role_id.in_(key))
             ).all())
         return (permission_name, view_name) in cache[key]
-
-    def auth_user_db(self, username, password):
-        # FAB reads the user, then writes the sign-in (last_login, counts) and commits. On
-        # SQLite a transaction that began as a reader cannot write once another connection
-        # (the scheduler) has committed since ("database is locked" at once, no busy wait):
-        # so the login's transaction takes the write lock when it begins. HTML and JSON
-        # logins both come here.
-        from app.services.core.transaction import sqlite_write_lock
-
-        with sqlite_write_lock(self.session):
-            return super().auth_user_db(username, password)
 
     def on_user_login(self, user):
         log.info("sign-in: %s", user.username)

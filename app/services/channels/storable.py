@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from sqlalchemy import Integer, Numeric, String
+from sqlalchemy.types import TypeDecorator
 
 from app.services.core.jsonable import to_jsonable
 
@@ -143,11 +144,17 @@ class _Token:
 
 # --- a normalised order against its columns ---------------------------------------------------
 
+def _column_type(column):
+    """The type the database column has: a TypeDecorator's (Money, UnitPrice) is its impl's."""
+    kind = column.type
+    return kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+
+
 def value_problem(value: Any, column) -> str | None:
     """Why ``value`` does not fit ``column`` (its type read from the model), or None."""
     if value is None:
         return None
-    kind = column.type
+    kind = _column_type(column)
     if isinstance(value, str):
         problem = bad_text(value)
         if problem:
@@ -229,7 +236,7 @@ def _columns() -> dict:
 def _checker(column):
     """A fast ``value -> problem or None`` for one column (the import's hot path: the
     common case is a couple of type checks and comparisons)."""
-    kind = column.type
+    kind = _column_type(column)
     length = getattr(kind, "length", None) if isinstance(kind, String) else None
     if isinstance(kind, Numeric) and kind.precision is not None:
         limit = Decimal(10) ** (kind.precision - (kind.scale or 0))
