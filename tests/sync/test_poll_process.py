@@ -59,7 +59,7 @@ def test_sigkilled_poller_loses_and_duplicates_nothing(app, session, sandbox, sa
     kind = "woocommerce"
     channel = sandbox_channels[kind]
     # Enough orders that the (bulk) import cannot finish before the kills.
-    state.create_orders(kind, 1500)
+    state.create_orders(kind, 900)
     state.set_faults(kind, {"slow": 0.2, "slow_seconds": 0.05, "seed": 3})
     command, env = poll_command(app, channel.code)
     db.session.remove()  # hold no connection or lock while the processes write
