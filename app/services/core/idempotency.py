@@ -4,7 +4,11 @@
   shipment id): ``create_once`` — our key (``message.idempotency_key``, stable across every
   attempt of the message) travels as the remote's reference, note or ``Idempotency-Key``
   header, and when an earlier attempt may have reached the remote, the handler first
-  looks the object up by that key and answers it instead of creating a second one.
+  looks the object up by that key and answers it instead of creating a second one. This
+  covers an attempt that crashed or lost its answer. A create the remote is *still*
+  working on when we look again (we timed out, it has not finished) is caught only by a
+  remote that honours the key itself (an Idempotency-Key header): send it whenever the
+  remote offers one.
 - **Mails and webhooks** (no lookup): at least once; the receiver gets the stable
   ``message.message_id`` and drops a repeat. The sender records "sending" before the call
   and repeats only a send it did not record as done.
