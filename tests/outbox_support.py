@@ -86,6 +86,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each answer waits for a delayed ACK (40 ms)
 
             def log_message(self, *args):
                 pass

@@ -34,10 +34,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from app.models import SyncRun
+from app.models import OrderEvent, SyncRun
 from app.models.base import utcnow
 from app.models.notifications import OUTBOX_OPEN_STATUSES, OutboxMessage
 from app.services.core import domain_events, events
@@ -281,20 +281,27 @@ def _mine(session: Session, message: Message, runner: str) -> OutboxMessage | No
 
 def _record_sent(engine, message: Message, runner: str, summary: PassSummary,
                  result: Sent) -> str:
-    with _tx(engine) as session:
-        row = _mine(session, message, runner)
-        if row is None:
+    """One UPDATE (and the order's event): the hot path of every delivery, so plain SQL
+    on a pooled connection rather than a session."""
+    table = OutboxMessage.__table__
+    remote_id = None if result.remote_id is None else str(result.remote_id)[:255]
+    with write_intent(), engine.begin() as connection:
+        done = connection.execute(
+            update(table).where(table.c.id == message.id, table.c.status == "sending",
+                                table.c.claimed_by == runner)
+            .values(status="sent", sent_at=utcnow(), claimed_by=None, remote_id=remote_id,
+                    last_error=result.note)).rowcount
+        if not done:
+            log.warning("outbox #%s is no longer claimed by %s: its send is not recorded",
+                        message.id, runner)
             return "lost"
-        row.status, row.sent_at, row.claimed_by = "sent", utcnow(), None
-        row.remote_id = None if result.remote_id is None else str(result.remote_id)[:255]
-        row.last_error = result.note
-        if row.order_id is not None:
-            events.outbox_message(
-                session, row.order_id, ACTOR, "outbox_sent",
-                f"{row.topic} sent to {row.target}"
-                + (f" (remote id {row.remote_id})" if row.remote_id else ""),
-                {"outbox_id": row.id, "topic": row.topic, "remote_id": row.remote_id,
-                 "attempts": row.attempts})
+        if message.order_id is not None:
+            connection.execute(insert(OrderEvent.__table__).values(**events.outbox_event_row(
+                message.order_id, ACTOR, "outbox_sent",
+                f"{message.topic} sent to {message.target}"
+                + (f" (remote id {remote_id})" if remote_id else ""),
+                {"outbox_id": message.id, "topic": message.topic, "remote_id": remote_id,
+                 "attempts": message.attempts})))
     summary.count("sent")
     return "sent"
 
