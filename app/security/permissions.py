@@ -19,6 +19,7 @@ RESOURCE_RULE = "Rule"
 RESOURCE_CHANNEL = "Channel"
 RESOURCE_SYNC = "Sync"
 RESOURCE_SETTING = "Setting"
+RESOURCE_OUTBOX = "Outbox"  # the messages to the outside world (app/services/core/outbox.py)
 RESOURCE_API_DOCS = "ApiDocs"
 RESOURCE_PROFILE = "Profile"  # one's own user info and password
 RESOURCE_SECURITY = "Security"  # users, roles, API keys (FAB's views)
@@ -34,6 +35,7 @@ CREATE = "create"
 RECEIVE = "receive"
 REFUND = "refund"
 RESOLVE = "resolve"  # sync: resolve conflicts, poll now
+RETRY = "retry"  # outbox: retry, discard
 
 
 def can(action: str) -> str:

@@ -40,6 +40,8 @@ ROLE_MATRIX: dict[tuple[str, str], set[str]] = {
     (p.RESOURCE_SYNC, p.RESOLVE): {ADMIN, OPERATIONS},
     (p.RESOURCE_SETTING, p.READ): {ADMIN, OPERATIONS},
     (p.RESOURCE_SETTING, p.WRITE): {ADMIN},
+    (p.RESOURCE_OUTBOX, p.READ): {ADMIN, SUPPORT, OPERATIONS, VIEWER},
+    (p.RESOURCE_OUTBOX, p.RETRY): {ADMIN, OPERATIONS},
     (p.RESOURCE_SECURITY, p.WRITE): {ADMIN},
     # Not in DESIGN.md's table: the API's own documentation and one's own profile.
     (p.RESOURCE_API_DOCS, p.READ): _ALL,
@@ -109,6 +111,8 @@ ROW_LABELS: dict[tuple[str, str], str] = {
     (p.RESOURCE_SYNC, p.RESOLVE): "sync conflicts: resolve, poll now",
     (p.RESOURCE_SETTING, p.READ): "settings, exchange rates, audit log: read",
     (p.RESOURCE_SETTING, p.WRITE): "settings, exchange rates: write",
+    (p.RESOURCE_OUTBOX, p.READ): "outbox: read",
+    (p.RESOURCE_OUTBOX, p.RETRY): "outbox: retry, discard",
     (p.RESOURCE_SECURITY, p.WRITE): "users, roles, API keys",
     (p.RESOURCE_API_DOCS, p.READ): "API documentation (OpenAPI, Swagger UI)",
     (p.RESOURCE_PROFILE, p.WRITE): "own profile and password",

@@ -17,6 +17,7 @@ def register_views(appbuilder) -> None:
     from .fulfillment import PickListView, ShipmentView
     from .inventory import StockLevelView, StockMovementView, WarehouseView
     from .orders import OrderView
+    from .outbox import OutboxView
     from .returns import RefundView, ReturnView
     from .rules import ReviewQueueView, RuleView
     from .search import SearchView
@@ -47,6 +48,7 @@ def register_views(appbuilder) -> None:
     add(SyncRunView, "Sync runs", icon="fa-refresh", category="Channels & Sync")
     add(SyncConflictView, "Sync conflicts", icon="fa-exclamation-triangle",
         category="Channels & Sync")
+    add(OutboxView, "Outbox", icon="fa-paper-plane", category="Channels & Sync")
     # Not named "Settings" like its category: menu_access goes by name, and everyone who
     # reads rules sees the category, not the settings page.
     add(SettingsView, "General settings", icon="fa-cogs", category="Settings",

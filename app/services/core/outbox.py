@@ -277,30 +277,67 @@ def bulk(session: Session, action: str, ids, actor: Actor, note: str | None = No
 
 # --- reading ---------------------------------------------------------------------------------
 
+AGES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
+
+
 @dataclass
-class OutboxFilters:
-    topic: str | None = None
-    target: str | None = None
-    status: str | None = None
-    order_id: int | None = None
-    older_than_minutes: int | None = None
+class ListPage:
+    rows: list[OutboxMessage]
+    total: int  # capped: more than ``cap`` reads as cap + 1
+    page: int
+    page_size: int
+    cap: int
+
+    @property
+    def capped(self) -> bool:
+        return self.total > self.cap
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-min(self.total, self.cap) // self.page_size))
 
 
-def query(filters: OutboxFilters):
-    """The list's query, newest first (the Outbox page and the API share it)."""
-    statement = select(OutboxMessage)
-    if filters.topic:
-        statement = statement.where(OutboxMessage.topic == filters.topic)
-    if filters.target:
-        statement = statement.where(OutboxMessage.target == filters.target)
-    if filters.status:
-        statement = statement.where(OutboxMessage.status == filters.status)
-    if filters.order_id:
-        statement = statement.where(OutboxMessage.order_id == filters.order_id)
-    if filters.older_than_minutes:
-        cutoff = utcnow() - timedelta(minutes=filters.older_than_minutes)
-        statement = statement.where(OutboxMessage.created_at <= cutoff)
-    return statement.order_by(OutboxMessage.id.desc())
+def order_id_for(session: Session, reference: str | None) -> int | None:
+    """An order named by its number (``#1001``) or id; None when there is no such order."""
+    from app.models import Order
+
+    reference = (reference or "").strip()
+    if not reference:
+        return None
+    found = session.scalar(select(Order.id).where(Order.order_number == reference).limit(1))
+    if found is None and reference.isdigit():
+        found = session.scalar(select(Order.id).where(Order.id == int(reference)))
+    return found if found is not None else -1  # -1: nothing matches
+
+
+def page(session: Session, *, topic: str | None = None, target: str | None = None,
+         status: str | None = None, order_id: int | None = None, older_than: str | None = None,
+         page: int = 0, page_size: int = 50, cap: int = 10_000) -> ListPage:
+    """Messages newest first, filtered by topic, target, status, order and age (older than
+    1 hour, 1 day, 7 days: what is stuck); the count stops after ``cap`` rows."""
+    query = select(OutboxMessage)
+    if topic:
+        query = query.where(OutboxMessage.topic == topic)
+    if target:
+        query = query.where(OutboxMessage.target == target)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    if order_id is not None:
+        query = query.where(OutboxMessage.order_id == order_id)
+    if older_than in AGES:
+        query = query.where(OutboxMessage.created_at <= utcnow() - AGES[older_than])
+    counted = query.with_only_columns(OutboxMessage.id).order_by(None).limit(cap + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(counted))
+    page = max(0, int(page))
+    rows = session.scalars(query.order_by(OutboxMessage.id.desc())
+                           .offset(page * page_size).limit(page_size)).all()
+    return ListPage(list(rows), total, page, page_size, cap)
+
+
+def known_topics(session: Session) -> list[str]:
+    """Topics to filter by: DESIGN's, the registered ones and any stored."""
+    stored = session.scalars(select(OutboxMessage.topic).distinct().limit(200)).all()
+    return sorted(set(TOPICS) | set(registered_topics()) | set(stored))
 
 
 def counts_by_status(session: Session) -> dict[str, int]:
