@@ -44,7 +44,7 @@ def run_job(app, name: str, fn, *args, exclusive=True) -> object | None:
 
 
 def register_jobs(scheduler, app) -> None:
-    from . import allocate_backorders, pull_orders, send_outbox
+    from . import allocate_backorders, check_alerts, pull_orders, send_outbox
 
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=60, replace_existing=True)
     scheduler.add_job(_sync_channel_jobs, "interval", seconds=60, args=[scheduler, app],
@@ -56,6 +56,8 @@ def register_jobs(scheduler, app) -> None:
                       args=[app, send_outbox.NAME, send_outbox.run],
                       kwargs={"exclusive": send_outbox.exclusive}, id=send_outbox.NAME,
                       **common)
+    scheduler.add_job(run_job, "interval", seconds=60,
+                      args=[app, "check_alerts", check_alerts.run], id="check_alerts", **common)
     _sync_channel_jobs(scheduler, app)
     _ = pull_orders  # registered per channel by _sync_channel_jobs
 

@@ -10,6 +10,7 @@ from flask import current_app
 
 
 def register_views(appbuilder) -> None:
+    from .alerts import AlertChannelView, AlertView
     from .catalog import ProductView, SkuAliasView
     from .customers import CustomerView
     from .dashboard import DashboardView
@@ -49,6 +50,7 @@ def register_views(appbuilder) -> None:
     add(SyncConflictView, "Sync conflicts", icon="fa-exclamation-triangle",
         category="Channels & Sync")
     add(OutboxView, "Outbox", icon="fa-paper-plane", category="Channels & Sync")
+    add(AlertView, "Alerts", icon="fa-bell", category="Alerts", category_icon="fa-bell")
     # Not named "Settings" like its category: menu_access goes by name, and everyone who
     # reads rules sees the category, not the settings page.
     add(SettingsView, "General settings", icon="fa-cogs", category="Settings",
@@ -56,6 +58,7 @@ def register_views(appbuilder) -> None:
     add(ExchangeRateView, "Exchange rates", icon="fa-eur", category="Settings")
     add(RuleView, "Rules", icon="fa-filter", category="Settings")
     add(AuditLogView, "Audit log", icon="fa-history", category="Settings")
+    add(AlertChannelView, "Alert channels", icon="fa-slack", category="Settings")
 
     appbuilder.add_view_no_menu(SearchView)
     appbuilder.add_view_no_menu(DashboardView)

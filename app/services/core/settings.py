@@ -62,6 +62,12 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
                "Ship-by date given to orders whose channel sends none."),
     SettingDef("sla_warning_hours", "SLA warning (hours before ship-by)", "int", 12,
                "Orders this close to their ship-by date are flagged."),
+    SettingDef("alert_sync_failed_runs", "Alert: channel sync failed runs", "int", 3,
+               "Raise an alert when a channel's last this many syncs all failed (0: never).",
+               minimum=0),
+    SettingDef("alert_sync_lag_minutes", "Alert: channel sync lag (minutes)", "int", 60,
+               "Raise an alert when a channel has had no successful sync for this long.",
+               minimum=1),
 ]}
 
 
