@@ -175,6 +175,9 @@ def test_the_pages(client_for, session, slack, make):
     alerts.check(session)
     alert = open_alerts(session)[0]
     assert "failed" in client_for("warehouse").get("/alerts/list/").get_data(as_text=True)
+    dashboard = client_for("viewer").get("/dashboard/").get_data(as_text=True)
+    assert "Open alerts" in dashboard, dashboard[dashboard.find("col-md-3"):][:1500]
+    assert "sync failing: shop" in dashboard.lower(), dashboard[dashboard.find("Open alerts"):][:800]
     support = client_for("support")
     assert "/acknowledge" not in support.get("/alerts/list/").get_data(as_text=True)
     assert post(support, f"/alerts/{alert.id}/acknowledge").status_code in (302, 403)
