@@ -94,7 +94,7 @@ def receiver_main(port_queue, stop_event) -> None:
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError):
             pass
         finally:
             writer.close()
@@ -175,6 +175,18 @@ def runner_main(url: str, interval: float, until: float, workers: int, out) -> N
     out.put(sent)
 
 
+def _result(out, processes):
+    """The next runner's total; a runner that died is an error, not a hang."""
+    import queue
+
+    while True:
+        try:
+            return out.get(timeout=1)
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in processes):
+                raise SystemExit("a runner failed: see its traceback above")
+
+
 def stats(port: int, reset: bool = False) -> dict:
     import urllib3
 
@@ -253,7 +265,7 @@ def delivery(url: str, port: int, messages: int, groups: int, runners: int,
                  for _ in range(runners)]
     for process in processes:
         process.start()
-    sent = [out.get(timeout=900) for _ in processes]
+    sent = [_result(out, processes) for _ in processes]
     for process in processes:
         process.join()
     seen = stats(port)
@@ -287,7 +299,7 @@ def latency(app, url: str, port: int, target: str, rate: int, seconds: float,
                                group_key=f"l{n % 1000}")
             n += 1
         db.session.remove()
-    out.get(timeout=120)
+    _result(out, [runner])
     runner.join()
     return sorted(stats(port)["latencies"]), n
 
@@ -306,6 +318,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--interval", type=float, default=None)
+    parser.add_argument("--only", choices=("a", "b", "c"), default=None,
+                        help="run one measurement")
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args()
 
@@ -320,10 +334,13 @@ def main() -> None:
     print(f"outbox benchmark — {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, PostgreSQL, load average {os.getloadavg()[0]:.1f}")
 
-    without, with_, ratio = write_path(app, args.orders)
-    print(f"(a) write path: {without:.2f} ms per order change without the outbox, "
-          f"{with_:.2f} ms with a message in the same transaction: ratio {ratio:.3f} "
-          f"(target <= 1.10) {'OK' if ratio <= 1.10 else 'MISSED'}")
+    if args.only in (None, "a"):
+        without, with_, ratio = write_path(app, args.orders)
+        print(f"(a) write path: {without:.2f} ms per order change without the outbox, "
+              f"{with_:.2f} ms with a message in the same transaction: ratio {ratio:.3f} "
+              f"(target <= 1.10) {'OK' if ratio <= 1.10 else 'MISSED'}", flush=True)
+        if args.only:
+            return
 
     ctx = multiprocessing.get_context("spawn")
     port_queue, stop = ctx.Queue(), ctx.Event()
@@ -332,15 +349,20 @@ def main() -> None:
     port = port_queue.get(timeout=30)
     target = f"http://127.0.0.1:{port}/deliver"
     try:
+        if args.only == "c":
+            args.messages = 0
         enqueue_many(app, target, args.messages, args.groups)
-        rate, facts = delivery(args.database_url, port, args.messages, args.groups,
+        rate, facts = (0, {}) if args.only == "c" else delivery(args.database_url, port, args.messages, args.groups,
                                args.runners, args.workers)
-        lost = args.messages - facts["count"]
-        print(f"(b) delivery: {args.messages:,} messages over {args.groups:,} group keys, "
+        if args.only != "c":
+          lost = args.messages - facts["count"]
+          print(f"(b) delivery: {args.messages:,} messages over {args.groups:,} group keys, "
               f"{args.runners} runners x {args.workers} threads: {rate:,.0f} messages/s "
               f"(target >= 1,000) {'OK' if rate >= 1000 else 'MISSED'}; lost {lost}, "
               f"twice {facts['twice']}, bad signatures {facts['bad']}, per runner "
-              f"{facts['sent_per_runner']}")
+              f"{facts['sent_per_runner']}", flush=True)
+        if args.only == "b":
+            return
         values, produced = latency(app, args.database_url, port, target, args.rate,
                                    args.seconds, interval, args.workers)
         p95 = pct(values, 0.95)
