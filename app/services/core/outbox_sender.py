@@ -402,7 +402,11 @@ def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None =
                                        message, summary.runner, policy, summary, rng)
                            for message in claimed]
                 for future in futures:
-                    future.result()
+                    try:
+                        future.result()
+                    except Exception:  # noqa: BLE001 — its message stays `sending`:
+                        # the next pass recovers it (sent again with the same id)
+                        log.exception("outbox: recording a send failed")
                 if time.monotonic() - clock > policy.max_seconds:
                     break
     if summary.claimed or summary.recovered:

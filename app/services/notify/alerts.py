@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.models import Alert, Channel, SyncRun
@@ -30,21 +31,35 @@ from app.services.notify import alert_channels
 ACTOR = Actor.job("check_alerts")
 
 
+def _open(session: Session, type: str, key: str) -> Alert | None:
+    return session.scalar(select(Alert).where(Alert.type == type, Alert.key == key,
+                                              Alert.resolved_at.is_(None)).with_for_update())
+
+
 def raise_alert(session: Session, type: str, key: str, message: str,
                 data: dict | None = None) -> Alert:
-    """Open the alert, or count one more sighting of the open one (no commit)."""
-    now = utcnow()
-    alert = session.scalar(select(Alert).where(Alert.type == type, Alert.key == key,
-                                               Alert.resolved_at.is_(None))
-                           .with_for_update())
+    """Open the alert, or count one more sighting of the open one (no commit). Two
+    transactions raising it at once make one alert: the insert yields to the open one
+    (the partial unique index) and counts on it instead."""
+    now, key = utcnow(), key[:255]
+    alert = _open(session, type, key)
     if alert is None:
-        alert = Alert(type=type, key=key[:255], message=message, data=data, count=1,
-                      first_seen_at=now, last_seen_at=now)
-        session.add(alert)
-        session.flush()
-    else:
-        alert.count += 1
-        alert.last_seen_at, alert.message, alert.data = now, message, data
+        table = Alert.__table__
+        insert_ = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
+            else sqlite.insert
+        new_id = session.execute(
+            insert_(table).values(type=type, key=key, message=message, data=data, count=1,
+                                  first_seen_at=now, last_seen_at=now)
+            .on_conflict_do_nothing(index_elements=["type", "key"],
+                                    index_where=table.c.resolved_at.is_(None))
+            .returning(table.c.id)).scalar()
+        if new_id is not None:
+            alert = session.get(Alert, new_id)
+            alert_channels.tell(session, alert)
+            return alert
+        alert = _open(session, type, key)
+    alert.count += 1
+    alert.last_seen_at, alert.message, alert.data = now, message, data
     alert_channels.tell(session, alert)
     return alert
 
