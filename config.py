@@ -93,6 +93,18 @@ OMS_CONNECTOR_OPTIONS = {
     if os.environ.get(name)
 }
 
+# The outbox (app/services/core/outbox_sender.py): how often the send_outbox job runs,
+# how many attempts before a message is dead, the backoff (doubling from BASE seconds up
+# to CAP, with jitter; a Retry-After wins), claims per batch and sending threads per
+# runner. OMS_OUTBOX_TIME_SCALE shrinks every wait (tests, benchmarks).
+OMS_OUTBOX_INTERVAL = float(os.environ.get("OMS_OUTBOX_INTERVAL", "1"))
+OMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OMS_OUTBOX_MAX_ATTEMPTS", "10"))
+OMS_OUTBOX_BACKOFF_BASE = float(os.environ.get("OMS_OUTBOX_BACKOFF_BASE", "10"))
+OMS_OUTBOX_BACKOFF_CAP = float(os.environ.get("OMS_OUTBOX_BACKOFF_CAP", "3600"))
+OMS_OUTBOX_TIME_SCALE = float(os.environ.get("OMS_OUTBOX_TIME_SCALE", "1"))
+OMS_OUTBOX_BATCH = int(os.environ.get("OMS_OUTBOX_BATCH", "200"))
+OMS_OUTBOX_WORKERS = int(os.environ.get("OMS_OUTBOX_WORKERS", "8"))
+
 # --- Flask-AppBuilder ------------------------------------------------------------
 APP_NAME = "Waybill"
 APP_THEME = ""

@@ -189,3 +189,20 @@ def allocate():
 
     changed = allocate_backorders.run()
     click.echo(f"{changed} order(s) changed status")
+
+
+@oms.command("send-outbox")
+@with_appcontext
+def send_outbox():
+    """Deliver the outbox messages that are due, once (one pass of the send_outbox job)."""
+    from jobs import send_outbox as job
+    from jobs.scheduler import run_job
+
+    summary = run_job(current_app._get_current_object(), job.NAME, job.run,
+                      exclusive=job.exclusive)
+    if summary is None:
+        click.echo("send-outbox: skipped (another runner holds the lease) or failed: see the log")
+        return
+    click.echo(f"send-outbox: {summary.status} — {summary.line()}")
+    for error in summary.errors:
+        click.echo(f"  {error}")

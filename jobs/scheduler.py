@@ -20,10 +20,16 @@ from .locks import LockBusy, job_lock
 log = logging.getLogger(__name__)
 
 
-def run_job(app, name: str, fn, *args) -> object | None:
-    """Run ``fn(*args)`` under the job's database lock; skip quietly if it is held."""
+def run_job(app, name: str, fn, *args, exclusive=True) -> object | None:
+    """Run ``fn(*args)`` under the job's database lock; skip quietly if it is held.
+    ``exclusive`` (a bool, or a function of the engine) False: no lock (the job
+    coordinates itself, e.g. send_outbox on PostgreSQL)."""
     with app.app_context():
         try:
+            if callable(exclusive):
+                exclusive = exclusive(db.engine)
+            if not exclusive:
+                return fn(*args)
             with job_lock(db.engine, name):
                 return fn(*args)
         except LockBusy:
@@ -38,7 +44,7 @@ def run_job(app, name: str, fn, *args) -> object | None:
 
 
 def register_jobs(scheduler, app) -> None:
-    from . import allocate_backorders, pull_orders, sync_listings
+    from . import allocate_backorders, check_alerts, pull_orders, send_outbox, sync_listings
 
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=60, replace_existing=True)
     scheduler.add_job(_sync_channel_jobs, "interval", seconds=60, args=[scheduler, app],
@@ -48,6 +54,12 @@ def register_jobs(scheduler, app) -> None:
                       id="allocate_backorders", **common)
     scheduler.add_job(_sync_all_listings, "interval", seconds=sync_listings.INTERVAL_SECONDS, args=[app],
                       id="sync_listings", **common)
+    scheduler.add_job(run_job, "interval", seconds=app.config.get("OMS_OUTBOX_INTERVAL", 1),
+                      args=[app, send_outbox.NAME, send_outbox.run],
+                      kwargs={"exclusive": send_outbox.exclusive}, id=send_outbox.NAME,
+                      **common)
+    scheduler.add_job(run_job, "interval", seconds=60,
+                      args=[app, "check_alerts", check_alerts.run], id="check_alerts", **common)
     _sync_channel_jobs(scheduler, app)
     _ = pull_orders  # registered per channel by _sync_channel_jobs
 

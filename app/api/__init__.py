@@ -14,6 +14,7 @@ from .customers import CustomerApi
 from .fulfillment import ShipmentApi
 from .inventory import StockLevelApi, StockMovementApi
 from .orders import OrderApi
+from .outbox import OutboxApi
 from .returns import ReturnApi
 from .rules import RuleApi
 from .search import SearchApi
@@ -24,7 +25,7 @@ from .warehouses import WarehouseApi
 APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
     ReturnApi, ProductApi, SkuAliasApi, WarehouseApi, ChannelApi, SyncConflictApi,
-    SyncRunApi, RuleApi, SettingApi,
+    SyncRunApi, OutboxApi, RuleApi, SettingApi,
 )
 
 

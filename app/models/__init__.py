@@ -1,5 +1,6 @@
 """Every model, one module per domain. Importing this registers all tables on FAB's
 ``Model.metadata`` (which Alembic's env.py and the app factory rely on)."""
+from .alerts import Alert, AlertChannel  # noqa: F401
 from .catalog import Listing, Product, SkuAlias, normalize_sku  # noqa: F401
 from .fulfillment import PickList, Shipment, ShipmentLine, TrackingEvent  # noqa: F401
 from .inventory import StockLevel, StockMovement, Warehouse  # noqa: F401

@@ -19,6 +19,9 @@ RESOURCE_RULE = "Rule"
 RESOURCE_CHANNEL = "Channel"
 RESOURCE_SYNC = "Sync"
 RESOURCE_SETTING = "Setting"
+RESOURCE_OUTBOX = "Outbox"  # the messages to the outside world (app/services/core/outbox.py)
+RESOURCE_ALERT = "Alert"  # internal alerts (app/services/notify/alerts.py)
+RESOURCE_ALERT_CHANNEL = "AlertChannel"  # where alerts go (a Slack URL is a secret)
 RESOURCE_API_DOCS = "ApiDocs"
 RESOURCE_PROFILE = "Profile"  # one's own user info and password
 RESOURCE_SECURITY = "Security"  # users, roles, API keys (FAB's views)
@@ -34,6 +37,8 @@ CREATE = "create"
 RECEIVE = "receive"
 REFUND = "refund"
 RESOLVE = "resolve"  # sync: resolve conflicts, poll now
+RETRY = "retry"  # outbox: retry, discard
+ACKNOWLEDGE = "acknowledge"  # alerts
 
 
 def can(action: str) -> str:

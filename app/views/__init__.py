@@ -10,6 +10,7 @@ from flask import current_app
 
 
 def register_views(appbuilder) -> None:
+    from .alerts import AlertChannelView, AlertView
     from .catalog import ProductView, SkuAliasView
     from .customers import CustomerView
     from .dashboard import DashboardView
@@ -17,6 +18,7 @@ def register_views(appbuilder) -> None:
     from .fulfillment import PickListView, ShipmentView
     from .inventory import StockLevelView, StockMovementView, WarehouseView
     from .orders import OrderView
+    from .outbox import OutboxView
     from .returns import RefundView, ReturnView
     from .rules import ReviewQueueView, RuleView
     from .search import SearchView
@@ -50,6 +52,8 @@ def register_views(appbuilder) -> None:
     add(ListingView, "Listings", icon="fa-tags", category="Channels & Sync")
     add(SyncConflictView, "Sync conflicts", icon="fa-exclamation-triangle",
         category="Channels & Sync")
+    add(OutboxView, "Outbox", icon="fa-paper-plane", category="Channels & Sync")
+    add(AlertView, "Alerts", icon="fa-bell", category="Alerts", category_icon="fa-bell")
     # Not named "Settings" like its category: menu_access goes by name, and everyone who
     # reads rules sees the category, not the settings page.
     add(SettingsView, "General settings", icon="fa-cogs", category="Settings",
@@ -57,6 +61,7 @@ def register_views(appbuilder) -> None:
     add(ExchangeRateView, "Exchange rates", icon="fa-eur", category="Settings")
     add(RuleView, "Rules", icon="fa-filter", category="Settings")
     add(AuditLogView, "Audit log", icon="fa-history", category="Settings")
+    add(AlertChannelView, "Alert channels", icon="fa-slack", category="Settings")
 
     # Next to FAB's users and roles (its "Security" menu, added by the security manager).
     add(ApiKeyView, "API keys", icon="fa-key", category="Security")

@@ -9,6 +9,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from ..extensions import db
 from ..security import permissions as p
+from app.services.notify import alerts
 from app.services.orders import queries as order_queries
 from .base import can
 
@@ -25,6 +26,8 @@ class DashboardView(BaseView):
         return self.render_template(
             "oms/dashboard.html", data=order_queries.dashboard(db.session),
             can_sync=can(p.READ, p.RESOURCE_SYNC), can_stock=can(p.READ, p.RESOURCE_STOCK),
+            open_alerts=alerts.open_alerts(db.session, limit=50)
+            if can(p.READ, p.RESOURCE_ALERT) else None,
         )
 
 

@@ -36,6 +36,8 @@ STATUS_STYLES = {
     "running": "info", "open": "danger", "resolved": "success", "discarded": "default",
     # allocations, pick lists
     "released": "default", "done": "success",
+    # outbox
+    "sending": "info", "sent": "success", "dead": "danger", "uncertain": "warning",
 }
 HOLD_LABELS = {
     "manual": "Manual hold", "review": "Review", "address": "Address check",

@@ -14,7 +14,8 @@ Event names (also the outbound webhook types, DESIGN.md "Interfaces added in rou
 ``order.cancelled``, ``shipment.created``, ``shipment.tracking_updated``, ``return.changed``,
 ``refund.changed``, ``stock.changed``. Internal ones, which no webhook carries:
 ``stock.available`` (units became available to waiting orders), ``order.lines_changed``
-(lines edited: reserve again), ``order.address_changed`` (shipping address edited).
+(lines edited: reserve again), ``order.address_changed`` (shipping address edited), ``outbox.dead`` (an outbox message
+failed for good: alerts).
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ PUBLIC_EVENTS = (
     "order.cancelled", "shipment.created", "shipment.tracking_updated", "return.changed",
     "refund.changed", "stock.changed",
 )
-INTERNAL_EVENTS = ("stock.available", "order.lines_changed", "order.address_changed")
+INTERNAL_EVENTS = ("stock.available", "order.lines_changed", "order.address_changed",
+                   "outbox.dead")
 KNOWN_EVENTS = frozenset(PUBLIC_EVENTS + INTERNAL_EVENTS)
 
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)

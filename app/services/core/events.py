@@ -139,3 +139,16 @@ def refunded(session, order, actor, refund):
     return order_event(session, order, actor, "refunded",
                        f"Refunded {refund.amount} {refund.currency}",
                        {"refund_id": refund.id, "amount": str(refund.amount)})
+
+
+def outbox_event_row(order_id: int, actor, type: str, message: str, data: dict) -> dict:
+    """An outbox message of the order was sent, went dead, was retried or discarded, as
+    a row (the sender has the order's id only, and writes it with plain SQL)."""
+    return dict(order_id=order_id, created_at=utcnow(), actor=actor.label,
+                user_id=actor.user_id, type=type, message=message, data=data)
+
+
+def outbox_message(session, order_id: int, actor, type: str, message: str, data: dict):
+    event = OrderEvent(**outbox_event_row(order_id, actor, type, message, data))
+    session.add(event)
+    return event

@@ -74,6 +74,12 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("sla_warning_hours", "SLA warning (hours before ship-by)", "int", 12,
                "Orders this close to their ship-by date are flagged.",
                minimum=0, maximum=24 * 30),
+    SettingDef("alert_sync_failed_runs", "Alert: channel sync failed runs", "int", 3,
+               "Raise an alert when a channel's last this many syncs all failed (0: never).",
+               minimum=0, maximum=1000),
+    SettingDef("alert_sync_lag_minutes", "Alert: channel sync lag (minutes)", "int", 60,
+               "Raise an alert when a channel has had no successful sync for this long.",
+               minimum=1, maximum=7 * 24 * 60),
 ]}
 
 

@@ -1,0 +1,346 @@
+"""The outbox: every effect on the outside world is a durable message (DESIGN.md "Outbox").
+
+A service that causes an effect (push a fulfilment, mail a customer, call a webhook) does
+not call out: it ``enqueue``s a message in its own transaction, so the message exists if
+and only if the change does. The ``send_outbox`` job (``core.outbox_sender``) delivers it
+through the handler registered for its topic, retries it with backoff, and marks it dead
+when it cannot pass; Operations retry or discard it (``retry``, ``discard``).
+
+What a handler is given and answers:
+- a ``Message`` (plain data, no ORM object: handlers run in worker threads);
+- it returns ``Sent(remote_id=...)`` (or None), or raises ``RetryableError`` (a failure
+  that may pass; ``retry_after`` in seconds wins over the backoff), ``PermanentError``
+  (cannot pass: straight to dead) or ``OutcomeUnknown`` (the request may have been
+  acted on: a timeout after sending). Any other exception counts as ``OutcomeUnknown``.
+- ``message.message_id`` is stable across every attempt: the receiver's idempotency key
+  or event id (``core.idempotency`` turns it into "create once" for remote objects).
+
+A topic registered with ``unknown_outcome="hold"`` (a label purchase on a carrier without
+a lookup) is never repeated by itself when its outcome is unknown: the message becomes
+``uncertain`` and a person decides (``retry`` sends it again, ``discard`` drops it).
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.models.base import utcnow
+from app.models.notifications import OUTBOX_OPEN_STATUSES, OutboxMessage
+from app.services.core import audit, events
+from app.services.core.actor import Actor
+from app.services.core.bulk import BulkResult, apply_each
+from app.services.core.errors import Conflict, NotFound, ValidationFailed
+from app.services.core.transaction import transactional
+
+# The topics of DESIGN.md (their handlers come with the issues that need them). Tests and
+# later work may register others: a topic is any dotted lower-case name.
+TOPICS = (
+    "channel.fulfillment", "channel.tracking", "channel.inventory", "channel.cancel",
+    "channel.refund", "carrier.void", "notify.customer", "notify.alert", "webhook.deliver",
+)
+TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+UNKNOWN_OUTCOME_POLICIES = ("retry", "hold")
+
+
+# --- what handlers get and answer ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    message_id: str
+    topic: str
+    target: str
+    payload: dict
+    attempts: int  # this attempt included
+    dedupe_key: Optional[str] = None
+    group_key: Optional[str] = None
+    order_id: Optional[int] = None
+    created_at: Optional[datetime] = None
+    last_error: Optional[str] = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """Our key for this effect at the remote (reference, note, Idempotency-Key)."""
+        return f"waybill-{self.message_id}"
+
+    @property
+    def tried_before(self) -> bool:
+        """An earlier attempt may have reached the remote (failed, crashed or retried by
+        a person): a handler that creates objects looks before creating."""
+        return self.attempts > 1 or self.last_error is not None
+
+
+@dataclass(frozen=True)
+class Sent:
+    remote_id: Optional[str] = None
+    note: Optional[str] = None  # e.g. "found the object an earlier attempt made"
+
+
+class SendError(Exception):
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RetryableError(SendError):
+    """A failure that may pass (5xx, 408, 409, 429, connection refused): try again later."""
+
+
+class OutcomeUnknown(RetryableError):
+    """The request may have reached the remote and been acted on (a timeout after it
+    left, a connection dropped before the answer)."""
+
+
+class PermanentError(SendError):
+    """A failure that cannot pass (a 4xx other than 408/409/429): dead at once."""
+
+
+# --- the registry --------------------------------------------------------------------------
+
+Handler = Callable[[Message], Optional[Sent]]
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    handler: Handler
+    unknown_outcome: str = "retry"  # "hold": never repeated by itself when unknown
+    on_uncertain: Optional[Callable[[Session, Message], None]] = None  # e.g. label_uncertain
+
+
+_topics: dict[str, Topic] = {}
+
+
+def register(name: str, handler: Handler, *, unknown_outcome: str = "retry",
+             on_uncertain: Callable[[Session, Message], None] | None = None) -> Topic:
+    """Deliver messages of ``name`` with ``handler`` (registering again replaces it)."""
+    if not TOPIC_RE.match(name):
+        raise ValueError(f"bad outbox topic {name!r}")
+    if unknown_outcome not in UNKNOWN_OUTCOME_POLICIES:
+        raise ValueError(f"unknown_outcome must be one of {UNKNOWN_OUTCOME_POLICIES}")
+    topic = Topic(name, handler, unknown_outcome, on_uncertain)
+    _topics[name] = topic
+    return topic
+
+
+def unregister(name: str) -> None:
+    _topics.pop(name, None)
+
+
+def topic(name: str) -> Topic | None:
+    return _topics.get(name)
+
+
+def registered_topics() -> tuple[str, ...]:
+    return tuple(sorted(_topics))
+
+
+# --- writing a message ---------------------------------------------------------------------
+
+def _dialect_insert(session: Session):
+    name = session.get_bind().dialect.name
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(name, insert)
+
+
+def _check(topic_name: str, target: str, payload: dict) -> None:
+    if not TOPIC_RE.match(topic_name or ""):
+        raise ValidationFailed.field("topic", f"{topic_name!r} is not a topic name")
+    if not target:
+        raise ValidationFailed.field("target", "say where the message goes")
+    if not isinstance(payload, dict):
+        raise ValidationFailed.field("payload", "must be a JSON object")
+    try:
+        json.dumps(payload)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed.field("payload", f"is not JSON: {exc}") from None
+
+
+def enqueue(session: Session, topic: str, target: str, payload: dict,
+            dedupe_key: str | None = None, group_key: str | None = None, *,
+            order_id: int | None = None, delay: timedelta | None = None) -> int:
+    """Write a message in the caller's transaction (no commit) and return its id.
+
+    ``dedupe_key``: the same effect queued again while an earlier message for it is not
+    yet sent is that message (its id is returned, nothing is written). ``group_key``:
+    messages of one group are delivered in the order they were written."""
+    _check(topic, target, payload)
+    now = utcnow()
+    values = dict(message_id=str(uuid.uuid4()), topic=topic, target=target[:128],
+                  payload=payload, dedupe_key=dedupe_key, group_key=group_key,
+                  order_id=order_id, status="pending", attempts=0, created_at=now,
+                  next_attempt_at=now + (delay or timedelta(0)))
+    table = OutboxMessage.__table__
+    if dedupe_key is None:
+        return session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
+    for _ in range(3):
+        statement = _dialect_insert(session)(table).values(**values)
+        if hasattr(statement, "on_conflict_do_nothing"):
+            statement = statement.on_conflict_do_nothing(
+                index_elements=["dedupe_key"],
+                index_where=table.c.status.in_(OUTBOX_OPEN_STATUSES))
+        new_id = session.execute(statement.returning(table.c.id)).scalar()
+        if new_id is not None:
+            return new_id
+        existing = session.execute(
+            select(table.c.id).where(table.c.dedupe_key == dedupe_key,
+                                     table.c.status.in_(OUTBOX_OPEN_STATUSES))).scalar()
+        if existing is not None:
+            return existing
+        # The open one was sent between our insert and our look: write ours now.
+    raise Conflict(f"could not queue the message {dedupe_key!r}: it keeps changing")
+
+
+# --- what a person does ---------------------------------------------------------------------
+
+RETRYABLE_BY_HAND = ("pending", "dead", "uncertain")
+DISCARDABLE = ("pending", "dead", "uncertain")
+
+
+def _load(session: Session, pk) -> OutboxMessage:
+    try:
+        message = session.get(OutboxMessage, int(pk), with_for_update=True)
+    except (TypeError, ValueError):
+        message = None
+    if message is None:
+        raise NotFound(f"Outbox message {pk} not found")
+    return message
+
+
+def _by_hand(session: Session, message: OutboxMessage, actor: Actor, action: str,
+             old: str, note: str | None) -> None:
+    done = {"retry": "retried", "discard": "discarded"}[action]
+    audit.record(session, actor, "outbox", message.id, action,
+                 {"status": {"old": old, "new": message.status}, "topic": message.topic,
+                  "target": message.target, "note": note})
+    if message.order_id is not None:
+        events.outbox_message(session, message.order_id, actor, f"outbox_{action}",
+                              f"Outbox message #{message.id} ({message.topic} → "
+                              f"{message.target}) {done} by hand" + (f": {note}" if note else ""),
+                              {"outbox_id": message.id, "topic": message.topic})
+
+
+@transactional
+def retry(session: Session, pk, actor: Actor, note: str | None = None) -> OutboxMessage:
+    """Send a pending, dead or uncertain message at the next pass, with a fresh attempt
+    budget and the same message id (so a receiver can still drop a repeat)."""
+    message = _load(session, pk)
+    if message.status not in RETRYABLE_BY_HAND:
+        raise Conflict(f"Outbox message #{message.id} is {message.status}: only pending, dead "
+                       "or uncertain messages can be retried")
+    old = message.status
+    message.status = "pending"
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    # last_error stays: it tells the handler an earlier attempt may have reached the remote
+    _by_hand(session, message, actor, "retry", old, note)
+    return message
+
+
+@transactional
+def discard(session: Session, pk, actor: Actor, note: str | None = None) -> OutboxMessage:
+    """Drop a message that will not be sent (it no longer holds its group back)."""
+    message = _load(session, pk)
+    if message.status not in DISCARDABLE:
+        raise Conflict(f"Outbox message #{message.id} is {message.status}: only pending, dead "
+                       "or uncertain messages can be discarded")
+    old = message.status
+    message.status = "discarded"
+    _by_hand(session, message, actor, "discard", old, note)
+    return message
+
+
+BULK_ACTIONS = {"retry": retry, "discard": discard}
+
+
+def bulk(session: Session, action: str, ids, actor: Actor, note: str | None = None) -> BulkResult:
+    """Retry or discard many messages, each in its own transaction."""
+    if action not in BULK_ACTIONS:
+        raise ValidationFailed.field("action", "must be retry or discard")
+    try:
+        keys = sorted({int(i) for i in ids})
+    except (TypeError, ValueError):
+        raise ValidationFailed.field("ids", "must be message ids") from None
+    if not keys:
+        raise ValidationFailed.field("ids", "choose at least one message")
+    fn = BULK_ACTIONS[action]
+    return apply_each(session, BulkResult(action), keys,
+                      lambda pk: fn(session, pk, actor, note))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+AGES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
+
+
+@dataclass
+class ListPage:
+    rows: list[OutboxMessage]
+    total: int  # capped: more than ``cap`` reads as cap + 1
+    page: int
+    page_size: int
+    cap: int
+
+    @property
+    def capped(self) -> bool:
+        return self.total > self.cap
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-min(self.total, self.cap) // self.page_size))
+
+
+def order_id_for(session: Session, reference: str | None) -> int | None:
+    """An order named by its number (``#1001``) or id; None when there is no such order."""
+    from app.models import Order
+
+    reference = (reference or "").strip()
+    if not reference:
+        return None
+    found = session.scalar(select(Order.id).where(Order.order_number == reference).limit(1))
+    if found is None and reference.isdigit():
+        found = session.scalar(select(Order.id).where(Order.id == int(reference)))
+    return found if found is not None else -1  # -1: nothing matches
+
+
+def page(session: Session, *, topic: str | None = None, target: str | None = None,
+         status: str | None = None, order_id: int | None = None, older_than: str | None = None,
+         page: int = 0, page_size: int = 50, cap: int = 10_000) -> ListPage:
+    """Messages newest first, filtered by topic, target, status, order and age (older than
+    1 hour, 1 day, 7 days: what is stuck); the count stops after ``cap`` rows."""
+    query = select(OutboxMessage)
+    if topic:
+        query = query.where(OutboxMessage.topic == topic)
+    if target:
+        query = query.where(OutboxMessage.target == target)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    if order_id is not None:
+        query = query.where(OutboxMessage.order_id == order_id)
+    if older_than in AGES:
+        query = query.where(OutboxMessage.created_at <= utcnow() - AGES[older_than])
+    counted = query.with_only_columns(OutboxMessage.id).order_by(None).limit(cap + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(counted))
+    page = max(0, int(page))
+    rows = session.scalars(query.order_by(OutboxMessage.id.desc())
+                           .offset(page * page_size).limit(page_size)).all()
+    return ListPage(list(rows), total, page, page_size, cap)
+
+
+def known_topics(session: Session) -> list[str]:
+    """Topics to filter by: DESIGN's, the registered ones and any stored."""
+    stored = session.scalars(select(OutboxMessage.topic).distinct().limit(200)).all()
+    return sorted(set(TOPICS) | set(registered_topics()) | set(stored))
+
+
+def counts_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(OutboxMessage.status, func.count())
+                           .group_by(OutboxMessage.status)).all()
+    return {status: n for status, n in rows}
