@@ -168,6 +168,7 @@ def runner_main(url: str, interval: float, until: float, workers: int, out) -> N
                 time.sleep(max(0.0, interval - (time.monotonic() - started)))
                 continue
             open_count = db.session.scalar(select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.topic == TOPIC,  # not (a)'s messages: no handler sends those
                 OutboxMessage.status.in_(("pending", "sending"))))
             db.session.remove()
             if not open_count:
