@@ -1,7 +1,7 @@
 """A send_outbox runner as a process of its own (the outbox's SIGKILL and two-runner
-tests, bench/outbox.py): the app from the environment (OMS_DATABASE_URL, ...), the test
-topics registered, then passes of the real job until no message is pending or sending
-(or ``--seconds`` passed). Prints its totals as one JSON line.
+tests): the app from the environment (OMS_DATABASE_URL, ...), the test
+topics registered, then passes of the real job until no message of a registered topic is
+pending or sending (or ``--seconds`` passed). Prints its totals as one JSON line.
 
     python -m tests.outbox_runner [--seconds 60] [--once]
 """
@@ -23,6 +23,7 @@ def main() -> None:
     from app import create_app
     from app.extensions import db
     from app.models.notifications import OutboxMessage
+    from app.services.core import outbox
     from jobs import send_outbox
     from jobs.scheduler import run_job
     from tests.outbox_support import register_test_topics
@@ -42,6 +43,7 @@ def main() -> None:
             if args.once:
                 break
             open_count = db.session.scalar(select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.topic.in_(outbox.registered_topics()),
                 OutboxMessage.status.in_(("pending", "sending"))))
             db.session.remove()
             if not open_count:
