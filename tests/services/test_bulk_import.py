@@ -16,7 +16,7 @@ from app.models import (
     StockMovement, SyncConflict,
 )
 from app.models.base import clock_at
-from app.services.channels import bulk_import
+from app.services.channels import bulk_import, bulk_write
 from app.services.channels import importing
 from app.services.channels import sync
 from app.services.core.actor import Actor
@@ -186,14 +186,14 @@ def run(session, make, *, fast: bool, with_bad: bool = False, statements=(), mon
     bulk_import.ENABLED = fast
     written = []  # orders the fast path wrote in bulk
     if monkeypatch is not None:
-        real = bulk_import._write
+        real = bulk_write._write
 
         def spy(session, context, batch):
             ids = real(session, context, batch)
             written.extend(p.row["external_id"] for p in batch)
             return ids
 
-        monkeypatch.setattr(bulk_import, "_write", spy)
+        monkeypatch.setattr(bulk_write, "_write", spy)
     try:
         with clock_at(NOW):
             shop = setup(make)

@@ -10,7 +10,7 @@ run. So:
 - ``order_problems(normalized)`` checks a normalised order against the columns it is
   written to (lengths, integer ranges and numeric precision read from the models, not
   repeated here) and names each value that does not fit: the import quarantines such an
-  order before writing anything (importing.import_order, bulk_import._prepare);
+  order before writing anything (importing.import_order, bulk_prepare.prepare);
 - ``json_payload(raw)`` turns any payload into JSON every database and page can hold:
   NUL and lone surrogates escaped as text (``\\u0000``), non-finite numbers as strings,
   nesting deeper than ``MAX_DEPTH`` kept as its JSON text;
