@@ -52,6 +52,9 @@ def test_config(database_url: str) -> dict:
         AUTH_RATE_LIMITED=False,
         RATELIMIT_ENABLED=False,
         OMS_SCHEDULER=False,
+        # tokens are cached per test session (tests/api/conftest.py): a slow machine runs the
+        # suite past the production lifetime of 15 minutes
+        JWT_ACCESS_TOKEN_EXPIRES=4 * 3600,
     )
 
 

@@ -53,7 +53,7 @@ def register_views(appbuilder) -> None:
     add(SyncConflictView, "Sync conflicts", icon="fa-exclamation-triangle",
         category="Channels & Sync")
     add(OutboxView, "Outbox", icon="fa-paper-plane", category="Channels & Sync")
-    add(AlertView, "Alerts", icon="fa-bell", category="Alerts", category_icon="fa-bell")
+    add(AlertView, "Alerts", icon="fa-bell", category="Channels & Sync")
     # Not named "Settings" like its category: menu_access goes by name, and everyone who
     # reads rules sees the category, not the settings page.
     add(SettingsView, "General settings", icon="fa-cogs", category="Settings",
