@@ -225,15 +225,16 @@ def test_rotation_signs_with_both_secrets_for_the_grace_period(session, receiver
     assert not verify(old_secret, request["headers"], request["raw"])
 
 
-@pytest.mark.parametrize("url", [
-    "https://10.0.0.1/hook", "https://169.254.169.254/latest/meta-data",
-    "https://localhost/hook", "https://127.0.0.1/hook", "https://[::1]/hook",
-    "https://192.168.1.20/hook", "ftp://example.com/hook", "https://user:pw@example.com/",
-])
-def test_urls_into_private_networks_are_refused_when_saved(session, receiver, url):
-    with pytest.raises(ValidationFailed) as refused:
-        webhooks.create(session, url, EVENTS, ADMIN)
-    assert "url" in refused.value.errors
+REFUSED = ["https://10.0.0.1/hook", "https://169.254.169.254/latest/meta-data",
+           "https://localhost/hook", "https://127.0.0.1/hook", "https://[::1]/hook",
+           "https://192.168.1.20/hook", "ftp://example.com/hook", "https://user:pw@example.com/"]
+
+
+def test_urls_into_private_networks_are_refused_when_saved(session, receiver):
+    for url in REFUSED:  # receiver: local http is allowed, and still these are refused
+        with pytest.raises(ValidationFailed) as refused:
+            webhooks.create(session, url, EVENTS, ADMIN)
+        assert "url" in refused.value.errors, url
     assert session.scalar(select(WebhookSubscription)) is None
 
 

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app, has_app_context
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app.models import OutboxMessage, WebhookDelivery, WebhookSubscription
 from app.models.base import utcnow
@@ -289,19 +289,31 @@ def _data(session: Session, type_: str, payload: dict) -> dict:
     return representation(session, payload)
 
 
+def _listening(session: Session) -> list[tuple[int, tuple]]:
+    """(id, event types) of the subscriptions that get events, read once per transaction:
+    an allocation publishes an event per stock movement and status change."""
+    real = session() if isinstance(session, scoped_session) else session
+    transaction = real.get_transaction()
+    cached = session.info.get("webhook_listeners")
+    if cached is None or cached[0] is not transaction:
+        rows = session.execute(select(WebhookSubscription.id, WebhookSubscription.events).where(
+            WebhookSubscription.status.in_(("active", "paused")))).all()
+        cached = (transaction, [(pk, tuple(events or ())) for pk, events in rows])
+        session.info["webhook_listeners"] = cached
+    return cached[1]
+
+
 def on_event(type_: str):
     """The subscriber for one event type: one message per subscription that wants it (a
     paused one too: its deliveries wait for resume)."""
 
     def subscriber(session: Session, payload: dict) -> None:
-        wanted = [s for s in session.scalars(select(WebhookSubscription).where(
-            WebhookSubscription.status.in_(("active", "paused"))))
-            if type_ in (s.events or ())]
+        wanted = [pk for pk, events in _listening(session) if type_ in events]
         if not wanted:
             return
         data = json.loads(json.dumps(_data(session, type_, payload), default=str))
-        for subscription in wanted:
-            _enqueue(session, subscription.id, _event(type_, data))
+        for subscription_id in wanted:
+            _enqueue(session, subscription_id, _event(type_, data))
 
     subscriber.__name__ = f"webhook_{type_.replace('.', '_')}"
     return subscriber
