@@ -295,6 +295,17 @@ def test_the_secret_is_never_stored_or_audited_in_clear(session, receiver):
     assert secret not in session.get(WebhookSubscription, pk).secret_encrypted
 
 
+def test_paused_by_hand_holds_and_resume_sends_at_once(session, receiver, order):
+    pk, _ = subscribe(session, receiver.url)
+    webhooks.pause(session, pk, ADMIN)
+    hold_and_release(session, order.id)
+    send()
+    assert receiver.requests == [] and webhooks.held_count(session, pk) == 2
+    webhooks.resume(session, pk, ADMIN)
+    send()  # not an hour later: resume made them due now
+    assert [b["type"] for b in receiver.bodies()] == EVENTS[:2]
+
+
 def test_deleting_a_subscription_discards_its_queue(session, receiver, order):
     pk, _ = subscribe(session, receiver.url)
     orders.place_hold(session, order.id, "manual", None, ADMIN)

@@ -202,7 +202,7 @@ def resume(session: Session, pk, actor: Actor) -> WebhookSubscription:
     subscription.consecutive_failures = 0
     held = session.execute(update(OutboxMessage).where(
         OutboxMessage.group_key == _group(subscription.id),
-        OutboxMessage.status.in_(("dead", "uncertain")))
+        OutboxMessage.status.in_(("pending", "dead", "uncertain")))
         .values(status="pending", attempts=0, next_attempt_at=utcnow())).rowcount
     audit.record(session, actor, "webhook_subscription", subscription.id, "resume",
                  {"status": {"old": old, "new": "active"}, "held_deliveries_resent": held})
@@ -370,7 +370,8 @@ def deliver(message: Message) -> Sent:
         if subscription.status == "disabled":
             return Sent(note="the subscription is disabled (410 Gone): not sent")
         if subscription.status == "paused":
-            raise RetryableError("the subscription is paused: held", retry_after=300)
+            # Held: tried again hourly (resume sends it at once, with a fresh budget).
+            raise RetryableError("the subscription is paused: held", retry_after=3600)
         url, keys = subscription.url, _signing_keys(subscription)
     raw = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
     log = {"status_code": None, "excerpt": None, "error": None}
