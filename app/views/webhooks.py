@@ -19,7 +19,7 @@ ACTIONS = ("list", "create", "detail", "rotate", "pause", "resume", "test", "rem
 
 
 class WebhookSubscriptionView(ReadOnlyModelView):
-    route_base = "/webhooks"
+    route_base = "/webhook-subscriptions"  # not /webhooks/: the inbound channel webhooks live there
     datamodel = EagerSQLAInterface(WebhookSubscription)
     class_permission_name = p.RESOURCE_WEBHOOK_SUBSCRIPTION
     method_permission_name = {name: p.WRITE for name in ACTIONS}

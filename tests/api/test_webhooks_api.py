@@ -69,21 +69,21 @@ def test_a_delivery_seen_through_the_api_and_the_page(app, api, client_for, make
         log = api.get(f"{URL}{pk}/deliveries").json["result"]
         assert [d["event_type"] for d in log] == ["webhook.test", "order.hold_placed"]
         assert api.post(f"{URL}{pk}/deliveries/{log[1]['id']}/redeliver", {}).status_code == 202
-        page = client_for("admin").get(f"/webhooks/{pk}/").get_data(as_text=True)
+        page = client_for("admin").get(f"/webhook-subscriptions/{pk}/").get_data(as_text=True)
         assert "order.hold_placed" in page and log[1]["event_id"] in page and secret not in page
-        assert client_for("operations").get(f"/webhooks/{pk}/").status_code in (302, 403)
+        assert client_for("operations").get(f"/webhook-subscriptions/{pk}/").status_code in (302, 403)
     finally:
         receiver.stop()
 
 
 def test_the_page_adds_a_subscription_and_shows_its_secret_once(client_for, local_http):
     admin = client_for("admin")
-    answer = post(admin, "/webhooks/create", {"url": "http://127.0.0.1:9/x",
+    answer = post(admin, "/webhook-subscriptions/create", {"url": "http://127.0.0.1:9/x",
                                               "events": ["order.cancelled"]})
     text = answer.get_data(as_text=True)
     assert answer.status_code == 200 and "whsec_" in text
-    assert "whsec_" not in admin.get("/webhooks/list/").get_data(as_text=True)
-    refused = post(admin, "/webhooks/create", {"url": "https://10.0.0.1/x",
+    assert "whsec_" not in admin.get("/webhook-subscriptions/list/").get_data(as_text=True)
+    refused = post(admin, "/webhook-subscriptions/create", {"url": "https://10.0.0.1/x",
                                                "events": ["order.cancelled"]},
                    follow_redirects=True)
     assert "private" in refused.get_data(as_text=True)
