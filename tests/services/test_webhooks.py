@@ -250,6 +250,16 @@ def test_local_http_needs_the_development_setting(app, session):
         app.config.pop("OMS_WEBHOOKS_ALLOW_LOCAL_HTTP", None)
 
 
+def test_the_send_connects_to_the_checked_address_not_a_new_dns_answer(receiver):
+    """What check_url approved is where the bytes go: a host name that no DNS answers
+    (.invalid) still reaches the pinned address, with its own Host header."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    response, excerpt = webhooks.pinned_post(f"http://pinned.invalid:{port}/hook", "127.0.0.1",
+                                             data=b"{}", timeout=(1, 2))
+    assert (response.status_code, excerpt) == (200, "ok")
+    assert receiver.requests[0]["headers"]["Host"] == f"pinned.invalid:{port}"
+
+
 def test_the_url_is_checked_again_at_send(app, session, receiver, order):
     pk, _ = subscribe(session, receiver.url)
     orders.place_hold(session, order.id, "manual", None, ADMIN)

@@ -20,7 +20,8 @@ first. A ``410 Gone`` disables the subscription: nothing more is queued for it.
 Security: the URL is checked when saved and before every send — https only (http only to
 127.0.0.1 with ``OMS_WEBHOOKS_ALLOW_LOCAL_HTTP``), and every address the host resolves to
 must be public (no private, loopback, link-local, reserved or multicast address: no SSRF
-into the seller's network); redirects are not followed; at most 1 KB of a response is
+into the seller's network) and the send connects to the address checked (``PinnedAdapter``:
+no DNS rebinding between the check and the request); redirects are not followed; at most 1 KB of a response is
 read; the secret is encrypted at rest (core.secrets), shown once and never logged.
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from flask import current_app, has_app_context
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, scoped_session
@@ -84,6 +86,12 @@ def _addresses(host: str) -> list[ipaddress._BaseAddress]:
 def check_url(url: str | None) -> str:
     """The URL if deliveries may go there, else ValidationFailed on ``url``. Resolves the
     host: every address must be public. Sends nothing."""
+    return checked_destination(url)[0]
+
+
+def checked_destination(url: str | None) -> tuple[str, str]:
+    """(url, the address to connect to): the send connects to the address that was
+    checked, not to a second answer of the DNS (no rebinding between check and send)."""
     url = (url or "").strip()
     if not url or len(url) > MAX_URL:
         raise ValidationFailed.field("url", f"is required (at most {MAX_URL} characters)")
@@ -97,16 +105,47 @@ def check_url(url: str | None) -> str:
         raise ValidationFailed.field("url", "must not carry a user or password")
     local = parts.scheme == "http" and host == "127.0.0.1" and _allow_local_http()
     if local:
-        return url
+        return url, host
     if parts.scheme != "https" or not host:
         raise ValidationFailed.field("url", "must be an https:// URL (http only to 127.0.0.1 "
                                             "when OMS_WEBHOOKS_ALLOW_LOCAL_HTTP is set)")
-    for address in _addresses(host):
+    addresses = _addresses(host)
+    for address in addresses:
         if not address.is_global or address.is_multicast:
             raise ValidationFailed.field(
                 "url", f"{host} resolves to {address}, a private, loopback, link-local or "
                        "reserved address: webhooks go to public addresses only")
-    return url
+    return url, str(addresses[0])
+
+
+class PinnedAdapter(HTTPAdapter):
+    """Connect to one checked address whatever the URL's host resolves to now; the Host
+    header, TLS SNI and certificate check still use the URL's host name."""
+
+    def __init__(self, address: str):
+        super().__init__(max_retries=0)
+        self.address = address
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert)
+        hostname = host_params["host"]
+        host_params = {**host_params, "host": self.address}
+        if host_params["scheme"] == "https":
+            pool_kwargs = {**pool_kwargs, "server_hostname": hostname,
+                           "assert_hostname": hostname}
+        return host_params, pool_kwargs
+
+
+def pinned_post(url: str, address: str, **kwargs) -> tuple[requests.Response, str]:
+    """POST to ``address`` (no redirects followed); the answer and its first 1 KB."""
+    with requests.Session() as http:
+        http.trust_env = False  # no proxy from the environment: we connect where we checked
+        http.mount(f"{urlsplit(url).scheme}://", PinnedAdapter(address))
+        # The pool connects to the address; the Host header names the URL's host.
+        headers = {"Host": urlsplit(url).netloc, **(kwargs.pop("headers", None) or {})}
+        response = http.post(url, allow_redirects=False, stream=True, headers=headers, **kwargs)
+        return response, _read_excerpt(response)
 
 
 def _check_events(events) -> list[str]:
@@ -378,7 +417,7 @@ def deliver(message: Message) -> Sent:
     started = time.monotonic()
     try:
         try:
-            check_url(url)
+            url, address = checked_destination(url)
         except ValidationFailed as exc:
             raise PermanentError(f"refused before sending: {exc.message}") from None
         timestamp = str(int(time.time()))
@@ -386,13 +425,13 @@ def deliver(message: Message) -> Sent:
                    "X-Waybill-Event": event["type"], "X-Waybill-Timestamp": timestamp,
                    "X-Waybill-Signature": signature_header(raw, timestamp, keys)}
         try:
-            response = requests.post(url, data=raw, headers=headers, timeout=(5, _timeout()),
-                                     allow_redirects=False, stream=True)
+            response, excerpt = pinned_post(url, address, data=raw, headers=headers,
+                                            timeout=(5, _timeout()))
         except requests.ReadTimeout:
             raise OutcomeUnknown(f"no answer within {_timeout():g} s") from None
         except requests.RequestException as exc:
             raise RetryableError(f"could not reach the receiver ({type(exc).__name__})") from None
-        log["status_code"], log["excerpt"] = response.status_code, _read_excerpt(response)
+        log["status_code"], log["excerpt"] = response.status_code, excerpt
         if time.monotonic() - started > _timeout():
             raise OutcomeUnknown(f"answered after more than {_timeout():g} s")
         if response.status_code == 410:
