@@ -105,6 +105,12 @@ OMS_OUTBOX_TIME_SCALE = float(os.environ.get("OMS_OUTBOX_TIME_SCALE", "1"))
 OMS_OUTBOX_BATCH = int(os.environ.get("OMS_OUTBOX_BATCH", "200"))
 OMS_OUTBOX_WORKERS = int(os.environ.get("OMS_OUTBOX_WORKERS", "8"))
 
+# Outbound webhooks and alert channels (app/services/notify/): http://127.0.0.1 URLs only
+# when this is set (development, tests); otherwise https to public addresses only. A
+# receiver has OMS_WEBHOOK_TIMEOUT seconds to answer (DESIGN: a 2xx within 10 s).
+OMS_WEBHOOKS_ALLOW_LOCAL_HTTP = _env_bool("OMS_WEBHOOKS_ALLOW_LOCAL_HTTP", False)
+OMS_WEBHOOK_TIMEOUT = float(os.environ.get("OMS_WEBHOOK_TIMEOUT", "10"))
+
 # --- Flask-AppBuilder ------------------------------------------------------------
 APP_NAME = "Waybill"
 APP_THEME = ""

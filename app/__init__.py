@@ -125,11 +125,12 @@ def init_domain_events(app: Flask) -> None:
     (app/services/core/domain_events.py): stock available -> allocate, last hold released
     -> continue the pipeline, ..."""
     from app.services.lifecycle import subscribers
-    from app.services.notify import alert_channels, alerts
+    from app.services.notify import alert_channels, alerts, webhooks
 
     subscribers.register()
     alerts.register()  # outbox.dead -> an alert
     alert_channels.register()  # the notify.alert outbox topic
+    webhooks.register()  # public events -> webhook.deliver messages; a dead one pauses
 
 
 def init_webhooks(app: Flask) -> None:

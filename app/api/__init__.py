@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from . import errors, openapi
+from . import errors, openapi, webhook_data
 from .catalog import ProductApi, SkuAliasApi
 from .channels import ChannelApi
 from .customers import CustomerApi
@@ -21,17 +21,19 @@ from .search import SearchApi
 from .settings import SettingApi
 from .sync import SyncConflictApi, SyncRunApi
 from .warehouses import WarehouseApi
+from .webhooks import WebhookSubscriptionApi
 
 APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
     ReturnApi, ProductApi, SkuAliasApi, WarehouseApi, ChannelApi, SyncConflictApi,
-    SyncRunApi, OutboxApi, RuleApi, SettingApi,
+    SyncRunApi, OutboxApi, RuleApi, SettingApi, WebhookSubscriptionApi,
 )
 
 
 def register_apis(appbuilder) -> None:
     for api in APIS:
         appbuilder.add_api(api)
+    webhook_data.register()  # outbound webhooks show objects as this API does
     app = current_app._get_current_object()
     errors.install(app, appbuilder)
     openapi.install(app)

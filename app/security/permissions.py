@@ -22,6 +22,7 @@ RESOURCE_SETTING = "Setting"
 RESOURCE_OUTBOX = "Outbox"  # the messages to the outside world (app/services/core/outbox.py)
 RESOURCE_ALERT = "Alert"  # internal alerts (app/services/notify/alerts.py)
 RESOURCE_ALERT_CHANNEL = "AlertChannel"  # where alerts go (a Slack URL is a secret)
+RESOURCE_WEBHOOK_SUBSCRIPTION = "WebhookSubscription"  # outbound webhooks (get customer data)
 RESOURCE_API_DOCS = "ApiDocs"
 RESOURCE_PROFILE = "Profile"  # one's own user info and password
 RESOURCE_SECURITY = "Security"  # users, roles, API keys (FAB's views)

@@ -45,6 +45,7 @@ ROLE_MATRIX: dict[tuple[str, str], set[str]] = {
     (p.RESOURCE_ALERT, p.READ): _ALL,
     (p.RESOURCE_ALERT, p.ACKNOWLEDGE): {ADMIN, OPERATIONS},
     (p.RESOURCE_ALERT_CHANNEL, p.WRITE): {ADMIN},
+    (p.RESOURCE_WEBHOOK_SUBSCRIPTION, p.WRITE): {ADMIN},
     (p.RESOURCE_SECURITY, p.WRITE): {ADMIN},
     # Not in DESIGN.md's table: the API's own documentation and one's own profile.
     (p.RESOURCE_API_DOCS, p.READ): _ALL,
@@ -119,6 +120,7 @@ ROW_LABELS: dict[tuple[str, str], str] = {
     (p.RESOURCE_ALERT, p.READ): "alerts: read",
     (p.RESOURCE_ALERT, p.ACKNOWLEDGE): "alerts: acknowledge",
     (p.RESOURCE_ALERT_CHANNEL, p.WRITE): "alert channels (a Slack URL is a secret: write-only)",
+    (p.RESOURCE_WEBHOOK_SUBSCRIPTION, p.WRITE): "outbound webhook subscriptions (the URL receives customer data)",
     (p.RESOURCE_SECURITY, p.WRITE): "users, roles, API keys",
     (p.RESOURCE_API_DOCS, p.READ): "API documentation (OpenAPI, Swagger UI)",
     (p.RESOURCE_PROFILE, p.WRITE): "own profile and password",

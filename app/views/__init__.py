@@ -11,6 +11,7 @@ from flask import current_app
 
 def register_views(appbuilder) -> None:
     from .alerts import AlertChannelView, AlertView
+    from .webhooks import WebhookSubscriptionView
     from .catalog import ProductView, SkuAliasView
     from .customers import CustomerView
     from .dashboard import DashboardView
@@ -62,6 +63,7 @@ def register_views(appbuilder) -> None:
     add(RuleView, "Rules", icon="fa-filter", category="Settings")
     add(AuditLogView, "Audit log", icon="fa-history", category="Settings")
     add(AlertChannelView, "Alert channels", icon="fa-slack", category="Settings")
+    add(WebhookSubscriptionView, "Webhooks", icon="fa-share-square-o", category="Settings")
 
     # Next to FAB's users and roles (its "Security" menu, added by the security manager).
     add(ApiKeyView, "API keys", icon="fa-key", category="Security")

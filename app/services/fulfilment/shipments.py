@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.models import Allocation, Shipment, ShipmentLine, TrackingEvent
 from app.models.base import utcnow
 from app.models.fulfillment import SHIPMENT_STATUSES
-from app.services.core import events
+from app.services.core import domain_events, events
 from app.services.inventory import stock as inventory
 from app.services.orders import actions as orders
 from app.services.core import validation
@@ -72,6 +72,8 @@ def ship(session: Session, order_id: int, actor: Actor, *, carrier: str | None =
     remaining = sum(line.quantity_open for line in order.lines)
     orders.transition(session, order, "partially_shipped" if remaining else "shipped", actor)
     events.shipped(session, order, actor, shipment)
+    domain_events.publish(session, "shipment.created",
+                          {"shipment_id": shipment.id, "order_id": order.id, "actor": actor})
     return shipment
 
 
@@ -91,6 +93,9 @@ def add_tracking_event(session: Session, shipment_id: int, status: str, actor: A
     shipment.status = status
     order = shipment.order
     events.tracking_update(session, order, actor, shipment, status, description)
+    domain_events.publish(session, "shipment.tracking_updated",
+                          {"shipment_id": shipment.id, "order_id": order.id, "status": status,
+                           "actor": actor})
     if status == "delivered":
         shipment.delivered_at = occurred_at
         session.flush()

@@ -73,6 +73,9 @@ def move(session: Session, level: StockLevel, *, on_hand_delta: int = 0,
     )
     session.add(movement)
     session.expire(level, ["on_hand", "reserved", "updated_at"])
+    domain_events.publish(session, "stock.changed", {
+        "stock_level_id": level.id, "product_id": level.product_id, "reason": reason,
+        "on_hand_delta": on_hand_delta, "reserved_delta": reserved_delta, "actor": actor})
     return movement
 
 

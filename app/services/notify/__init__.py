@@ -1,6 +1,8 @@
 """Customers and staff told: internal alerts (``alerts``: raised and resolved by domain
 events and jobs, deduplicated while open, acknowledged by staff) and where they are
 delivered (``alert_channels``: a Slack-compatible incoming webhook, through the outbox
-with a quiet period). Customer notifications and outbound webhooks come with their issues."""
+with a quiet period); outbound webhooks (``webhooks``: admins subscribe URLs to the public
+domain events; each delivery signed, sent through the outbox in event order per subscription,
+logged, paused when it dies, disabled by 410 Gone). Customer notifications come with their issue."""
 
-__all__ = ["alert_channels", "alerts"]
+__all__ = ["alert_channels", "alerts", "webhooks"]

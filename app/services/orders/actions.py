@@ -66,6 +66,8 @@ def transition(session: Session, order: Order, to: str, actor: Actor,
     if to in FULFILLMENT_BY_STATUS:
         order.fulfillment_status = FULFILLMENT_BY_STATUS[to]
     events.status_changed(session, order, actor, old, to, reason)
+    domain_events.publish(session, "order.status_changed", {
+        "order_id": order.id, "from": old, "to": to, "actor": actor})
 
 
 def check_version(order: Order, expected_version) -> None:
@@ -96,6 +98,8 @@ def place_hold_in_tx(session: Session, order: Order, reason: str, note: str | No
     session.add(hold)
     order.updated_at = hold.placed_at  # a hold changes the order: its version moves on
     events.hold_placed(session, order, actor, reason, note)
+    domain_events.publish(session, "order.hold_placed",
+                          {"order_id": order.id, "reason": reason, "actor": actor})
     return hold
 
 
@@ -167,6 +171,8 @@ def cancel_in_tx(session: Session, order: Order, reason: str, actor: Actor) -> O
     transition(session, order, "cancelled", actor, reason)
     order.cancelled_at, order.cancel_reason = now, reason
     events.cancelled(session, order, actor, reason)
+    domain_events.publish(session, "order.cancelled",
+                          {"order_id": order.id, "reason": reason, "actor": actor})
     return order
 
 
