@@ -11,7 +11,7 @@ from app.services.inventory import catalog
 from app.services.inventory import reference
 from app.services.core.errors import ValidationFailed
 from .base import ServiceWriteApi, WaybillInterface
-from .schemas.reference import ProductInSchema, SkuAliasInSchema
+from .schemas.reference import ProductAddSchema, ProductInSchema, SkuAliasInSchema
 
 
 class ProductApi(ServiceWriteApi):
@@ -28,7 +28,7 @@ class ProductApi(ServiceWriteApi):
     order_columns = ["id", "sku"]
     base_order = ("sku", "asc")
     search_operators = {"sku": ["eq", "in"], "barcode": ["eq"], "active": ["eq"]}
-    add_model_schema = ProductInSchema()
+    add_model_schema = ProductAddSchema()
     edit_model_schema = ProductInSchema()
 
     def create(self, values: dict):

@@ -3,39 +3,67 @@
 from __future__ import annotations
 
 from marshmallow import fields
-from marshmallow.validate import Range
+from marshmallow.validate import Length, Range
+
+from app.services.core.validation import INT_MAX, MONEY_LIMIT
 
 from .common import InSchema, OutSchema
 
 
+# A two-letter country code as services/core/validation.country reads it (trimmed, any case)
+COUNTRY = {"pattern": "^\\s*[A-Za-z]{2}\\s*$", "description": "ISO country code, e.g. DE"}
+
+
 class WarehouseInSchema(InSchema):
-    code = fields.Str(allow_none=True)
-    name = fields.Str(allow_none=True)
-    country = fields.Str(allow_none=True)
-    address_line1 = fields.Str(allow_none=True)
-    city = fields.Str(allow_none=True)
-    postcode = fields.Str(allow_none=True)
+    """A warehouse's changes (PUT): the fields sent are changed. The lengths are those of
+    the columns, as services/inventory/reference.py checks them."""
+
+    code = fields.Str(validate=Length(min=1, max=32))
+    name = fields.Str(validate=Length(min=1, max=128))
+    country = fields.Str(metadata=COUNTRY)
+    address_line1 = fields.Str(allow_none=True, validate=Length(max=255))
+    city = fields.Str(allow_none=True, validate=Length(max=128))
+    postcode = fields.Str(allow_none=True, validate=Length(max=32))
     latitude = fields.Decimal(allow_none=True, validate=Range(-90, 90),
                               metadata={"minimum": -90, "maximum": 90})
     longitude = fields.Decimal(allow_none=True, validate=Range(-180, 180),
                                metadata={"minimum": -180, "maximum": 180})
-    priority = fields.Int(strict=True, allow_none=True)
-    ships_to = fields.List(fields.Str(), allow_none=True,
+    priority = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
+    ships_to = fields.List(fields.Str(metadata=COUNTRY), allow_none=True,
                            metadata={"description": "ISO country codes; empty: everywhere"})
     active = fields.Bool()
 
 
+class WarehouseAddSchema(WarehouseInSchema):
+    """A new warehouse (POST): code, name and country are required."""
+
+    code = fields.Str(required=True, validate=Length(min=1, max=32))
+    name = fields.Str(required=True, validate=Length(min=1, max=128))
+    country = fields.Str(required=True, metadata=COUNTRY)
+
+
 class ProductInSchema(InSchema):
-    sku = fields.Str(allow_none=True)
-    name = fields.Str(allow_none=True)
-    barcode = fields.Str(allow_none=True)
+    """A product's changes (PUT)."""
+
+    sku = fields.Str(validate=Length(min=1, max=64))
+    name = fields.Str(validate=Length(min=1, max=255))
+    barcode = fields.Str(allow_none=True, validate=Length(max=64))
     weight_kg = fields.Decimal(allow_none=True, validate=Range(0, 10_000_000, min_inclusive=False,
                                                                max_inclusive=False),
                                metadata={"minimum": 0, "maximum": 10_000_000,
                                          "exclusiveMinimum": True, "exclusiveMaximum": True})
-    price = fields.Decimal(allow_none=True)
-    reorder_point = fields.Int(strict=True, allow_none=True)
+    price = fields.Decimal(allow_none=True, validate=Range(0, MONEY_LIMIT, max_inclusive=False),
+                           metadata={"minimum": 0, "maximum": int(MONEY_LIMIT),
+                                     "exclusiveMaximum": True})
+    reorder_point = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
     active = fields.Bool()
+
+
+class ProductAddSchema(ProductInSchema):
+    """A new product (POST): SKU and name are required."""
+
+    sku = fields.Str(required=True, validate=Length(min=1, max=64))
+    name = fields.Str(required=True, validate=Length(min=1, max=255))
 
 
 class ChannelInSchema(InSchema):

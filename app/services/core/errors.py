@@ -41,6 +41,15 @@ class ValidationFailed(DomainError):
         return cls(join_sentences(sentences, lead), errors=sentences)
 
 
+class AlreadyUsed(ValidationFailed):
+    """A value that must be unique (a code, a SKU) is taken: still a field error (forms
+    show it next to the field), but the request itself was well formed, so the API
+    answers 409 Conflict, not 422."""
+
+    status = 409
+    code = "already_used"
+
+
 # How a field is called in a sentence (the key itself otherwise, underscores as spaces).
 FIELD_LABELS = {
     "line1": "street", "line2": "second address line", "postcode": "postcode",
