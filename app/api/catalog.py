@@ -9,7 +9,7 @@ from ..security import permissions as p
 from app.services.orders import api_reads
 from app.services.inventory import catalog
 from app.services.inventory import reference
-from app.services.core.errors import ValidationFailed
+from app.services.core.errors import UnknownRecord, ValidationFailed
 from .base import ServiceWriteApi, WaybillInterface
 from .schemas.reference import ProductAddSchema, ProductInSchema, SkuAliasInSchema
 
@@ -66,9 +66,9 @@ class SkuAliasApi(ServiceWriteApi):
                 raise ValidationFailed.field("product_id", "is required (or give the sku)")
             product_id = api_reads.product_id_by_sku(db.session, values["sku"])
             if product_id is None:
-                raise ValidationFailed.field("sku", f"unknown SKU '{values['sku']}'")
+                raise UnknownRecord.field("sku", f"unknown SKU '{values['sku']}'")
         channel_id = values.get("channel_id")
         if channel_id is not None and db.session.get(Channel, channel_id) is None:
-            raise ValidationFailed.field("channel_id", f"unknown channel {channel_id}")
+            raise UnknownRecord.field("channel_id", f"unknown channel {channel_id}")
         return catalog.map_sku(db.session, values.get("alias"), product_id, self.actor(),
                                channel_id=channel_id)

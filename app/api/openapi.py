@@ -65,6 +65,15 @@ def _merge(target: dict, extra: dict) -> None:
             target[key] = value
 
 
+def _optional_relations_nullable(schema: dict) -> None:
+    """A related record FAB nests in a read (``channel``) is null when the foreign key is
+    (an alias for every channel): a relation the schema does not require may be null."""
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        if "$ref" in prop and name not in required:
+            schema["properties"][name] = {"allOf": [prop], "nullable": True}
+
+
 def _components(spec: dict) -> None:
     from .schemas.common import NAMED_SCHEMAS
 
@@ -82,6 +91,7 @@ def _components(spec: dict) -> None:
         # Output of FAB's generic reads (Api.get, Api.get_list and their nested parts)
         if ".get" in name:
             _decimals_as_strings(schema)
+            _optional_relations_nullable(schema)
     order_list = schemas.get("OrderApi.get_list")
     if order_list:
         order_list["properties"]["open_holds"] = {"type": "integer", "minimum": 0}
@@ -162,6 +172,55 @@ def _resolve(spec: dict, schema: dict) -> dict:
     return schema
 
 
+# What services/core/settings._parse reads as a yes/no (any case, blank is no)
+BOOL_TEXT = ("^\\s*(1|0|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]"
+             "|[Oo][Ff][Ff]|[Yy]|[Nn])?\\s*$")
+
+
+def _setting_value(definition) -> dict:
+    """The JSON Schema of one setting's value, as services/core/settings._parse reads it."""
+    if definition.kind == "bool":
+        return {"anyOf": [{"type": "boolean"}, {"type": "integer", "enum": [0, 1]},
+                          {"type": "string", "pattern": BOOL_TEXT}]}
+    if definition.kind == "choice":
+        return {"type": "string", "enum": list(definition.choices)}
+    bounds = {}
+    if definition.minimum is not None:
+        bounds["minimum"] = int(definition.minimum)
+    if definition.maximum is not None:
+        bounds["maximum"] = int(definition.maximum)
+    if definition.kind == "int":
+        return {"type": "integer", **bounds}
+    if definition.kind == "decimal":
+        return {"anyOf": [{"type": "number", **bounds},
+                          {**DECIMAL_STRING, "pattern": "^\\s*[0-9]{1,9}(\\.[0-9]{1,4})?\\s*$"}]}
+    return {"type": "string", "maxLength": 500, "nullable": True, "pattern": STORABLE_TEXT}
+
+
+def _settings_by_key(spec: dict) -> None:
+    """A setting's value type depends on its key: ``PUT /setting/{key}`` is documented as
+    one operation per key, each with its own value schema (OpenAPI cannot tie a body to a
+    path parameter's value)."""
+    from app.services.core.settings import DEFINITIONS
+
+    paths = spec.get("paths", {})
+    generic = paths.get("/api/v1/setting/{key}", {})
+    put = generic.pop("put", None)
+    if put is None:
+        return
+    for key, definition in DEFINITIONS.items():
+        operation = copy.deepcopy(put)
+        operation["parameters"] = [p for p in operation.get("parameters", [])
+                                   if p.get("name") != "key"]
+        if not operation["parameters"]:
+            del operation["parameters"]
+        operation["summary"] = f"Change '{definition.label}' (audited)"
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"type": "object", "additionalProperties": False, "required": ["value"],
+                       "properties": {"value": _setting_value(definition)}}}}}
+        paths[f"/api/v1/setting/{key}"] = {"put": operation}
+
+
 def _fab_login(spec: dict) -> None:
     """FAB's /api/v1/security/login documents neither its body nor its answer."""
     operation = spec.get("paths", {}).get("/api/v1/security/login", {}).get("post")
@@ -170,6 +229,7 @@ def _fab_login(spec: dict) -> None:
     text = {"type": "string", "pattern": NON_BLANK_TEXT}
     operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["username", "password", "provider"],
+        "additionalProperties": False,
         "properties": {"username": text, "password": text,
                        "provider": {"type": "string", "enum": ["db"]},
                        "refresh": {"type": "boolean"}}}}}}
@@ -226,8 +286,8 @@ def _statuses(path: str, method: str, operation: dict, methods_of_path: set[str]
             responses[status] = {"$ref": f"#/components/responses/{status}"}
 
     add("400")
-    if "{" in path:
-        add("404")
+    if "{" in path or operation.get("requestBody"):
+        add("404")  # an id in the path, or a record a body names (UnknownRecord)
     if has_input:
         add("422")
     add("405")  # a path is also reached with methods it does not have
@@ -287,6 +347,11 @@ def _write_answers(spec: dict, api, path: str) -> None:
     documents its own answer (the input schema, a string id)."""
     paths = spec.get("paths", {})
     detail = f"{type(api).__name__}.get"  # FAB's name for the show schema (detail_schema)
+    components = spec["components"]["schemas"]
+    for suffix, schema in ((".post", api.add_model_schema), (".put", api.edit_model_schema)):
+        extra = getattr(schema, "openapi_extra", None)
+        if extra and f"{type(api).__name__}{suffix}" in components:
+            _merge(components[f"{type(api).__name__}{suffix}"], copy.deepcopy(extra))
     for item_path, method, status in ((path, "post", "201"), (path + "{pk}", "put", "200")):
         operation = paths.get(item_path, {}).get(method)
         schema = _response_schema(operation, status) if operation else None
@@ -320,6 +385,7 @@ def refine(spec: dict) -> dict:
     _input_schemas(spec)
     _fab_menu(spec)
     _fab_login(spec)
+    _settings_by_key(spec)
     for path, item in spec.get("paths", {}).items():
         methods = {m for m in item if m in ("get", "post", "put", "delete", "patch")}
         for method in methods:

@@ -224,15 +224,17 @@ def test_sku_alias_maps_a_channel_sku(api, world, session):
 
 
 def test_sku_alias_bad_input_is_422(api, world, session):
-    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "NOPE"}), 422, "sku")
+    # naming a product or channel that does not exist: 404 (UnknownRecord), still by field
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "NOPE"}), 404, "sku")
     assert_error(api.post("/api/v1/sku_alias/", {"alias": "x"}), 422, "product_id")
-    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "product_id": 99999}), 422,
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "product_id": 99999}), 404,
                  "product_id")
     assert_error(api.post("/api/v1/sku_alias/", {"alias": " ", "sku": "SKU-1"}), 422, "alias")
     assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "SKU-1",
-                                                 "channel_id": 99999}), 422, "channel_id")
+                                                 "channel_id": 99999}), 404, "channel_id")
     api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "SKU-1"})
-    assert_error(api.post("/api/v1/sku_alias/", {"alias": "X", "sku": "SKU-2"}), 422, "alias")
+    # an alias taken by another product conflicts with what is stored: 409
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "X", "sku": "SKU-2"}), 409, "alias")
     assert len(api.get("/api/v1/sku_alias/").get_json()["result"]) == 1
     assert_error(api.delete("/api/v1/sku_alias/1"), 405)
 

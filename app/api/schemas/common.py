@@ -91,3 +91,12 @@ def required_for(selector: str, values: list[str], others: list[str], field: str
          "required": [field]},
         {"properties": {selector: {"enum": others}}},
     ]}
+
+
+def one_of_keys(id_field: str, text_field: str) -> dict:
+    """JSON Schema: a record named by its id or by a text key (a SKU, a code), at least
+    one of the two given (not null, not blank)."""
+    return {"anyOf": [
+        {"required": [id_field], "properties": {id_field: {"type": "integer"}}},
+        {"required": [text_field], "properties": {text_field: {
+            "type": "string", "minLength": 1, "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$"}}}]}

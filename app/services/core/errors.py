@@ -50,6 +50,15 @@ class AlreadyUsed(ValidationFailed):
     code = "already_used"
 
 
+class UnknownRecord(ValidationFailed):
+    """A body names a record that does not exist (``product_id: 300``, an unknown SKU):
+    a field error, answered 404 by the API like an id in the path that does not exist
+    (the request is well formed; the record is missing)."""
+
+    status = 404
+    code = "not_found"
+
+
 # How a field is called in a sentence (the key itself otherwise, underscores as spaces).
 FIELD_LABELS = {
     "line1": "street", "line2": "second address line", "postcode": "postcode",
