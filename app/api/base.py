@@ -51,6 +51,8 @@ MAX_PAGE = 100_000
 # a list query's bounds (documented in app/api/openapi.list_arguments)
 MAX_FILTERS = 10
 MAX_IN_VALUES = 50
+LIST_ARGUMENTS = frozenset({"filters", "order_column", "order_direction", "page", "page_size",
+                            "columns", "keys", "select_columns"})
 
 
 # --- request helpers ----------------------------------------------------------------------
@@ -320,6 +322,15 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
 
     def _check_list_args(self, args: dict) -> None:
         errors = Errors()
+        if request.endpoint and request.endpoint.endswith(".get_list"):
+            # FAB would ignore an argument it does not know (a typo in "filters" lists all)
+            for key in sorted(set(args) - LIST_ARGUMENTS, key=str):
+                errors.add(f"q.{key}", "is not an argument of a list")
+            columns = args.get("columns")
+            for column in columns if isinstance(columns, list) else []:
+                if column not in self.list_columns:
+                    errors.add("q.columns", f"{str(column)[:40]!r} is not a column of this list")
+                    break
         # page_size above max_page_size is cut to it by FAB (documented); absurd ones are not
         for key, low, high in (("page", 0, MAX_PAGE), ("page_size", 1, MAX_PAGE)):
             if key in args:

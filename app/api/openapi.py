@@ -276,6 +276,16 @@ def _list_and_info(path: str, method: str, operation: dict) -> None:
             "type": "array", "items": {"type": "object"}}}
 
 
+def _path_ids(operation: dict) -> None:
+    """An integer in the path is a record's id: 1 to the largest INTEGER (the router does
+    not match a negative one; the request guard answers 404 beyond 2**31-1)."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        if parameter.get("in") == "path" and schema.get("type") == "integer":
+            schema.setdefault("minimum", 1)
+            schema.setdefault("maximum", 2**31 - 1)
+
+
 def _statuses(path: str, method: str, operation: dict, methods_of_path: set[str]) -> None:
     responses = operation.setdefault("responses", {})
     has_input = bool(operation.get("parameters") or operation.get("requestBody")
@@ -333,6 +343,11 @@ def list_arguments(api) -> dict:
                for column, operators in api.search_operators.items() for operator in operators]
     return {"type": "object", "additionalProperties": False, "properties": {
         "filters": {"type": "array", "maxItems": MAX_FILTERS, "items": {"anyOf": filters}},
+        "columns": {"type": "array", "items": {"type": "string", "enum": list(api.list_columns)},
+                    "description": "only these of the list's columns"},
+        "keys": {"type": "array", "items": {"type": "string", "enum": [
+            "list_columns", "order_columns", "label_columns", "description_columns",
+            "list_title", "none"]}, "description": "only these parts of the answer"},
         "order_column": {"type": "string", "enum": list(api.order_columns)},
         "order_direction": {"type": "string", "enum": ["asc", "desc"]},
         "page": {"type": "integer", "minimum": 0, "maximum": 100_000},
@@ -391,6 +406,7 @@ def refine(spec: dict) -> dict:
         for method in methods:
             operation = item[method]
             _list_and_info(path, method, operation)
+            _path_ids(operation)
             _statuses(path, method, operation, methods)
     return spec
 

@@ -109,6 +109,9 @@ def test_every_operation_keeps_the_openapi_contract(app, jwt_headers, make):
           f"{sum(counts.values())} valid and {sum(negatives.values())} invalid requests, "
           f"at least {fewest} valid ones per operation ({len(single)} operations with a "
           f"single possible request: 1 each), {len(failures)} failures, {elapsed:.1f}s")
+    for label, number in sorted(counts.items()):
+        if number < EXAMPLES and label not in single:
+            print(f"   {label}: {number} valid requests (Hypothesis found no more distinct ones)")
     classes = Counter((f[0], f[1], f[2], f[3]) for f in failures)
     for (label, mode, status, kind), number in sorted(classes.items()):
         print(f"   {number:4d} x {label} [{mode}] {status} {kind}")

@@ -50,6 +50,15 @@ class AlreadyUsed(ValidationFailed):
     code = "already_used"
 
 
+class NotInState(ValidationFailed):
+    """The request is well formed, but the record it acts on cannot do this in its
+    present state (a channel of a kind without a connector, or without a base URL): a
+    field error naming what is missing, answered 409 Conflict."""
+
+    status = 409
+    code = "conflict"
+
+
 class UnknownRecord(ValidationFailed):
     """A body names a record that does not exist (``product_id: 300``, an unknown SKU):
     a field error, answered 404 by the API like an id in the path that does not exist
