@@ -351,6 +351,13 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
                         and len(flt["value"]) > MAX_IN_VALUES:
                     errors.add(f"q.filters.{index}.value", f"at most {MAX_IN_VALUES} values")
                     continue
+                if isinstance(flt, dict) and isinstance(flt.get("col"), str) \
+                        and flt["col"] in self.search_columns \
+                        and self.datamodel.is_boolean(flt["col"]) \
+                        and not isinstance(flt.get("value"), bool):
+                    # PostgreSQL cannot compare a boolean with a number (a 500 otherwise)
+                    errors.add(f"q.filters.{index}.value", "must be true or false")
+                    continue
                 if isinstance(flt, dict) and self._holds_numbers(flt.get("col")):
                     values = flt.get("value")
                     for item in values if isinstance(values, list) else [values]:

@@ -268,6 +268,8 @@ def _list_and_info(path: str, method: str, operation: dict) -> None:
             "description", "The total record count")}
         props["count_capped"] = {"type": "boolean",
                                  "description": "true when count stopped at the cap"}
+    if method == "get" and path.endswith("{pk}") and "id" in props:
+        props["id"] = {"type": "integer", "description": "the record's id"}
     if path.endswith("/_info"):
         field = {"type": "object", "description": "a form field: name, label, type, required, ..."}
         props["add_columns"] = {"type": "array", "items": field}
