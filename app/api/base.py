@@ -32,6 +32,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, ValidationError
 from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from .. import request_guard
@@ -47,6 +48,11 @@ MAX_BODY_BYTES = 256 * 1024
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
 MAX_PAGE = 100_000
+# a list query's bounds (documented in app/api/openapi.list_arguments)
+MAX_FILTERS = 10
+MAX_IN_VALUES = 50
+LIST_ARGUMENTS = frozenset({"filters", "order_column", "order_direction", "page", "page_size",
+                            "columns", "keys", "select_columns"})
 
 
 # --- request helpers ----------------------------------------------------------------------
@@ -289,13 +295,42 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
         try:
             request_guard.check_parsed(args, "q")
             if isinstance(args, dict):
+                unknown = self._unknown_filter(args.get("filters"))
+                if unknown:
+                    return error_response(400, unknown, "bad_request", {"q": [unknown]})
                 self._check_list_args(args)
         except DomainError as err:
             return self.domain_error(err)
+        if isinstance(args, dict) and value.lstrip()[:1] in ("{", "["):
+            _pass_json_through(value)
+        return None
+
+    def _unknown_filter(self, filters: Any) -> str | None:
+        """A filter on a column or with an operator this list does not offer (FAB would
+        drop an unknown operator silently and list everything)."""
+        if request.endpoint and not request.endpoint.endswith(".get_list"):
+            return None
+        for flt in filters if isinstance(filters, list) else []:
+            if not isinstance(flt, dict):
+                continue
+            column, operator = flt.get("col"), flt.get("opr")
+            if not isinstance(column, str) or column not in self.search_operators:
+                return f"The list cannot be filtered by {column!r}"
+            if operator not in self.search_operators[column]:
+                return f"{column} cannot be filtered with the operator {operator!r}"
         return None
 
     def _check_list_args(self, args: dict) -> None:
         errors = Errors()
+        if request.endpoint and request.endpoint.endswith(".get_list"):
+            # FAB would ignore an argument it does not know (a typo in "filters" lists all)
+            for key in sorted(set(args) - LIST_ARGUMENTS, key=str):
+                errors.add(f"q.{key}", "is not an argument of a list")
+            columns = args.get("columns")
+            for column in columns if isinstance(columns, list) else []:
+                if column not in self.list_columns:
+                    errors.add("q.columns", f"{str(column)[:40]!r} is not a column of this list")
+                    break
         # page_size above max_page_size is cut to it by FAB (documented); absurd ones are not
         for key, low, high in (("page", 0, MAX_PAGE), ("page_size", 1, MAX_PAGE)):
             if key in args:
@@ -305,10 +340,23 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
                     errors.merge(err)
         filters = args.get("filters")
         if isinstance(filters, list):
+            if len(filters) > MAX_FILTERS:
+                errors.add("q.filters", f"at most {MAX_FILTERS} filters")
             for index, flt in enumerate(filters):
                 if isinstance(flt, dict) and flt.get("opr") in ("in", "not_in") \
                         and not isinstance(flt.get("value"), list):
                     errors.add(f"q.filters.{index}.value", "must be a list for 'in'")
+                    continue
+                if isinstance(flt, dict) and isinstance(flt.get("value"), list) \
+                        and len(flt["value"]) > MAX_IN_VALUES:
+                    errors.add(f"q.filters.{index}.value", f"at most {MAX_IN_VALUES} values")
+                    continue
+                if isinstance(flt, dict) and isinstance(flt.get("col"), str) \
+                        and flt["col"] in self.search_columns \
+                        and self.datamodel.is_boolean(flt["col"]) \
+                        and not isinstance(flt.get("value"), bool):
+                    # PostgreSQL cannot compare a boolean with a number (a 500 otherwise)
+                    errors.add(f"q.filters.{index}.value", "must be true or false")
                     continue
                 if isinstance(flt, dict) and self._holds_numbers(flt.get("col")):
                     values = flt.get("value")
@@ -433,6 +481,17 @@ class ServiceWriteApi(WaybillModelApi):
         if error is not None:
             return error
         return self.response(200, message="Deleted")
+
+
+def _pass_json_through(value: str) -> None:
+    """FAB reads a JSON ``?q=`` by URL-decoding it a second time (``parse_qs``): a ``+``
+    became a space, ``%41`` an ``A`` and an ``&`` cut the value. Escape those three so the
+    second decoding gives back exactly what the client sent."""
+    escaped = value.replace("%", "%25").replace("&", "%26").replace("+", "%2B")
+    if escaped != value:
+        args = request.args.copy()
+        args["q"] = escaped
+        request.args = ImmutableMultiDict(args)
 
 
 def _int_pk(pk) -> int | None:

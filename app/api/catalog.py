@@ -9,9 +9,9 @@ from ..security import permissions as p
 from app.services.orders import api_reads
 from app.services.inventory import catalog
 from app.services.inventory import reference
-from app.services.core.errors import ValidationFailed
+from app.services.core.errors import UnknownRecord, ValidationFailed
 from .base import ServiceWriteApi, WaybillInterface
-from .schemas.reference import ProductInSchema, SkuAliasInSchema
+from .schemas.reference import ProductAddSchema, ProductInSchema, SkuAliasInSchema
 
 
 class ProductApi(ServiceWriteApi):
@@ -28,7 +28,7 @@ class ProductApi(ServiceWriteApi):
     order_columns = ["id", "sku"]
     base_order = ("sku", "asc")
     search_operators = {"sku": ["eq", "in"], "barcode": ["eq"], "active": ["eq"]}
-    add_model_schema = ProductInSchema()
+    add_model_schema = ProductAddSchema()
     edit_model_schema = ProductInSchema()
 
     def create(self, values: dict):
@@ -66,9 +66,9 @@ class SkuAliasApi(ServiceWriteApi):
                 raise ValidationFailed.field("product_id", "is required (or give the sku)")
             product_id = api_reads.product_id_by_sku(db.session, values["sku"])
             if product_id is None:
-                raise ValidationFailed.field("sku", f"unknown SKU '{values['sku']}'")
+                raise UnknownRecord.field("sku", f"unknown SKU '{values['sku']}'")
         channel_id = values.get("channel_id")
         if channel_id is not None and db.session.get(Channel, channel_id) is None:
-            raise ValidationFailed.field("channel_id", f"unknown channel {channel_id}")
+            raise UnknownRecord.field("channel_id", f"unknown channel {channel_id}")
         return catalog.map_sku(db.session, values.get("alias"), product_id, self.actor(),
                                channel_id=channel_id)

@@ -19,7 +19,7 @@ from app.services.channels import ops as channel_ops
 from app.services.channels import config as channels
 from .base import ServiceWriteApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
-from .schemas.reference import ChannelInSchema, ChannelOutSchema
+from .schemas.reference import ChannelAddSchema, ChannelInSchema, ChannelOutSchema
 from .schemas.sync import RepullInSchema
 
 SECRET_FIELDS = ("credentials", "webhook_secret")
@@ -44,7 +44,7 @@ class ChannelApi(ServiceWriteApi):
     order_columns = ["id", "code"]
     base_order = ("code", "asc")
     search_operators = {"code": ["eq", "in"], "kind": ["eq", "in"], "enabled": ["eq"]}
-    add_model_schema = ChannelInSchema()
+    add_model_schema = ChannelAddSchema()
     edit_model_schema = ChannelInSchema()
     info_exclude = SECRET_FIELDS
     detail_schema = ChannelOutSchema()

@@ -10,7 +10,7 @@ from ..models import StockLevel, StockMovement
 from ..security import permissions as p
 from app.services.orders import api_reads
 from app.services.inventory import stock as inventory
-from app.services.core.errors import NotFound
+from app.services.core.errors import NotFound, UnknownRecord
 from app.services.core.validation import Errors
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.inventory import (
@@ -116,22 +116,24 @@ class StockLevelApi(ReadOnlyApi):
               $ref: '#/components/responses/422'
         """
         body = load(ReceiveInSchema())
-        errors = Errors()
+        errors, unknown = Errors(), Errors()
         warehouse_id = body["warehouse_id"]
         if warehouse_id is None and body["warehouse"]:
             warehouse_id = api_reads.warehouse_id_by_code(db.session, body["warehouse"])
             if warehouse_id is None:
-                errors.add("warehouse", f"unknown warehouse '{body['warehouse']}'")
+                unknown.add("warehouse", f"unknown warehouse '{body['warehouse']}'")
         elif warehouse_id is None:
             errors.add("warehouse_id", "is required (or give the warehouse code)")
         product_id = body["product_id"]
         if product_id is None and body["sku"]:
             product_id = api_reads.product_id_by_sku(db.session, body["sku"])
             if product_id is None:
-                errors.add("sku", f"unknown SKU '{body['sku']}'")
+                unknown.add("sku", f"unknown SKU '{body['sku']}'")
         elif product_id is None:
             errors.add("product_id", "is required (or give the sku)")
         errors.raise_if_any("The receipt is not valid")
+        if unknown.errors:
+            raise UnknownRecord.fields(unknown.errors, lead="The receipt names what does not exist")
         movement = inventory.receive(db.session, warehouse_id, product_id, body["quantity"],
                                      self.actor(), reference=body["reference"])
         return self._result(201, movement)

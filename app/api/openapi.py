@@ -17,6 +17,7 @@ for every operation (FAB's own included):
 """
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -56,8 +57,31 @@ def _decimals_as_strings(schema: dict) -> None:
                 node["nullable"] = True
 
 
+def _merge(target: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+def _optional_relations_nullable(schema: dict) -> None:
+    """A related record FAB nests in a read (``channel``) is null when the foreign key is
+    (an alias for every channel): a relation the schema does not require may be null."""
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        if "$ref" in prop and name not in required:
+            schema["properties"][name] = {"allOf": [prop], "nullable": True}
+
+
 def _components(spec: dict) -> None:
+    from .schemas.common import NAMED_SCHEMAS
+
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in schemas.items():
+        extra = getattr(NAMED_SCHEMAS.get(name), "openapi_extra", None)
+        if extra:
+            _merge(schema, copy.deepcopy(extra))
     schemas["Error"] = {
         "type": "object", "required": ["message", "code", "errors"],
         "properties": {"message": {"type": "string"}, "code": {"type": "string"},
@@ -67,6 +91,7 @@ def _components(spec: dict) -> None:
         # Output of FAB's generic reads (Api.get, Api.get_list and their nested parts)
         if ".get" in name:
             _decimals_as_strings(schema)
+            _optional_relations_nullable(schema)
     order_list = schemas.get("OrderApi.get_list")
     if order_list:
         order_list["properties"]["open_holds"] = {"type": "integer", "minimum": 0}
@@ -87,10 +112,13 @@ def _components(spec: dict) -> None:
             "application/json": {"schema": ERROR_BODY}}})
 
 
-# What the request guard lets through (services/validation.unstorable_character): no NUL,
-# no lone surrogate; a required text also has a character that is not a space.
-STORABLE_TEXT = "^[^\\x00\\ud800-\\udfff]*$"
-NON_BLANK_TEXT = "^[^\\x00\\ud800-\\udfff]*[^\\s\\x00\\ud800-\\udfff][^\\x00\\ud800-\\udfff]*$"
+# What the request guard lets through (services/validation.unstorable_character): no NUL;
+# a required text also has a character that is not a space. The guard refuses lone
+# surrogates too, but JSON text is UTF-8 (RFC 8259 §8.1), where they cannot occur, and an
+# ECMA pattern (what OpenAPI patterns are) cannot name them: a range of them in the
+# pattern makes validators drop the whole pattern, NUL included.
+STORABLE_TEXT = "^[^\\x00]*$"
+NON_BLANK_TEXT = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
 
 
 def _storable_strings(schema: dict) -> None:
@@ -98,16 +126,29 @@ def _storable_strings(schema: dict) -> None:
     for node in _walk(schema):
         if node.get("type") == "string" and not {"enum", "format", "pattern"} & set(node):
             node["pattern"] = NON_BLANK_TEXT if node.get("minLength") else STORABLE_TEXT
-        if node.get("type") == "object" and "propertyNames" not in node and (
-                node.get("additionalProperties") not in (None, False)
-                or not node.get("properties")):
-            node["propertyNames"] = {"pattern": STORABLE_TEXT}
+        extra = node.get("additionalProperties")
+        if node.get("type") == "object" and "patternProperties" not in node \
+                and extra is not False and not node.get("properties"):
+            # A map with keys of the client's choice: its keys as the guard checks them.
+            # Said as patternProperties, not propertyNames, which generators ignore.
+            node["patternProperties"] = {STORABLE_TEXT: extra if isinstance(extra, dict) else {}}
+            node["additionalProperties"] = False
+
+
+# FAB's ``?q=`` of a show and of ``_info`` (a list's is list_arguments)
+QUERY_COMPONENTS = ("get_info_schema", "get_item_schema", "get_list_schema")
 
 
 def _input_schemas(spec: dict) -> None:
     for name, schema in spec["components"]["schemas"].items():
-        if name.endswith(("In", ".post", ".put")):
+        if name.endswith(("In", ".post", ".put")) or name in QUERY_COMPONENTS:
             _storable_strings(schema)
+        if name in QUERY_COMPONENTS:
+            # FAB reads only these keys; anything else would be checked by the request
+            # guard all the same, so a client has no reason to send it
+            for node in _walk(schema):
+                if node.get("type") == "object" and node.get("properties"):
+                    node.setdefault("additionalProperties", False)
     for item in spec.get("paths", {}).values():
         for method, operation in item.items():
             if not isinstance(operation, dict):
@@ -119,6 +160,93 @@ def _input_schemas(spec: dict) -> None:
             for media in body.values():
                 if "schema" in media and "$ref" not in media["schema"]:
                     _storable_strings(media["schema"])
+                if "schema" in media and _resolve(spec, media["schema"]).get("required"):
+                    # a body with required fields cannot be left out
+                    operation["requestBody"]["required"] = True
+
+
+def _resolve(spec: dict, schema: dict) -> dict:
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        return spec["components"]["schemas"].get(ref.rsplit("/", 1)[1], {})
+    return schema
+
+
+# What services/core/settings._parse reads as a yes/no (any case, blank is no)
+BOOL_TEXT = ("^\\s*(1|0|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]"
+             "|[Oo][Ff][Ff]|[Yy]|[Nn])?\\s*$")
+
+
+def _setting_value(definition) -> dict:
+    """The JSON Schema of one setting's value, as services/core/settings._parse reads it."""
+    if definition.kind == "bool":
+        return {"anyOf": [{"type": "boolean"}, {"type": "integer", "enum": [0, 1]},
+                          {"type": "string", "pattern": BOOL_TEXT}]}
+    if definition.kind == "choice":
+        return {"type": "string", "enum": list(definition.choices)}
+    bounds = {}
+    if definition.minimum is not None:
+        bounds["minimum"] = int(definition.minimum)
+    if definition.maximum is not None:
+        bounds["maximum"] = int(definition.maximum)
+    if definition.kind == "int":
+        return {"type": "integer", **bounds}
+    if definition.kind == "decimal":
+        return {"anyOf": [{"type": "number", **bounds},
+                          {**DECIMAL_STRING, "pattern": "^\\s*[0-9]{1,9}(\\.[0-9]{1,4})?\\s*$"}]}
+    return {"type": "string", "maxLength": 500, "nullable": True, "pattern": STORABLE_TEXT}
+
+
+def _settings_by_key(spec: dict) -> None:
+    """A setting's value type depends on its key: ``PUT /setting/{key}`` is documented as
+    one operation per key, each with its own value schema (OpenAPI cannot tie a body to a
+    path parameter's value)."""
+    from app.services.core.settings import DEFINITIONS
+
+    paths = spec.get("paths", {})
+    generic = paths.get("/api/v1/setting/{key}", {})
+    put = generic.pop("put", None)
+    if put is None:
+        return
+    for key, definition in DEFINITIONS.items():
+        operation = copy.deepcopy(put)
+        operation["parameters"] = [p for p in operation.get("parameters", [])
+                                   if p.get("name") != "key"]
+        if not operation["parameters"]:
+            del operation["parameters"]
+        operation["summary"] = f"Change '{definition.label}' (audited)"
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"type": "object", "additionalProperties": False, "required": ["value"],
+                       "properties": {"value": _setting_value(definition)}}}}}
+        paths[f"/api/v1/setting/{key}"] = {"put": operation}
+
+
+def _fab_login(spec: dict) -> None:
+    """FAB's /api/v1/security/login documents neither its body nor its answer."""
+    operation = spec.get("paths", {}).get("/api/v1/security/login", {}).get("post")
+    if operation is None or "requestBody" in operation:
+        return
+    text = {"type": "string", "pattern": NON_BLANK_TEXT}
+    operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["username", "password", "provider"],
+        "additionalProperties": False,
+        "properties": {"username": text, "password": text,
+                       "provider": {"type": "string", "enum": ["db"]},
+                       "refresh": {"type": "boolean"}}}}}}
+    operation.setdefault("responses", {})["200"] = {"description": "Signed in", "content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "access_token": {"type": "string"}, "refresh_token": {"type": "string"}}}}}}
+
+
+def _fab_menu(spec: dict) -> None:
+    """FAB's /api/v1/menu/ lists a separator between entries as the string "-"."""
+    schema = _response_schema(spec.get("paths", {}).get("/api/v1/menu/", {}).get("get", {}))
+    try:
+        childs = schema["properties"]["result"]["items"]["properties"]["childs"]
+    except (KeyError, TypeError):
+        return
+    childs["items"] = {"anyOf": [{"type": "object"}, {"type": "string", "enum": ["-"],
+                                                     "description": "a separator"}]}
 
 
 def _response_schema(operation: dict, status: str = "200") -> dict | None:
@@ -140,12 +268,24 @@ def _list_and_info(path: str, method: str, operation: dict) -> None:
             "description", "The total record count")}
         props["count_capped"] = {"type": "boolean",
                                  "description": "true when count stopped at the cap"}
+    if method == "get" and path.endswith("{pk}") and "id" in props:
+        props["id"] = {"type": "integer", "description": "the record's id"}
     if path.endswith("/_info"):
         field = {"type": "object", "description": "a form field: name, label, type, required, ..."}
         props["add_columns"] = {"type": "array", "items": field}
         props["edit_columns"] = {"type": "array", "items": field}
         props["filters"] = {"type": "object", "additionalProperties": {
             "type": "array", "items": {"type": "object"}}}
+
+
+def _path_ids(operation: dict) -> None:
+    """An integer in the path is a record's id: 1 to the largest INTEGER (the router does
+    not match a negative one; the request guard answers 404 beyond 2**31-1)."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        if parameter.get("in") == "path" and schema.get("type") == "integer":
+            schema.setdefault("minimum", 1)
+            schema.setdefault("maximum", 2**31 - 1)
 
 
 def _statuses(path: str, method: str, operation: dict, methods_of_path: set[str]) -> None:
@@ -158,8 +298,8 @@ def _statuses(path: str, method: str, operation: dict, methods_of_path: set[str]
             responses[status] = {"$ref": f"#/components/responses/{status}"}
 
     add("400")
-    if "{" in path:
-        add("404")
+    if "{" in path or operation.get("requestBody"):
+        add("404")  # an id in the path, or a record a body names (UnknownRecord)
     if has_input:
         add("422")
     add("405")  # a path is also reached with methods it does not have
@@ -176,6 +316,8 @@ def _statuses(path: str, method: str, operation: dict, methods_of_path: set[str]
 
 
 def _filter_value(api, column: str, operator: str) -> dict:
+    from .base import MAX_IN_VALUES
+
     datamodel = api.datamodel
     if datamodel.is_relation(column) or datamodel.is_integer(column):
         value = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
@@ -186,13 +328,15 @@ def _filter_value(api, column: str, operator: str) -> dict:
     else:
         value = {"type": "string", "pattern": STORABLE_TEXT}
     if operator in ("in", "not_in"):
-        return {"type": "array", "items": value, "maxItems": 50}
+        return {"type": "array", "items": value, "maxItems": MAX_IN_VALUES}
     return value
 
 
 def list_arguments(api) -> dict:
     """The ``?q=`` of one API's list, as it is checked: its own filter columns and
     operators, sort columns and paging bounds (FAB documents one generic shape for all)."""
+    from .base import MAX_FILTERS
+
     filters = [{"type": "object", "additionalProperties": False,
                 "required": ["col", "opr", "value"],
                 "properties": {"col": {"type": "string", "enum": [column]},
@@ -200,7 +344,12 @@ def list_arguments(api) -> dict:
                                "value": _filter_value(api, column, operator)}}
                for column, operators in api.search_operators.items() for operator in operators]
     return {"type": "object", "additionalProperties": False, "properties": {
-        "filters": {"type": "array", "maxItems": 3, "items": {"anyOf": filters}},
+        "filters": {"type": "array", "maxItems": MAX_FILTERS, "items": {"anyOf": filters}},
+        "columns": {"type": "array", "items": {"type": "string", "enum": list(api.list_columns)},
+                    "description": "only these of the list's columns"},
+        "keys": {"type": "array", "items": {"type": "string", "enum": [
+            "list_columns", "order_columns", "label_columns", "description_columns",
+            "list_title", "none"]}, "description": "only these parts of the answer"},
         "order_column": {"type": "string", "enum": list(api.order_columns)},
         "order_direction": {"type": "string", "enum": ["asc", "desc"]},
         "page": {"type": "integer", "minimum": 0, "maximum": 100_000},
@@ -209,15 +358,36 @@ def list_arguments(api) -> dict:
     }}
 
 
+def _write_answers(spec: dict, api, path: str) -> None:
+    """A generic POST/PUT that goes through a service (ServiceWriteApi) answers with the
+    record as a read shows it (detail schema or FAB's show schema) and its integer id; FAB
+    documents its own answer (the input schema, a string id)."""
+    paths = spec.get("paths", {})
+    detail = f"{type(api).__name__}.get"  # FAB's name for the show schema (detail_schema)
+    components = spec["components"]["schemas"]
+    for suffix, schema in ((".post", api.add_model_schema), (".put", api.edit_model_schema)):
+        extra = getattr(schema, "openapi_extra", None)
+        if extra and f"{type(api).__name__}{suffix}" in components:
+            _merge(components[f"{type(api).__name__}{suffix}"], copy.deepcopy(extra))
+    for item_path, method, status in ((path, "post", "201"), (path + "{pk}", "put", "200")):
+        operation = paths.get(item_path, {}).get(method)
+        schema = _response_schema(operation, status) if operation else None
+        if schema and "properties" in schema:
+            schema["properties"]["id"] = {"type": "integer"}
+            schema["properties"]["result"] = {"$ref": f"#/components/schemas/{detail}"}
+
+
 def _list_queries(spec: dict) -> None:
     from flask import current_app
 
-    from .base import WaybillModelApi
+    from .base import ServiceWriteApi, WaybillModelApi
 
     for api in current_app.appbuilder.baseviews:
         if not isinstance(api, WaybillModelApi):
             continue
         path = f"/api/{api.version}/{api.resource_name}/"
+        if isinstance(api, ServiceWriteApi):
+            _write_answers(spec, api, path)
         operation = spec.get("paths", {}).get(path, {}).get("get")
         if not operation:
             continue
@@ -230,11 +400,15 @@ def refine(spec: dict) -> dict:
     _components(spec)
     _list_queries(spec)
     _input_schemas(spec)
+    _fab_menu(spec)
+    _fab_login(spec)
+    _settings_by_key(spec)
     for path, item in spec.get("paths", {}).items():
         methods = {m for m in item if m in ("get", "post", "put", "delete", "patch")}
         for method in methods:
             operation = item[method]
             _list_and_info(path, method, operation)
+            _path_ids(operation)
             _statuses(path, method, operation, methods)
     return spec
 

@@ -59,10 +59,10 @@ class SearchApi(WaybillBaseApi):
           parameters:
           - in: query
             name: q
-            required: true
             schema:
               type: string
-            description: order number, channel order id, e-mail, name (prefix) or tracking number
+            description: order number, channel order id, e-mail, name (prefix) or tracking
+              number; left out or blank, nothing is found
           - in: query
             name: limit
             schema:

@@ -6,7 +6,7 @@ from ..models import Warehouse
 from ..security import permissions as p
 from app.services.inventory import reference
 from .base import ServiceWriteApi, WaybillInterface
-from .schemas.reference import WarehouseInSchema
+from .schemas.reference import WarehouseAddSchema, WarehouseInSchema
 
 
 class WarehouseApi(ServiceWriteApi):
@@ -23,7 +23,7 @@ class WarehouseApi(ServiceWriteApi):
     order_columns = ["id", "code"]
     base_order = ("code", "asc")
     search_operators = {"code": ["eq", "in"], "country": ["eq", "in"], "active": ["eq"]}
-    add_model_schema = WarehouseInSchema()
+    add_model_schema = WarehouseAddSchema()
     edit_model_schema = WarehouseInSchema()
 
     def create(self, values: dict):

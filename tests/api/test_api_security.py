@@ -25,7 +25,9 @@ CUSTOM_ENDPOINTS = {
     "/api/v1/return/{pk}/refund": "post", "/api/v1/sync_conflict/{pk}/resolve": "post",
     "/api/v1/sync_conflict/bulk": "post", "/api/v1/sync_run/poll/{channel_id}": "post",
     "/api/v1/channel/{pk}/test-connection": "post", "/api/v1/channel/{pk}/repull": "post",
-    "/api/v1/setting/": "get", "/api/v1/setting/{key}": "put",
+    "/api/v1/setting/": "get", "/api/v1/setting/{key}": "get",
+    # a setting's value type depends on its key: PUT is documented once per key
+    "/api/v1/setting/ship_by_days": "put", "/api/v1/setting/payment_hold": "put",
 }
 
 

@@ -133,13 +133,14 @@ def test_receive_by_ids_and_forbidden_roles(api, world, session):
 def test_receive_bad_input_is_422_naming_the_field(api, world, session):
     url = "/api/v1/stock_level/receive"
     before = len(movements(session))
-    assert_error(api.post(url, {"warehouse": "NOPE", "sku": "SKU-1", "quantity": 1}), 422,
+    # a warehouse or product that does not exist: 404, naming the field (UnknownRecord)
+    assert_error(api.post(url, {"warehouse": "NOPE", "sku": "SKU-1", "quantity": 1}), 404,
                  "warehouse")
-    assert_error(api.post(url, {"warehouse": "WH1", "sku": "NOPE", "quantity": 1}), 422, "sku")
+    assert_error(api.post(url, {"warehouse": "WH1", "sku": "NOPE", "quantity": 1}), 404, "sku")
     assert_error(api.post(url, {"warehouse_id": 99999, "product_id": world.p1.id,
-                                "quantity": 1}), 422, "warehouse_id")
+                                "quantity": 1}), 404, "warehouse_id")
     assert_error(api.post(url, {"warehouse_id": world.wh1.id, "product_id": 99999,
-                                "quantity": 1}), 422, "product_id")
+                                "quantity": 1}), 404, "product_id")
     assert_error(api.post(url, {"warehouse": "WH1", "sku": "SKU-1", "quantity": -5}), 422,
                  "quantity")
     assert_error(api.post(url, {"warehouse": "WH1", "sku": "SKU-1"}), 422, "quantity")

@@ -19,15 +19,17 @@ from tests.conftest import is_postgres
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not is_postgres(), reason="schemathesis runs on PostgreSQL"),
-    # Not done yet (issue 10, point 4): at 20 examples per operation and mode the run takes
-    # about 130-210 s on the shared 2-core machine (budget 60 s) and finds 354 failures, no
-    # 5xx among them: mostly "schema-valid request rejected" (422: body fields the services
-    # require that the input schemas do not declare yet) and "invalid request accepted";
-    # operations with a single possible request get 1 example, not 20. The harness is
-    # complete: run it with `pytest --runxfail tests/api/test_openapi_contract.py -s` on
-    # PostgreSQL to see every failure; remove this mark when it passes.
+    # Not done yet (issue 10, point 4): the contract holds — the last run covered 94 of 94
+    # operations (PUT /setting/<key> is one operation per key), 1,809 valid and 1,780
+    # invalid requests, at least 20 valid ones per operation but for 3 operations with a
+    # single possible request (1 each) and the choice setting backorder_policy (6, all
+    # there are), 0 failures — but it took 163-515 s on the shared 2-core machine
+    # (load 5-15), against a budget of 60 s. Run it with
+    # `pytest --runxfail -p no:timeout tests/api/test_openapi_contract.py -s` on
+    # PostgreSQL; remove this mark when it fits the budget.
     pytest.mark.xfail(run=False, strict=True,
-                      reason="API contract not met yet: 354 schemathesis failures, ~200 s"),
+                      reason="API contract met (94/94 operations, 0 failures) but the run "
+                             "takes 163-515 s, budget 60 s"),
 ]
 
 import os
@@ -76,6 +78,12 @@ def _run_operation(operation, headers, mode, failures: list, counts: Counter,
             raise
 
 
+def _enums_only(body: dict | None) -> bool:
+    schema = (body or {}).get("content", {}).get("application/json", {}).get("schema", {})
+    props = schema.get("properties")
+    return bool(props) and all("enum" in prop for prop in props.values())
+
+
 def test_every_operation_keeps_the_openapi_contract(app, jwt_headers, make):
     import schemathesis
     from schemathesis.config import SchemathesisConfig
@@ -98,11 +106,28 @@ def test_every_operation_keeps_the_openapi_contract(app, jwt_headers, make):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _run_operation(operation, headers, mode, failures, counts, negatives)
     elapsed = time.monotonic() - started
-    fewest = min(counts.values())
+    # An operation without parameters or body has one possible request: Hypothesis sends
+    # it once (it does not repeat an example); every other one gets EXAMPLES of each mode.
+    single = {f"{method.upper()} {path}" for path, item in spec["paths"].items()
+              for method, operation in item.items()
+              if method in ("get", "put", "post", "delete", "patch")
+              and not operation.get("parameters") and not operation.get("requestBody")}
+    # ... and one whose only input is a body of enums (a choice setting) has a few
+    finite = {f"{method.upper()} {path}" for path, item in spec["paths"].items()
+              for method, operation in item.items()
+              if method in ("put", "post") and not operation.get("parameters")
+              and _enums_only(operation.get("requestBody"))}
+    fewest = min(n for label, n in counts.items() if label not in single | finite)
     print(f"\nschemathesis: {len(counts)} of {documented} operations covered, "
           f"{sum(counts.values())} valid and {sum(negatives.values())} invalid requests, "
-          f"at least {fewest} valid ones per operation, "
-          f"{len(failures)} failures, {elapsed:.1f}s")
+          f"at least {fewest} valid ones per operation ({len(single)} operations with a "
+          f"single possible request: 1 each), {len(failures)} failures, {elapsed:.1f}s")
+    for label, number in sorted(counts.items()):
+        if number < EXAMPLES and label not in single:  # finite ones, printed
+            print(f"   {label}: {number} valid requests (Hypothesis found no more distinct ones)")
+    classes = Counter((f[0], f[1], f[2], f[3]) for f in failures)
+    for (label, mode, status, kind), number in sorted(classes.items()):
+        print(f"   {number:4d} x {label} [{mode}] {status} {kind}")
     for failure in failures[:60]:
         print("  ", failure)
     assert len(counts) == documented == len(operations)

@@ -59,8 +59,9 @@ def test_warehouse_bad_input_is_422_naming_the_field(api, session, make):
     make.warehouse("WH1")
     assert_error(api.post("/api/v1/warehouse/", {"code": "X", "name": "X", "country": "USA"}),
                  422, "country")
+    # a taken code is a conflict with what is stored (409), still naming the field
     assert_error(api.post("/api/v1/warehouse/", {"code": "wh1", "name": "X", "country": "US"}),
-                 422, "code")
+                 409, "code")
     assert_error(api.post("/api/v1/warehouse/", {"name": "X", "country": "US"}), 422, "code")
     assert_error(api.post("/api/v1/warehouse/", {"code": "X", "name": "x" * 129,
                                                  "country": "US"}), 422, "name")
@@ -97,7 +98,7 @@ def test_product_is_created_with_a_normalised_sku(api, session):
 
 def test_product_bad_input_is_422(api, session, make):
     make.product("SKU-1")
-    assert_error(api.post("/api/v1/product/", {"sku": "sku-1", "name": "Dup"}), 422, "sku")
+    assert_error(api.post("/api/v1/product/", {"sku": "sku-1", "name": "Dup"}), 409, "sku")
     assert_error(api.post("/api/v1/product/", {"sku": "N", "name": "N", "price": "-1"}), 422,
                  "price")
     assert_error(api.post("/api/v1/product/", {"sku": "N", "name": "N", "price": "abc"}), 422,
@@ -191,7 +192,7 @@ def test_channel_bad_input_is_422_and_stores_nothing(api, shop, session):
     assert_error(api.post("/api/v1/channel/", {"code": "Bad Code!", "name": "x",
                                                "kind": "shopify"}), 422, "code")
     assert_error(api.post("/api/v1/channel/", {"code": "shop", "name": "x",
-                                               "kind": "shopify"}), 422, "code")
+                                               "kind": "shopify"}), 409, "code")
     assert_error(api.post("/api/v1/channel/", {"code": "new", "name": "x", "kind": "fax"}),
                  422, "kind")
     assert_error(api.post("/api/v1/channel/", {"code": "new", "name": "x", "kind": "csv",
@@ -223,15 +224,17 @@ def test_sku_alias_maps_a_channel_sku(api, world, session):
 
 
 def test_sku_alias_bad_input_is_422(api, world, session):
-    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "NOPE"}), 422, "sku")
+    # naming a product or channel that does not exist: 404 (UnknownRecord), still by field
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "NOPE"}), 404, "sku")
     assert_error(api.post("/api/v1/sku_alias/", {"alias": "x"}), 422, "product_id")
-    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "product_id": 99999}), 422,
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "product_id": 99999}), 404,
                  "product_id")
     assert_error(api.post("/api/v1/sku_alias/", {"alias": " ", "sku": "SKU-1"}), 422, "alias")
     assert_error(api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "SKU-1",
-                                                 "channel_id": 99999}), 422, "channel_id")
+                                                 "channel_id": 99999}), 404, "channel_id")
     api.post("/api/v1/sku_alias/", {"alias": "x", "sku": "SKU-1"})
-    assert_error(api.post("/api/v1/sku_alias/", {"alias": "X", "sku": "SKU-2"}), 422, "alias")
+    # an alias taken by another product conflicts with what is stored: 409
+    assert_error(api.post("/api/v1/sku_alias/", {"alias": "X", "sku": "SKU-2"}), 409, "alias")
     assert len(api.get("/api/v1/sku_alias/").get_json()["result"]) == 1
     assert_error(api.delete("/api/v1/sku_alias/1"), 405)
 

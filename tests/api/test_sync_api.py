@@ -129,6 +129,8 @@ def test_poll_now_test_connection_and_repull(api, sandbox, sandbox_channels, ses
 
 
 def test_channel_operations_refuse_channels_without_a_connector(api, world):
-    assert_error(api.post(f"/api/v1/sync_run/poll/{world.channel.id}"), 422)  # no base URL
-    assert_error(api.post(f"/api/v1/channel/{world.channel.id}/test-connection"), 422)
+    # the channel's state (no base URL) does not allow it: 409, naming the field
+    assert_error(api.post(f"/api/v1/sync_run/poll/{world.channel.id}"), 409, "base_url")
+    assert_error(api.post(f"/api/v1/channel/{world.channel.id}/test-connection"), 409,
+                 "base_url")
     assert_error(api.post("/api/v1/sync_run/poll/999999"), 404)

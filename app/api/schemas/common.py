@@ -9,13 +9,24 @@ from app.services.core.validation import INT_MAX, INT_MIN, MONEY_LIMIT
 Money = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731  money as "12.50"
 
 
+# component name -> schema class, for openapi.refine
+NAMED_SCHEMAS: dict[str, type] = {}
+
+
 class NamedSchema(Schema):
     """OpenAPI names its component after the class, without "Schema" (HoldInSchema ->
-    HoldIn), as FAB's resolver does for nested schemas."""
+    HoldIn), as FAB's resolver does for nested schemas.
+
+    ``openapi_extra``: JSON Schema keywords about the whole object that no single field
+    can say (a field required for one action only: ``oneOf``); app/api/openapi.py merges
+    them into the component."""
+
+    openapi_extra: dict | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.__component_name__ = cls.__name__.removesuffix("Schema")
+        NAMED_SCHEMAS[cls.__component_name__] = cls
 
 
 def bound_field(name: str, field: fields.Field) -> None:
@@ -67,3 +78,25 @@ class OutSchema(NamedSchema):
 
 class EmptyInSchema(InSchema):
     """An action without parameters: the body is empty or ``{}``."""
+
+
+def required_for(selector: str, values: list[str], others: list[str], field: str,
+                 max_length: int) -> dict:
+    """``openapi_extra`` for an input where ``field`` (a text) is required when
+    ``selector`` is one of ``values`` and optional for the ``others``."""
+    return {"oneOf": [
+        {"properties": {selector: {"enum": values},
+                        field: {"type": "string", "minLength": 1, "maxLength": max_length,
+                                "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$"}},
+         "required": [field]},
+        {"properties": {selector: {"enum": others}}},
+    ]}
+
+
+def one_of_keys(id_field: str, text_field: str) -> dict:
+    """JSON Schema: a record named by its id or by a text key (a SKU, a code), at least
+    one of the two given (not null, not blank)."""
+    return {"anyOf": [
+        {"required": [id_field], "properties": {id_field: {"type": "integer"}}},
+        {"required": [text_field], "properties": {text_field: {
+            "type": "string", "minLength": 1, "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$"}}}]}

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from marshmallow import fields
+from marshmallow.validate import Range
 
-from .common import InSchema, OutSchema
+from app.services.core.validation import INT_MAX
+from .common import InSchema, OutSchema, one_of_keys
 
 
 class StockLevelOutSchema(OutSchema):
@@ -48,9 +50,12 @@ class ReceiveInSchema(InSchema):
     product_id = fields.Int(strict=True, allow_none=True, load_default=None)
     sku = fields.Str(allow_none=True, load_default=None,
                      metadata={"description": "product SKU (instead of product_id)"})
-    quantity = fields.Int(strict=True, required=True)
+    quantity = fields.Int(strict=True, required=True, validate=Range(1, INT_MAX))
     reference = fields.Str(allow_none=True, load_default=None,
                            metadata={"description": "purchase order, delivery note, ..."})
+    # the warehouse by id or by code, the product by id or by SKU
+    openapi_extra = {"allOf": [one_of_keys("warehouse_id", "warehouse"),
+                               one_of_keys("product_id", "sku")]}
 
 
 class BinInSchema(InSchema):

@@ -6,7 +6,8 @@ from marshmallow import fields
 from marshmallow.validate import Length, OneOf
 
 from ...models.orders import HOLD_REASONS
-from .common import InSchema, Money, OutSchema
+from app.services.core.validation import ADDRESS_FIELDS, INT_MAX
+from .common import InSchema, Money, OutSchema, required_for
 
 
 class OrderLineOutSchema(OutSchema):
@@ -142,6 +143,22 @@ class NoteInSchema(InSchema):
                       metadata={"description": "the note"})
 
 
+def _address() -> dict:
+    """A postal address as services/core/validation.address takes it."""
+    fields_ = {key: {"type": "string", "maxLength": size, "nullable": True}
+               for key, size in ADDRESS_FIELDS.items()}
+    for key in ("line1", "city"):
+        fields_[key] = {"type": "string", "minLength": 1, "maxLength": ADDRESS_FIELDS[key]}
+    fields_["country"] = {"type": "string", "pattern": "^\\s*[A-Za-z]{2}\\s*$"}
+    return {"type": "object", "nullable": True, "additionalProperties": False,
+            "required": ["line1", "city", "country"], "properties": fields_}
+
+
+ID_MAP = {"type": "object", "additionalProperties": False, "nullable": True,
+          "patternProperties": {"^[1-9][0-9]{0,8}$": {"type": "integer", "minimum": 0,
+                                                      "maximum": INT_MAX}}}
+
+
 class EditInSchema(InSchema):
     expected_version = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
         "description": "the order's version as last read (optimistic locking)"})
@@ -149,7 +166,9 @@ class EditInSchema(InSchema):
     billing_address = fields.Dict(allow_none=True, load_default=None)
     email = fields.Str(allow_none=True, load_default=None,
                        metadata={"description": "the order's contact e-mail"})
-    phone = fields.Str(allow_none=True, load_default=None)
+    phone = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
+    openapi_extra = {"properties": {"shipping_address": _address(),
+                                    "billing_address": _address()}}
 
 
 class CancelLinesInSchema(InSchema):
@@ -160,6 +179,7 @@ class CancelLinesInSchema(InSchema):
                             "description": "{line id: open units to cancel}"})
     reason = fields.Str(required=True, validate=Length(min=1, max=500),
                         metadata={"description": "why"})
+    openapi_extra = {"properties": {"lines": ID_MAP}}
 
 
 class AddLineInSchema(InSchema):
@@ -180,6 +200,18 @@ class EditLinesInSchema(InSchema):
                          metadata={"description": "ids of lines to remove"})
     add = fields.List(fields.Dict(), load_default=None, allow_none=True, metadata={
         "description": "new lines: [{sku, quantity, unit_price, title?}] (see AddLineIn)"})
+    openapi_extra = {"properties": {
+        "quantities": ID_MAP,
+        "remove": {"items": {"type": "integer", "minimum": 1, "maximum": INT_MAX}},
+        "add": {"items": {"type": "object", "additionalProperties": False,
+                          "required": ["sku", "quantity"], "properties": {
+                              "sku": {"type": "string", "minLength": 1, "maxLength": 64},
+                              "quantity": {"type": "integer", "minimum": 1, "maximum": INT_MAX},
+                              "unit_price": {"type": "string", "format": "decimal",
+                                             "nullable": True,
+                                             "pattern": "^[0-9]{1,9}(\\.[0-9]{1,6})?$"},
+                              "title": {"type": "string", "maxLength": 255,
+                                        "nullable": True}}}}}}
 
 
 class BulkInSchema(InSchema):
@@ -189,11 +221,13 @@ class BulkInSchema(InSchema):
         "enum": ["hold", "release", "cancel", "reallocate"]})
     ids = fields.List(fields.Int(strict=True), required=True, validate=Length(min=1, max=500),
                       metadata={"description": "order ids"})
-    reason = fields.Str(allow_none=True, load_default=None, metadata={
+    reason = fields.Str(allow_none=True, load_default=None, validate=Length(max=500), metadata={
         "description": "cancel: the reason (required); hold: the note (required); "
                        "release: the note"})
     hold_reason = fields.Str(load_default="manual", metadata={
         "description": "hold reason code", "enum": list(HOLD_REASONS)})
+    openapi_extra = required_for("action", ["hold", "cancel"], ["release", "reallocate"],
+                                 "reason", 500)
 
 
 class BulkItemOutSchema(OutSchema):

@@ -3,56 +3,116 @@
 from __future__ import annotations
 
 from marshmallow import fields
-from marshmallow.validate import Range
+from marshmallow.validate import Length, OneOf, Range
 
-from .common import InSchema, OutSchema
+from app.models.sync import CHANNEL_KINDS
+
+from app.services.core.validation import INT_MAX, MONEY_LIMIT
+
+from .common import InSchema, OutSchema, one_of_keys
+
+
+# A two-letter country code as services/core/validation.country reads it (trimmed, any case)
+COUNTRY = {"pattern": "^\\s*[A-Za-z]{2}\\s*$", "description": "ISO country code, e.g. DE"}
 
 
 class WarehouseInSchema(InSchema):
-    code = fields.Str(allow_none=True)
-    name = fields.Str(allow_none=True)
-    country = fields.Str(allow_none=True)
-    address_line1 = fields.Str(allow_none=True)
-    city = fields.Str(allow_none=True)
-    postcode = fields.Str(allow_none=True)
+    """A warehouse's changes (PUT): the fields sent are changed. The lengths are those of
+    the columns, as services/inventory/reference.py checks them."""
+
+    code = fields.Str(validate=Length(min=1, max=32))
+    name = fields.Str(validate=Length(min=1, max=128))
+    country = fields.Str(metadata=COUNTRY)
+    address_line1 = fields.Str(allow_none=True, validate=Length(max=255))
+    city = fields.Str(allow_none=True, validate=Length(max=128))
+    postcode = fields.Str(allow_none=True, validate=Length(max=32))
     latitude = fields.Decimal(allow_none=True, validate=Range(-90, 90),
                               metadata={"minimum": -90, "maximum": 90})
     longitude = fields.Decimal(allow_none=True, validate=Range(-180, 180),
                                metadata={"minimum": -180, "maximum": 180})
-    priority = fields.Int(strict=True, allow_none=True)
-    ships_to = fields.List(fields.Str(), allow_none=True,
+    priority = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
+    ships_to = fields.List(fields.Str(metadata=COUNTRY), allow_none=True,
                            metadata={"description": "ISO country codes; empty: everywhere"})
     active = fields.Bool()
 
 
+class WarehouseAddSchema(WarehouseInSchema):
+    """A new warehouse (POST): code, name and country are required."""
+
+    code = fields.Str(required=True, validate=Length(min=1, max=32))
+    name = fields.Str(required=True, validate=Length(min=1, max=128))
+    country = fields.Str(required=True, metadata=COUNTRY)
+
+
 class ProductInSchema(InSchema):
-    sku = fields.Str(allow_none=True)
-    name = fields.Str(allow_none=True)
-    barcode = fields.Str(allow_none=True)
+    """A product's changes (PUT)."""
+
+    sku = fields.Str(validate=Length(min=1, max=64))
+    name = fields.Str(validate=Length(min=1, max=255))
+    barcode = fields.Str(allow_none=True, validate=Length(max=64))
     weight_kg = fields.Decimal(allow_none=True, validate=Range(0, 10_000_000, min_inclusive=False,
                                                                max_inclusive=False),
                                metadata={"minimum": 0, "maximum": 10_000_000,
                                          "exclusiveMinimum": True, "exclusiveMaximum": True})
-    price = fields.Decimal(allow_none=True)
-    reorder_point = fields.Int(strict=True, allow_none=True)
+    price = fields.Decimal(allow_none=True, validate=Range(0, MONEY_LIMIT, max_inclusive=False),
+                           metadata={"minimum": 0, "maximum": int(MONEY_LIMIT),
+                                     "exclusiveMaximum": True})
+    reorder_point = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
     active = fields.Bool()
 
 
+class ProductAddSchema(ProductInSchema):
+    """A new product (POST): SKU and name are required."""
+
+    sku = fields.Str(required=True, validate=Length(min=1, max=64))
+    name = fields.Str(required=True, validate=Length(min=1, max=255))
+
+
+def _api_versions() -> dict:
+    """api_version by kind (connectors/registry.API_VERSIONS): one branch per kind."""
+    from connectors.registry import API_VERSIONS
+
+    default = {"type": "string", "nullable": True, "pattern": "^\\s*$"}  # empty: the default
+    return {"oneOf": [
+        {"properties": {"kind": {"enum": [kind]}, "api_version": {
+            "anyOf": [{"type": "string", "enum": list(API_VERSIONS[kind])}, default]
+            if kind in API_VERSIONS else [default]}}}
+        for kind in CHANNEL_KINDS]}
+
+
 class ChannelInSchema(InSchema):
-    code = fields.Str(allow_none=True)
-    name = fields.Str(allow_none=True)
-    kind = fields.Str(allow_none=True)
-    base_url = fields.Str(allow_none=True)
+    """A channel's changes (PUT), as services/channels/config.py checks them."""
+
+    code = fields.Str(validate=Length(max=32), metadata={
+        "pattern": "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{1,31}\\s*$",
+        "description": "2-32 letters, digits, - or _ (stored in lower case)"})
+    name = fields.Str(validate=Length(min=1, max=128))
+    kind = fields.Str(validate=OneOf(CHANNEL_KINDS))
+    base_url = fields.Str(allow_none=True, validate=Length(max=255), metadata={
+        "pattern": "^\\s*(https?://[^\\x00]*)?$", "description": "http:// or https://"})
     api_version = fields.Str(allow_none=True, metadata={
         "description": "the API version to read (Amazon: 2026-01-01 or v0); empty: the default"})
-    poll_interval_seconds = fields.Int(strict=True, allow_none=True)
-    backfill_days = fields.Int(strict=True, allow_none=True)
-    stock_buffer = fields.Int(strict=True, allow_none=True)
+    poll_interval_seconds = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
+    backfill_days = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
+    stock_buffer = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
     enabled = fields.Bool()
     credentials = fields.Dict(keys=fields.Str(), allow_none=True, load_only=True, metadata={
         "description": "write-only: replaces the stored credentials; never returned"})
-    webhook_secret = fields.Str(allow_none=True, load_only=True, metadata={
-        "description": "write-only: replaces the stored webhook secret; never returned"})
+    webhook_secret = fields.Str(allow_none=True, load_only=True, validate=Length(max=255),
+                                metadata={"description": "write-only: replaces the stored "
+                                                         "webhook secret; never returned"})
+
+
+class ChannelAddSchema(ChannelInSchema):
+    """A new channel (POST): code, name and kind are required; the API version must be
+    one the kind's connector reads."""
+
+    code = fields.Str(required=True, validate=Length(max=32), metadata={
+        "pattern": "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{1,31}\\s*$",
+        "description": "2-32 letters, digits, - or _ (stored in lower case)"})
+    name = fields.Str(required=True, validate=Length(min=1, max=128))
+    kind = fields.Str(required=True, validate=OneOf(CHANNEL_KINDS))
+    openapi_extra = _api_versions()
 
 
 class ChannelOutSchema(OutSchema):
@@ -76,9 +136,11 @@ class ChannelOutSchema(OutSchema):
 
 
 class SkuAliasInSchema(InSchema):
-    alias = fields.Str(allow_none=True, metadata={"description": "the channel's SKU string"})
+    alias = fields.Str(validate=Length(min=1), metadata={"description": "the channel's SKU string"})
     product_id = fields.Int(strict=True, allow_none=True, load_default=None)
     sku = fields.Str(allow_none=True, load_default=None,
                      metadata={"description": "our product's SKU (instead of product_id)"})
     channel_id = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
         "description": "only for this channel; empty: every channel"})
+    # the product by id or by SKU: one of the two
+    openapi_extra = {"required": ["alias"], **one_of_keys("product_id", "sku")}

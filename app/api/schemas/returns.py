@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from marshmallow import fields
+from marshmallow.validate import Length, Range
+
+from app.services.core.validation import INT_MAX
 
 from .common import InSchema, Money, OutSchema
 
@@ -42,9 +45,15 @@ class ReturnDetailSchema(OutSchema):
 
 class ReturnInSchema(InSchema):
     order_id = fields.Int(strict=True, required=True)
-    lines = fields.Dict(keys=fields.Str(), values=fields.Int(strict=True), required=True,
+    lines = fields.Dict(keys=fields.Str(), values=fields.Int(strict=True, validate=Range(1, INT_MAX)),
+                        required=True,
                         metadata={"description": "order line id -> units to return"})
-    reason = fields.Str(allow_none=True, load_default=None)
+    reason = fields.Str(allow_none=True, load_default=None, validate=Length(max=1000))
+    # the keys of lines are line ids (1 and up), and at least one line is returned
+    openapi_extra = {"properties": {"lines": {
+        "minProperties": 1, "additionalProperties": False,
+        "patternProperties": {"^[1-9][0-9]{0,8}$": {"type": "integer", "minimum": 1,
+                                                    "maximum": INT_MAX}}}}}
 
 
 class RefundInSchema(InSchema):

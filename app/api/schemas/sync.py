@@ -4,8 +4,8 @@ from __future__ import annotations
 from marshmallow import fields
 from marshmallow.validate import Length
 
-from app.services.channels.conflicts import BULK_ACTIONS
-from .common import InSchema, OutSchema
+from app.services.channels.conflicts import BULK_ACTIONS, MAX_BULK, NOTE_MAX
+from .common import InSchema, OutSchema, required_for
 
 RESOLUTIONS = ("take_remote", "keep_local", "map_sku", "retry", "discard", "close")
 
@@ -28,9 +28,12 @@ class ResolveInSchema(InSchema):
 
 class BulkResolveInSchema(InSchema):
     action = fields.Str(required=True, metadata={"enum": list(BULK_ACTIONS)})
-    ids = fields.List(fields.Int(strict=True), required=True)
-    reason = fields.Str(allow_none=True, load_default=None, metadata={
-        "description": "the note (required to discard)"})
+    ids = fields.List(fields.Int(strict=True), required=True,
+                      validate=Length(min=1, max=MAX_BULK))
+    reason = fields.Str(allow_none=True, load_default=None, validate=Length(max=NOTE_MAX),
+                        metadata={"description": "the note (required to discard)"})
+    openapi_extra = required_for("action", ["discard"],
+                                 [a for a in BULK_ACTIONS if a != "discard"], "reason", NOTE_MAX)
 
 
 class BulkResultOutSchema(OutSchema):

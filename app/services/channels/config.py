@@ -13,7 +13,7 @@ from app.services.core import credential_targets
 from app.services.core import secrets
 from app.services.core import validation
 from app.services.core.actor import Actor
-from app.services.core.errors import NotFound, ValidationFailed
+from app.services.core.errors import AlreadyUsed, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
@@ -29,7 +29,7 @@ def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
             raise ValidationFailed.field("code", "use 2-32 lower-case letters, digits, - or _")
         taken = session.scalar(select(Channel.id).where(Channel.code == code))
         if taken and (channel is None or taken != channel.id):
-            raise ValidationFailed.field("code", f"'{code}' is already used by another channel")
+            raise AlreadyUsed.field("code", f"'{code}' is already used by another channel")
         clean["code"] = code
     if "name" in values or channel is None:
         clean["name"] = validation.text(values.get("name"), "name", max_length=128)

@@ -20,7 +20,7 @@ from app.services.channels import config as channels
 from app.services.channels import sync
 from app.services.core import validation
 from app.services.core.actor import Actor
-from app.services.core.errors import Conflict, NotFound, ValidationFailed
+from app.services.core.errors import Conflict, NotFound, NotInState, ValidationFailed
 from app.services.core.transaction import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,10 @@ def _check_pullable(channel: Channel) -> None:
     from connectors.registry import supports
 
     if not supports(channel.kind):
-        raise ValidationFailed.field("kind", f"Waybill has no connector for {channel.kind} "
+        raise NotInState.field("kind", f"Waybill has no connector for {channel.kind} "
                                              "channels yet")
     if not channel.base_url:
-        raise ValidationFailed.field("base_url", f"channel {channel.code} has no base URL")
+        raise NotInState.field("base_url", f"channel {channel.code} has no base URL")
 
 
 def _secrets(channel: Channel) -> list[str]:

@@ -41,6 +41,33 @@ class ValidationFailed(DomainError):
         return cls(join_sentences(sentences, lead), errors=sentences)
 
 
+class AlreadyUsed(ValidationFailed):
+    """A value that must be unique (a code, a SKU) is taken: still a field error (forms
+    show it next to the field), but the request itself was well formed, so the API
+    answers 409 Conflict, not 422."""
+
+    status = 409
+    code = "already_used"
+
+
+class NotInState(ValidationFailed):
+    """The request is well formed, but the record it acts on cannot do this in its
+    present state (a channel of a kind without a connector, or without a base URL): a
+    field error naming what is missing, answered 409 Conflict."""
+
+    status = 409
+    code = "conflict"
+
+
+class UnknownRecord(ValidationFailed):
+    """A body names a record that does not exist (``product_id: 300``, an unknown SKU):
+    a field error, answered 404 by the API like an id in the path that does not exist
+    (the request is well formed; the record is missing)."""
+
+    status = 404
+    code = "not_found"
+
+
 # How a field is called in a sentence (the key itself otherwise, underscores as spaces).
 FIELD_LABELS = {
     "line1": "street", "line2": "second address line", "postcode": "postcode",

@@ -8,7 +8,7 @@ from app.models import Product, SkuAlias, normalize_sku
 from app.models.base import utcnow
 from app.services.core import audit
 from app.services.core.actor import Actor
-from app.services.core.errors import NotFound, ValidationFailed
+from app.services.core.errors import AlreadyUsed, NotFound, UnknownRecord, ValidationFailed
 from app.services.core.transaction import transactional
 
 
@@ -40,13 +40,13 @@ def map_sku(session: Session, alias: str, product_id: int, actor: Actor,
     if not key:
         raise ValidationFailed.field("alias", "is required")
     if session.get(Product, product_id) is None:
-        raise ValidationFailed.field("product_id", f"unknown product {product_id}")
+        raise UnknownRecord.field("product_id", f"unknown product {product_id}")
     existing = session.scalar(select(SkuAlias).where(
         SkuAlias.alias == key,
         SkuAlias.channel_id.is_(None) if channel_id is None else SkuAlias.channel_id == channel_id))
     if existing:
         if existing.product_id != product_id:
-            raise ValidationFailed.field("alias", f"'{key}' already maps to product {existing.product_id}")
+            raise AlreadyUsed.field("alias", f"'{key}' already maps to product {existing.product_id}")
         return existing
     row = SkuAlias(alias=key, product_id=product_id, channel_id=channel_id,
                    created_by=actor.label, created_at=utcnow())

@@ -19,7 +19,7 @@ from app.models import Product, Warehouse, normalize_sku
 from app.services.core import audit
 from app.services.core import validation
 from app.services.core.actor import Actor
-from app.services.core.errors import Conflict, NotFound, ValidationFailed
+from app.services.core.errors import AlreadyUsed, Conflict, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
 
 
@@ -38,7 +38,7 @@ WEIGHT_LIMIT = Decimal("10000000")
 def _unique(session, model, column, value, current, field):
     found = session.scalar(select(model.id).where(getattr(model, column) == value))
     if found is not None and (current is None or found != current.id):
-        raise ValidationFailed.field(field, f"'{value}' is already used")
+        raise AlreadyUsed.field(field, f"'{value}' is already used")
 
 
 def _clean_warehouse(session: Session, values: dict, current) -> dict:

@@ -18,7 +18,7 @@ from app.services.core import audit, domain_events, validation
 from app.services.core.batch_writes import insert_rows
 from app.services.core.sql_lists import in_ids
 from app.services.core.actor import Actor
-from app.services.core.errors import InsufficientStock, NotFound, ValidationFailed
+from app.services.core.errors import InsufficientStock, NotFound, UnknownRecord, ValidationFailed
 from app.services.core.transaction import transactional
 
 
@@ -32,9 +32,9 @@ def get_level(session: Session, warehouse_id: int, product_id: int, *,
         if not create:
             raise NotFound(f"No stock level for product {product_id} in warehouse {warehouse_id}")
         if session.get(Warehouse, warehouse_id) is None:
-            raise ValidationFailed.field("warehouse_id", f"unknown warehouse {warehouse_id}")
+            raise UnknownRecord.field("warehouse_id", f"unknown warehouse {warehouse_id}")
         if session.get(Product, product_id) is None:
-            raise ValidationFailed.field("product_id", f"unknown product {product_id}")
+            raise UnknownRecord.field("product_id", f"unknown product {product_id}")
         level = StockLevel(warehouse_id=warehouse_id, product_id=product_id, on_hand=0,
                            reserved=0, updated_at=utcnow())
         session.add(level)
