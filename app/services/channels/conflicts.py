@@ -37,6 +37,7 @@ from app.services.channels import importing
 from app.services.orders import actions as orders
 from app.services.core import validation
 from app.services.core.actor import Actor
+from app.services.core.paging import CappedPage
 from app.services.core.bulk import BulkResult, apply_each
 from app.services.core.errors import Conflict, DomainError, InvalidTransition, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
@@ -453,26 +454,11 @@ __all__ = [
 
 # --- the queue (read side) ---------------------------------------------------------------
 
-@dataclass
-class QueuePage:
-    rows: list[SyncConflict]
-    total: int  # capped: more than ``cap`` reads as cap + 1
-    page: int
-    page_size: int
-    cap: int
-
-    @property
-    def capped(self) -> bool:
-        return self.total > self.cap
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-min(self.total, self.cap) // self.page_size))
 
 
 def queue(session: Session, *, kind: str | None = None, status: str | None = "open",
           channel_id: int | None = None, sku: str | None = None, page: int = 0,
-          page_size: int = 50, cap: int = 10_000) -> QueuePage:
+          page_size: int = 50, cap: int = 10_000) -> CappedPage:
     """Conflicts newest first, filtered by kind, status, channel and SKU (case-insensitive);
     the count stops after ``cap`` rows."""
     from sqlalchemy.orm import selectinload
@@ -494,4 +480,4 @@ def queue(session: Session, *, kind: str | None = None, status: str | None = "op
         query.options(selectinload(SyncConflict.channel), selectinload(SyncConflict.order))
         .order_by(SyncConflict.created_at.desc(), SyncConflict.id.desc())
         .offset(page * page_size).limit(page_size)).all()
-    return QueuePage(list(rows), total, page, page_size, cap)
+    return CappedPage(list(rows), total, page, page_size, cap)

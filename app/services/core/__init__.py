@@ -7,8 +7,8 @@ and sessions (``logins``), the security audit, how much of an error a reader see
 (``error_text``), and the SQL helpers of batch writes."""
 
 __all__ = [
-    "actor", "audit", "batch_writes", "bulk", "credential_targets", "domain_events", "error_text",
-    "errors", "events", "fx", "idempotency", "jsonable", "logins", "order_rows", "outbox",
-    "outbox_sender", "secrets", "security_audit", "settings", "sql_lists", "transaction", "users",
-    "validation",
+    "actor", "audit", "batch_writes", "bulk", "credential_targets", "domain_events",
+    "error_text", "errors", "events", "fx", "idempotency", "jsonable", "logins", "order_rows",
+    "outbox", "outbox_sender", "paging", "secrets", "security_audit", "settings", "sql_lists",
+    "transaction", "users", "validation",
 ]

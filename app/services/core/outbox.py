@@ -36,6 +36,7 @@ from app.models.base import utcnow
 from app.models.notifications import OUTBOX_OPEN_STATUSES, OutboxMessage
 from app.services.core import audit, events
 from app.services.core.actor import Actor
+from app.services.core.paging import CappedPage
 from app.services.core.bulk import BulkResult, apply_each
 from app.services.core.errors import Conflict, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
@@ -280,21 +281,6 @@ def bulk(session: Session, action: str, ids, actor: Actor, note: str | None = No
 AGES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
 
 
-@dataclass
-class ListPage:
-    rows: list[OutboxMessage]
-    total: int  # capped: more than ``cap`` reads as cap + 1
-    page: int
-    page_size: int
-    cap: int
-
-    @property
-    def capped(self) -> bool:
-        return self.total > self.cap
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-min(self.total, self.cap) // self.page_size))
 
 
 def order_id_for(session: Session, reference: str | None) -> int | None:
@@ -312,7 +298,7 @@ def order_id_for(session: Session, reference: str | None) -> int | None:
 
 def page(session: Session, *, topic: str | None = None, target: str | None = None,
          status: str | None = None, order_id: int | None = None, older_than: str | None = None,
-         page: int = 0, page_size: int = 50, cap: int = 10_000) -> ListPage:
+         page: int = 0, page_size: int = 50, cap: int = 10_000) -> CappedPage:
     """Messages newest first, filtered by topic, target, status, order and age (older than
     1 hour, 1 day, 7 days: what is stuck); the count stops after ``cap`` rows."""
     query = select(OutboxMessage)
@@ -331,7 +317,7 @@ def page(session: Session, *, topic: str | None = None, target: str | None = Non
     page = max(0, int(page))
     rows = session.scalars(query.order_by(OutboxMessage.id.desc())
                            .offset(page * page_size).limit(page_size)).all()
-    return ListPage(list(rows), total, page, page_size, cap)
+    return CappedPage(list(rows), total, page, page_size, cap)
 
 
 def known_topics(session: Session) -> list[str]:
