@@ -10,9 +10,11 @@ A pass:
    of a group is due: a message waits while an earlier one of its group is not sent (a
    dead one holds its group until a person retries or discards it);
 3. sends each claimed message through its topic's handler (worker threads: the time is
-   spent waiting for remotes) and records the outcome at once, each in its own short
-   transaction: sent (with the remote id), back to pending after a backoff with jitter (a
-   Retry-After wins), or dead (after ``max_attempts`` or at once on a permanent failure);
+   spent waiting for remotes) and records the outcome at once: successes by group commit
+   (one transaction records every success finished by then: sent, with the remote id), a
+   failure in a transaction of its own — back to
+   pending after a backoff with jitter (a Retry-After wins), or dead (after
+   ``max_attempts`` or at once on a permanent failure);
 4. records itself as a sync run (job ``send_outbox``) when it did anything.
 
 Who runs is known on PostgreSQL by a session advisory lock per runner, held for the
@@ -34,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.models import OrderEvent, SyncRun
@@ -259,23 +261,24 @@ def _classify(exc: BaseException) -> RetryableError | PermanentError:
 
 
 def send_one(engine, message: Message, runner: str, policy: Policy, summary: PassSummary,
-             rng: random.Random) -> str:
-    """Call the handler and record what happened; returns the new status."""
+             rng: random.Random, recorder: "GroupCommit") -> None:
+    """Call the handler and record what happened: a success through the pass's group
+    commit (the hot path), a failure at once in a transaction of its own."""
     topic = outbox.topic(message.topic)
     if topic is None:  # unregistered since the claim: give it back, no attempt counted
         with _tx(engine) as session:
             row = _mine(session, message, runner)
             if row is not None:
                 row.status, row.claimed_by, row.attempts = "pending", None, row.attempts - 1
-        return "pending"
+        return
     try:
         result = topic.handler(message) or Sent()
     except BaseException as exc:  # noqa: BLE001 — every failure is recorded on the message
         if not isinstance(exc, Exception):
             raise
-        error = _classify(exc)
-        return _record_failure(engine, message, runner, policy, summary, error, rng)
-    return _record_sent(engine, message, runner, summary, result)
+        _record_failure(engine, message, runner, policy, summary, _classify(exc), rng)
+        return
+    recorder.add(message, result)
 
 
 def _mine(session: Session, message: Message, runner: str) -> OutboxMessage | None:
@@ -288,36 +291,60 @@ def _mine(session: Session, message: Message, runner: str) -> OutboxMessage | No
     return row
 
 
-def _record_sent(engine, message: Message, runner: str, summary: PassSummary,
-                 result: Sent) -> str:
-    """One UPDATE (and the order's event): the hot path of every delivery, so plain SQL
-    on a pooled connection rather than a session."""
+def record_sent(engine, done: list[tuple[Message, Sent]], runner: str,
+                summary: PassSummary) -> None:
+    """Record several deliveries as sent in one transaction (and their orders' events).
+
+    Until this commits the messages read ``sending``: if the runner dies first, the next
+    pass recovers them and sends them again with the same id (mails, webhooks), looks
+    the remote object up first (channel objects), or holds them (labels) — the same
+    cases as a crash just after the remote answered, so batching widens no guarantee."""
+    if not done:
+        return
     table = OutboxMessage.__table__
-    remote_id = None if result.remote_id is None else str(result.remote_id)[:255]
+    by_id = {message.id: (message, result) for message, result in done}
     with write_intent(), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Not waiting for this commit's flush to disk: if the database itself crashed
-            # before it, the message would read `sending` and go again with the same id —
-            # at least once still holds, and a delivery costs one fsync less.
+            # before it, the messages would read `sending` and go again with the same id —
+            # at least once still holds, and a batch costs one fsync less.
             connection.execute(_ASYNC_COMMIT)
-        done = connection.execute(
-            update(table).where(table.c.id == message.id, table.c.status == "sending",
-                                table.c.claimed_by == runner)
-            .values(status="sent", sent_at=utcnow(), claimed_by=None, remote_id=remote_id,
-                    last_error=result.note)).rowcount
-        if not done:
+        mine = set(connection.execute(
+            select(table.c.id).where(table.c.id.in_(by_id), table.c.status == "sending",
+                                     table.c.claimed_by == runner)
+            .with_for_update()).scalars())
+        for lost in sorted(set(by_id) - mine):
             log.warning("outbox #%s is no longer claimed by %s: its send is not recorded",
-                        message.id, runner)
-            return "lost"
-        if message.order_id is not None:
-            connection.execute(insert(OrderEvent.__table__).values(**events.outbox_event_row(
-                message.order_id, ACTOR, "outbox_sent",
-                f"{message.topic} sent to {message.target}"
-                + (f" (remote id {remote_id})" if remote_id else ""),
-                {"outbox_id": message.id, "topic": message.topic, "remote_id": remote_id,
-                 "attempts": message.attempts})))
-    summary.count("sent")
-    return "sent"
+                        lost, runner)
+        if not mine:
+            return
+        now = utcnow()
+        connection.execute(
+            update(table).where(table.c.id == bindparam("message_id_"))
+            .values(status="sent", sent_at=now, claimed_by=None,
+                    remote_id=bindparam("remote_id_"), last_error=bindparam("note_")),
+            [{"message_id_": i, "remote_id_": _remote_id(by_id[i][1]),
+              "note_": by_id[i][1].note} for i in sorted(mine)])
+        event_rows = [_sent_event_row(*by_id[i]) for i in sorted(mine)
+                      if by_id[i][0].order_id is not None]
+        if event_rows:
+            connection.execute(insert(OrderEvent.__table__), event_rows)
+    for _ in mine:
+        summary.count("sent")
+
+
+def _remote_id(result: Sent) -> str | None:
+    return None if result.remote_id is None else str(result.remote_id)[:255]
+
+
+def _sent_event_row(message: Message, result: Sent) -> dict:
+    remote_id = _remote_id(result)
+    return events.outbox_event_row(
+        message.order_id, ACTOR, "outbox_sent",
+        f"{message.topic} sent to {message.target}"
+        + (f" (remote id {remote_id})" if remote_id else ""),
+        {"outbox_id": message.id, "topic": message.topic, "remote_id": remote_id,
+         "attempts": message.attempts})
 
 
 def _record_failure(engine, message: Message, runner: str, policy: Policy,
@@ -376,6 +403,54 @@ def _to_uncertain(session: Session, row: OutboxMessage, why: str, summary: PassS
 
 # --- 4. the pass -----------------------------------------------------------------------------
 
+def _send_batch(engine, pool: ThreadPoolExecutor, claimed: list[Message],
+                summary: PassSummary, policy: Policy, rng: random.Random) -> None:
+    recorder = GroupCommit(engine, summary)
+    futures = [pool.submit(contextvars.copy_context().run, send_one, engine, message,
+                           summary.runner, policy, summary, rng, recorder)
+               for message in claimed]
+    for future in futures:
+        try:
+            future.result()
+        except Exception:  # noqa: BLE001 — its message stays `sending`:
+            # the next pass recovers it (sent again with the same id)
+            log.exception("outbox: recording a send failed")
+
+
+class GroupCommit:
+    """Successes recorded by the worker thread that got them, at once — but while one
+    thread commits, the successes of the others queue up and go in its next commit.
+    Quiet: each delivery is recorded on its own the moment it is answered (the window in
+    which a crash repeats it stays one commit wide); busy: one commit serves many."""
+
+    def __init__(self, engine, summary: PassSummary):
+        self.engine, self.summary = engine, summary
+        self._lock = threading.Lock()
+        self._queued: list[tuple[Message, Sent]] = []
+        self._committing = False
+
+    def add(self, message: Message, result: Sent) -> None:
+        with self._lock:
+            self._queued.append((message, result))
+            if self._committing:
+                return  # the committing thread takes it in its next round
+            self._committing = True
+        while True:
+            with self._lock:
+                batch, self._queued = self._queued, []
+                if not batch:
+                    self._committing = False
+                    return
+            _record_sent_safely(self.engine, batch, self.summary)
+
+
+def _record_sent_safely(engine, done, summary: PassSummary) -> None:
+    try:
+        record_sent(engine, done, summary.runner, summary)
+    except Exception:  # noqa: BLE001 — left `sending`: recovered by the next pass
+        log.exception("outbox: recording %d sends failed", len(done))
+
+
 def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None = None,
               rng: random.Random | None = None) -> PassSummary:
     """Deliver what is due now, once. Safe to run in several processes on PostgreSQL;
@@ -398,15 +473,7 @@ def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None =
                     break
                 batches += 1
                 summary.claimed += len(claimed)
-                futures = [pool.submit(contextvars.copy_context().run, send_one, engine,
-                                       message, summary.runner, policy, summary, rng)
-                           for message in claimed]
-                for future in futures:
-                    try:
-                        future.result()
-                    except Exception:  # noqa: BLE001 — its message stays `sending`:
-                        # the next pass recovers it (sent again with the same id)
-                        log.exception("outbox: recording a send failed")
+                _send_batch(engine, pool, claimed, summary, policy, rng)
                 if time.monotonic() - clock > policy.max_seconds:
                     break
     if summary.claimed or summary.recovered:
