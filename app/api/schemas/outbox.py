@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from marshmallow import fields
+from marshmallow.validate import Length
 
-from app.services.core.outbox import BULK_ACTIONS
+from app.services.core.outbox import BULK_ACTIONS, MAX_BULK
 from .common import InSchema, OutSchema
 
 
@@ -14,7 +15,8 @@ class OutboxActionInSchema(InSchema):
 
 class OutboxBulkInSchema(InSchema):
     action = fields.Str(required=True, metadata={"enum": list(BULK_ACTIONS)})
-    ids = fields.List(fields.Int(strict=True), required=True)
+    ids = fields.List(fields.Int(strict=True), required=True,
+                      validate=Length(min=1, max=MAX_BULK))
     note = fields.Str(allow_none=True, load_default=None)
 
 

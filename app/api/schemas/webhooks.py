@@ -5,12 +5,21 @@ from __future__ import annotations
 from marshmallow import fields
 from marshmallow.validate import Length, Range
 
+from app.services.core.domain_events import PUBLIC_EVENTS
 from .common import InSchema, OutSchema
+
+# What the spec can say of the URL rule (notify/webhooks.py): https, a host, no user or
+# password. That the host resolves, and only to public addresses, is checked when saved
+# (422 on `url`) — no schema can say it.
+HTTPS_URL = "^\\s*https://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?\\s*$"
 
 
 class WebhookSubscriptionInSchema(InSchema):
-    url = fields.Str(required=True, validate=Length(min=1, max=2048))
-    events = fields.List(fields.Str(validate=Length(max=64)), required=True,
+    url = fields.Str(required=True, validate=Length(min=1, max=2048), metadata={
+        "pattern": HTTPS_URL,
+        "description": "an https:// URL whose host resolves to public addresses only "
+                       "(http://127.0.0.1 when OMS_WEBHOOKS_ALLOW_LOCAL_HTTP is set)"})
+    events = fields.List(fields.Str(metadata={"enum": list(PUBLIC_EVENTS)}), required=True,
                          validate=Length(min=1, max=20))
 
 

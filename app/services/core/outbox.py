@@ -259,6 +259,7 @@ def discard(session: Session, pk, actor: Actor, note: str | None = None) -> Outb
 
 
 BULK_ACTIONS = {"retry": retry, "discard": discard}
+MAX_BULK = 500  # messages one bulk action takes (each its own transaction)
 
 
 def bulk(session: Session, action: str, ids, actor: Actor, note: str | None = None) -> BulkResult:
@@ -269,8 +270,8 @@ def bulk(session: Session, action: str, ids, actor: Actor, note: str | None = No
         keys = sorted({int(i) for i in ids})
     except (TypeError, ValueError):
         raise ValidationFailed.field("ids", "must be message ids") from None
-    if not keys:
-        raise ValidationFailed.field("ids", "choose at least one message")
+    if not keys or len(keys) > MAX_BULK:
+        raise ValidationFailed.field("ids", f"choose 1 to {MAX_BULK} messages")
     fn = BULK_ACTIONS[action]
     return apply_each(session, BulkResult(action), keys,
                       lambda pk: fn(session, pk, actor, note))
@@ -279,8 +280,6 @@ def bulk(session: Session, action: str, ids, actor: Actor, note: str | None = No
 # --- reading ---------------------------------------------------------------------------------
 
 AGES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
-
-
 
 
 def order_id_for(session: Session, reference: str | None) -> int | None:

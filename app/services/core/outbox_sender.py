@@ -3,7 +3,8 @@
 A pass:
 1. recovers the messages an earlier runner left in ``sending`` (it died mid-send): sent
    again with the same message id, or ``uncertain`` for a topic that must not repeat;
-2. claims due messages in batches and marks them ``sending`` — committed *before* any
+2. claims due messages in batches (what is due at each claim, not tried yet in this
+   pass) and marks them ``sending`` — committed *before* any
    call, so a crash never leaves a send unrecorded. Claims take ``FOR UPDATE SKIP
    LOCKED`` on PostgreSQL, so several runners share the work and never claim one message
    twice; on SQLite the caller holds the job lease (one runner at a time). Only the head
@@ -210,8 +211,10 @@ def _recover_one(session: Session, row: OutboxMessage, policy: Policy,
 
 # --- 2. claiming ---------------------------------------------------------------------------------
 
-def _due_heads(due: datetime, topics: tuple[str, ...], limit: int):
-    """Ids of pending messages due by ``due`` whose group has no earlier open message."""
+def _due_heads(due: datetime, topics: tuple[str, ...], limit: int,
+               not_tried_since: datetime | None = None):
+    """Ids of pending messages due by ``due`` whose group has no earlier open message
+    (and, with ``not_tried_since``, not claimed since then)."""
     earlier = OutboxMessage.__table__.alias("earlier")
     me = OutboxMessage.__table__
     blocked = (select(earlier.c.id)
@@ -219,19 +222,22 @@ def _due_heads(due: datetime, topics: tuple[str, ...], limit: int):
                       earlier.c.status.in_(OUTBOX_OPEN_STATUSES)).exists())
     return (select(me.c.id)
             .where(me.c.status == "pending", me.c.next_attempt_at <= due,
-                   me.c.topic.in_(topics), (me.c.group_key.is_(None)) | ~blocked)
+                   me.c.topic.in_(topics), (me.c.group_key.is_(None)) | ~blocked,
+                   *([(me.c.claimed_at.is_(None)) | (me.c.claimed_at < not_tried_since)]
+                     if not_tried_since is not None else []))
             .order_by(me.c.id).limit(limit)
             .with_for_update(skip_locked=True))
 
 
-def claim(engine, runner: str, due: datetime, limit: int) -> list[Message]:
+def claim(engine, runner: str, due: datetime, limit: int,
+          not_tried_since: datetime | None = None) -> list[Message]:
     """Mark up to ``limit`` due messages ``sending`` for this runner and commit."""
     topics = outbox.registered_topics()
     if not topics:
         return []
     table = OutboxMessage.__table__
     with _tx(engine) as session:
-        ids = session.execute(_due_heads(due, topics, limit)).scalars().all()
+        ids = session.execute(_due_heads(due, topics, limit, not_tried_since)).scalars().all()
         if not ids:
             return []
         rows = session.execute(
@@ -461,14 +467,16 @@ def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None =
     started, clock = utcnow(), time.monotonic()
     with _runner_alive(engine, summary.runner):
         recover_abandoned(engine, policy, summary)
-        # Only what was due when the pass began: a message retried during the pass waits
-        # for the next one, so a pass always ends.
-        due = utcnow()
+        # What is due at each claim, so a message committed during a busy pass goes in
+        # this pass rather than waiting for the next interval; but not a message this
+        # pass already tried (a retry waits for the next pass), and no claim after
+        # ``max_seconds``: a pass always ends.
         batches = 0
         with ThreadPoolExecutor(max_workers=max(1, policy.workers),
                                 thread_name_prefix="outbox") as pool:
             while max_batches is None or batches < max_batches:
-                claimed = claim(engine, summary.runner, due, policy.batch_size)
+                claimed = claim(engine, summary.runner, utcnow(), policy.batch_size,
+                                not_tried_since=started)
                 if not claimed:
                     break
                 batches += 1
