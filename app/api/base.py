@@ -53,6 +53,9 @@ MAX_FILTERS = 10
 MAX_IN_VALUES = 50
 LIST_ARGUMENTS = frozenset({"filters", "order_column", "order_direction", "page", "page_size",
                             "columns", "keys", "select_columns"})
+# ``?q=`` arguments FAB reads, by endpoint: it ignores any other (a typo would go unnoticed)
+KNOWN_ARGUMENTS = {"get_list": (LIST_ARGUMENTS, "a list"),
+                   "info": (frozenset({"keys", "add_columns", "edit_columns"}), "_info")}
 
 
 # --- request helpers ----------------------------------------------------------------------
@@ -322,10 +325,13 @@ class WaybillModelApi(ApiMixin, ModelRestApi):
 
     def _check_list_args(self, args: dict) -> None:
         errors = Errors()
-        if request.endpoint and request.endpoint.endswith(".get_list"):
+        endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
+        if endpoint in KNOWN_ARGUMENTS:
             # FAB would ignore an argument it does not know (a typo in "filters" lists all)
-            for key in sorted(set(args) - LIST_ARGUMENTS, key=str):
-                errors.add(f"q.{key}", "is not an argument of a list")
+            known, what = KNOWN_ARGUMENTS[endpoint]
+            for key in sorted(set(args) - known, key=str):
+                errors.add(f"q.{str(key)[:40]}", f"is not an argument of {what}")
+        if endpoint == "get_list":
             columns = args.get("columns")
             for column in columns if isinstance(columns, list) else []:
                 if column not in self.list_columns:

@@ -51,7 +51,7 @@ class SyncConflictApi(ReadOnlyApi):
         if resolution == "close":
             conflicts.close(db.session, pk, "resolved", note, actor)
         elif resolution == "discard":
-            conflicts.discard(db.session, pk, note, actor)
+            conflicts.discard(db.session, pk, note, actor, field_name="note")
         elif resolution == "take_remote":
             conflicts.take_remote(db.session, pk, actor, note)
         elif resolution == "keep_local":

@@ -97,7 +97,11 @@ class ChannelInSchema(InSchema):
     stock_buffer = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
     enabled = fields.Bool()
     credentials = fields.Dict(keys=fields.Str(), allow_none=True, load_only=True, metadata={
-        "description": "write-only: replaces the stored credentials; never returned"})
+        "description": "write-only: replaces the stored credentials; never returned. Each "
+                       "value a text or a list of texts (Amazon's marketplace_ids)",
+        "additionalProperties": {"anyOf": [
+            {"type": "string", "pattern": "^[^\\x00]*$"},
+            {"type": "array", "items": {"type": "string", "pattern": "^[^\\x00]*$"}}]}})
     webhook_secret = fields.Str(allow_none=True, load_only=True, validate=Length(max=255),
                                 metadata={"description": "write-only: replaces the stored "
                                                          "webhook secret; never returned"})

@@ -24,6 +24,13 @@ class ResolveInSchema(InSchema):
         "description": "map_sku: that product by its SKU (instead of product_id)"})
     all_channels = fields.Bool(load_default=False, metadata={
         "description": "map_sku: the alias holds for every channel, not only this one"})
+    # A note is required to discard; without a resolution it is "close".
+    openapi_extra = {"oneOf": [
+        {**required_for("resolution", ["discard"], [], "note", NOTE_MAX)["oneOf"][0],
+         "required": ["resolution", "note"]},
+        {"anyOf": [{"required": ["resolution"], "properties": {"resolution": {
+                        "enum": [r for r in RESOLUTIONS if r != "discard"]}}},
+                   {"not": {"required": ["resolution"]}}]}]}
 
 
 class BulkResolveInSchema(InSchema):

@@ -94,8 +94,7 @@ def save_channel(session: Session, values: dict, actor: Actor, channel_id: int |
             setattr(channel, key, value)
     secret_changes = {}
     if credentials is not None:
-        if not isinstance(credentials, dict):
-            raise ValidationFailed.field("credentials", "must be an object of key/value pairs")
+        _check_credentials(credentials)
         channel.credentials_encrypted = secrets.encrypt(credentials)
         secret_changes["credentials"] = {"old": audit.SECRET_MASK, "new": audit.SECRET_MASK}
     if webhook_secret is not None:
@@ -107,6 +106,17 @@ def save_channel(session: Session, values: dict, actor: Actor, channel_id: int |
     audit.record(session, actor, "channel", channel.id, "update" if before else "create",
                  {**audit.diff(before, after), **secret_changes})
     return channel
+
+
+def _check_credentials(credentials) -> None:
+    """An object whose values are texts or lists of texts (what every connector reads)."""
+    if not isinstance(credentials, dict):
+        raise ValidationFailed.field("credentials", "must be an object of key/value pairs")
+    for key, value in credentials.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str) for item in items):
+            raise ValidationFailed.field(f"credentials.{str(key)[:40]}",
+                                         "must be a text or a list of texts")
 
 
 def credentials_of(channel: Channel) -> dict:

@@ -131,10 +131,12 @@ def close(session: Session, conflict_id: int, outcome: str, note: str | None,
 
 
 @transactional
-def discard(session: Session, conflict_id: int, reason: str, actor: Actor) -> SyncConflict:
-    """Nothing needs doing about this conflict; ``reason`` says why (required). A
-    local-edit field stays in ``local_edits``, a held order stays held."""
-    reason = _note(reason, required=True, field_name="reason")
+def discard(session: Session, conflict_id: int, reason: str, actor: Actor, *,
+            field_name: str = "reason") -> SyncConflict:
+    """Nothing needs doing about this conflict; ``reason`` says why (required; an error
+    names it ``field_name``, the caller's word for it). A local-edit field stays in
+    ``local_edits``, a held order stays held."""
+    reason = _note(reason, required=True, field_name=field_name)
     conflict = _load_open(session, conflict_id, "discard")
     return _record(session, conflict, "discarded", "discarded", reason, actor)
 
