@@ -3,11 +3,12 @@ schemas), registered with app/services/notify/webhooks.py at app start — the w
 hands its representation down, so the services never import it."""
 from __future__ import annotations
 
-from app.models import Order, Shipment, StockLevel
+from app.models import Order, Return, Shipment, StockLevel
 from app.services.notify import webhooks
 from .schemas.fulfillment import ShipmentDetailSchema
 from .schemas.inventory import StockLevelOutSchema
 from .schemas.orders import OrderDetailSchema
+from .schemas.returns import ReturnDetailSchema
 
 
 def register() -> None:
@@ -17,3 +18,5 @@ def register() -> None:
         session.get(Shipment, payload["shipment_id"])))
     webhooks.represent("stock", lambda session, payload: StockLevelOutSchema().dump(
         session.get(StockLevel, payload["stock_level_id"])))
+    webhooks.represent("return", lambda session, payload: ReturnDetailSchema().dump(
+        session.get(Return, payload["return_id"])))

@@ -274,3 +274,53 @@ def test_fast_path_writes_what_the_per_order_path_writes(session, make, statemen
     assert orders["N-SPLIT"]["status"] == "partially_allocated"
 
 
+
+
+def published_by_order(session, make, *, fast: bool) -> dict:
+    """The public domain events an import publishes, per order (by external id), in order,
+    without their actor: what webhook subscribers and notifications see."""
+    from collections import defaultdict
+
+    from app.services.core import domain_events
+
+    seen = []
+    recorders = []
+    for name in domain_events.PUBLIC_EVENTS:
+        def record(session, payload, name=name):
+            seen.append((name, payload.get("order_id"),
+                         tuple(sorted((k, str(v)) for k, v in payload.items()
+                                      if k not in ("actor", "order_id", "stock_level_id",
+                                                   "product_id")))))
+        domain_events.subscribe(name, record)
+        recorders.append((name, record))
+    try:
+        bulk_import.ENABLED = fast
+        with clock_at(NOW):
+            shop = setup(make)
+            orders, invalid = page_orders(False)
+            sync.import_page(session, shop, OrderPage(orders=orders, next_page=None,
+                                                      invalid=invalid),
+                             Actor.channel(shop.code), sync.PullStats())
+            external = dict(session.execute(select(Order.id, Order.external_id)).all())
+        by_order = defaultdict(list)
+        for name, order_id, facts in seen:
+            if name != "stock.changed":  # per stock level: compared by the snapshot above
+                by_order[external.get(order_id)].append((name, facts))
+        return dict(by_order)
+    finally:
+        for name, record in recorders:
+            domain_events.unsubscribe(name, record)
+        bulk_import.ENABLED = True
+        db.session.remove()
+        _truncate_domain_tables()
+
+
+def test_both_paths_publish_the_same_domain_events_order_created_first(session, make):
+    slow = published_by_order(session, make, fast=False)
+    fast = published_by_order(session, make, fast=True)
+    assert fast == slow
+    new = [key for key in fast if key and key.startswith("N-")]
+    assert len(new) == 11  # the page's new orders (the others existed before it)
+    assert all(fast[key][0][0] == "order.created" for key in new)
+    assert any(name == "order.cancelled" for name, _ in fast["N-CANCEL"])
+    assert ("order.status_changed", (("from", "new"), ("to", "allocated"))) in fast["N-PAID"]

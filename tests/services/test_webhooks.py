@@ -322,3 +322,22 @@ def test_deleting_a_subscription_discards_its_queue(session, receiver, order):
     webhooks.delete(session, pk, ADMIN)
     assert send().claimed == 0
     assert session.scalar(select(OutboxMessage.status)) == "discarded"
+
+
+def test_a_return_sends_return_changed_with_the_return_as_the_api_shows_it(
+        session, receiver, order):
+    from app.services.fulfilment import shipments
+    from app.services.returns import actions as returns
+
+    subscribe(session, receiver.url, ["return.changed"])
+    shipments.start_picking(session, order.id, ADMIN)
+    shipments.mark_packed(session, order.id, ADMIN)
+    shipments.ship(session, order.id, ADMIN, carrier="UPS", tracking_number="1Z999")
+    line = order.lines[0]
+    ret = returns.create_return(session, order.id, {line.id: 1}, "damaged", ADMIN)
+    returns.receive_return(session, ret.id, ADMIN)
+    assert send().sent == 2
+    opened, received = (request["body"] for request in receiver.requests)
+    assert [opened["type"], received["type"]] == ["return.changed", "return.changed"]
+    assert opened["data"]["rma_number"] == received["data"]["rma_number"] == ret.rma_number
+    assert (opened["data"]["status"], received["data"]["status"]) == ("authorized", "received")

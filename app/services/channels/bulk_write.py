@@ -18,6 +18,8 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.services.channels.bulk_prepare import PageContext, Prepared, before_pipeline
+from app.services.channels.importing import created_payload
+from app.services.core import domain_events
 from connectors.base import NormalizedOrder
 
 log = logging.getLogger(__name__)
@@ -135,8 +137,32 @@ def _write(session: Session, context: PageContext, batch: list[Prepared]) -> lis
     for table, rows in ((_HOLDS, holds), (_CONFLICTS, conflicts), (_EVENTS, events)):
         if rows:
             session.execute(table.insert(), rows)
+    _publish(session, context, batch)
     run_pipeline(session, context, batch)
     return order_ids
+
+
+# The domain event each prepared timeline event stands for: what the one-by-one path
+# publishes through orders.actions (same payloads), so subscribers see both paths alike.
+DOMAIN_EVENT_OF = {"status_changed": ("order.status_changed", ("from", "to")),
+                   "hold_placed": ("order.hold_placed", ("reason",)),
+                   "cancelled": ("order.cancelled", ("reason",))}
+
+
+def _publish(session: Session, context: PageContext, batch: list[Prepared]) -> None:
+    """``order.created`` for each new order, then what happened to it before the
+    pipeline, in order."""
+    actor = context.actor
+    for prepared in batch:
+        order_id = prepared.row["id"]
+        domain_events.publish(session, "order.created",
+                              created_payload(order_id, context.channel, actor))
+        for type_, _message, data in prepared.events:
+            name, keys = DOMAIN_EVENT_OF.get(type_, (None, ()))
+            if name is not None:
+                data = data() if callable(data) else data
+                domain_events.publish(session, name, {
+                    "order_id": order_id, **{k: data.get(k) for k in keys}, "actor": actor})
 
 
 def run_pipeline(session: Session, context: PageContext, batch: list[Prepared]) -> None:

@@ -28,7 +28,7 @@ from app.models import Channel, Order, OrderEvent, OrderLine, Refund, SyncConfli
 from app.models.base import utcnow
 from app.services.inventory import catalog
 from app.services.orders import customers
-from app.services.core import events
+from app.services.core import domain_events, events
 from app.services.core import fx
 from app.services.orders import edits as order_edits
 from app.services.orders import actions as orders
@@ -104,6 +104,11 @@ def _channel_values(normalized: NormalizedOrder) -> dict:
     }
 
 
+def created_payload(order_id: int, channel: Channel, actor: Actor) -> dict:
+    """``order.created``: an order came in from a channel (both import paths)."""
+    return {"order_id": order_id, "channel": channel.code, "actor": actor}
+
+
 @transactional
 def import_order(session: Session, channel: Channel, normalized: NormalizedOrder,
                  actor: Actor) -> ImportResult:
@@ -164,6 +169,7 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
     session.add(order)
     session.flush()
     events.imported(session, order, actor, channel.code)
+    domain_events.publish(session, "order.created", created_payload(order.id, channel, actor))
     cancelled_before = [{"line_id": line.id, "sku": line.sku, "quantity": line.quantity_cancelled}
                         for line in order.lines if line.quantity_cancelled]
     if cancelled_before:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Allocation, OrderLine, Refund, Return, ReturnLine
 from app.models.base import utcnow
-from app.services.core import events
+from app.services.core import domain_events, events
 from app.services.inventory import stock as inventory
 from app.services.orders import actions as orders
 from app.services.core import validation
@@ -46,6 +46,7 @@ def create_return(session: Session, order_id: int, quantities: dict, reason: str
     session.add(ret)
     session.flush()
     events.return_created(session, order, actor, ret)
+    _changed(session, ret, None, actor)
     return ret
 
 
@@ -67,8 +68,10 @@ def receive_return(session: Session, return_id: int, actor: Actor) -> Return:
             if warehouse_id is not None:
                 inventory.restock(session, warehouse_id, line.product_id, rl.quantity, actor,
                                   reference=ret.rma_number, order_id=ret.order_id)
+    old = ret.status
     ret.status, ret.received_at = "received", utcnow()
     events.return_received(session, ret.order, actor, ret)
+    _changed(session, ret, old, actor)
     return ret
 
 
@@ -92,5 +95,14 @@ def refund(session: Session, order_id: int, amount, reason: str | None, actor: A
         ret = session.get(Return, row.return_id)
         if ret is not None and ret.status == "received":
             ret.status = "refunded"
+            _changed(session, ret, "received", actor)
     events.refunded(session, order, actor, row)
     return row
+
+
+def _changed(session: Session, ret: Return, old: str | None, actor: Actor) -> None:
+    """``return.changed`` (outbound webhooks, notifications): a return was opened
+    (``from`` None) or moved on."""
+    domain_events.publish(session, "return.changed", {
+        "return_id": ret.id, "order_id": ret.order_id, "from": old, "to": ret.status,
+        "actor": actor})
