@@ -192,3 +192,21 @@ def test_each_package_says_what_it_offers(package):
     for name in module.__all__:
         assert (SERVICES / package / f"{name}.py").exists() or \
             (SERVICES / package / name / "__init__.py").exists(), f"{package}.{name} is listed but missing"
+
+
+# The outside world is spoken to from connectors/ (DESIGN.md "Connectors"); a service calls
+# a connector and maps its typed errors. The one exception: the outbox sender classifies
+# what a handler let escape (a requests timeout after the request left is "outcome unknown").
+CLIENT_LIBRARIES = ("requests", "urllib3", "httpx", "aiohttp", "smtplib", "easypost")
+MAY_CLASSIFY_CLIENT_ERRORS = {"app/services/core/outbox_sender.py": {"requests"}}
+
+
+def test_services_speak_to_the_outside_world_only_through_connectors():
+    problems = []
+    for path in service_files():
+        allowed = MAY_CLASSIFY_CLIENT_ERRORS.get(str(path.relative_to(ROOT)), set())
+        for line, target in imports_of(path):
+            library = target.split(".")[0]
+            if library in CLIENT_LIBRARIES and library not in allowed:
+                problems.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    assert problems == []

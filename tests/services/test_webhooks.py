@@ -26,6 +26,7 @@ from app.services.core.actor import Actor
 from app.services.core.errors import ValidationFailed
 from app.services.orders import actions as orders
 from app.services.notify import webhooks
+from connectors import outbound
 
 ADMIN = Actor(label="user:admin")
 EVENTS = ["order.hold_placed", "order.hold_released", "order.cancelled"]
@@ -254,9 +255,9 @@ def test_the_send_connects_to_the_checked_address_not_a_new_dns_answer(receiver)
     """What check_url approved is where the bytes go: a host name that no DNS answers
     (.invalid) still reaches the pinned address, with its own Host header."""
     port = receiver.url.split(":")[2].split("/")[0]
-    response, excerpt = webhooks.pinned_post(f"http://pinned.invalid:{port}/hook", "127.0.0.1",
-                                             data=b"{}", timeout=(1, 2))
-    assert (response.status_code, excerpt) == (200, "ok")
+    answer = outbound.post_pinned(f"http://pinned.invalid:{port}/hook", "127.0.0.1",
+                                  body=b"{}", headers={}, timeout=(1, 2))
+    assert (answer.status_code, answer.excerpt) == (200, "ok")
     assert receiver.requests[0]["headers"]["Host"] == f"pinned.invalid:{port}"
 
 

@@ -4,10 +4,10 @@ logged. Alerts are delivered through the outbox (topic ``notify.alert``): an ale
 when it opens and, while it stays open, again only after the channel's quiet period."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from urllib.parse import urlparse
 
-import requests
 from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from app.services.core.actor import Actor
 from app.services.core.errors import NotFound, ValidationFailed
 from app.services.core.outbox import Message, OutcomeUnknown, RetryableError, Sent
 from app.services.core.transaction import transactional
+from connectors import outbound
 
 TOPIC = "notify.alert"
 HTTP_TIMEOUT = (5, 15)
@@ -105,14 +106,15 @@ def deliver(message: Message) -> Sent:
             return Sent(note="the alert or its channel is gone: nothing to tell")
         url, text = secrets.decrypt(channel.url_encrypted), text_of(alert)
     try:
-        response = requests.post(url, json={"text": text}, timeout=HTTP_TIMEOUT,
-                                 headers={"X-Waybill-Event-Id": message.message_id})
-    except requests.ReadTimeout as exc:
-        raise OutcomeUnknown("the webhook did not answer in time") from exc
-    except requests.RequestException as exc:
-        # Never the URL in an error: it is the secret.
-        raise RetryableError(f"could not reach the webhook ({type(exc).__name__})") from None
-    idempotency.raise_for_response(response.status_code, response.headers, response.text[:200])
+        response = outbound.post(url, body=json.dumps({"text": text}).encode(),
+                                 headers={"Content-Type": "application/json",
+                                          "X-Waybill-Event-Id": message.message_id},
+                                 timeout=HTTP_TIMEOUT)
+    except outbound.NoAnswer as exc:
+        raise OutcomeUnknown(f"the webhook: {exc}") from None
+    except outbound.Unreachable as exc:  # its text never has the URL: that is the secret
+        raise RetryableError(f"the webhook: {exc}") from None
+    idempotency.raise_for_response(response.status_code, response.headers, response.excerpt[:200])
     return Sent()
 
 

@@ -20,7 +20,7 @@ first. A ``410 Gone`` disables the subscription: nothing more is queued for it.
 Security: the URL is checked when saved and before every send — https only (http only to
 127.0.0.1 with ``OMS_WEBHOOKS_ALLOW_LOCAL_HTTP``), and every address the host resolves to
 must be public (no private, loopback, link-local, reserved or multicast address: no SSRF
-into the seller's network) and the send connects to the address checked (``PinnedAdapter``:
+into the seller's network) and the send connects to the address checked (``connectors.outbound``:
 no DNS rebinding between the check and the request); redirects are not followed; at most 1 KB of a response is
 read; the secret is encrypted at rest (core.secrets), shown once and never logged.
 """
@@ -38,8 +38,6 @@ from datetime import timedelta
 from typing import Callable
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
 from flask import current_app, has_app_context
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, scoped_session
@@ -53,6 +51,7 @@ from app.services.core.outbox import (
     Message, OutcomeUnknown, PermanentError, RetryableError, Sent,
 )
 from app.services.core.transaction import transactional, write_intent
+from connectors import outbound
 
 TOPIC = "webhook.deliver"
 EVENT_TYPES = domain_events.PUBLIC_EVENTS
@@ -116,36 +115,6 @@ def checked_destination(url: str | None) -> tuple[str, str]:
                 "url", f"{host} resolves to {address}, a private, loopback, link-local or "
                        "reserved address: webhooks go to public addresses only")
     return url, str(addresses[0])
-
-
-class PinnedAdapter(HTTPAdapter):
-    """Connect to one checked address whatever the URL's host resolves to now; the Host
-    header, TLS SNI and certificate check still use the URL's host name."""
-
-    def __init__(self, address: str):
-        super().__init__(max_retries=0)
-        self.address = address
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert)
-        hostname = host_params["host"]
-        host_params = {**host_params, "host": self.address}
-        if host_params["scheme"] == "https":
-            pool_kwargs = {**pool_kwargs, "server_hostname": hostname,
-                           "assert_hostname": hostname}
-        return host_params, pool_kwargs
-
-
-def pinned_post(url: str, address: str, **kwargs) -> tuple[requests.Response, str]:
-    """POST to ``address`` (no redirects followed); the answer and its first 1 KB."""
-    with requests.Session() as http:
-        http.trust_env = False  # no proxy from the environment: we connect where we checked
-        http.mount(f"{urlsplit(url).scheme}://", PinnedAdapter(address))
-        # The pool connects to the address; the Host header names the URL's host.
-        headers = {"Host": urlsplit(url).netloc, **(kwargs.pop("headers", None) or {})}
-        response = http.post(url, allow_redirects=False, stream=True, headers=headers, **kwargs)
-        return response, _read_excerpt(response)
 
 
 def _check_events(events) -> list[str]:
@@ -387,16 +356,6 @@ def _signing_keys(subscription: WebhookSubscription) -> list[str]:
     return keys
 
 
-def _read_excerpt(response: requests.Response) -> str:
-    try:
-        raw = response.raw.read(EXCERPT_BYTES, decode_content=True) or b""
-    except Exception:  # noqa: BLE001 — a broken body is still an answer
-        raw = b""
-    finally:
-        response.close()
-    return raw.decode("utf-8", "replace")
-
-
 def deliver(message: Message) -> Sent:
     """The ``webhook.deliver`` handler: sign, POST (no redirects), log the attempt."""
     from app.extensions import db
@@ -425,13 +384,13 @@ def deliver(message: Message) -> Sent:
                    "X-Waybill-Event": event["type"], "X-Waybill-Timestamp": timestamp,
                    "X-Waybill-Signature": signature_header(raw, timestamp, keys)}
         try:
-            response, excerpt = pinned_post(url, address, data=raw, headers=headers,
+            response = outbound.post_pinned(url, address, body=raw, headers=headers,
                                             timeout=(5, _timeout()))
-        except requests.ReadTimeout:
-            raise OutcomeUnknown(f"no answer within {_timeout():g} s") from None
-        except requests.RequestException as exc:
-            raise RetryableError(f"could not reach the receiver ({type(exc).__name__})") from None
-        log["status_code"], log["excerpt"] = response.status_code, excerpt
+        except outbound.NoAnswer as exc:
+            raise OutcomeUnknown(str(exc)) from None
+        except outbound.Unreachable as exc:
+            raise RetryableError(f"the receiver: {exc}") from None
+        log["status_code"], log["excerpt"] = response.status_code, response.excerpt
         if time.monotonic() - started > _timeout():
             raise OutcomeUnknown(f"answered after more than {_timeout():g} s")
         if response.status_code == 410:
