@@ -110,13 +110,34 @@ def app(tmp_path_factory):
 DOMAIN_TABLES_SKIP_PREFIX = "ab_"
 
 
+_PG_CLEANUP: dict = {}
+
+
+def _empty_postgres_tables(tables) -> None:
+    """TRUNCATE only the tables a test wrote to (one query finds them), then restart every
+    id sequence: the same end state as truncating all of them, in a few milliseconds
+    instead of most of a second (a TRUNCATE replaces each table's files)."""
+    names = tuple(t.name for t in tables)
+    if _PG_CLEANUP.get("names") != names:
+        with db.engine.connect() as conn:
+            sequences = [row[0] for row in conn.execute(text(" UNION ALL ".join(
+                f"SELECT pg_get_serial_sequence('{t.name}', 'id')" for t in tables
+                if "id" in t.c))) if row[0]]
+        _PG_CLEANUP.update(names=names, probe=" UNION ALL ".join(
+            f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in names),
+            restart="SELECT " + ", ".join(f"setval('{seq}', 1, false)" for seq in sequences))
+    with db.engine.begin() as conn:
+        written = [row[0] for row in conn.execute(text(_PG_CLEANUP["probe"]))]
+        if written:
+            conn.execute(text(f"TRUNCATE {', '.join(written)} CASCADE"))
+        conn.execute(text(_PG_CLEANUP["restart"]))
+
+
 def _truncate_domain_tables():
     tables = [t for t in reversed(db.metadata.sorted_tables)
               if not t.name.startswith(DOMAIN_TABLES_SKIP_PREFIX)]
     if db.engine.dialect.name == "postgresql":
-        names = ", ".join(t.name for t in tables)
-        with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        _empty_postgres_tables(tables)
     else:
         with db.engine.begin() as conn:
             for table in tables:
