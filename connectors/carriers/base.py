@@ -113,8 +113,10 @@ class TrackingUpdate:
     events: list[TrackingEvent] = field(default_factory=list)
 
     def latest(self) -> Optional[TrackingEvent]:
-        """The event latest by time (not by its place in the answer)."""
-        return max(self.events, key=lambda e: e.occurred_at, default=None)
+        """The event latest by time (not by its place in the answer; of two at the same
+        time, the later in the sorted list)."""
+        ranked = max(enumerate(self.events), key=lambda p: (p[1].occurred_at, p[0]), default=None)
+        return ranked[1] if ranked else None
 
 
 def finish(update: TrackingUpdate) -> TrackingUpdate:

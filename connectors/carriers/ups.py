@@ -207,16 +207,27 @@ class UPS:
                     headers={"x-merchant-id": self.account.account_number or ""})
         return body["access_token"], float(body.get("expires_in") or 0)
 
+    @property
+    def _token_key(self) -> str:
+        return f"{self.base}|{self.account.credentials.get('client_id')}"
+
     def _headers(self) -> dict:
-        token = _tokens.get(f"{self.base}|{self.account.credentials.get('client_id')}", self._fetch_token,
-                            self.account.time_scale)
+        token = _tokens.get(self._token_key, self._fetch_token, self.account.time_scale)
         return {"Authorization": f"Bearer {token}", "transId": uuid.uuid4().hex[:32],
                 "transactionSrc": "waybill"}
 
     def _call(self, method: str, path: str, *, purchase: bool = False, **kwargs) -> Any:
         http = purchase_session(self.account) if purchase else self.http
-        return call(http, method, f"{self.base}{path}", carrier=CARRIER, purchase=purchase,
-                    errors=error_of, headers=self._headers(), **kwargs)
+        for attempt in (1, 2):
+            try:
+                return call(http, method, f"{self.base}{path}", carrier=CARRIER, purchase=purchase,
+                            errors=error_of, headers=self._headers(), **kwargs)
+            except CarrierPermanent as exc:
+                # a token refused before its time (revoked, the server restarted): a 401 was
+                # not acted on, so one more try with a fresh token is safe, purchases included
+                if exc.status != 401 or attempt == 2:
+                    raise
+                _tokens.forget(self._token_key)
 
     # -- rates, labels, voids ------------------------------------------------------------------
     def rates(self, request: ShipmentRequest) -> list[Rate]:
