@@ -56,14 +56,14 @@ def test_ups_lost_answer_is_outcome_unknown_and_the_label_is_recovered_once(ups_
     client = ups.connect(ups_account)
     rate = client.rates(request())[0]
     assert client.recover_label("ref-lost") is None
-    carrier_sandbox.control("faults", carrier="ups", script=["lost"])
+    carrier_sandbox.control("faults", carrier="ups", script=["lost"], handler="ship")
     with pytest.raises(CarrierOutcomeUnknown):
         client.buy_label(request(reference="ref-lost"), rate)
     found = client.recover_label("ref-lost")
     assert found is not None and found.data.startswith(b"%PDF")
     parcels = [p for p in carrier_sandbox.control("state")["parcels"] if p["carrier"] == "ups"]
     assert len(parcels) == 1 and parcels[0]["tracking_number"] == found.tracking_number
-    carrier_sandbox.control("faults", carrier="ups", script=["500"])
+    carrier_sandbox.control("faults", carrier="ups", script=["500"], handler="ship")
     with pytest.raises(CarrierOutcomeUnknown):  # a 5xx on a purchase: it may have been bought
         client.buy_label(request(reference="ref-500"), rate)
     assert client.recover_label("ref-500") is None  # ... and here it was not
@@ -159,7 +159,7 @@ def test_easypost_connector_lost_purchase_is_recovered_from_the_stored_shipment_
     client = easypost.connect(easypost_account)
     rate = client.rates(request())[0]
     assert client.recover_label(rate.carrier_shipment_id) is None  # not bought yet
-    carrier_sandbox.control("faults", carrier="easypost", script=["lost"])
+    carrier_sandbox.control("faults", carrier="easypost", script=["lost"], handler="buy")
     with pytest.raises(CarrierOutcomeUnknown):
         client.buy_label(request(), rate)
     label = client.recover_label(rate.carrier_shipment_id)

@@ -10,7 +10,8 @@ authentication -> its rate limit -> the handler.
 Control API (JSON, ``POST /_sandbox/carriers/<action>``): ``state`` (GET too), ``reset``,
 ``advance`` ``{"hours"}`` (then sends the webhooks due), ``speed`` ``{"speed"}`` (nominal seconds
 per real second), ``outcomes`` ``{"outcomes": [...], "exception_rate"}``, ``faults``
-``{"carrier", "script": ["500", "lost", "ok", ...]}``, ``pump`` (send the webhooks due now).
+``{"carrier", "script": ["500", "lost", "ok", ...], "handler": "ship"}`` (the next calls of that
+handler only, or of any), ``pump`` (send the webhooks due now).
 """
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ class CarrierHub:
         state = self.state
         with state.lock:
             state.request_counts[name] = state.request_counts.get(name, 0) + 1
-            script = state.faults.get(name) or []
+            script = state.faults.get((name, handler_name)) or state.faults.get((name, None)) or []
             fault = script.pop(0) if script else None
         if fault and fault.isdigit():
             headers = {"Retry-After": "1"} if fault in ("429", "503") else {}
@@ -204,9 +205,10 @@ class CarrierHub:
     def _faults(self, body: dict) -> dict:
         if body.get("carrier") not in self.carriers:
             raise ValueError(f"carrier must be one of {', '.join(self.carriers)}")
+        script = [str(s) for s in body.get("script") or []]
         with self.state.lock:
-            self.state.faults[body["carrier"]] = [str(s) for s in body.get("script") or []]
-        return {"carrier": body["carrier"], "script": self.state.faults[body["carrier"]]}
+            self.state.faults[(body["carrier"], body.get("handler"))] = script
+        return {"carrier": body["carrier"], "script": script, "handler": body.get("handler")}
 
     def snapshot(self) -> dict:
         state = self.state

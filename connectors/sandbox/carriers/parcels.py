@@ -135,7 +135,8 @@ class CarrierState:
             self.tokens: dict[str, float] = {}  # bearer token -> real monotonic expiry
             self.ups_subscriptions: dict[str, tuple[str, str]] = {}  # number -> (url, credential)
             self.easypost_webhooks: list[dict] = []  # {"id", "url", "secret"}
-            self.faults: dict[str, list[str]] = {}  # carrier -> scripted faults for its next calls
+            # (carrier, handler or None for any) -> scripted faults for its next calls
+            self.faults: dict[tuple[str, Optional[str]], list[str]] = {}
             self.webhook_log: list[dict] = []
             self.request_counts: dict[str, int] = {}
             self.buckets: dict[str, object] = {}
