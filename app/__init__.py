@@ -137,11 +137,10 @@ def init_domain_events(app: Flask) -> None:
 
 def init_webhooks(app: Flask) -> None:
     """Channel webhooks: outside FAB, CSRF-exempt, verified by signature."""
-    from .carrier_webhooks import bp as carrier_bp
+    from . import carrier_webhooks  # noqa: F401 — adds /webhooks/carriers/... to the blueprint
     from .webhooks import bp
 
     app.register_blueprint(bp)
-    app.register_blueprint(carrier_bp)
 
 
 def init_error_handlers(app: Flask) -> None:

@@ -15,21 +15,21 @@ import hmac
 import json
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import jsonify, request
 from sqlalchemy import select
 
 from connectors import carriers as carrier_connectors
 from connectors.carriers.base import CarrierError
 from connectors.carriers.easypost import verify_signature
 
-from .extensions import csrf, db
+from .extensions import db
 from .models import CarrierAccount
+from .webhooks import bp
 from app.services.core.actor import Actor
 from app.services.fulfilment import carriers, tracking
 
 log = logging.getLogger(__name__)
-bp = Blueprint("carrier_webhooks", __name__, url_prefix="/webhooks/carriers")
-csrf.exempt(bp)
+# the channel webhooks' blueprint (unauthenticated, CSRF-exempt), under /webhooks/carriers/
 MAX_BODY = 1024 * 1024
 
 
@@ -45,8 +45,8 @@ def _checked(kind: str, secret: str | None, body: bytes) -> bool:
     return verify_signature(body, request.headers.get("X-Hmac-Signature"), secret)
 
 
-@bp.post("/<kind>/<code>")
-def receive(kind: str, code: str):
+@bp.post("/carriers/<kind>/<code>")
+def receive_carrier(kind: str, code: str):
     if kind not in ("ups", "easypost"):
         return _error(404, f"no carrier webhooks for '{kind}'", "not_found")
     body = request.get_data(cache=False)
