@@ -62,8 +62,8 @@ class DeliveryExceptionApi(ReadOnlyApi):
     openapi_spec_component_schemas = (DeliveryExceptionOutSchema, ExceptionNoteInSchema, AddressInSchema)
     list_columns = ["id", "order_id", "shipment_id", "problem", "status", "carrier_code", "description",
                     "occurred_at", "opened_at", "contacted_at", "resolved_at"]
-    order_columns = ["id", "opened_at"]
-    base_order = ("opened_at", "asc")
+    order_columns = ["id"]
+    base_order = ("id", "asc")
     search_operators = {"status": ["eq"], "problem": ["eq", "in"]}
     detail_schema = DeliveryExceptionOutSchema()
 
