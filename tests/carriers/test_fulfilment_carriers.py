@@ -190,3 +190,12 @@ def test_carrier_webhooks_refuse_a_wrong_credential_or_signature(client_for, acc
     signed = anonymous.post("/webhooks/carriers/ups/ups-main", data=b"not json",
                             headers={"credential": "ups-track-alert-credential"})
     assert signed.status_code == 422
+
+
+def test_flask_oms_track_runs_one_pass(app, session, actor, accounts, packed, carrier_sandbox):
+    labels.buy_label(session, packed(), actor(), carrier="ep", packages=PACKAGE)
+    carrier_sandbox.control("advance", hours=12)
+    result = app.test_cli_runner().invoke(args=["oms", "track", "--carrier", "ep"])
+    assert result.exit_code == 0 and "track: 1 asked" in result.output, result.output
+    again = app.test_cli_runner().invoke(args=["oms", "track"])
+    assert "track: 0 asked" in again.output  # asked again only after the poll interval
