@@ -48,11 +48,17 @@ class CarrierAccountOutSchema(OutSchema):
     updated_at = fields.DateTime()
 
 
+def _measure(limit: int):
+    # the bounds services/fulfilment/labels.py checks (DIMENSION_LIMITS)
+    return fields.Decimal(required=True, as_string=True, places=3,
+                          validate=Range(min=0, max=limit, min_inclusive=False))
+
+
 class PackageInSchema(InSchema):
-    weight_kg = fields.Decimal(required=True, as_string=True, validate=Range(min=0, min_inclusive=False))
-    length_cm = fields.Decimal(required=True, as_string=True, validate=Range(min=0, min_inclusive=False))
-    width_cm = fields.Decimal(required=True, as_string=True, validate=Range(min=0, min_inclusive=False))
-    height_cm = fields.Decimal(required=True, as_string=True, validate=Range(min=0, min_inclusive=False))
+    weight_kg = _measure(150)
+    length_cm = _measure(300)
+    width_cm = _measure(300)
+    height_cm = _measure(300)
 
 
 class RatesInSchema(InSchema):
