@@ -167,3 +167,32 @@ def test_easypost_connector_lost_purchase_is_recovered_from_the_stored_shipment_
     client.void(label)
     [update] = client.track([label.tracking_number])
     assert update.status == "cancelled"
+
+
+def test_a_cold_start_fetches_one_token_for_many_workers(ups_account, carrier_sandbox):
+    ups._tokens.forget(ups.connect(ups_account)._token_key)
+    with carrier_sandbox.hub.state.lock:
+        carrier_sandbox.hub.state.tokens.clear()
+    errors = []
+
+    def work():
+        try:
+            ups.connect(ups_account).rates(request())
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and _token_requests(carrier_sandbox) == 1
+
+
+def test_rate_limits_and_faults_on_demand_are_retried_with_retry_after(ups_account, carrier_sandbox):
+    client = ups.connect(ups_account)
+    carrier_sandbox.control("faults", carrier="ups", script=["429", "503"], handler="track")
+    started = time.monotonic()
+    assert client.track(["1Z0000000000000000"])[0].status == "unknown"  # answered after two retries
+    assert time.monotonic() - started < 2  # Retry-After: 1 nominal second at time scale 0.001
+    assert carrier_sandbox.control("state")["requests"]["ups"] >= 3

@@ -20,6 +20,7 @@ from app.models.base import clock_at, utcnow
 from app.services.core import outbox_sender
 from app.services.fulfilment import carriers, exceptions, labels, shipments, tracking
 from app.services.notify import alerts
+from tests.conftest import is_postgres
 
 PACKAGE = [{"weight_kg": "1.2", "length_cm": "30", "width_cm": "20", "height_cm": "10"}]
 
@@ -199,3 +200,40 @@ def test_flask_oms_track_runs_one_pass(app, session, actor, accounts, packed, ca
     assert result.exit_code == 0 and "track: 1 asked" in result.output, result.output
     again = app.test_cli_runner().invoke(args=["oms", "track"])
     assert "track: 0 asked" in again.output  # asked again only after the poll interval
+
+
+@pytest.mark.skipif(not is_postgres(), reason="concurrency is proven on PostgreSQL")
+def test_the_same_update_recorded_by_parallel_workers_is_stored_once(app, session, actor, accounts, packed):
+    """A webhook and a poll (here four workers) with the same events at the same moment."""
+    from sqlalchemy.orm import Session as PlainSession
+
+    from connectors.carriers.base import TrackingEvent as Event, TrackingUpdate
+
+    shipment = shipments.ship(session, packed(), actor(), carrier="ups", tracking_number="1ZPARALLEL")
+    shipment.carrier_account_id = carriers.get_account(session, "ups-main").id
+    session.commit()
+    account_id, shipment_id = shipment.carrier_account_id, shipment.id
+    at = utcnow().replace(microsecond=0)
+    update = TrackingUpdate("1ZPARALLEL", "unknown", events=[
+        Event(at - timedelta(hours=2), "in_transit", "AR", "Arrived at Facility"),
+        Event(at, "delivered", "FS", "DELIVERED")])
+    barrier, results, errors = threading.Barrier(4), [], []
+
+    def worker(source):
+        with app.app_context(), PlainSession(db.engine) as own:
+            barrier.wait()
+            try:
+                results.append(tracking.record(own, account_id, update, source=source))
+            except Exception as exc:  # noqa: BLE001 — reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in ("webhook", "poll", "webhook", "poll")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and sorted(results) == [0, 0, 0, 2]
+    session.expire_all()
+    assert session.scalar(select(func.count(TrackingEvent.id)).where(TrackingEvent.shipment_id == shipment_id)) == 2
+    delivered = session.get(Shipment, shipment_id)
+    assert delivered.status == "delivered" and delivered.order.status == "delivered"
