@@ -35,6 +35,7 @@ from app.services.fulfilment import carriers, shipments
 from app.services.orders import actions as orders
 
 VOID_TOPIC = "carrier.void"
+SUBSCRIBE_TOPIC = "carrier.subscribe"
 MAX_PACKAGES = 20
 DIMENSION_LIMITS = {"weight_kg": Decimal("150"), "length_cm": Decimal("300"), "width_cm": Decimal("300"),
                     "height_cm": Decimal("300")}
@@ -183,11 +184,51 @@ def _attach(session: Session, shipment_id: int, label: Label, actor: Actor, *, r
     shipment.shipped_at, shipment.next_track_at = now, now
     allocations = shipments.open_allocations(session, order, shipment.warehouse_id)
     shipments.confirm(session, order, shipment, allocations, actor)
+    _subscribe_later(session, shipment)
     if recovered:
         events.order_event(session, order, actor, "label_recovered",
                            f"Label {label.tracking_number} found at the carrier after an unanswered purchase: "
                            "not bought again", {"shipment_id": shipment.id})
     return shipment
+
+
+def _public_url() -> str:
+    from flask import current_app, has_app_context
+
+    return (current_app.config.get("OMS_PUBLIC_URL") or "").rstrip("/") if has_app_context() else ""
+
+
+def _subscribe_later(session: Session, shipment: Shipment) -> None:
+    """UPS pushes a parcel's events only to numbers subscribed to Track Alert: subscribe
+    through the outbox when carriers can reach us (OMS_PUBLIC_URL) and a credential is set."""
+    account = shipment.carrier_account
+    if account.kind != "ups" or not account.webhook_secret_encrypted or not _public_url():
+        return
+    outbox.enqueue(session, SUBSCRIBE_TOPIC, account.code, {"shipment_id": shipment.id},
+                   dedupe_key=f"{SUBSCRIBE_TOPIC}:{shipment.id}", group_key=f"shipment:{shipment.id}",
+                   order_id=shipment.order_id)
+
+
+def _subscribe_handler(message: Message) -> Sent:
+    """``carrier.subscribe``: Track Alert for the shipment's numbers (subscribing twice is harmless)."""
+    from sqlalchemy.orm import Session as PlainSession
+
+    from app.extensions import db
+
+    with PlainSession(db.engine) as session:
+        shipment = session.get(Shipment, message.payload["shipment_id"])
+        if shipment is None or not shipment.tracking_number:
+            return Sent(note="no tracking number to follow")
+        account = shipment.carrier_account
+        numbers = [p.tracking_number for p in shipment.packages if p.tracking_number] or [shipment.tracking_number]
+        url = f"{_public_url()}/webhooks/carriers/{account.kind}/{account.code}"
+        client, credential = carriers.client(account), carriers.webhook_secret_of(account)
+    try:
+        valid = client.subscribe(numbers, url, credential)
+    except CarrierError as exc:
+        raise (RetryableError if exc.retryable else PermanentError)(exc.message,
+                                                                   retry_after=exc.retry_after) from None
+    return Sent(note=f"{len(valid)} of {len(numbers)} number(s) subscribed")
 
 
 @transactional
@@ -361,3 +402,4 @@ def _mark_voided(session: Session, label_id: int) -> None:
 
 def register() -> None:
     outbox.register(VOID_TOPIC, _void_handler)
+    outbox.register(SUBSCRIBE_TOPIC, _subscribe_handler)
