@@ -11,14 +11,11 @@ from ..extensions import db
 from ..models import CarrierAccount, DeliveryException
 from ..security import permissions as p
 from app.services.fulfilment import carriers, exceptions
-from .base import ReadOnlyApi, ServiceWriteApi, WaybillInterface, documented, domain_errors, load
+from .base import ReadOnlyApi, SecretsWriteOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.carriers import (AddressInSchema, CarrierAccountAddSchema, CarrierAccountInSchema,
                                CarrierAccountOutSchema, DeliveryExceptionOutSchema, ExceptionNoteInSchema)
 
-SECRET_FIELDS = ("credentials", "webhook_secret")
-
-
-class CarrierAccountApi(ServiceWriteApi):
+class CarrierAccountApi(SecretsWriteOnlyApi):
     resource_name = "carrier_account"
     datamodel = WaybillInterface(CarrierAccount)
     class_permission_name = p.RESOURCE_CARRIER_ACCOUNT
@@ -33,24 +30,11 @@ class CarrierAccountApi(ServiceWriteApi):
     search_operators = {"code": ["eq", "in"], "kind": ["eq", "in"], "enabled": ["eq"]}
     add_model_schema = CarrierAccountAddSchema()
     edit_model_schema = CarrierAccountInSchema()
-    info_exclude = SECRET_FIELDS
     detail_schema = CarrierAccountOutSchema()
+    save = staticmethod(carriers.save_account)
 
     def load_detail(self, pk: int):
         return db.session.get(CarrierAccount, pk, populate_existing=True)
-
-    @staticmethod
-    def _split(values: dict) -> tuple[dict, dict]:
-        secrets = {k: values.pop(k) for k in SECRET_FIELDS if k in values}
-        return values, secrets
-
-    def create(self, values: dict):
-        values, secrets = self._split(values)
-        return carriers.save_account(db.session, values, self.actor(), **secrets)
-
-    def update(self, pk: int, values: dict):
-        values, secrets = self._split(values)
-        return carriers.save_account(db.session, values, self.actor(), pk, **secrets)
 
 
 class DeliveryExceptionApi(ReadOnlyApi):

@@ -68,3 +68,33 @@ def request(*, to: Address = AWAY, kg: str = "1.5", dims=("30", "20", "10"), ref
             label_format: str = "PDF", pieces: int = 1) -> ShipmentRequest:
     package = Package(Decimal(kg), *(Decimal(d) for d in dims))
     return ShipmentRequest(HOME, to, (package,) * pieces, reference, label_format)
+
+
+@pytest.fixture
+def exception_item(session, make, actor):
+    """A shipped order whose parcel met a failed attempt: the event recorded through the
+    tracking service opens the delivery exception. Returns (order, shipment, item)."""
+    from datetime import timedelta
+
+    from connectors.carriers.base import TrackingEvent, TrackingUpdate
+
+    from app.models import DeliveryException
+    from app.models.base import utcnow
+    from app.services.fulfilment import carriers, shipments, tracking
+
+    channel, warehouse = make.channel(), make.warehouse()
+    make.product("CAP", stock={warehouse: 2})
+    order = make.order(channel, [("CAP", 1, "9.00")])
+    shipments.start_picking(session, order.id, actor())
+    shipments.mark_packed(session, order.id, actor())
+    shipment = shipments.ship(session, order.id, actor(), carrier="manual", tracking_number="1ZEXCEPTION")
+    account = carriers.save_account(session, {"code": "by-hand", "name": "By hand", "kind": "manual"}, actor())
+    shipment.carrier_account_id = account.id  # a shipment typed by hand, followed as the carrier's
+    session.commit()
+    at = utcnow().replace(microsecond=0)
+    tracking.record(session, account.id, TrackingUpdate("1ZEXCEPTION", "unknown", events=[
+        TrackingEvent(at - timedelta(hours=3), "out_for_delivery", "OT", "Out For Delivery Today"),
+        TrackingEvent(at, "failed_attempt", "48", "Receiver not available", problem="failed_attempt")]),
+        source="poll")
+    item = session.query(DeliveryException).one()
+    return order, shipment, item

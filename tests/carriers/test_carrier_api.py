@@ -7,8 +7,6 @@ import pytest
 
 from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
 
-from app.models import DeliveryException, TrackingEvent
-from app.models.base import utcnow
 from app.services.fulfilment import shipments
 
 PACKAGE = {"weight_kg": "2", "length_cm": "30", "width_cm": "20", "height_cm": "15"}
@@ -77,22 +75,8 @@ def test_rates_ship_label_and_void_over_rest(app, session, make, actor, api_head
     assert voided.status_code == 202
 
 
-def test_delivery_exception_actions_by_role(app, session, make, actor, api_headers):
-    channel, warehouse = make.channel(), make.warehouse()
-    make.product("CAP", stock={warehouse: 2})
-    order = make.order(channel, [("CAP", 1, "9.00")])
-    shipments.start_picking(session, order.id, actor())
-    shipments.mark_packed(session, order.id, actor())
-    shipment = shipments.ship(session, order.id, actor(), carrier="UPS", tracking_number="1ZTEST")
-    event = TrackingEvent(shipment_id=shipment.id, occurred_at=utcnow(), status="failed_attempt",
-                          description="Receiver not available", carrier="ups", carrier_code="48",
-                          problem="failed_attempt")
-    session.add(event)
-    item = DeliveryException(shipment_id=shipment.id, order_id=order.id, problem="failed_attempt", status="open",
-                             carrier_code="48", description="Receiver not available", occurred_at=utcnow(),
-                             opened_at=utcnow(), notes=[])
-    session.add(item)
-    session.commit()
+def test_delivery_exception_actions_by_role(app, api_headers, exception_item):
+    _, _, item = exception_item
     client = app.test_client()
     listed = client.get("/api/v1/delivery_exception/", headers=api_headers("warehouse"))
     assert listed.status_code == 200 and listed.json["count"] == 1

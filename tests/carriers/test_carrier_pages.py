@@ -3,9 +3,9 @@ the delivery exceptions queue (Support acts), the shipment page with its trackin
 (carrier's code and words beside ours) and label download."""
 from __future__ import annotations
 
-from app.models import CarrierAccount, DeliveryException, ShipmentLabel, TrackingEvent
+from app.models import CarrierAccount, DeliveryException, ShipmentLabel
 from app.models.base import utcnow
-from app.services.fulfilment import carriers, shipments
+from app.services.fulfilment import carriers
 
 
 def test_carrier_accounts_page(client_for, session, actor):
@@ -27,22 +27,11 @@ def test_carrier_accounts_page(client_for, session, actor):
     assert session.query(CarrierAccount).count() == 1
 
 
-def test_exception_queue_and_shipment_page(client_for, session, make, actor):
-    channel, warehouse = make.channel(), make.warehouse()
-    make.product("CAP", stock={warehouse: 2})
-    order = make.order(channel, [("CAP", 1, "9.00")])
-    shipments.start_picking(session, order.id, actor())
-    shipments.mark_packed(session, order.id, actor())
-    shipment = shipments.ship(session, order.id, actor(), carrier="UPS", tracking_number="1ZPAGE")
-    session.add(TrackingEvent(shipment_id=shipment.id, occurred_at=utcnow(), status="failed_attempt",
-                              description="Receiver not available", carrier="ups", carrier_code="48",
-                              problem="failed_attempt", source="poll"))
-    session.add(ShipmentLabel(shipment_id=shipment.id, carrier="ups", tracking_number="1ZPAGE", format="PDF",
+def test_exception_queue_and_shipment_page(client_for, session, exception_item):
+    order, shipment, item = exception_item
+    # a label as a carrier gave it (labels are bought against the sandbox in test_fulfilment_carriers.py)
+    session.add(ShipmentLabel(shipment_id=shipment.id, carrier="ups", tracking_number="1ZEXCEPTION", format="PDF",
                               data=b"%PDF-1.4 label", created_at=utcnow()))
-    item = DeliveryException(shipment_id=shipment.id, order_id=order.id, problem="failed_attempt", status="open",
-                             carrier_code="48", description="Receiver not available", occurred_at=utcnow(),
-                             opened_at=utcnow(), notes=[])
-    session.add(item)
     session.commit()
     support = client_for("support")
     queue = support.get("/delivery-exceptions/list/").get_data(as_text=True)
