@@ -89,6 +89,8 @@ def upgrade():
     op.get_bind().execute(sa.text(
         "UPDATE tracking_events SET source = 'manual', "
         "tracking_number = (SELECT tracking_number FROM shipments WHERE shipments.id = tracking_events.shipment_id)"))
+    with op.batch_alter_table('warehouses', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('label_format', sa.String(length=8), nullable=True))
     op.create_table(
         'shipment_packages',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -182,4 +184,6 @@ def downgrade():
             for column in ('next_track_at', 'tracked_at', 'last_event_at', 'label_error', 'carrier_shipment_id',
                            'label_reference', 'carrier_account_id'):
                 batch_op.drop_column(column)
+    with op.batch_alter_table('warehouses', schema=None) as batch_op:
+        batch_op.drop_column('label_format')
     op.drop_table('carrier_accounts')

@@ -15,10 +15,11 @@ from connectors.carriers import ups as ups_connector
 from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
 
 from app.extensions import db
-from app.models import Alert, DeliveryException, OutboxMessage, Shipment, TrackingEvent
+from app.models import Alert, DeliveryException, OutboxMessage, Shipment, TrackingEvent, Warehouse
 from app.models.base import clock_at, utcnow
 from app.services.core import outbox_sender
 from app.services.fulfilment import carriers, exceptions, labels, shipments, tracking
+from app.services.inventory import reference
 from app.services.notify import alerts
 from tests.conftest import is_postgres
 
@@ -100,9 +101,12 @@ def test_bad_packages_and_a_refused_purchase_buy_nothing(session, actor, account
 def test_a_lost_answer_is_recovered_and_an_unrecoverable_one_waits_for_a_person(session, actor, accounts, packed,
                                                                               carrier_sandbox):
     first, second = packed(), packed()
+    warehouse = session.scalars(select(Warehouse)).one()
+    reference.save(session, "warehouse", {"label_format": "ZPL"}, actor(), warehouse.id)  # its printer: ZPL
     carrier_sandbox.control("faults", carrier="ups", script=["lost"], handler="ship")  # the purchase's answer lost
     shipment = labels.buy_label(session, first, actor(), carrier="ups-main", packages=PACKAGE)
     assert shipment.status == "label_created" and shipment.labels[0].recovered
+    assert shipment.labels[0].format == "ZPL" and shipment.labels[0].data.startswith(b"^XA")
     assert len(carrier_sandbox.control("state")["parcels"]) == 1  # bought once
     carrier_sandbox.control("faults", carrier="ups", script=["500"], handler="ship")
     carrier_sandbox.control("faults", carrier="ups", script=["500"] * 4, handler="recovery")

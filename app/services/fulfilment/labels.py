@@ -279,12 +279,13 @@ def buy_label(session: Session, order_id: int, actor: Actor, *, carrier: str, pa
     packages = clean_packages(packages)
     account = _account(session, carrier)
     order = shipments.packed_order(session, order_id)
-    label_format = label_format or account.label_format
+    warehouse_id = warehouse_id or shipments.open_allocations(session, order)[0].warehouse_id
+    # the format: asked for, else the warehouse's printer, else the account's
+    label_format = label_format or session.get(Warehouse, warehouse_id).label_format or account.label_format
     if label_format not in ("PDF", "ZPL"):
         raise ValidationFailed.field("label_format", "must be PDF or ZPL")
     reference = f"wb-{order.id}-{uuid.uuid4().hex[:10]}"
     request = _request(session, order, packages, warehouse_id, label_format, reference)
-    warehouse_id = warehouse_id or shipments.open_allocations(session, order)[0].warehouse_id
     account_id = account.id
     session.rollback()  # no lock held across the carrier's answers
     client = carriers.client(session.get(CarrierAccount, account_id))
@@ -309,7 +310,7 @@ def recover(session: Session, shipment_id: int, actor: Actor, *, why: str = "che
     if shipment.status != "label_uncertain":
         raise Conflict(f"Shipment {shipment_id} is {shipment.status}: nothing to recover")
     account = shipment.carrier_account
-    label_format = account.label_format
+    label_format = (shipment.warehouse.label_format if shipment.warehouse else None) or account.label_format
     session.rollback()
     try:
         found = _recover(session.get(CarrierAccount, account.id), session.get(Shipment, shipment_id), label_format)
