@@ -81,6 +81,11 @@ IMG_UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
 OMS_SANDBOX_URL = os.environ.get(
     "OMS_SANDBOX_URL", f"http://127.0.0.1:{os.environ.get('OMS_SANDBOX_PORT', '8099')}")
 
+# Where carriers reach Waybill's webhooks (e.g. https://oms.example.com): with it, each UPS label's
+# tracking numbers are subscribed to Track Alert (through the outbox, carrier.subscribe); without
+# it, parcels are followed by polling only.
+OMS_PUBLIC_URL = os.environ.get("OMS_PUBLIC_URL", "").rstrip("/")
+
 # SQLite job leases: how long a killed scheduler can block a job (PostgreSQL's advisory
 # locks end with the holder's connection).
 OMS_JOB_LOCK_TTL = int(os.environ.get("OMS_JOB_LOCK_TTL", "60"))

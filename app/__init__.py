@@ -124,10 +124,12 @@ def init_domain_events(app: Flask) -> None:
     """The higher service packages subscribe to the lower ones' domain events
     (app/services/core/domain_events.py): stock available -> allocate, last hold released
     -> continue the pipeline, ..."""
+    from app.services.fulfilment import labels
     from app.services.lifecycle import subscribers
     from app.services.notify import alert_channels, alerts, webhooks
 
     subscribers.register()
+    labels.register()  # the carrier.void outbox topic
     alerts.register()  # outbox.dead -> an alert
     alert_channels.register()  # the notify.alert outbox topic
     webhooks.register()  # public events -> webhook.deliver messages; a dead one pauses
@@ -135,6 +137,7 @@ def init_domain_events(app: Flask) -> None:
 
 def init_webhooks(app: Flask) -> None:
     """Channel webhooks: outside FAB, CSRF-exempt, verified by signature."""
+    from . import carrier_webhooks  # noqa: F401 — adds /webhooks/carriers/... to the blueprint
     from .webhooks import bp
 
     app.register_blueprint(bp)

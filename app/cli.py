@@ -191,6 +191,23 @@ def allocate():
     click.echo(f"{changed} order(s) changed status")
 
 
+@oms.command("track")
+@click.option("--carrier", "carrier", default=None, help="A carrier account code or kind (ups, easypost).")
+@with_appcontext
+def track(carrier):
+    """One tracking pass: ask the carriers about open shipments that are due a look."""
+    from jobs import poll_tracking
+    from jobs.scheduler import run_job
+
+    summary = run_job(current_app._get_current_object(), poll_tracking.NAME, poll_tracking.run, carrier)
+    if summary is None:
+        click.echo("track: skipped (another run holds the lock) or failed: see the log")
+        return
+    click.echo(f"track: {summary.line()}")
+    for error in summary.errors:
+        click.echo(f"  {error}")
+
+
 @oms.command("send-outbox")
 @with_appcontext
 def send_outbox():

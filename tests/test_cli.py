@@ -39,6 +39,9 @@ def test_init_demo_loads_a_realistic_shop_and_a_second_run_changes_nothing(app, 
     assert first["returns"] > 0 and first["exchange_rates"] >= 3
     kinds = set(db.session.scalars(select(Channel.kind)))
     assert kinds == {"shopify", "woocommerce", "amazon"}
+    from app.models import CarrierAccount
+
+    assert set(db.session.scalars(select(CarrierAccount.kind))) == {"ups", "easypost"}
     countries = set(db.session.scalars(select(Warehouse.country)))
     assert len(countries) == 3
     statuses = set(db.session.scalars(select(Order.status).distinct()))

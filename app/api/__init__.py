@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app
 
 from . import errors, openapi, webhook_data
+from .carriers import CarrierAccountApi, DeliveryExceptionApi
 from .catalog import ProductApi, SkuAliasApi
 from .channels import ChannelApi
 from .customers import CustomerApi
@@ -26,7 +27,8 @@ from .webhooks import WebhookSubscriptionApi
 APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
     ReturnApi, ProductApi, SkuAliasApi, WarehouseApi, ChannelApi, SyncConflictApi,
-    SyncRunApi, OutboxApi, RuleApi, SettingApi, WebhookSubscriptionApi,
+    SyncRunApi, OutboxApi, RuleApi, SettingApi, WebhookSubscriptionApi, CarrierAccountApi,
+    DeliveryExceptionApi,
 )
 
 

@@ -541,3 +541,23 @@ def documented(summary: str, *, method: str = "post", body: str | None = None,
         return fn
 
     return wrap
+
+
+class SecretsWriteOnlyApi(ServiceWriteApi):
+    """A connector's reference data whose secrets (``credentials``, ``webhook_secret``) are
+    write-only: taken out of the body and given to the service apart, never answered.
+    Subclasses set ``save`` to the service: ``save(session, values, actor, pk, **secrets)``."""
+
+    SECRET_FIELDS = ("credentials", "webhook_secret")
+    info_exclude = SECRET_FIELDS
+    save: Callable[..., Any]
+
+    def _save(self, values: dict, pk: int | None = None):
+        secrets = {k: values.pop(k) for k in self.SECRET_FIELDS if k in values}
+        return type(self).save(db.session, values, self.actor(), pk, **secrets)
+
+    def create(self, values: dict):
+        return self._save(values)
+
+    def update(self, pk: int, values: dict):
+        return self._save(values, pk)

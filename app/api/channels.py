@@ -17,15 +17,12 @@ from ..models import Channel
 from ..security import permissions as p
 from app.services.channels import ops as channel_ops
 from app.services.channels import config as channels
-from .base import ServiceWriteApi, WaybillInterface, documented, domain_errors, load
+from .base import SecretsWriteOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.reference import ChannelAddSchema, ChannelInSchema, ChannelOutSchema
 from .schemas.sync import RepullInSchema
 
-SECRET_FIELDS = ("credentials", "webhook_secret")
-
-
-class ChannelApi(ServiceWriteApi):
+class ChannelApi(SecretsWriteOnlyApi):
     resource_name = "channel"
     datamodel = WaybillInterface(Channel)
     class_permission_name = p.RESOURCE_CHANNEL
@@ -46,24 +43,11 @@ class ChannelApi(ServiceWriteApi):
     search_operators = {"code": ["eq", "in"], "kind": ["eq", "in"], "enabled": ["eq"]}
     add_model_schema = ChannelAddSchema()
     edit_model_schema = ChannelInSchema()
-    info_exclude = SECRET_FIELDS
     detail_schema = ChannelOutSchema()
+    save = staticmethod(channels.save_channel)
 
     def load_detail(self, pk: int):
         return db.session.get(Channel, pk, populate_existing=True)
-
-    @staticmethod
-    def _split(values: dict) -> tuple[dict, dict]:
-        secrets = {k: values.pop(k) for k in SECRET_FIELDS if k in values}
-        return values, secrets
-
-    def create(self, values: dict):
-        values, secrets = self._split(values)
-        return channels.save_channel(db.session, values, self.actor(), **secrets)
-
-    def update(self, pk: int, values: dict):
-        values, secrets = self._split(values)
-        return channels.save_channel(db.session, values, self.actor(), pk, **secrets)
 
     @expose("/<int:pk>/test-connection", methods=["POST"])
     @protect()

@@ -3,6 +3,7 @@ actions (services/fulfilment/shipments.py): start picking, mark packed, ship an 
 tracking event. Shipments are never written through FAB's generic endpoints."""
 from __future__ import annotations
 
+from flask import Response
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from sqlalchemy import select
@@ -12,10 +13,12 @@ from ..extensions import db
 from ..models import Shipment, ShipmentLine
 from ..security import permissions as p
 from app.services.orders import api_reads
+from app.services.fulfilment import labels
 from app.services.fulfilment import shipments as fulfillment
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
+from .schemas.carriers import RateOutSchema, RatesInSchema, ShipWithLabelInSchema
 from .schemas.common import EmptyInSchema
-from .schemas.fulfillment import ShipInSchema, ShipmentDetailSchema, TrackingInSchema
+from .schemas.fulfillment import ShipmentDetailSchema, TrackingInSchema
 from .schemas.orders import OrderDetailSchema
 
 
@@ -23,10 +26,12 @@ class ShipmentApi(ReadOnlyApi):
     resource_name = "shipment"
     datamodel = WaybillInterface(Shipment, count_cap=True)
     class_permission_name = p.RESOURCE_FULFILLMENT
+    # labels (buy, void, reprint) are Fulfillment/write: DESIGN's "labels" row has its roles
     method_permission_name = p.method_map(pick=p.WRITE, pack=p.WRITE, ship=p.WRITE,
-                                          tracking=p.WRITE)
+                                          tracking=p.WRITE, rates=p.WRITE, label=p.WRITE, void=p.WRITE)
     openapi_spec_tag = "Fulfillment"
-    openapi_spec_component_schemas = (ShipInSchema, TrackingInSchema, ShipmentDetailSchema)
+    openapi_spec_component_schemas = (ShipWithLabelInSchema, TrackingInSchema, ShipmentDetailSchema,
+                                      RatesInSchema, RateOutSchema)
     list_columns = [
         "id", "order_id", "order.order_number", "warehouse_id", "warehouse.code", "carrier",
         "service", "tracking_number", "status", "cost", "currency", "created_at", "shipped_at",
@@ -88,12 +93,56 @@ class ShipmentApi(ReadOnlyApi):
     @safe
     @permission_name("ship")
     @domain_errors
-    @documented("Ship what is reserved for a packed order: creates the shipment",
-                path=("order_id",), body="ShipIn", result="ShipmentDetail", ok=201)
+    @documented("Ship what is reserved for a packed order: with packages, buys the label from a "
+                "carrier account (202 when the purchase's outcome is not known)",
+                path=("order_id",), body="ShipWithLabelIn", result="ShipmentDetail", ok=201)
     def ship(self, order_id: int):
-        body = load(ShipInSchema())
-        shipment = fulfillment.ship(db.session, order_id, self.actor(), **body)
-        return self._shipment(201, shipment.id)
+        body = load(ShipWithLabelInSchema())
+        packages, label_format = body.pop("packages"), body.pop("label_format")
+        if packages is None:
+            shipment = fulfillment.ship(db.session, order_id, self.actor(), **body)
+            return self._shipment(201, shipment.id)
+        shipment = labels.buy_label(db.session, order_id, self.actor(), carrier=body["carrier"] or "",
+                                    packages=packages, service=body["service"] or "auto",
+                                    warehouse_id=body["warehouse_id"], label_format=label_format)
+        return self._shipment(202 if shipment.status == "label_uncertain" else 201, shipment.id)
+
+    @expose("/rates", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("rates")
+    @domain_errors
+    @documented("Rates of every enabled carrier account (or one) for an order's packages",
+                path=(), body="RatesIn")
+    def rates(self):
+        body = load(RatesInSchema())
+        quotes = labels.rates(db.session, body["order_id"], body["packages"], carrier=body["carrier"],
+                              warehouse_id=body["warehouse_id"])
+        return self.response(200, result=RateOutSchema(many=True).dump(quotes))
+
+    @expose("/<int:pk>/label", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("label")
+    @domain_errors
+    @documented("The shipment's label document (PDF or ZPL), for download and reprint", method="get")
+    def label(self, pk: int):
+        label = labels.reprint(db.session, pk, self.actor())
+        kind, ext = ("application/pdf", "pdf") if label.format == "PDF" else ("application/zpl", "zpl")
+        return Response(label.data, mimetype=kind, headers={
+            "Content-Disposition": f'attachment; filename="label-{label.tracking_number}.{ext}"'})
+
+    @expose("/<int:pk>/void", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("void")
+    @domain_errors
+    @documented("Void the shipment's label (through the outbox: voided when the carrier confirms)",
+                result="ShipmentDetail", ok=202)
+    def void(self, pk: int):
+        load(EmptyInSchema())
+        labels.void(db.session, pk, self.actor())
+        return self._shipment(202, pk)
 
     @expose("/<int:pk>/tracking", methods=["POST"])
     @protect()

@@ -2,7 +2,10 @@
 ``Model.metadata`` (which Alembic's env.py and the app factory rely on)."""
 from .alerts import Alert, AlertChannel  # noqa: F401
 from .catalog import Listing, Product, SkuAlias, normalize_sku  # noqa: F401
-from .fulfillment import PickList, Shipment, ShipmentLine, TrackingEvent  # noqa: F401
+from .fulfillment import (  # noqa: F401
+    CarrierAccount, DeliveryException, PickList, Shipment, ShipmentLabel, ShipmentLine, ShipmentPackage,
+    TrackingEvent,
+)
 from .inventory import StockLevel, StockMovement, Warehouse  # noqa: F401
 from .notifications import OutboxMessage  # noqa: F401
 from .orders import (  # noqa: F401

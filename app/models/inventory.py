@@ -35,6 +35,8 @@ class Warehouse(TimestampMixin, Model):
     # ISO country codes this warehouse ships to; an empty list means "everywhere".
     ships_to: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # the label printer's format here (PDF 4x6 or ZPL); empty: the carrier account's
+    label_format: Mapped[Optional[str]] = mapped_column(String(8))
 
     def __repr__(self) -> str:
         return self.code

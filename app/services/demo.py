@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from connectors.base import NormalizedAddress, NormalizedLine, NormalizedOrder
 
-from app.models import Channel, Order, Product, Warehouse
+from app.models import CarrierAccount, Channel, Order, Product, Warehouse
 from app.models.base import clock_at
 from app.services.channels import config as channels
+from app.services.fulfilment import carriers
 from app.services.fulfilment import shipments as fulfillment
 from app.services.core import fx
 from app.services.channels import importing
@@ -105,6 +106,7 @@ def load(session: Session, orders: int = 1000, echo: Callable[[str], None] = pri
         warehouses = _warehouses(session, admin)
         products, out_of_stock = _products(session, warehouses, orders, admin)
         channel_rows = _channels(session, admin)
+        _carrier_accounts(session, admin)
         _rates(session, admin)
     ctx = DemoContext(
         rng=random.Random(SEED), warehouses=warehouses, products=products,
@@ -168,6 +170,28 @@ def _channels(session, actor) -> list[Channel]:
                 webhook_secret=f"demo-{spec['code']}-webhook-secret")
         result.append(existing)
     return result
+
+
+# Carrier accounts on the sandbox's carriers (``flask oms sandbox --trickle`` moves their parcels
+# and POSTs their webhooks): a label bought in the demo is tracked to the door by poll_tracking.
+CARRIER_ACCOUNTS = [
+    {"code": "ups-sandbox", "name": "UPS (sandbox)", "kind": "ups", "path": "/ups", "label_format": "PDF"},
+    {"code": "easypost-sandbox", "name": "EasyPost (sandbox)", "kind": "easypost", "path": "/easypost",
+     "label_format": "PDF"},
+]
+
+
+def _carrier_accounts(session, actor) -> None:
+    from connectors.sandbox import CARRIER_CREDENTIALS
+
+    for spec in CARRIER_ACCOUNTS:
+        if session.scalar(select(CarrierAccount.id).where(CarrierAccount.code == spec["code"])):
+            continue
+        credentials = dict(CARRIER_CREDENTIALS[spec["kind"]])
+        values = {k: v for k, v in spec.items() if k != "path"}
+        values.update(base_url=_sandbox_url() + spec["path"], account_number=credentials.pop("account_number", None))
+        carriers.save_account(session, values, actor, credentials=credentials,
+                              webhook_secret=f"demo-{spec['code']}-webhook-secret")
 
 
 def _sandbox_url() -> str:

@@ -11,6 +11,7 @@ from flask import current_app
 
 def register_views(appbuilder) -> None:
     from .alerts import AlertChannelView, AlertView
+    from .carriers import CarrierAccountView, DeliveryExceptionView, ShipmentLabelView
     from .webhooks import WebhookSubscriptionView
     from .catalog import ProductView, SkuAliasView
     from .customers import CustomerView
@@ -39,6 +40,9 @@ def register_views(appbuilder) -> None:
     add(ShipmentView, "Shipments", icon="fa-truck", category="Fulfillment",
         category_icon="fa-truck")
     add(PickListView, "Pick lists", icon="fa-list-ol", category="Fulfillment")
+    add(DeliveryExceptionView, "Delivery exceptions", icon="fa-exclamation-triangle", category="Fulfillment")
+    add(CarrierAccountView, "Carrier accounts", icon="fa-plane", category="Fulfillment")
+    appbuilder.add_view_no_menu(ShipmentLabelView)
     add(ReturnView, "Returns", icon="fa-undo", category="Returns", category_icon="fa-undo")
     add(RefundView, "Refunds", icon="fa-money", category="Returns")
     add(StockLevelView, "Stock levels", icon="fa-cubes", category="Inventory",

@@ -28,7 +28,9 @@ STATUS_STYLES = {
     "unfulfilled": "default", "partial": "warning", "fulfilled": "success",
     # shipments
     "label_created": "info", "in_transit": "primary", "out_for_delivery": "primary",
-    "exception": "danger", "returned": "warning",
+    "exception": "danger", "returned": "warning", "label_uncertain": "warning", "pre_transit": "info",
+    "available_for_pickup": "primary", "failed_attempt": "danger", "returned_to_sender": "warning",
+    "unknown": "default",
     # returns / refunds
     "requested": "info", "received": "primary", "rejected": "danger", "closed": "default",
     "succeeded": "success", "failed": "danger",

@@ -25,12 +25,12 @@ from .formatting import DASH, humanize, money, status_badge, utc
 def _tracking_events(events) -> Markup:
     if not events:
         return DASH
-    rows = [Markup("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>").format(
-        utc(e.occurred_at), status_badge(e.status), e.description or "", e.location or "")
-        for e in events]
+    rows = [Markup("<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>").format(
+        utc(e.occurred_at), status_badge(e.status), e.carrier_code or "", e.description or "",
+        e.location or "") for e in events]
     return Markup('<table class="table table-condensed" style="margin:0">'
-                  "<tr><th>When</th><th>Status</th><th>What</th><th>Where</th></tr>{}</table>"
-                  ).format(Markup("").join(rows))
+                  "<tr><th>When</th><th>Status</th><th>Carrier code</th><th>Carrier's words</th>"
+                  "<th>Where</th></tr>{}</table>").format(Markup("").join(rows))
 
 
 def _shipment_lines(lines) -> Markup:
@@ -41,7 +41,7 @@ def _shipment_lines(lines) -> Markup:
 
 
 SHIPMENT_DISPLAY = {
-    "id": lambda s: Markup('<a href="{}">{}</a>').format(url_for("ShipmentView.show", pk=s.id), s.id),
+    "id": lambda s: Markup('<a href="{}">{}</a>').format(url_for("ShipmentLabelView.detail", pk=s.id), s.id),
     "order": order_cell,
     "warehouse": code_cell("warehouse"),
     "status": lambda s: status_badge(s.status),

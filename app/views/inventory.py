@@ -160,19 +160,22 @@ class WarehouseView(ServiceModelView):
     list_title = "Warehouses"
     list_columns = ["code", "name", "country", "city", "priority", "ships_to", "active"]
     show_columns = ["code", "name", "address_line1", "city", "postcode", "country", "latitude",
-                    "longitude", "priority", "ships_to", "active"]
+                    "longitude", "priority", "ships_to", "active", "label_format"]
     add_columns = edit_columns = show_columns
     order_columns = ["code", "name", "country", "priority"]
     search_columns = ["code", "name", "country", "active"]
     add_form_extra_fields = edit_form_extra_fields = {
         "ships_to": StringField("Ships to", description="Country codes, comma-separated; empty = everywhere"),
         "active": checkbox("Active"),
+        "label_format": select_field("Label format", [("", "the carrier account's"), ("PDF", "PDF 4×6"),
+                                                      ("ZPL", "ZPL")], default="",
+                                     validate_choice=False),  # the service checks it
     }
     base_order = ("priority", "asc")
     label_columns = {"code": "Code", "name": "Name", "address_line1": "Address", "city": "City",
                      "postcode": "Postcode", "country": "Country", "latitude": "Latitude",
                      "longitude": "Longitude", "priority": "Priority", "ships_to": "Ships to",
-                     "active": "Active"}
+                     "active": "Active", "label_format": "Label format"}
     description_columns = {"priority": "Lower ships first", "country": "Two-letter ISO code"}
 
     def prefill_form(self, form, pk):

@@ -18,10 +18,11 @@ from typing import Optional
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .app import SandboxApp, create_sandbox_app
+from .carriers import CARRIER_CREDENTIALS
 from .state import DEFAULT_CATALOG, DEFAULT_CREDENTIALS, SandboxState
 
 __all__ = ["create_sandbox_app", "run_sandbox", "start_sandbox", "SandboxApp", "SandboxState",
-           "DEFAULT_CATALOG", "DEFAULT_CREDENTIALS", "channel_base_urls"]
+           "DEFAULT_CATALOG", "DEFAULT_CREDENTIALS", "CARRIER_CREDENTIALS", "channel_base_urls", "carrier_base_urls"]
 
 
 def channel_base_urls(root: str, shop: str = "demo", region: str = "na") -> dict[str, str]:
@@ -29,6 +30,12 @@ def channel_base_urls(root: str, shop: str = "demo", region: str = "na") -> dict
     root = root.rstrip("/")
     return {"shopify": f"{root}/shopify/{shop}", "woocommerce": f"{root}/woocommerce/{shop}",
             "amazon": f"{root}/amazon/{region}"}
+
+
+def carrier_base_urls(root: str) -> dict[str, str]:
+    """Carrier account base URLs for a sandbox running at ``root``."""
+    root = root.rstrip("/")
+    return {"ups": f"{root}/ups", "easypost": f"{root}/easypost"}
 
 
 # The shop (Amazon: region) each channel's demo store lives in.
@@ -56,6 +63,9 @@ def run_sandbox(host: str = "127.0.0.1", port: int = 8099, catalog: Optional[lis
     if trickle > 0:
         threading.Thread(target=_trickle, args=(app.state, trickle), name="sandbox-trickle",
                          daemon=True).start()
+        # parcels move too: an hour of the carriers' clock every 5 seconds, webhooks as they move
+        app.carriers.state.clock.set_speed(720.0)
+        app.carriers.start_ticker()
     server = make_server(host, port, app, threaded=True)
     logging.getLogger(__name__).info("Waybill sandbox on http://%s:%s", host, server.port)
     print(f"Waybill sandbox on http://{host}:{server.port}  (control API: /_sandbox/state)", flush=True)

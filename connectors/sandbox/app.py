@@ -46,6 +46,7 @@ from ..errors import InvalidPayload
 from ..parsing import parse_time
 from ..woocommerce import oauth1_signature
 from . import render, shopify_graphql
+from .carriers import CarrierHub
 from .state import CHANNELS, SHOPIFY_BUCKET, SP_API_LIMITS, Bucket, LeakyBucket, SandboxState, SimOrder
 
 JSON = "application/json; charset=utf-8"
@@ -143,6 +144,10 @@ class SandboxApp:
             Rule("/amazon/<shop>/orders/2026-01-01/orders", endpoint="amz_search", methods=["GET"]),
             Rule("/amazon/<shop>/orders/2026-01-01/orders/<oid>", endpoint="amz_get", methods=["GET"]),
         ])
+        # The carriers (carriers/): each registers its routes on this frame under its prefix.
+        self.carriers = CarrierHub(state)
+        for rule in self.carriers.rules():
+            self.url_map.add(rule)
 
     # -- WSGI ----------------------------------------------------------------------------------
     def __call__(self, environ, start_response):
@@ -159,6 +164,8 @@ class SandboxApp:
             endpoint, values = adapter.match()
         except NotFound:
             return self._not_found(request)
+        if endpoint.startswith("carrier"):
+            return self.carriers.dispatch(request, endpoint, values)
         handler: Callable[..., Response] = getattr(self, endpoint)
         if endpoint.startswith("ctl_"):
             try:
@@ -170,6 +177,9 @@ class SandboxApp:
         return self._channel_call(request, endpoint, handler, values)
 
     def _not_found(self, request: Request) -> Response:
+        carrier = self.carriers.owns(request.path)
+        if carrier is not None:
+            return self.carriers.not_found(carrier)
         if request.path.startswith("/amazon/"):
             return json_response({"errors": [{"code": "NotFound", "message": "Resource not found", "details": ""}]},
                                  404)

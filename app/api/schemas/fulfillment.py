@@ -21,6 +21,17 @@ class TrackingEventOutSchema(OutSchema):
     status = fields.Str()
     description = fields.Str(allow_none=True)
     location = fields.Str(allow_none=True)
+    carrier_code = fields.Str(allow_none=True, metadata={"description": "the carrier's own code"})
+    problem = fields.Str(allow_none=True)
+    source = fields.Str(allow_none=True)
+
+
+class ShipmentPackageOutSchema(OutSchema):
+    weight_kg = fields.Decimal(as_string=True)
+    length_cm = fields.Decimal(as_string=True)
+    width_cm = fields.Decimal(as_string=True)
+    height_cm = fields.Decimal(as_string=True)
+    tracking_number = fields.Str(allow_none=True)
 
 
 class ShipmentDetailSchema(OutSchema):
@@ -40,16 +51,12 @@ class ShipmentDetailSchema(OutSchema):
     created_at = fields.DateTime()
     shipped_at = fields.DateTime(allow_none=True)
     delivered_at = fields.DateTime(allow_none=True)
+    carrier_account = fields.Function(lambda s: s.carrier_account.code if s.carrier_account else None)
+    label_format = fields.Function(lambda s: next((l.format for l in s.labels if l.voided_at is None), None))
+    label_error = fields.Str(allow_none=True)
+    packages = fields.List(fields.Nested(ShipmentPackageOutSchema))
     lines = fields.List(fields.Nested(ShipmentLineOutSchema))
     tracking_events = fields.List(fields.Nested(TrackingEventOutSchema))
-
-
-class ShipInSchema(InSchema):
-    carrier = fields.Str(allow_none=True, load_default=None, validate=Length(max=32))
-    service = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
-    tracking_number = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
-    warehouse_id = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
-        "description": "ship only what is reserved in this warehouse"})
 
 
 class TrackingInSchema(InSchema):

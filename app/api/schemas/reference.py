@@ -34,6 +34,8 @@ class WarehouseInSchema(InSchema):
     ships_to = fields.List(fields.Str(metadata=COUNTRY), allow_none=True,
                            metadata={"description": "ISO country codes; empty: everywhere"})
     active = fields.Bool()
+    label_format = fields.Str(allow_none=True, validate=OneOf(("PDF", "ZPL")), metadata={
+        "description": "labels printed here: PDF 4x6 or ZPL; empty: the carrier account's"})
 
 
 class WarehouseAddSchema(WarehouseInSchema):

@@ -80,6 +80,13 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("alert_sync_lag_minutes", "Alert: channel sync lag (minutes)", "int", 60,
                "Raise an alert when a channel has had no successful sync for this long.",
                minimum=1, maximum=7 * 24 * 60),
+    SettingDef("tracking_poll_minutes", "Tracking: poll a moving parcel every (minutes)", "int", 60,
+               "How often an open shipment is asked about; a parcel whose last event is over a day "
+               "old is asked 3 times less often, over 3 days 12 times less.",
+               minimum=5, maximum=24 * 60),
+    SettingDef("delivery_exception_alert_hours", "Alert: delivery exception waiting (hours)", "int", 24,
+               "Raise an alert when a delivery exception has waited this long without being resolved.",
+               minimum=1, maximum=30 * 24),
 ]}
 
 

@@ -1,3 +1,5 @@
-"""The warehouse floor: picking, packing and shipments (``shipments``)."""
+"""The warehouse floor: picking, packing and shipments (``shipments``); carrier accounts
+(``carriers``), labels bought, reprinted and voided (``labels``), parcels tracked
+(``tracking``) and the delivery exceptions queue (``exceptions``)."""
 
-__all__ = ["shipments"]
+__all__ = ["carriers", "exceptions", "labels", "shipments", "tracking"]

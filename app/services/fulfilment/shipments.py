@@ -40,31 +40,28 @@ def mark_packed(session: Session, order_id: int, actor: Actor):
     return order
 
 
-@transactional
-def ship(session: Session, order_id: int, actor: Actor, *, carrier: str | None = None,
-         service: str | None = None, tracking_number: str | None = None,
-         warehouse_id: int | None = None, shipped_at: datetime | None = None) -> Shipment:
-    """Ship every open reservation of a packed order (optionally from one warehouse)."""
+def packed_order(session: Session, order_id: int):
+    """The order, locked, when it may ship: packed and not held."""
     order = orders.get_order(session, order_id, for_update=True)
     _not_held(order)
     if order.status != "packed":
         raise InvalidTransition(f"Order {order.order_number} is {order.status}: pack it before shipping")
-    carrier = validation.text(carrier, "carrier", max_length=32, required=False)
-    tracking_number = validation.text(tracking_number, "tracking_number", max_length=64,
-                                      required=False)
+    return order
+
+
+def open_allocations(session: Session, order, warehouse_id: int | None = None) -> list[Allocation]:
     query = select(Allocation).where(Allocation.order_id == order.id, Allocation.status == "open")
     if warehouse_id is not None:
         query = query.where(Allocation.warehouse_id == warehouse_id)
     allocations = session.scalars(query.order_by(Allocation.stock_level_id)).all()
     if not allocations:
         raise ValidationFailed.field("warehouse_id", "nothing reserved to ship from there")
-    shipment = Shipment(
-        order=order, warehouse_id=warehouse_id or allocations[0].warehouse_id, carrier=carrier,
-        service=service, tracking_number=tracking_number, status="in_transit",
-        created_by=actor.label, created_at=utcnow(), shipped_at=shipped_at or utcnow(),
-    )
-    session.add(shipment)
-    session.flush()
+    return allocations
+
+
+def confirm(session: Session, order, shipment: Shipment, allocations: list[Allocation], actor: Actor) -> None:
+    """Ship confirm: the reserved units leave stock on this shipment, the order moves on,
+    ``shipment.created`` is published (channel write-back and mails react to it)."""
     for allocation in allocations:
         quantity = allocation.quantity
         inventory.ship(session, allocation, quantity, actor, reference=f"shipment {shipment.id}")
@@ -74,6 +71,26 @@ def ship(session: Session, order_id: int, actor: Actor, *, carrier: str | None =
     events.shipped(session, order, actor, shipment)
     domain_events.publish(session, "shipment.created",
                           {"shipment_id": shipment.id, "order_id": order.id, "actor": actor})
+
+
+@transactional
+def ship(session: Session, order_id: int, actor: Actor, *, carrier: str | None = None,
+         service: str | None = None, tracking_number: str | None = None,
+         warehouse_id: int | None = None, shipped_at: datetime | None = None) -> Shipment:
+    """Ship every open reservation of a packed order (optionally from one warehouse)."""
+    order = packed_order(session, order_id)
+    carrier = validation.text(carrier, "carrier", max_length=32, required=False)
+    tracking_number = validation.text(tracking_number, "tracking_number", max_length=64,
+                                      required=False)
+    allocations = open_allocations(session, order, warehouse_id)
+    shipment = Shipment(
+        order=order, warehouse_id=warehouse_id or allocations[0].warehouse_id, carrier=carrier,
+        service=service, tracking_number=tracking_number, status="in_transit",
+        created_by=actor.label, created_at=utcnow(), shipped_at=shipped_at or utcnow(),
+    )
+    session.add(shipment)
+    session.flush()
+    confirm(session, order, shipment, allocations, actor)
     return shipment
 
 

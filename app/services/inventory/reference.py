@@ -41,6 +41,14 @@ def _unique(session, model, column, value, current, field):
         raise AlreadyUsed.field(field, f"'{value}' is already used")
 
 
+def _label_format(value) -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in ("PDF", "ZPL"):
+        raise ValidationFailed.field("label_format", "must be PDF or ZPL (or empty: the carrier account's)")
+    return value
+
+
 def _clean_warehouse(session: Session, values: dict, current) -> dict:
     errors = validation.Errors()
     clean = {}
@@ -64,6 +72,7 @@ def _clean_warehouse(session: Session, values: dict, current) -> dict:
     take("priority", lambda v: validation.quantity(v if v not in (None, "") else 100, "priority",
                                                    allow_zero=True))
     take("ships_to", _countries)
+    take("label_format", _label_format)
     if "active" in values:
         clean["active"] = bool(values["active"])
     errors.raise_if_any("The warehouse is not valid")
@@ -118,7 +127,7 @@ def _clean_product(session: Session, values: dict, current) -> dict:
 ENTITIES = {
     "warehouse": Entity("warehouse", Warehouse,
                         ("code", "name", "address_line1", "city", "postcode", "country",
-                         "latitude", "longitude", "priority", "ships_to", "active"),
+                         "latitude", "longitude", "priority", "ships_to", "active", "label_format"),
                         _clean_warehouse),
     "product": Entity("product", Product,
                       ("sku", "name", "barcode", "weight_kg", "price", "reorder_point", "active"),

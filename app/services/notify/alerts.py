@@ -6,8 +6,9 @@ Raised by:
   and target; resolved by ``check`` once no message of that topic and target is dead;
 - ``check`` (the ``check_alerts`` job): ``channel_sync_failing`` when a channel's last
   ``alert_sync_failed_runs`` pulls all failed, ``channel_sync_lagging`` when its last
-  successful pull is older than ``alert_sync_lag_minutes``; each resolved when it is not
-  so any more.
+  successful pull is older than ``alert_sync_lag_minutes``, ``delivery_exception``
+  when delivery exceptions wait longer than ``delivery_exception_alert_hours``; each
+  resolved when it is not so any more.
 A newly opened alert (or one seen again after the channel's quiet period) is told to every
 enabled alert channel through the outbox (``alert_channels.tell``).
 """
@@ -26,6 +27,7 @@ from app.services.core import audit, domain_events, settings
 from app.services.core.actor import Actor
 from app.services.core.errors import Conflict, NotFound
 from app.services.core.transaction import transactional
+from app.services.fulfilment import exceptions as delivery_exceptions
 from app.services.notify import alert_channels
 
 ACTOR = Actor.job("check_alerts")
@@ -134,6 +136,7 @@ def check(session: Session) -> dict[str, int]:
             OutboxMessage.target == data.get("target")))
         if not still:
             alert.resolved_at = now
+    _check_delivery_exceptions(session)
     rows = session.execute(select(Alert.type, func.count()).where(Alert.resolved_at.is_(None))
                            .group_by(Alert.type)).all()
     return {type_: n for type_, n in rows}
@@ -160,3 +163,14 @@ def _check_channel(session: Session, channel: Channel, failed_runs: int, lag: ti
                     {"channel_id": channel.id, "minutes": minutes})
     else:
         resolve_alert(session, "channel_sync_lagging", channel.code)
+
+
+def _check_delivery_exceptions(session: Session) -> None:
+    hours = settings.get(session, "delivery_exception_alert_hours")
+    waiting = delivery_exceptions.waiting_longer_than(session, hours)
+    if waiting:
+        raise_alert(session, "delivery_exception", "queue",
+                    f"{len(waiting)} delivery exception(s) waiting over {hours} hours",
+                    {"ids": [item.id for item in waiting][:50]})
+    else:
+        resolve_alert(session, "delivery_exception", "queue")

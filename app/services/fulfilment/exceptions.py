@@ -1,0 +1,115 @@
+"""The delivery exceptions queue (Support): a failed attempt, an address problem, damage, a
+delay or a return to sender opens one item per shipment and problem, with the carrier's code
+and words; Support notes that the customer was contacted, corrects the address (no carrier
+here offers a redirect through its API yet: the correction is noted for the carrier's
+call), and resolves it. A delivery resolves what is still open on that shipment. Items that
+wait too long raise an alert (notify.alerts ``check``)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from app.models import DeliveryException, Shipment, TrackingEvent
+from app.models.base import utcnow
+from app.services.core import audit, events, validation
+from app.services.core.actor import Actor
+from app.services.core.errors import Conflict, NotFound
+from app.services.core.transaction import transactional
+
+ADDRESS_FIELDS = ("name", "company", "line1", "line2", "city", "region", "postcode", "country", "phone")
+
+
+def open_for(session: Session, shipment: Shipment, event: TrackingEvent) -> DeliveryException | None:
+    """Open an item for the event's problem unless one is open for it already (no commit)."""
+    already = session.scalar(select(DeliveryException).where(
+        DeliveryException.shipment_id == shipment.id, DeliveryException.problem == event.problem,
+        DeliveryException.status == "open"))
+    if already is not None:
+        return None
+    item = DeliveryException(shipment_id=shipment.id, order_id=shipment.order_id, problem=event.problem,
+                             status="open", carrier_code=event.carrier_code, description=event.description,
+                             occurred_at=event.occurred_at, opened_at=utcnow(), notes=[])
+    session.add(item)
+    events.order_event(session, shipment.order, Actor.job("poll_tracking"), "delivery_exception",
+                       f"Delivery exception ({event.problem}): {event.description or event.carrier_code}"[:1000],
+                       {"shipment_id": shipment.id, "carrier_code": event.carrier_code})
+    return item
+
+
+def resolve_delivered(session: Session, shipment: Shipment) -> None:
+    for item in session.scalars(select(DeliveryException).where(
+            DeliveryException.shipment_id == shipment.id, DeliveryException.status == "open")):
+        item.status, item.resolved_at, item.resolved_by = "resolved", utcnow(), "job:poll_tracking"
+        item.resolution = "delivered"
+
+
+def queue(session: Session, *, status: str | None = "open", limit: int = 200) -> list[DeliveryException]:
+    query = select(DeliveryException).options(joinedload(DeliveryException.order),
+                                              joinedload(DeliveryException.shipment))
+    if status:
+        query = query.where(DeliveryException.status == status)
+    return list(session.scalars(query.order_by(DeliveryException.opened_at).limit(limit)))
+
+
+def _get(session: Session, pk, *, open_only: bool = True) -> DeliveryException:
+    try:
+        item = session.get(DeliveryException, int(pk), with_for_update=True)
+    except (TypeError, ValueError):
+        item = None
+    if item is None:
+        raise NotFound(f"Delivery exception {pk} not found")
+    if open_only and item.status != "open":
+        raise Conflict(f"Delivery exception #{item.id} was resolved by {item.resolved_by}")
+    return item
+
+
+def _note(item: DeliveryException, actor: Actor, kind: str, text: str) -> None:
+    item.notes = [*(item.notes or []), {"at": utcnow().isoformat(), "by": actor.label, "kind": kind, "text": text}]
+
+
+@transactional
+def contacted(session: Session, pk, actor: Actor, note: str | None = None) -> DeliveryException:
+    item = _get(session, pk)
+    text = validation.text(note, "note", max_length=2000, required=False) or "Customer contacted"
+    item.contacted_at, item.contacted_by = utcnow(), actor.label
+    _note(item, actor, "contacted", text)
+    events.order_event(session, item.order, actor, "delivery_exception_contacted", text,
+                       {"delivery_exception_id": item.id})
+    return item
+
+
+@transactional
+def correct_address(session: Session, pk, actor: Actor, address: dict) -> DeliveryException:
+    """Note the corrected address for the carrier (no redirect API here yet)."""
+    item = _get(session, pk)
+    if not isinstance(address, dict) or not any(address.get(k) for k in ADDRESS_FIELDS):
+        from app.services.core.errors import ValidationFailed
+
+        raise ValidationFailed.field("address", "give the corrected address (line1, city, postcode, country)")
+    shown = ", ".join(str(validation.text(address.get(k), k, max_length=255, required=False) or "")
+                      for k in ADDRESS_FIELDS if address.get(k))
+    _note(item, actor, "address", f"Corrected address for the carrier: {shown}")
+    events.order_event(session, item.order, actor, "delivery_address_corrected",
+                       f"Corrected delivery address noted for the carrier (no redirect API): {shown}"[:1000],
+                       {"delivery_exception_id": item.id, "address": {k: address.get(k) for k in ADDRESS_FIELDS}})
+    audit.record(session, actor, "delivery_exception", item.id, "correct_address", {"address": shown})
+    return item
+
+
+@transactional
+def resolve(session: Session, pk, actor: Actor, resolution: str | None = None) -> DeliveryException:
+    item = _get(session, pk)
+    item.status, item.resolved_at, item.resolved_by = "resolved", utcnow(), actor.label
+    item.resolution = validation.text(resolution, "resolution", max_length=2000, required=False) or "resolved"
+    events.order_event(session, item.order, actor, "delivery_exception_resolved",
+                       f"Delivery exception ({item.problem}) resolved: {item.resolution}",
+                       {"delivery_exception_id": item.id})
+    return item
+
+
+def waiting_longer_than(session: Session, hours: int) -> list[DeliveryException]:
+    since = utcnow() - timedelta(hours=hours)
+    return list(session.scalars(select(DeliveryException).where(
+        DeliveryException.status == "open", DeliveryException.opened_at <= since)))

@@ -1,0 +1,200 @@
+"""Tracking: carrier updates (polled or pushed by a carrier's webhook, both through the
+carrier's ``parse_tracking``) stored once per (carrier, number, time, code); the shipment's
+status follows its latest event by time, not by arrival; every shipment of an order
+delivered -> the order ``delivered``; each change publishes ``shipment.tracking_updated``.
+
+``poll`` asks each carrier about its open shipments in the batches it allows, less often the
+older a parcel's last event, never once it is delivered, returned or voided.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from connectors import carriers as carrier_connectors
+from connectors.carriers.base import CarrierError, TrackingUpdate
+
+from app.models import CarrierAccount, Shipment, ShipmentPackage, TrackingEvent
+from app.models.base import utcnow
+from app.models.fulfillment import SHIPMENT_CLOSED
+from app.services.core import domain_events, events, settings
+from app.services.core.actor import Actor
+from app.services.core.transaction import transactional
+from app.services.fulfilment import carriers, exceptions
+from app.services.orders import actions as orders
+
+log = logging.getLogger(__name__)
+ACTOR = Actor.job("poll_tracking")
+NOT_TRACKED = SHIPMENT_CLOSED + ("label_uncertain",)
+# (age of the last event, how many poll intervals until the next look)
+SLOWER = ((timedelta(days=3), 12), (timedelta(days=1), 3))
+
+
+def next_look(now: datetime, last_event_at: datetime | None, minutes: int) -> datetime:
+    age = now - last_event_at if last_event_at else timedelta(0)
+    factor = next((f for older, f in SLOWER if age > older), 1)
+    return now + timedelta(minutes=minutes * factor)
+
+
+def _shipment_for(session: Session, account: CarrierAccount, number: str) -> Shipment | None:
+    shipment = session.scalar(select(Shipment).where(Shipment.carrier_account_id == account.id,
+                                                     Shipment.tracking_number == number).with_for_update())
+    if shipment is None:  # another piece of a multi-piece shipment
+        shipment = session.scalar(select(Shipment).join(ShipmentPackage).where(
+            Shipment.carrier_account_id == account.id, ShipmentPackage.tracking_number == number)
+            .with_for_update())
+    return shipment
+
+
+def _insert_events(session: Session, shipment: Shipment, carrier: str, update: TrackingUpdate,
+                   source: str) -> list[int]:
+    """Insert the events not stored yet; the ids of the new ones (a repeat inserts nothing)."""
+    table = TrackingEvent.__table__
+    dialect = session.get_bind().dialect.name
+    make = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
+    new_ids, now = [], utcnow()
+    for event in update.events:
+        statement = make(table).values(
+            shipment_id=shipment.id, occurred_at=event.occurred_at, status=event.status,
+            description=event.description[:2000] or None, location=(event.location or "")[:255] or None,
+            carrier=carrier, tracking_number=update.tracking_number, carrier_code=event.carrier_code[:32],
+            problem=event.problem, source=source, received_at=now)
+        if hasattr(statement, "on_conflict_do_nothing"):
+            statement = statement.on_conflict_do_nothing(
+                index_elements=["carrier", "tracking_number", "occurred_at", "carrier_code"])
+        new_id = session.execute(statement.returning(table.c.id)).scalar()
+        if new_id is not None:
+            new_ids.append(new_id)
+    return new_ids
+
+
+def _follow_latest(session: Session, shipment: Shipment) -> TrackingEvent | None:
+    """The shipment's status is its latest carrier event's (by time; ties: the later stored)."""
+    latest = session.scalar(select(TrackingEvent).where(
+        TrackingEvent.shipment_id == shipment.id, TrackingEvent.carrier.is_not(None))
+        .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc()).limit(1))
+    if latest is None or latest.status == "unknown":
+        return latest
+    shipment.status, shipment.last_event_at = latest.status, latest.occurred_at
+    if latest.status == "delivered":
+        shipment.delivered_at = latest.occurred_at
+    return latest
+
+
+def _order_delivered(session: Session, shipment: Shipment, actor: Actor) -> None:
+    order = shipment.order
+    live = [s for s in order.shipments if s.status not in ("voided", "cancelled")]
+    if order.status == "shipped" and live and all(s.status == "delivered" for s in live):
+        orders.transition(session, order, "delivered", actor)
+
+
+@transactional
+def record(session: Session, account_id: int, update: TrackingUpdate, *, source: str,
+           actor: Actor = ACTOR) -> int:
+    """Store one carrier update for the shipment it names; returns how many events were new
+    (0 for a number we do not ship, or an update already stored)."""
+    account = session.get(CarrierAccount, account_id)
+    shipment = _shipment_for(session, account, update.tracking_number)
+    if shipment is None:
+        log.info("tracking: %s %s is none of our shipments", account.code, update.tracking_number)
+        return 0
+    now = utcnow()
+    shipment.tracked_at = now
+    new_ids = _insert_events(session, shipment, account.kind, update, source)
+    if shipment.status in ("voided", "label_uncertain"):
+        return len(new_ids)
+    before = shipment.status
+    latest = _follow_latest(session, shipment) if new_ids else None
+    shipment.next_track_at = None if shipment.status in NOT_TRACKED else next_look(
+        now, shipment.last_event_at, settings.get(session, "tracking_poll_minutes"))
+    if not new_ids:
+        return 0
+    new_events = session.scalars(select(TrackingEvent).where(TrackingEvent.id.in_(new_ids))).all()
+    for event in new_events:
+        if event.problem:
+            exceptions.open_for(session, shipment, event)
+    if latest is not None and shipment.status != before:
+        events.tracking_update(session, shipment.order, actor, shipment, shipment.status, latest.description)
+        domain_events.publish(session, "shipment.tracking_updated",
+                              {"shipment_id": shipment.id, "order_id": shipment.order_id,
+                               "status": shipment.status, "actor": actor})
+        if shipment.status == "delivered":
+            exceptions.resolve_delivered(session, shipment)
+            _order_delivered(session, shipment, actor)
+    return len(new_ids)
+
+
+# --- polling ---------------------------------------------------------------------------------
+
+@dataclass
+class PollSummary:
+    asked: int = 0
+    new_events: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return f"{self.asked} asked, {self.new_events} new events, {len(self.errors)} errors"
+
+
+def due(session: Session, *, carrier: str | None = None, now: datetime | None = None,
+        limit: int = 1000) -> dict[int, list[str]]:
+    """{account id: tracking numbers due a look}."""
+    now = now or utcnow()
+    query = (select(Shipment.carrier_account_id, Shipment.tracking_number).join(CarrierAccount)
+             .where(CarrierAccount.enabled.is_(True), CarrierAccount.kind != "manual",
+                    Shipment.tracking_number.is_not(None), Shipment.status.not_in(NOT_TRACKED),
+                    or_(Shipment.next_track_at.is_(None), Shipment.next_track_at <= now))
+             .order_by(Shipment.next_track_at.asc().nulls_first(), Shipment.id).limit(limit))
+    if carrier:
+        query = query.where(or_(CarrierAccount.code == carrier, CarrierAccount.kind == carrier))
+    found: dict[int, list[str]] = {}
+    for account_id, number in session.execute(query):
+        found.setdefault(account_id, []).append(number)
+    return found
+
+
+@transactional
+def _postpone(session: Session, account_id: int, numbers: list[str], error: str) -> None:
+    """A carrier that failed is asked again later (one poll interval), not at every pass."""
+    later = utcnow() + timedelta(minutes=settings.get(session, "tracking_poll_minutes"))
+    for shipment in session.scalars(select(Shipment).where(Shipment.carrier_account_id == account_id,
+                                                           Shipment.tracking_number.in_(numbers))):
+        shipment.next_track_at = later
+
+
+def poll(session: Session, *, carrier: str | None = None, now: datetime | None = None) -> PollSummary:
+    """One tracking pass (the ``poll_tracking`` job and ``flask oms track``)."""
+    summary = PollSummary()
+    work = due(session, carrier=carrier, now=now)
+    session.rollback()
+    for account_id, numbers in work.items():
+        account = session.get(CarrierAccount, account_id)
+        batch = max(1, carrier_connectors.module(account.kind).TRACK_BATCH)
+        client = carriers.client(account)
+        session.rollback()
+        for start in range(0, len(numbers), batch):
+            chunk = numbers[start:start + batch]
+            summary.asked += len(chunk)
+            try:
+                updates = client.track(chunk)
+            except CarrierError as exc:
+                summary.errors.append(f"{account.code}: {exc.message}")
+                _postpone(session, account_id, chunk, exc.message)
+                continue
+            for update in updates:
+                summary.new_events += record(session, account_id, update, source="poll")
+    return summary
+
+
+def timeline(session: Session, shipment_id: int) -> list[TrackingEvent]:
+    return list(session.scalars(select(TrackingEvent).where(TrackingEvent.shipment_id == shipment_id)
+                                .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc())))
+
+
+def open_count(session: Session) -> int:
+    return session.scalar(select(func.count(Shipment.id)).where(Shipment.status.not_in(NOT_TRACKED))) or 0

@@ -1,0 +1,100 @@
+"""Carrier tests. ``carrier_sandbox``: a sandbox served on 127.0.0.1 for the session, its
+carrier half reset before each test (``carrier_sandbox.root``, ``.hub``, ``.control(action, **body)``);
+``ups_account`` / ``easypost_account``: connector accounts on it. Parcels move when a test
+advances the carriers' clock (``control("advance", hours=...)``), never by sleeping."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+import requests
+
+from connectors.carriers.base import Account, Address, Package, ShipmentRequest
+from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls, create_sandbox_app, start_sandbox
+
+
+@dataclass
+class CarrierSandbox:
+    root: str
+    hub: object
+
+    def control(self, action: str, **body):
+        response = requests.post(f"{self.root}/_sandbox/carriers/{action}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def _carrier_server():
+    app = create_sandbox_app(seed=0, time_scale=0.001)
+    server, thread, root = start_sandbox(app)
+    yield app, root
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def carrier_sandbox(_carrier_server) -> CarrierSandbox:
+    app, root = _carrier_server
+    app.carriers.state.reset(seed=0)
+    app.carriers.state.exception_rate = 0.0  # outcomes are scripted where a test wants one
+    return CarrierSandbox(root, app.carriers)
+
+
+def account(kind: str, root: str, code: str | None = None) -> Account:
+    creds = dict(CARRIER_CREDENTIALS[kind])
+    number = creds.pop("account_number", None)
+    return Account(code=code or kind, kind=kind, base_url=carrier_base_urls(root)[kind], credentials=creds,
+                   account_number=number, time_scale=0.001, timeout=(2.0, 5.0))
+
+
+@pytest.fixture
+def ups_account(carrier_sandbox) -> Account:
+    return account("ups", carrier_sandbox.root)
+
+
+@pytest.fixture
+def easypost_account(carrier_sandbox) -> Account:
+    return account("easypost", carrier_sandbox.root)
+
+
+HOME = Address("Waybill Warehouse", "1 Peachtree St", "Atlanta", "30301", "US", region="GA", phone="+1 404 555 0100")
+AWAY = Address("Chloë O'Brien", "969 Market St", "San Francisco", "94103", "US", region="CA")
+NEAR = Address("Bob Norman", "2 Ponce de Leon Ave", "Atlanta", "30308", "US", region="GA")
+
+
+def request(*, to: Address = AWAY, kg: str = "1.5", dims=("30", "20", "10"), reference: str = "ref-1",
+            label_format: str = "PDF", pieces: int = 1) -> ShipmentRequest:
+    package = Package(Decimal(kg), *(Decimal(d) for d in dims))
+    return ShipmentRequest(HOME, to, (package,) * pieces, reference, label_format)
+
+
+@pytest.fixture
+def exception_item(session, make, actor):
+    """A shipped order whose parcel met a failed attempt: the event recorded through the
+    tracking service opens the delivery exception. Returns (order, shipment, item)."""
+    from datetime import timedelta
+
+    from connectors.carriers.base import TrackingEvent, TrackingUpdate
+
+    from app.models import DeliveryException
+    from app.models.base import utcnow
+    from app.services.fulfilment import carriers, shipments, tracking
+
+    channel, warehouse = make.channel(), make.warehouse()
+    make.product("CAP", stock={warehouse: 2})
+    order = make.order(channel, [("CAP", 1, "9.00")])
+    shipments.start_picking(session, order.id, actor())
+    shipments.mark_packed(session, order.id, actor())
+    shipment = shipments.ship(session, order.id, actor(), carrier="manual", tracking_number="1ZEXCEPTION")
+    account = carriers.save_account(session, {"code": "by-hand", "name": "By hand", "kind": "manual"}, actor())
+    shipment.carrier_account_id = account.id  # a shipment typed by hand, followed as the carrier's
+    session.commit()
+    at = utcnow().replace(microsecond=0)
+    tracking.record(session, account.id, TrackingUpdate("1ZEXCEPTION", "unknown", events=[
+        TrackingEvent(at - timedelta(hours=3), "out_for_delivery", "OT", "Out For Delivery Today"),
+        TrackingEvent(at, "failed_attempt", "48", "Receiver not available", problem="failed_attempt")]),
+        source="poll")
+    item = session.query(DeliveryException).one()
+    return order, shipment, item

@@ -1,0 +1,244 @@
+"""Labels and tracking end to end with the carrier sandbox over real HTTP: rates -> label ->
+void (through the outbox); label -> tracking -> delivered (order delivered); an exception
+reaches the Support queue (and its alert); a webhook and a poll of the same event store it
+once. The carriers' clock is advanced by the tests, never slept on."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from connectors.carriers import ups as ups_connector
+from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
+
+from app.extensions import db
+from app.models import Alert, DeliveryException, OutboxMessage, Shipment, TrackingEvent, Warehouse
+from app.models.base import clock_at, utcnow
+from app.services.core import outbox_sender
+from app.services.fulfilment import carriers, exceptions, labels, shipments, tracking
+from app.services.inventory import reference
+from app.services.notify import alerts
+from tests.conftest import is_postgres
+
+PACKAGE = [{"weight_kg": "1.2", "length_cm": "30", "width_cm": "20", "height_cm": "10"}]
+
+
+@pytest.fixture
+def fast(app, monkeypatch):
+    monkeypatch.setitem(app.config, "OMS_CONNECTOR_OPTIONS", {"time_scale": 0.001})
+
+
+@pytest.fixture
+def accounts(session, actor, carrier_sandbox, fast):
+    urls = carrier_base_urls(carrier_sandbox.root)
+    ups_creds = dict(CARRIER_CREDENTIALS["ups"])
+    number = ups_creds.pop("account_number")
+    ups = carriers.save_account(session, {"code": "ups-main", "name": "UPS", "kind": "ups", "base_url": urls["ups"],
+                                          "account_number": number}, actor(), credentials=ups_creds,
+                                webhook_secret="ups-track-alert-credential")
+    easy = carriers.save_account(session, {"code": "ep", "name": "EasyPost", "kind": "easypost",
+                                           "base_url": urls["easypost"], "label_format": "ZPL"}, actor(),
+                                 credentials=dict(CARRIER_CREDENTIALS["easypost"]), webhook_secret="ep-hmac")
+    return {"ups": ups.code, "easypost": easy.code}
+
+
+@pytest.fixture
+def packed(session, make, actor):
+    channel, warehouse = make.channel(), make.warehouse()
+    make.product("TEE-1", stock={warehouse: 10})
+
+    def one():
+        order = make.order(channel, [("TEE-1", 1, "20.00")])
+        shipments.start_picking(session, order.id, actor("warehouse"))
+        shipments.mark_packed(session, order.id, actor("warehouse"))
+        return order.id
+    return one
+
+
+def deliver_outbox():
+    return outbox_sender.send_pass(db.engine)
+
+
+def test_ups_rates_label_void(session, actor, accounts, packed, carrier_sandbox):
+    order_id = packed()
+    quotes = labels.rates(session, order_id, PACKAGE)
+    assert {q.account for q in quotes} == {"ups-main", "ep"}
+    assert [q.rate.amount for q in quotes] == sorted(q.rate.amount for q in quotes)
+    shipment = labels.buy_label(session, order_id, actor("warehouse"), carrier="ups-main", packages=PACKAGE,
+                                service="02")
+    assert shipment.status == "label_created" and shipment.order.status == "shipped"
+    assert shipment.tracking_number.startswith("1Z") and shipment.service == "02" and shipment.cost > 0
+    assert [p.tracking_number for p in shipment.packages] == [shipment.tracking_number]
+    label = labels.current_label(session, shipment.id)
+    assert label.data.startswith(b"%PDF") and label.format == "PDF"
+    message_id = labels.void(session, shipment.id, actor("warehouse"))
+    assert labels.void(session, shipment.id, actor("warehouse")) == message_id  # queued once
+    deliver_outbox()
+    session.expire_all()
+    assert session.get(OutboxMessage, message_id).status == "sent"
+    assert session.get(Shipment, shipment.id).status == "voided"
+    [parcel] = carrier_sandbox.control("state")["parcels"]
+    assert parcel["voided"] is True
+
+
+def test_bad_packages_and_a_refused_purchase_buy_nothing(session, actor, accounts, packed, carrier_sandbox):
+    from app.services.core.errors import ValidationFailed
+
+    order_id = packed()
+    with pytest.raises(ValidationFailed) as bad:
+        labels.buy_label(session, order_id, actor(), carrier="ups-main", packages=[{"weight_kg": "-1"}])
+    assert "packages.0.weight_kg" in bad.value.errors
+    with pytest.raises(ValidationFailed) as unknown:
+        labels.buy_label(session, order_id, actor(), carrier="ups-main", packages=PACKAGE, service="99")
+    assert "service" in unknown.value.errors
+    assert session.scalar(select(func.count(Shipment.id))) == 0
+    assert carrier_sandbox.control("state")["parcels"] == []
+
+
+def test_a_lost_answer_is_recovered_and_an_unrecoverable_one_waits_for_a_person(session, actor, accounts, packed,
+                                                                              carrier_sandbox):
+    first, second = packed(), packed()
+    warehouse = session.scalars(select(Warehouse)).one()
+    reference.save(session, "warehouse", {"label_format": "ZPL"}, actor(), warehouse.id)  # its printer: ZPL
+    carrier_sandbox.control("faults", carrier="ups", script=["lost"], handler="ship")  # the purchase's answer lost
+    shipment = labels.buy_label(session, first, actor(), carrier="ups-main", packages=PACKAGE)
+    assert shipment.status == "label_created" and shipment.labels[0].recovered
+    assert shipment.labels[0].format == "ZPL" and shipment.labels[0].data.startswith(b"^XA")
+    assert len(carrier_sandbox.control("state")["parcels"]) == 1  # bought once
+    carrier_sandbox.control("faults", carrier="ups", script=["500"], handler="ship")
+    carrier_sandbox.control("faults", carrier="ups", script=["500"] * 4, handler="recovery")
+    uncertain = labels.buy_label(session, second, actor(), carrier="ups-main", packages=PACKAGE)
+    assert uncertain.status == "label_uncertain" and uncertain.order.status == "packed"
+    assert "recovery failed" in uncertain.label_error
+    assert len(carrier_sandbox.control("state")["parcels"]) == 1  # never bought again by itself
+    assert labels.recover(session, uncertain.id, actor()).status == "label_uncertain"  # still nothing there
+
+
+def test_easypost_label_tracked_to_delivered_and_the_order_delivered(session, actor, accounts, packed,
+                                                                      carrier_sandbox):
+    order_id = packed()
+    shipment = labels.buy_label(session, order_id, actor(), carrier="ep", packages=PACKAGE)
+    assert labels.current_label(session, shipment.id).data.startswith(b"^XA")  # the account prints ZPL
+    shipment_id = shipment.id
+    carrier_sandbox.control("advance", hours=24 * 10)
+    summary = tracking.poll(session, carrier="easypost")
+    assert summary.asked == 1 and summary.new_events >= 6 and not summary.errors
+    shipment = session.get(Shipment, shipment_id)
+    assert shipment.status == "delivered" and shipment.delivered_at is not None
+    assert shipment.order.status == "delivered" and shipment.next_track_at is None
+    events = tracking.timeline(session, shipment_id)
+    assert events[0].carrier_code == "01" and events[0].description == "Delivered, In/At Mailbox"
+    assert tracking.poll(session).asked == 0  # never asked again after delivered
+
+
+def test_an_exception_reaches_the_queue_and_waits_for_support(session, actor, accounts, packed, carrier_sandbox):
+    carrier_sandbox.control("outcomes", outcomes=["address"])
+    shipment = labels.buy_label(session, packed(), actor(), carrier="ups-main", packages=PACKAGE)
+    shipment_id = shipment.id
+    carrier_sandbox.control("advance", hours=24 * 3 + 20)  # the address problem, not yet delivered
+    tracking.poll(session)
+    [item] = exceptions.queue(session)
+    assert item.problem == "address" and item.carrier_code == "UA" and "address" in item.description
+    assert session.get(Shipment, shipment_id).status == "exception"
+    with clock_at(utcnow() + timedelta(hours=30)):
+        alerts.check(session)
+    assert session.scalar(select(Alert).where(Alert.type == "delivery_exception")) is not None
+    support = actor("support")
+    exceptions.contacted(session, item.id, support, "Called the customer: flat number missing")
+    exceptions.correct_address(session, item.id, support, {"line1": "969 Market St Apt 4", "city": "San Francisco",
+                                                            "postcode": "94103", "country": "US"})
+    exceptions.resolve(session, item.id, support, "Carrier told")
+    session.expire_all()
+    item = session.get(DeliveryException, item.id)
+    assert item.status == "resolved" and [n["kind"] for n in item.notes] == ["contacted", "address"]
+
+
+@pytest.fixture
+def live(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_a_webhook_and_a_poll_of_the_same_events_store_them_once(app, session, actor, accounts, packed,
+                                                                 carrier_sandbox, live, monkeypatch):
+    monkeypatch.setitem(app.config, "OMS_PUBLIC_URL", live)
+    shipment = labels.buy_label(session, packed(), actor(), carrier="ups-main", packages=PACKAGE)
+    shipment_id, number = shipment.id, shipment.tracking_number
+    session.rollback()
+    deliver_outbox()  # carrier.subscribe: Track Alert for the label's number, pointing at us
+    assert session.scalar(select(OutboxMessage.status).where(OutboxMessage.topic == "carrier.subscribe")) == "sent"
+    session.rollback()  # end the read snapshot: the webhooks write from the server's threads
+    carrier_sandbox.control("advance", hours=12)  # pickup and departure POSTed by Track Alert
+    sent = [w for w in carrier_sandbox.control("state")["webhooks_sent"] if w["tracking_number"] == number]
+    assert sent and all(w["status"] == 200 for w in sent)
+    by_webhook = session.scalar(select(func.count(TrackingEvent.id)).where(TrackingEvent.shipment_id == shipment_id))
+    assert by_webhook >= 2
+    assert session.get(Shipment, shipment_id).status == "in_transit"
+    summary = tracking.poll(session, now=utcnow() + timedelta(days=1))
+    assert summary.asked == 1 and summary.new_events == 0  # the same events, answered by the poll
+    sources = dict(session.execute(select(TrackingEvent.source, func.count()).where(
+        TrackingEvent.shipment_id == shipment_id).group_by(TrackingEvent.source)).all())
+    assert sources == {"webhook": by_webhook}
+
+
+def test_carrier_webhooks_refuse_a_wrong_credential_or_signature(client_for, accounts):
+    anonymous = client_for(None)
+    assert anonymous.post("/webhooks/carriers/ups/ups-main", json={"trackingNumber": "1Z"},
+                          headers={"credential": "wrong"}).status_code == 401
+    assert anonymous.post("/webhooks/carriers/easypost/ep", data=b"{}",
+                          headers={"X-Hmac-Signature": "hmac-sha256-hex=00"}).status_code == 401
+    assert anonymous.post("/webhooks/carriers/ups/nope", json={}).status_code == 401
+    signed = anonymous.post("/webhooks/carriers/ups/ups-main", data=b"not json",
+                            headers={"credential": "ups-track-alert-credential"})
+    assert signed.status_code == 422
+
+
+def test_flask_oms_track_runs_one_pass(app, session, actor, accounts, packed, carrier_sandbox):
+    labels.buy_label(session, packed(), actor(), carrier="ep", packages=PACKAGE)
+    carrier_sandbox.control("advance", hours=12)
+    result = app.test_cli_runner().invoke(args=["oms", "track", "--carrier", "ep"])
+    assert result.exit_code == 0 and "track: 1 asked" in result.output, result.output
+    again = app.test_cli_runner().invoke(args=["oms", "track"])
+    assert "track: 0 asked" in again.output  # asked again only after the poll interval
+
+
+@pytest.mark.skipif(not is_postgres(), reason="concurrency is proven on PostgreSQL")
+def test_the_same_update_recorded_by_parallel_workers_is_stored_once(app, session, actor, accounts, packed):
+    """A webhook and a poll (here four workers) with the same events at the same moment."""
+    from sqlalchemy.orm import Session as PlainSession
+
+    from connectors.carriers.base import TrackingEvent as Event, TrackingUpdate
+
+    shipment = shipments.ship(session, packed(), actor(), carrier="ups", tracking_number="1ZPARALLEL")
+    shipment.carrier_account_id = carriers.get_account(session, "ups-main").id
+    session.commit()
+    account_id, shipment_id = shipment.carrier_account_id, shipment.id
+    at = utcnow().replace(microsecond=0)
+    update = TrackingUpdate("1ZPARALLEL", "unknown", events=[
+        Event(at - timedelta(hours=2), "in_transit", "AR", "Arrived at Facility"),
+        Event(at, "delivered", "FS", "DELIVERED")])
+    barrier, results, errors = threading.Barrier(4), [], []
+
+    def worker(source):
+        with app.app_context(), PlainSession(db.engine) as own:
+            barrier.wait()
+            try:
+                results.append(tracking.record(own, account_id, update, source=source))
+            except Exception as exc:  # noqa: BLE001 — reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in ("webhook", "poll", "webhook", "poll")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and sorted(results) == [0, 0, 0, 2]
+    session.expire_all()
+    assert session.scalar(select(func.count(TrackingEvent.id)).where(TrackingEvent.shipment_id == shipment_id)) == 2
+    delivered = session.get(Shipment, shipment_id)
+    assert delivered.status == "delivered" and delivered.order.status == "delivered"
