@@ -242,3 +242,20 @@ def test_the_same_update_recorded_by_parallel_workers_is_stored_once(app, sessio
     assert session.scalar(select(func.count(TrackingEvent.id)).where(TrackingEvent.shipment_id == shipment_id)) == 2
     delivered = session.get(Shipment, shipment_id)
     assert delivered.status == "delivered" and delivered.order.status == "delivered"
+
+
+def test_easypost_tracker_updated_webhooks_reach_us_signed(session, actor, accounts, packed, carrier_sandbox, live):
+    import easypost as easypost_sdk
+
+    sdk = easypost_sdk.EasyPostClient(CARRIER_CREDENTIALS["easypost"]["api_key"],
+                                      api_base=f"{carrier_sandbox.root}/easypost/v2")
+    sdk.webhook.create(url=f"{live}/webhooks/carriers/easypost/ep", webhook_secret="ep-hmac")
+    shipment = labels.buy_label(session, packed(), actor(), carrier="ep", packages=PACKAGE)
+    shipment_id = shipment.id
+    session.rollback()
+    carrier_sandbox.control("advance", hours=24 * 10)  # one tracker.updated event, HMAC-signed
+    [sent] = [w for w in carrier_sandbox.control("state")["webhooks_sent"] if "easypost" in w["url"]]
+    assert sent["status"] == 200
+    delivered = session.get(Shipment, shipment_id)
+    assert delivered.status == "delivered" and delivered.order.status == "delivered"
+    assert {e.source for e in delivered.tracking_events} == {"webhook"}
