@@ -259,3 +259,20 @@ def test_easypost_tracker_updated_webhooks_reach_us_signed(session, actor, accou
     delivered = session.get(Shipment, shipment_id)
     assert delivered.status == "delivered" and delivered.order.status == "delivered"
     assert {e.source for e in delivered.tracking_events} == {"webhook"}
+
+
+def test_a_parcel_is_asked_less_often_the_older_its_last_event():
+    now = utcnow()
+    assert tracking.next_look(now, now - timedelta(hours=2), 60) == now + timedelta(minutes=60)
+    assert tracking.next_look(now, now - timedelta(days=2), 60) == now + timedelta(minutes=180)
+    assert tracking.next_look(now, now - timedelta(days=5), 60) == now + timedelta(minutes=720)
+
+
+def test_a_carrier_that_fails_is_asked_again_later_not_at_every_pass(session, actor, accounts, packed,
+                                                                    carrier_sandbox):
+    labels.buy_label(session, packed(), actor(), carrier="ups-main", packages=PACKAGE)
+    carrier_sandbox.control("faults", carrier="ups", script=["500"] * 8, handler="track")
+    summary = tracking.poll(session)
+    assert summary.asked == 1 and summary.errors and "ups-main" in summary.errors[0]
+    assert tracking.poll(session).asked == 0  # postponed by one poll interval
+    assert tracking.poll(session, now=utcnow() + timedelta(hours=2)).asked == 1
