@@ -115,6 +115,10 @@ def test_a_lost_answer_is_recovered_and_an_unrecoverable_one_waits_for_a_person(
     assert "recovery failed" in uncertain.label_error
     assert len(carrier_sandbox.control("state")["parcels"]) == 1  # never bought again by itself
     assert labels.recover(session, uncertain.id, actor()).status == "label_uncertain"  # still nothing there
+    labels.nothing_bought(session, uncertain.id, actor(), "checked the UPS account")  # a person settles it
+    again = labels.buy_label(session, second, actor(), carrier="ups-main", packages=PACKAGE)
+    assert again.status == "label_created" and again.order.status == "shipped"
+    assert len(carrier_sandbox.control("state")["parcels"]) == 2
 
 
 def test_easypost_label_tracked_to_delivered_and_the_order_delivered(session, actor, accounts, packed,
