@@ -280,3 +280,22 @@ def test_a_carrier_that_fails_is_asked_again_later_not_at_every_pass(session, ac
     assert summary.asked == 1 and summary.errors and "ups-main" in summary.errors[0]
     assert tracking.poll(session).asked == 0  # postponed by one poll interval
     assert tracking.poll(session, now=utcnow() + timedelta(hours=2)).asked == 1
+
+
+def test_a_parcel_late_past_its_promise_reaches_the_queue(session, actor, accounts, packed, carrier_sandbox):
+    carrier_sandbox.control("outcomes", outcomes=["address"])  # delivered two days late
+    start = utcnow()
+    shipment = labels.buy_label(session, packed(), actor(), carrier="ep", packages=PACKAGE)
+    shipment_id = shipment.id
+    carrier_sandbox.control("advance", hours=10)
+    with clock_at(start + timedelta(hours=10)):
+        tracking.poll(session)  # the carrier's first estimate: the promise
+    promised = session.get(Shipment, shipment_id).promised_delivery
+    assert promised is not None
+    # two days out (zone 2), the address problem at 51 h, delivered at 100 h instead of 52 h
+    carrier_sandbox.control("advance", hours=80)
+    with clock_at(start + timedelta(hours=90)):
+        tracking.poll(session)
+    problems = sorted(item.problem for item in exceptions.queue(session))
+    assert problems == ["address", "delay"]
+    assert session.get(Shipment, shipment_id).promised_delivery == promised  # kept, not revised
