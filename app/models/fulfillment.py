@@ -58,6 +58,8 @@ class Shipment(Model):
     carrier_shipment_id: Mapped[Optional[str]] = mapped_column(String(64))
     label_error: Mapped[Optional[str]] = mapped_column(Text)
     last_event_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # the carrier's first estimate of delivery: the promise a late parcel is measured against
+    promised_delivery: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     tracked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     next_track_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, index=True)
     cost: Mapped[Optional[Decimal]] = mapped_column(MONEY)

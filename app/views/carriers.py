@@ -100,8 +100,9 @@ class ShipmentLabelView(ReadOnlyModelView):
     route_base = "/shipment-labels"
     datamodel = EagerSQLAInterface(Shipment)
     class_permission_name = p.RESOURCE_FULFILLMENT
-    method_permission_name = p.method_map(label=p.WRITE, void=p.WRITE, detail=p.READ)
-    include_route_methods = {"detail", "label", "void"}
+    method_permission_name = p.method_map(label=p.WRITE, void=p.WRITE, detail=p.READ, recover=p.WRITE,
+                                          nothing_bought=p.WRITE)
+    include_route_methods = {"detail", "label", "void", "recover", "nothing_bought"}
 
     @expose("/<int:pk>")
     @has_access
@@ -124,6 +125,27 @@ class ShipmentLabelView(ReadOnlyModelView):
         kind, ext = ("application/pdf", "pdf") if label.format == "PDF" else ("application/zpl", "zpl")
         return Response(label.data, mimetype=kind, headers={
             "Content-Disposition": f'attachment; filename="label-{label.tracking_number}.{ext}"'})
+
+    @expose("/<int:pk>/recover", methods=["POST"])
+    @has_access
+    def recover(self, pk):
+        service_call(labels.recover, db.session, pk, current_actor(),
+                     success=lambda s: "Label found at the carrier" if s.status != "label_uncertain"
+                     else "Still no label at the carrier")
+        return redirect_back(url_for("ShipmentLabelView.detail", pk=pk))
+
+    @expose("/<int:pk>/nothing-bought", methods=["POST"])
+    @has_access
+    def nothing_bought(self, pk):
+        shipment = db.session.get(Shipment, pk)
+        if shipment is None:
+            abort(404)
+        order_id = shipment.order_id
+        service_call(labels.nothing_bought, db.session, pk, current_actor(), request.form.get("note"),
+                     success="Noted: nothing was bought; the order can get a label again")
+        gone = db.session.get(Shipment, pk) is None  # the purchase record goes with it
+        return redirect_back(url_for("OrderView.show", pk=order_id) if gone
+                             else url_for("ShipmentLabelView.detail", pk=pk))
 
     @expose("/<int:pk>/void", methods=["POST"])
     @has_access

@@ -69,6 +69,7 @@ def upgrade():
             batch_op.add_column(sa.Column('carrier_shipment_id', sa.String(length=64), nullable=True))
             batch_op.add_column(sa.Column('label_error', sa.Text(), nullable=True))
             batch_op.add_column(sa.Column('last_event_at', sa.DateTime(timezone=True), nullable=True))
+            batch_op.add_column(sa.Column('promised_delivery', sa.DateTime(timezone=True), nullable=True))
             batch_op.add_column(sa.Column('tracked_at', sa.DateTime(timezone=True), nullable=True))
             batch_op.add_column(sa.Column('next_track_at', sa.DateTime(timezone=True), nullable=True))
             batch_op.create_foreign_key(op.f('fk_shipments_carrier_account_id_carrier_accounts'),
@@ -181,7 +182,7 @@ def downgrade():
             batch_op.drop_index(batch_op.f('ix_shipments_next_track_at'))
             batch_op.drop_index(batch_op.f('ix_shipments_carrier_account_id'))
             batch_op.drop_constraint(op.f('fk_shipments_carrier_account_id_carrier_accounts'), type_='foreignkey')
-            for column in ('next_track_at', 'tracked_at', 'last_event_at', 'label_error', 'carrier_shipment_id',
+            for column in ('next_track_at', 'tracked_at', 'promised_delivery', 'last_event_at', 'label_error', 'carrier_shipment_id',
                            'label_reference', 'carrier_account_id'):
                 batch_op.drop_column(column)
     with op.batch_alter_table('warehouses', schema=None) as batch_op:

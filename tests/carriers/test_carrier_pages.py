@@ -48,3 +48,26 @@ def test_exception_queue_and_shipment_page(client_for, session, exception_item):
     assert label.status_code == 200 and label.data.startswith(b"%PDF")
     viewer_page = client_for("viewer").get(f"/shipment-labels/{shipment.id}").get_data(as_text=True)
     assert "Download / reprint" not in viewer_page
+
+
+def test_an_uncertain_purchase_is_settled_from_the_shipment_page(client_for, session, actor, exception_item):
+    from app.models import Shipment, ShipmentPackage
+    from app.models.base import utcnow as now
+
+    order, shipment, _ = exception_item
+    account = carriers.get_account(session, "by-hand")
+    uncertain = Shipment(order_id=order.id, carrier="ups", carrier_account_id=account.id, status="label_uncertain",
+                         label_reference="wb-test-ref", created_by="user:warehouse", created_at=now(),
+                         label_error="no answer from the carrier",
+                         packages=[ShipmentPackage(weight_kg=1, length_cm=1, width_cm=1, height_cm=1)])
+    session.add(uncertain)
+    session.commit()
+    uncertain_id, order_id = uncertain.id, order.id
+    client = client_for("warehouse")
+    page = client.get(f"/shipment-labels/{uncertain_id}").get_data(as_text=True)
+    assert "Nothing was bought" in page and "no answer from the carrier" in page
+    response = client.post(f"/shipment-labels/{uncertain_id}/nothing-bought",
+                           data={"csrf_token": client.csrf_token, "note": "checked"})
+    assert response.status_code == 302 and f"/orders/show/{order_id}" in response.location
+    session.expunge_all()
+    assert session.get(Shipment, uncertain_id) is None

@@ -115,6 +115,10 @@ def test_a_lost_answer_is_recovered_and_an_unrecoverable_one_waits_for_a_person(
     assert "recovery failed" in uncertain.label_error
     assert len(carrier_sandbox.control("state")["parcels"]) == 1  # never bought again by itself
     assert labels.recover(session, uncertain.id, actor()).status == "label_uncertain"  # still nothing there
+    labels.nothing_bought(session, uncertain.id, actor(), "checked the UPS account")  # a person settles it
+    again = labels.buy_label(session, second, actor(), carrier="ups-main", packages=PACKAGE)
+    assert again.status == "label_created" and again.order.status == "shipped"
+    assert len(carrier_sandbox.control("state")["parcels"]) == 2
 
 
 def test_easypost_label_tracked_to_delivered_and_the_order_delivered(session, actor, accounts, packed,
@@ -242,3 +246,56 @@ def test_the_same_update_recorded_by_parallel_workers_is_stored_once(app, sessio
     assert session.scalar(select(func.count(TrackingEvent.id)).where(TrackingEvent.shipment_id == shipment_id)) == 2
     delivered = session.get(Shipment, shipment_id)
     assert delivered.status == "delivered" and delivered.order.status == "delivered"
+
+
+def test_easypost_tracker_updated_webhooks_reach_us_signed(session, actor, accounts, packed, carrier_sandbox, live):
+    import easypost as easypost_sdk
+
+    sdk = easypost_sdk.EasyPostClient(CARRIER_CREDENTIALS["easypost"]["api_key"],
+                                      api_base=f"{carrier_sandbox.root}/easypost/v2")
+    sdk.webhook.create(url=f"{live}/webhooks/carriers/easypost/ep", webhook_secret="ep-hmac")
+    shipment = labels.buy_label(session, packed(), actor(), carrier="ep", packages=PACKAGE)
+    shipment_id = shipment.id
+    session.rollback()
+    carrier_sandbox.control("advance", hours=24 * 10)  # one tracker.updated event, HMAC-signed
+    [sent] = [w for w in carrier_sandbox.control("state")["webhooks_sent"] if "easypost" in w["url"]]
+    assert sent["status"] == 200
+    delivered = session.get(Shipment, shipment_id)
+    assert delivered.status == "delivered" and delivered.order.status == "delivered"
+    assert {e.source for e in delivered.tracking_events} == {"webhook"}
+
+
+def test_a_parcel_is_asked_less_often_the_older_its_last_event():
+    now = utcnow()
+    assert tracking.next_look(now, now - timedelta(hours=2), 60) == now + timedelta(minutes=60)
+    assert tracking.next_look(now, now - timedelta(days=2), 60) == now + timedelta(minutes=180)
+    assert tracking.next_look(now, now - timedelta(days=5), 60) == now + timedelta(minutes=720)
+
+
+def test_a_carrier_that_fails_is_asked_again_later_not_at_every_pass(session, actor, accounts, packed,
+                                                                    carrier_sandbox):
+    labels.buy_label(session, packed(), actor(), carrier="ups-main", packages=PACKAGE)
+    carrier_sandbox.control("faults", carrier="ups", script=["500"] * 8, handler="track")
+    summary = tracking.poll(session)
+    assert summary.asked == 1 and summary.errors and "ups-main" in summary.errors[0]
+    assert tracking.poll(session).asked == 0  # postponed by one poll interval
+    assert tracking.poll(session, now=utcnow() + timedelta(hours=2)).asked == 1
+
+
+def test_a_parcel_late_past_its_promise_reaches_the_queue(session, actor, accounts, packed, carrier_sandbox):
+    carrier_sandbox.control("outcomes", outcomes=["address"])  # delivered two days late
+    start = utcnow()
+    shipment = labels.buy_label(session, packed(), actor(), carrier="ep", packages=PACKAGE)
+    shipment_id = shipment.id
+    carrier_sandbox.control("advance", hours=10)
+    with clock_at(start + timedelta(hours=10)):
+        tracking.poll(session)  # the carrier's first estimate: the promise
+    promised = session.get(Shipment, shipment_id).promised_delivery
+    assert promised is not None
+    # two days out (zone 2), the address problem at 51 h, delivered at 100 h instead of 52 h
+    carrier_sandbox.control("advance", hours=80)
+    with clock_at(start + timedelta(hours=90)):
+        tracking.poll(session)
+    problems = sorted(item.problem for item in exceptions.queue(session))
+    assert problems == ["address", "delay"]
+    assert session.get(Shipment, shipment_id).promised_delivery == promised  # kept, not revised

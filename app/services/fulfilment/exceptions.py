@@ -23,19 +23,36 @@ ADDRESS_FIELDS = ("name", "company", "line1", "line2", "city", "region", "postco
 
 def open_for(session: Session, shipment: Shipment, event: TrackingEvent) -> DeliveryException | None:
     """Open an item for the event's problem unless one is open for it already (no commit)."""
+    return open_item(session, shipment, event.problem, event.carrier_code, event.description, event.occurred_at)
+
+
+def open_item(session: Session, shipment: Shipment, problem: str, carrier_code: str | None,
+              description: str | None, occurred_at) -> DeliveryException | None:
     already = session.scalar(select(DeliveryException).where(
-        DeliveryException.shipment_id == shipment.id, DeliveryException.problem == event.problem,
+        DeliveryException.shipment_id == shipment.id, DeliveryException.problem == problem,
         DeliveryException.status == "open"))
     if already is not None:
         return None
-    item = DeliveryException(shipment_id=shipment.id, order_id=shipment.order_id, problem=event.problem,
-                             status="open", carrier_code=event.carrier_code, description=event.description,
-                             occurred_at=event.occurred_at, opened_at=utcnow(), notes=[])
+    item = DeliveryException(shipment_id=shipment.id, order_id=shipment.order_id, problem=problem,
+                             status="open", carrier_code=carrier_code, description=description,
+                             occurred_at=occurred_at, opened_at=utcnow(), notes=[])
     session.add(item)
     events.order_event(session, shipment.order, Actor.job("poll_tracking"), "delivery_exception",
-                       f"Delivery exception ({event.problem}): {event.description or event.carrier_code}"[:1000],
-                       {"shipment_id": shipment.id, "carrier_code": event.carrier_code})
+                       f"Delivery exception ({problem}): {description or carrier_code}"[:1000],
+                       {"shipment_id": shipment.id, "carrier_code": carrier_code})
     return item
+
+
+LATE_AFTER = timedelta(hours=24)  # past the promised day's end, a parcel is late
+
+
+def open_if_late(session: Session, shipment: Shipment, now) -> DeliveryException | None:
+    """A parcel not delivered a day after the carrier's first estimate (its promise)."""
+    if shipment.promised_delivery is None or now <= shipment.promised_delivery + LATE_AFTER:
+        return None
+    return open_item(session, shipment, "delay", None,
+                     f"Not delivered by {shipment.promised_delivery:%Y-%m-%d}, the carrier's first estimate",
+                     now)
 
 
 def resolve_delivered(session: Session, shipment: Shipment) -> None:

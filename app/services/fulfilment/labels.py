@@ -168,7 +168,7 @@ def _attach(session: Session, shipment_id: int, label: Label, actor: Actor, *, r
     shipment = session.get(Shipment, shipment_id, with_for_update=True)
     if shipment.status != "label_uncertain":
         raise Conflict(f"Shipment {shipment_id} is {shipment.status}: its label was settled already")
-    order = shipments.packed_order(session, shipment.order_id)
+    order = orders.get_order(session, shipment.order_id, for_update=True)
     now = utcnow()
     shipment.labels.append(ShipmentLabel(
         carrier=shipment.carrier, service=label.service or shipment.service, tracking_number=label.tracking_number,
@@ -182,14 +182,30 @@ def _attach(session: Session, shipment_id: int, label: Label, actor: Actor, *, r
     for package, number in zip(shipment.packages, label.package_tracking_numbers):
         package.tracking_number = number
     shipment.shipped_at, shipment.next_track_at = now, now
-    allocations = shipments.open_allocations(session, order, shipment.warehouse_id)
-    shipments.confirm(session, order, shipment, allocations, actor)
+    _ship_confirm(session, order, shipment, actor)
     _subscribe_later(session, shipment)
     if recovered:
         events.order_event(session, order, actor, "label_recovered",
                            f"Label {label.tracking_number} found at the carrier after an unanswered purchase: "
                            "not bought again", {"shipment_id": shipment.id})
     return shipment
+
+
+def _ship_confirm(session: Session, order, shipment: Shipment, actor: Actor) -> None:
+    """Ship-confirm with the label; a label bought is kept even when the order changed while
+    it was bought (held, cancelled): then the confirm waits for a person."""
+    if order.status == "packed" and not order.is_held:
+        try:
+            allocations = shipments.open_allocations(session, order, shipment.warehouse_id)
+        except ValidationFailed:
+            allocations = []
+        if allocations:
+            shipments.confirm(session, order, shipment, allocations, actor)
+            return
+    events.order_event(session, order, actor, "label_not_shipped",
+                       f"Label {shipment.tracking_number} bought, but the order is {order.status}"
+                       f"{' and held' if order.is_held else ''}: not ship-confirmed; void it or ship by hand",
+                       {"shipment_id": shipment.id})
 
 
 def _public_url() -> str:
@@ -319,6 +335,19 @@ def recover(session: Session, shipment_id: int, actor: Actor, *, why: str = "che
     if found is None:
         return _uncertain(session, shipment_id, actor, why)
     return _attach(session, shipment_id, found, actor, recovered=True)
+
+
+@transactional
+def nothing_bought(session: Session, shipment_id: int, actor: Actor, note: str | None = None) -> None:
+    """A person checked the carrier's account: no label was bought. The uncertain purchase
+    goes away, so the order can be given a label again."""
+    shipment = session.get(Shipment, shipment_id, with_for_update=True)
+    if shipment is None:
+        raise NotFound(f"Shipment {shipment_id} not found")
+    if shipment.status != "label_uncertain":
+        raise Conflict(f"Shipment {shipment_id} is {shipment.status}: not an uncertain purchase")
+    _abandon(session, shipment_id, actor, f"checked at the carrier by {actor.label}: nothing was bought"
+             + (f" ({note})" if note else ""))
 
 
 # --- documents -----------------------------------------------------------------------------------

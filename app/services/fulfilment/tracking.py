@@ -109,7 +109,11 @@ def record(session: Session, account_id: int, update: TrackingUpdate, *, source:
     if shipment.status in ("voided", "label_uncertain"):
         return len(new_ids)
     before = shipment.status
+    if shipment.promised_delivery is None and update.estimated_delivery is not None:
+        shipment.promised_delivery = update.estimated_delivery  # the first estimate is the promise
     latest = _follow_latest(session, shipment) if new_ids else None
+    if shipment.status not in NOT_TRACKED:
+        exceptions.open_if_late(session, shipment, now)
     shipment.next_track_at = None if shipment.status in NOT_TRACKED else next_look(
         now, shipment.last_event_at, settings.get(session, "tracking_poll_minutes"))
     if not new_ids:

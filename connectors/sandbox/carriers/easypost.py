@@ -16,7 +16,7 @@ from typing import Optional
 from werkzeug.wrappers import Request, Response
 
 from . import CarrierSandbox, json_response, labels, register
-from .parcels import SimParcel, Step, billable_kg, plan, price, zone
+from .parcels import SimParcel, Step, billable_kg, first_estimate, plan, price, zone
 
 GRAMS_PER_OUNCE = Decimal("28.349523125")
 CM_PER_INCH = Decimal("2.54")
@@ -139,7 +139,8 @@ class EasyPostSandbox(CarrierSandbox):
                            reference=shipment["reference"], created_at=created,
                            steps=plan(created, rate["delivery_days"], outcome, origin, to), pieces=[number],
                            cost=Decimal(rate["rate"]), currency="USD", label_format=label_format,
-                           data={"outcome": outcome, "seq": seq, "to": to})
+                           data={"outcome": outcome, "seq": seq, "to": to,
+                                 "first_estimate": first_estimate(created, rate["delivery_days"])})
         root = request.host_url.rstrip("/") + self.prefix + "/files/"
         postage = {"object": "PostageLabel", "id": _id("pl", seq), "label_size": "4x6",
                    "label_file_type": "application/zpl" if label_format == "ZPL" else "application/pdf",
@@ -190,7 +191,7 @@ class EasyPostSandbox(CarrierSandbox):
         if parcel is None or parcel.carrier != "easypost":
             return tracker
         details = [self._detail(s, n) for n, s in enumerate(parcel.visible(self.now()))]
-        planned = next((s.at for s in parcel.steps if s.kind == "delivered"), None)
+        planned = parcel.estimate(self.now())
         tracker.update(tracking_details=details, shipment_id=parcel.shipment_id,
                        status=details[-1]["status"] if details else "unknown",
                        status_detail=details[-1]["status_detail"] if details else "unknown",

@@ -54,6 +54,14 @@ class SimParcel:
     def visible(self, now: datetime) -> list[Step]:
         return [s for s in self.steps if s.at <= now or s.kind == "voided"]
 
+    def estimate(self, now: datetime) -> Optional[datetime]:
+        """When the carrier says it will arrive: as first planned until an exception shows,
+        then the revised time (carriers revise their estimates after a problem)."""
+        planned = next((s.at for s in self.steps if s.kind == "delivered"), None)
+        if any(s.kind in EXCEPTIONS for s in self.visible(now)):
+            return planned
+        return self.data.get("first_estimate") or planned
+
 
 class CarrierClock:
     def __init__(self, start: Optional[datetime] = None, speed: float = 1.0):
@@ -83,6 +91,11 @@ def zone(origin_postcode: str, destination_postcode: str, same_country: bool) ->
     if not (a.isdigit() and b.isdigit()):
         return 4
     return 1 + min(7, abs(int(a) - int(b)))
+
+
+def first_estimate(created: datetime, days: int) -> datetime:
+    """The delivery time of a parcel that meets no problem (what the carrier promises first)."""
+    return created + timedelta(hours=max(14.0, 24.0 * days - 10) + 14)
 
 
 def plan(created: datetime, days: int, outcome: str, origin: dict, destination: dict) -> list[Step]:

@@ -16,7 +16,7 @@ from typing import Optional
 from werkzeug.wrappers import Request, Response
 
 from . import CarrierSandbox, json_response, labels, register
-from .parcels import SimParcel, Step, billable_kg, plan, price, zone
+from .parcels import SimParcel, Step, billable_kg, first_estimate, plan, price, zone
 
 TOKEN_SECONDS = 14399  # nominal
 # code -> (name, base, per kg, business days or None for the zone's ground days)
@@ -163,7 +163,8 @@ class UPSSandbox(CarrierSandbox):
                            reference=(shipment.get("ReferenceNumber") or {}).get("Value"), created_at=created,
                            steps=plan(created, quote[3], outcome, origin, destination), pieces=numbers,
                            cost=quote[2], currency="USD", label_format=image_format,
-                           data={"service_name": quote[1], "to": destination, "outcome": outcome, "seq": seq})
+                           data={"service_name": quote[1], "to": destination, "outcome": outcome, "seq": seq,
+                                 "first_estimate": first_estimate(created, quote[3])})
         self.state.add(parcel)
         packages = [{"TrackingNumber": n, "ShippingLabel": {"ImageFormat": {"Code": image_format},
                                                               "GraphicImage": self._document(parcel, n, image_format)}}
@@ -222,7 +223,7 @@ class UPSSandbox(CarrierSandbox):
         activity = [self._activity(s, n) for n, s in enumerate(visible)][::-1]  # newest first, as UPS
         if parcel.data.get("seq", 0) % 2 and len(activity) > 2:
             activity[1], activity[2] = activity[2], activity[1]  # now and then out of order
-        planned = next((s.at for s in parcel.steps if s.kind == "delivered"), None)
+        planned = parcel.estimate(self.now())
         package = {"trackingNumber": number, "packageCount": len(parcel.pieces), "activity": activity,
                    "currentStatus": activity[0]["status"] if activity else {}}
         if planned is not None:
