@@ -15,6 +15,13 @@ What a handler is given and answers:
 - ``message.message_id`` is stable across every attempt: the receiver's idempotency key
   or event id (``core.idempotency`` turns it into "create once" for remote objects).
 
+A topic registered with ``register_batch`` is sent many messages at a time: the sender claims
+up to ``claim_size`` due messages of one (topic, target) — one channel's stock pushes — and
+the batch handler answers each (``{message id: Sent or an exception}``), so the handler can
+send them in the largest calls the remote allows and pace itself by its limits. With
+``release_key_on_claim`` a claimed message gives up its dedupe key: it stands for "send the
+current figure", so a change made once it is taken needs (and gets) a new message.
+
 A topic registered with ``unknown_outcome="hold"`` (a label purchase on a carrier without
 a lookup) is never repeated by itself when its outcome is unknown: the message becomes
 ``uncertain`` and a person decides (``retry`` sends it again, ``discard`` drops it).
@@ -107,14 +114,18 @@ class PermanentError(SendError):
 # --- the registry --------------------------------------------------------------------------
 
 Handler = Callable[[Message], Optional[Sent]]
+BatchHandler = Callable[[list], dict]  # [Message] -> {message id: Sent | Exception}
 
 
 @dataclass(frozen=True)
 class Topic:
     name: str
-    handler: Handler
+    handler: Optional[Handler]
     unknown_outcome: str = "retry"  # "hold": never repeated by itself when unknown
     on_uncertain: Optional[Callable[[Session, Message], None]] = None  # e.g. label_uncertain
+    batch_handler: Optional[BatchHandler] = None
+    claim_size: int = 0  # batch topics: messages of one target claimed together
+    release_key_on_claim: bool = False
 
 
 _topics: dict[str, Topic] = {}
@@ -130,6 +141,24 @@ def register(name: str, handler: Handler, *, unknown_outcome: str = "retry",
     topic = Topic(name, handler, unknown_outcome, on_uncertain)
     _topics[name] = topic
     return topic
+
+
+def register_batch(name: str, handler: BatchHandler, *, claim_size: int = 500,
+                   release_key_on_claim: bool = False) -> Topic:
+    """Deliver messages of ``name`` many at a time, per target, with ``handler`` (see the
+    module doc); a message the handler does not answer is tried again later."""
+    if not TOPIC_RE.match(name):
+        raise ValueError(f"bad outbox topic {name!r}")
+    if claim_size < 1:
+        raise ValueError("claim_size must be at least 1")
+    topic = Topic(name, None, batch_handler=handler, claim_size=claim_size,
+                  release_key_on_claim=release_key_on_claim)
+    _topics[name] = topic
+    return topic
+
+
+def batch_topics() -> tuple[str, ...]:
+    return tuple(sorted(name for name, t in _topics.items() if t.batch_handler is not None))
 
 
 def unregister(name: str) -> None:

@@ -110,6 +110,10 @@ class PassSummary:
             if error and len(self.errors) < 5:
                 self.errors.append(error)
 
+    def count_many(self, what: str, amount: int) -> None:
+        with self._lock:
+            setattr(self, what, getattr(self, what) + amount)
+
     @property
     def status(self) -> str:
         failed = self.retried + self.dead + self.uncertain
@@ -208,34 +212,44 @@ def _recover_one(session: Session, row: OutboxMessage, policy: Policy,
 
 # --- 2. claiming ---------------------------------------------------------------------------------
 
-def _due_heads(due: datetime, topics: tuple[str, ...], limit: int):
+def _due_heads(due: datetime, topics: tuple[str, ...], limit: int, target: str | None = None):
     """Ids of pending messages due by ``due`` whose group has no earlier open message."""
     earlier = OutboxMessage.__table__.alias("earlier")
     me = OutboxMessage.__table__
     blocked = (select(earlier.c.id)
                .where(earlier.c.group_key == me.c.group_key, earlier.c.id < me.c.id,
                       earlier.c.status.in_(OUTBOX_OPEN_STATUSES)).exists())
-    return (select(me.c.id)
-            .where(me.c.status == "pending", me.c.next_attempt_at <= due,
-                   me.c.topic.in_(topics), (me.c.group_key.is_(None)) | ~blocked)
-            .order_by(me.c.id).limit(limit)
-            .with_for_update(skip_locked=True))
+    query = (select(me.c.id)
+             .where(me.c.status == "pending", me.c.next_attempt_at <= due,
+                    me.c.topic.in_(topics), (me.c.group_key.is_(None)) | ~blocked))
+    if target is not None:
+        query = query.where(me.c.target == target)
+    return query.order_by(me.c.id).limit(limit).with_for_update(skip_locked=True)
 
 
-def claim(engine, runner: str, due: datetime, limit: int) -> list[Message]:
-    """Mark up to ``limit`` due messages ``sending`` for this runner and commit."""
-    topics = outbox.registered_topics()
+def _single_topics() -> tuple[str, ...]:
+    batched = set(outbox.batch_topics())
+    return tuple(t for t in outbox.registered_topics() if t not in batched)
+
+
+def claim(engine, runner: str, due: datetime, limit: int, *, topic: str | None = None,
+          target: str | None = None) -> list[Message]:
+    """Mark up to ``limit`` due messages ``sending`` for this runner and commit: of the
+    one-at-a-time topics, or of one batch ``topic`` for one ``target``."""
+    topics = (topic,) if topic else _single_topics()
     if not topics:
         return []
+    registered = outbox.topic(topic) if topic else None
+    release = {"dedupe_key": None} if registered and registered.release_key_on_claim else {}
     table = OutboxMessage.__table__
     with _tx(engine) as session:
-        ids = session.execute(_due_heads(due, topics, limit)).scalars().all()
+        ids = session.execute(_due_heads(due, topics, limit, target)).scalars().all()
         if not ids:
             return []
         rows = session.execute(
             update(table).where(table.c.id.in_(ids), table.c.status == "pending")
             .values(status="sending", claimed_at=utcnow(), claimed_by=runner,
-                    attempts=table.c.attempts + 1)
+                    attempts=table.c.attempts + 1, **release)
             .returning(table.c.id, table.c.message_id, table.c.topic, table.c.target,
                        table.c.payload, table.c.attempts, table.c.dedupe_key,
                        table.c.group_key, table.c.order_id, table.c.created_at,
@@ -320,6 +334,71 @@ def _record_sent(engine, message: Message, runner: str, summary: PassSummary,
     return "sent"
 
 
+# --- 3b. batch topics ---------------------------------------------------------------------------
+
+def _batch_targets(engine, due: datetime) -> list[tuple[str, str]]:
+    names = outbox.batch_topics()
+    if not names:
+        return []
+    table = OutboxMessage.__table__
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(
+            select(table.c.topic, table.c.target).distinct()
+            .where(table.c.status == "pending", table.c.next_attempt_at <= due,
+                   table.c.topic.in_(names))
+            .order_by(table.c.topic, table.c.target))]
+
+
+def send_batches(engine, name: str, target: str, summary: PassSummary, policy: Policy,
+                 rng: random.Random, due: datetime, started: float) -> None:
+    """Claim this target's due messages ``claim_size`` at a time and hand each claim to the
+    topic's batch handler, until none is left or the pass is out of time."""
+    runner = summary.runner
+    while time.monotonic() - started <= policy.max_seconds:
+        topic = outbox.topic(name)
+        if topic is None or topic.batch_handler is None:
+            return
+        claimed = claim(engine, runner, due, topic.claim_size, topic=name, target=target)
+        if not claimed:
+            return
+        summary.count_many("claimed", len(claimed))
+        try:
+            answers = topic.batch_handler(claimed) or {}
+        except Exception as exc:  # noqa: BLE001 — every message of the claim gets the failure
+            answers = {message.id: exc for message in claimed}
+        sent = [m for m in claimed if isinstance(answers.get(m.id), Sent)]
+        _record_sent_many(engine, sent, runner, summary, answers)
+        for message in claimed:
+            answer = answers.get(message.id)
+            if isinstance(answer, Sent):
+                continue
+            error = _classify(answer) if isinstance(answer, BaseException) else \
+                RetryableError("the batch handler did not answer for this message")
+            _record_failure(engine, message, runner, policy, summary, error, rng)
+
+
+def _record_sent_many(engine, messages: list[Message], runner: str, summary: PassSummary,
+                      answers: dict) -> None:
+    """Many sent messages in one UPDATE per outcome note (batch topics carry no order)."""
+    if not messages:
+        return
+    table = OutboxMessage.__table__
+    by_outcome: dict[tuple, list[int]] = {}
+    for message in messages:
+        answer = answers[message.id]
+        remote_id = None if answer.remote_id is None else str(answer.remote_id)[:255]
+        by_outcome.setdefault((remote_id, answer.note), []).append(message.id)
+    done = 0
+    with write_intent(), engine.begin() as connection:
+        for (remote_id, note), ids in by_outcome.items():
+            done += connection.execute(
+                update(table).where(table.c.id.in_(ids), table.c.status == "sending",
+                                    table.c.claimed_by == runner)
+                .values(status="sent", sent_at=utcnow(), claimed_by=None, remote_id=remote_id,
+                        last_error=note)).rowcount
+    summary.count_many("sent", done)
+
+
 def _record_failure(engine, message: Message, runner: str, policy: Policy,
                     summary: PassSummary, error: Exception, rng: random.Random) -> str:
     why = f"attempt {message.attempts}: {type(error).__name__}: {error}"[:ERROR_MAX]
@@ -392,12 +471,17 @@ def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None =
         batches = 0
         with ThreadPoolExecutor(max_workers=max(1, policy.workers),
                                 thread_name_prefix="outbox") as pool:
+            # each target of a batch topic (a channel's stock) on a worker of its own: its
+            # handler paces itself by that remote's limits while the rest go on
+            batched = [pool.submit(contextvars.copy_context().run, send_batches, engine, name,
+                                   target, summary, policy, rng, due, clock)
+                       for name, target in _batch_targets(engine, due)]
             while max_batches is None or batches < max_batches:
                 claimed = claim(engine, summary.runner, due, policy.batch_size)
                 if not claimed:
                     break
                 batches += 1
-                summary.claimed += len(claimed)
+                summary.count_many("claimed", len(claimed))
                 futures = [pool.submit(contextvars.copy_context().run, send_one, engine,
                                        message, summary.runner, policy, summary, rng)
                            for message in claimed]
@@ -409,6 +493,11 @@ def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None =
                         log.exception("outbox: recording a send failed")
                 if time.monotonic() - clock > policy.max_seconds:
                     break
+            for future in batched:
+                try:
+                    future.result()
+                except Exception:  # noqa: BLE001 — left `sending`: the next pass recovers them
+                    log.exception("outbox: a batch send failed")
     if summary.claimed or summary.recovered:
         summary.sync_run_id = _record_run(engine, summary, started)
     return summary
