@@ -191,6 +191,40 @@ def allocate():
     click.echo(f"{changed} order(s) changed status")
 
 
+@oms.command("push-stock")
+@click.option("--channel", "code", default=None, help="Only this channel (its code).")
+@with_appcontext
+def push_stock(code):
+    """Push every matched listing's stock (its ATP) to the channels now."""
+    from jobs import push_stock as job
+
+    try:
+        queued, left = job.run(code)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"push-stock: {queued} listing(s) queued, {left} still pending"
+               + (" (held back by a channel's limits or failures: see Channels & Sync → Outbox)" if left else ""))
+
+
+@oms.command("stock-drift")
+@click.option("--channel", "code", default=None, help="Only this channel (its code).")
+@with_appcontext
+def stock_drift_command(code):
+    """Read back what each channel shows and open stock_drift conflicts (one job pass)."""
+    from jobs import stock_drift
+    from jobs.scheduler import run_job
+
+    for channel_code in ([code] if code else stock_drift.codes()):
+        run = run_job(current_app._get_current_object(), f"stock_drift:{channel_code}",
+                      stock_drift.run, channel_code)
+        if run is None:
+            click.echo(f"{channel_code}: skipped (locked, disabled or unknown)")
+            continue
+        click.echo(f"{channel_code}: {run.status} — {run.fetched} listings read, "
+                   f"{run.conflicts} drift conflict(s) opened"
+                   + (f" ({run.error_message})" if run.error_message else ""))
+
+
 @oms.command("send-outbox")
 @with_appcontext
 def send_outbox():
