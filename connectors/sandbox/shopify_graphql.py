@@ -351,6 +351,9 @@ class Root:
         with self.state.lock:
             for item, location, quantity in changes:
                 self.state.shopify_inventory[(self.shop_name, item, location)] = quantity
+        from .stock import note_write
+
+        note_write(self.state, "shopify")
         now = self.state.clock.now().isoformat().replace("+00:00", "Z")
         return {"inventoryAdjustmentGroup": {"id": gid("InventoryAdjustmentGroup", len(changes)), "createdAt": now,
                                              "reason": input["reason"],

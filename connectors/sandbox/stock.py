@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from typing import Any
 
 from werkzeug.routing import Rule
@@ -102,6 +103,7 @@ class StockEndpoints:
                 self.state.channel_stock[("woocommerce", shop, str(woo_id))] = quantity
             answers.append({"id": woo_id, "sku": objects[woo_id]["sku"], "manage_stock": True,
                             **self.woo_stock(shop, woo_id)})
+        note_write(self.state, "woocommerce")
         return _json({"update": answers})
 
     def woo_products_batch(self, request: Request, shop: str) -> Response:
@@ -145,7 +147,15 @@ class StockEndpoints:
             return _json({"sku": sku, "status": "INVALID", "submissionId": secrets.token_hex(8), "issues": issues})
         with self.state.lock:
             self.state.channel_stock[("amazon", shop, sku)] = quantity
+        note_write(self.state, "amazon")
         return _json({"sku": sku, "status": "ACCEPTED", "submissionId": secrets.token_hex(8), "issues": []})
+
+
+def note_write(state, channel: str) -> None:
+    """Count a stock write call and remember when the channel's view last changed."""
+    with state.lock:
+        state.stock_writes[channel] = state.stock_writes.get(channel, 0) + 1
+        state.stock_written_at[channel] = time.monotonic()
 
 
 def set_stock(state, channel: str, shop: str, key: str, quantity: int, location=None) -> None:

@@ -20,6 +20,7 @@ message is taken queues a new one.
 """
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 from sqlalchemy import event, select
@@ -29,6 +30,7 @@ from app.models import Channel, Listing, SyncConflict
 from app.models.base import utcnow
 from app.models.notifications import OutboxMessage
 from app.services.core import domain_events, outbox
+from app.services.core.errors import Conflict
 from app.services.core.outbox import PermanentError, RetryableError, Sent
 from app.services.inventory import atp
 # imported first so that its before_commit (released stock offered to waiting orders, which
@@ -38,7 +40,9 @@ from connectors.errors import ChannelError, ChannelRateLimited
 from connectors.stock_push import StockItem
 
 TOPIC = "channel.inventory"
-CLAIM_SIZE = 1000  # messages of one channel handed to one batch (the connector splits them in calls)
+# messages of one channel handed to one batch (the connector splits them in calls): about
+# 20 s of the channel's sustained rate, so a claim is sent within one outbox pass
+CLAIM_SIZE = {"shopify": 2000, "woocommerce": 2000, "amazon": 100}
 _PENDING = "waybill_stock_push_products"
 
 
@@ -75,23 +79,33 @@ def queue_products(session: Session, product_ids) -> int:
         select(Listing.id, Channel.code).join(Channel, Channel.id == Listing.channel_id)
         .where(Listing.product_id.in_(sorted(set(product_ids))), Channel.enabled.is_(True))
         .order_by(Listing.id)).all()
-    for listing_id, code in rows:
-        queue(session, listing_id, code)
+    queue_many(session, rows)
     return len(rows)
 
 
-def queue(session: Session, listing_id: int, channel_code: str) -> int:
-    """One pending message for the listing (the one already waiting, if any), its row held
-    by this transaction until it commits (see the module doc)."""
+def queue(session: Session, listing_id: int, channel_code: str) -> None:
+    queue_many(session, [(listing_id, channel_code)])
+
+
+def queue_many(session: Session, listings) -> None:
+    """One pending message per listing (the one already waiting, if any), each held by this
+    transaction until it commits (see the module doc). ``listings``: [(id, channel code)]."""
+    wanted = {dedupe_key(listing_id): (listing_id, code) for listing_id, code in sorted(set(listings))}
+    missing = sorted(wanted)
     for _ in range(5):
-        message_id = outbox.enqueue(session, TOPIC, channel_code, {"listing_id": listing_id},
-                                    dedupe_key(listing_id))
-        status = session.execute(select(OutboxMessage.status).where(OutboxMessage.id == message_id)
-                                 .with_for_update()).scalar()
-        if status == "pending":
-            return message_id
-        # taken by the sender between our insert and our lock: it gave its key up, queue anew
-    raise RetryableError(f"could not queue the stock push of listing {listing_id}")
+        outbox.enqueue_many(session, TOPIC, [(wanted[key][1], {"listing_id": wanted[key][0]}, key)
+                                             for key in missing])
+        held = set()
+        for start in range(0, len(missing), 500):
+            held.update(session.scalars(
+                select(OutboxMessage.dedupe_key)
+                .where(OutboxMessage.dedupe_key.in_(missing[start:start + 500]), OutboxMessage.status == "pending")
+                .order_by(OutboxMessage.id).with_for_update()))
+        # a message the sender took between our insert and our lock gave its key up: anew
+        missing = [key for key in missing if key not in held]
+        if not missing:
+            return
+    raise Conflict(f"could not queue the stock pushes of {len(missing)} listing(s): try again")
 
 
 def queue_all(session: Session, channel: Optional[Channel] = None) -> int:
@@ -101,8 +115,7 @@ def queue_all(session: Session, channel: Optional[Channel] = None) -> int:
     if channel is not None:
         query = query.where(Channel.id == channel.id)
     rows = session.execute(query).all()
-    for listing_id, code in rows:
-        queue(session, listing_id, code)
+    queue_many(session, rows)
     return len(rows)
 
 
@@ -143,6 +156,10 @@ def stock_items(session: Session, channel: Channel, listings: list[Listing]) -> 
 
 
 CONNECTOR = None  # tests and benchmarks may set a factory(channel) -> connector
+# One connector per channel (as last edited) for the process: its session's rate limiters
+# remember what was spent, so consecutive batches keep to the channel's limits.
+_connectors: dict = {}
+_connectors_lock = threading.Lock()
 
 
 def _connector(channel: Channel):
@@ -150,7 +167,20 @@ def _connector(channel: Channel):
         return CONNECTOR(channel)
     from jobs.pull_orders import connector_for
 
-    return connector_for(channel)
+    key = (channel.id, channel.updated_at, channel.credentials_encrypted)
+    with _connectors_lock:
+        found = _connectors.get(channel.id)
+        if found is None or found[0] != key:
+            found = _connectors[channel.id] = (key, connector_for(channel))
+        return found[1]
+
+
+def claim_size(target: str) -> int:
+    from app.extensions import db
+
+    with db.engine.connect() as connection:
+        kind = connection.execute(select(Channel.kind).where(Channel.code == target)).scalar()
+    return CLAIM_SIZE.get(kind, 500)
 
 
 def send_batch(messages: list) -> dict:
@@ -238,5 +268,5 @@ def open_drift_conflict(session: Session, listing: Listing, *, shown, note: str 
 
 
 def register() -> None:
-    outbox.register_batch(TOPIC, send_batch, claim_size=CLAIM_SIZE, release_key_on_claim=True)
+    outbox.register_batch(TOPIC, send_batch, claim_size=claim_size, release_key_on_claim=True)
     domain_events.subscribe("stock.changed", on_stock_changed)

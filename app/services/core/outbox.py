@@ -125,7 +125,7 @@ class Topic:
     unknown_outcome: str = "retry"  # "hold": never repeated by itself when unknown
     on_uncertain: Optional[Callable[[Session, Message], None]] = None  # e.g. label_uncertain
     batch_handler: Optional[BatchHandler] = None
-    claim_size: int = 0  # batch topics: messages of one target claimed together
+    claim_size: object = 0  # batch topics: messages of one target claimed together (or f(target))
     release_key_on_claim: bool = False
 
 
@@ -144,18 +144,25 @@ def register(name: str, handler: Handler, *, unknown_outcome: str = "retry",
     return topic
 
 
-def register_batch(name: str, handler: BatchHandler, *, claim_size: int = 500,
+def register_batch(name: str, handler: BatchHandler, *, claim_size=500,
                    release_key_on_claim: bool = False) -> Topic:
     """Deliver messages of ``name`` many at a time, per target, with ``handler`` (see the
-    module doc); a message the handler does not answer is tried again later."""
+    module doc); a message the handler does not answer is tried again later.
+    ``claim_size``: a number, or a function of the target (a slow remote gets smaller claims,
+    so that a claim is sent within a pass)."""
     if not TOPIC_RE.match(name):
         raise ValueError(f"bad outbox topic {name!r}")
-    if claim_size < 1:
+    if not callable(claim_size) and claim_size < 1:
         raise ValueError("claim_size must be at least 1")
     topic = Topic(name, None, batch_handler=handler, claim_size=claim_size,
                   release_key_on_claim=release_key_on_claim)
     _topics[name] = topic
     return topic
+
+
+def claim_size_for(topic: Topic, target: str) -> int:
+    size = topic.claim_size(target) if callable(topic.claim_size) else topic.claim_size
+    return max(1, int(size))
 
 
 def batch_topics() -> tuple[str, ...]:
@@ -228,6 +235,26 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
             return existing
         # The open one was sent between our insert and our look: write ours now.
     raise Conflict(f"could not queue the message {dedupe_key!r}: it keeps changing")
+
+
+def enqueue_many(session: Session, topic: str, messages: list[tuple[str, dict, str]]) -> None:
+    """Write many keyed messages of one topic in the caller's transaction (no commit):
+    ``messages`` = [(target, payload, dedupe_key)], in the order the caller wants them
+    written (concurrent writers that use one order never wait on each other in a circle).
+    A key that already has a message not yet sent is that message, as with ``enqueue``."""
+    now, rows = utcnow(), []
+    for target, payload, dedupe_key in messages:
+        _check(topic, target, payload)
+        rows.append(dict(message_id=str(uuid.uuid4()), topic=topic, target=target[:128], payload=payload,
+                         dedupe_key=dedupe_key, group_key=None, order_id=None, status="pending",
+                         attempts=0, created_at=now, next_attempt_at=now))
+    table = OutboxMessage.__table__
+    for start in range(0, len(rows), 500):
+        statement = _dialect_insert(session)(table).values(rows[start:start + 500])
+        if hasattr(statement, "on_conflict_do_nothing"):
+            statement = statement.on_conflict_do_nothing(
+                index_elements=["dedupe_key"], index_where=text(OPEN_PREDICATE))
+        session.execute(statement)
 
 
 # --- what a person does ---------------------------------------------------------------------

@@ -358,7 +358,8 @@ def send_batches(engine, name: str, target: str, summary: PassSummary, policy: P
         topic = outbox.topic(name)
         if topic is None or topic.batch_handler is None:
             return
-        claimed = claim(engine, runner, due, topic.claim_size, topic=name, target=target)
+        claimed = claim(engine, runner, due, outbox.claim_size_for(topic, target), topic=name,
+                        target=target)
         if not claimed:
             return
         summary.count_many("claimed", len(claimed))
