@@ -21,6 +21,7 @@ message is taken queues a new one.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Optional
 
 from sqlalchemy import event, select
@@ -265,6 +266,66 @@ def open_drift_conflict(session: Session, listing: Listing, *, shown, note: str 
     session.add(conflict)
     session.flush()
     return conflict
+
+
+# --- reading (product and channel pages) -------------------------------------------------------
+
+@dataclass(frozen=True)
+class ListingStock:
+    channel_code: str
+    channel_name: str
+    listing_id: int
+    sku: Optional[str]
+    atp: int  # what we would push now
+    last_pushed: Optional[int]
+    last_pushed_at: object
+    channel_shows: Optional[int]  # when the drift job last read it back
+    channel_read_at: object
+    pending: bool  # a push is queued
+
+
+def product_channels(session: Session, product_id: int) -> list[ListingStock]:
+    """Per listing of the product: our ATP, what we last pushed and when, what the channel
+    showed when last read back."""
+    rows = session.execute(select(Listing, Channel).join(Channel, Channel.id == Listing.channel_id)
+                           .where(Listing.product_id == product_id).order_by(Channel.code, Listing.id)).all()
+    waiting = set(session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.dedupe_key.in_([dedupe_key(listing.id) for listing, _ in rows] or [""]),
+        OutboxMessage.status == "pending")))
+    result, promises = [], {}
+    for listing, channel in rows:
+        if channel.id not in promises:
+            promises[channel.id] = atp.for_channel(session, channel, [product_id])[product_id].quantity
+        result.append(ListingStock(channel.code, channel.name, listing.id, listing.sku, promises[channel.id],
+                                   listing.last_pushed_quantity, listing.last_pushed_at, listing.channel_quantity,
+                                   listing.channel_read_at, dedupe_key(listing.id) in waiting))
+    return result
+
+
+@dataclass(frozen=True)
+class PushHealth:
+    pending: int
+    sending: int
+    failed: int  # dead or uncertain
+    last_push_at: object
+    pushed_listings: int
+    drift_conflicts: int
+
+
+def push_health(session: Session, channel: Channel) -> PushHealth:
+    from sqlalchemy import func
+
+    counts = dict(session.execute(
+        select(OutboxMessage.status, func.count()).where(OutboxMessage.topic == TOPIC,
+                                                        OutboxMessage.target == channel.code,
+                                                        OutboxMessage.status.in_(("pending", "sending", "dead", "uncertain")))
+        .group_by(OutboxMessage.status)).all())
+    last, pushed = session.execute(select(func.max(Listing.last_pushed_at), func.count(Listing.last_pushed_at))
+                                   .where(Listing.channel_id == channel.id)).one()
+    drift = session.scalar(select(func.count(SyncConflict.id)).where(
+        SyncConflict.channel_id == channel.id, SyncConflict.kind == "stock_drift", SyncConflict.status == "open"))
+    return PushHealth(counts.get("pending", 0), counts.get("sending", 0),
+                      counts.get("dead", 0) + counts.get("uncertain", 0), last, pushed or 0, drift or 0)
 
 
 def register() -> None:
