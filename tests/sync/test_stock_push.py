@@ -14,6 +14,7 @@ from app.services.core import outbox_sender
 from app.services.inventory import atp
 from connectors.sandbox.stock import set_stock, stock_view
 from jobs import push_stock, sync_listings
+from tests.views.conftest import post
 from jobs import stock_drift as drift_job
 
 SHOPS = {"shopify": "demo", "woocommerce": "demo", "amazon": "na"}
@@ -154,3 +155,30 @@ def test_a_change_behind_our_back_is_drift_and_is_resolved(app, session, stocked
     assert _shown(state, shopify, shop_row) == atp.for_channel(session, shopify, [shop_row.product_id])[shop_row.product_id].quantity
     with pytest.raises(Exception, match="already resolved"):
         stock_drift.push_again(session, opened["mug-01"].id, make.actor)
+
+
+def test_the_pages_show_channel_stock_push_health_and_resolve_drift(app, session, stocked, client_for):
+    state, codes = stocked
+    push_stock.run()
+    channels = _channels(session, codes)
+    woo = channels["woocommerce"]
+    row = session.scalar(select(Listing).where(Listing.channel_id == woo.id, Listing.sku == "CAP-NVY"))
+    set_stock(state, "woocommerce", "demo", row.external_key, 1)
+    assert drift_job.run(woo.code).conflicts == 1
+    conflict = session.scalar(select(SyncConflict).where(SyncConflict.kind == "stock_drift"))
+    viewer, operations = client_for("viewer"), client_for("operations")
+
+    page = viewer.get(f"/products/show/{row.product_id}").get_data(as_text=True)
+    assert "Stock on the channels" in page and "sb-woocommerce" in page
+    assert f'<span class="text-danger" title="differs from what we last pushed">1</span>' in page
+    page = viewer.get(f"/channels/show/{woo.id}").get_data(as_text=True)
+    assert "Stock pushes" in page and "Open drift conflicts" in page and "(12 listing(s) pushed" in page
+    page = operations.get(f"/sync-conflicts/show/{conflict.id}").get_data(as_text=True)
+    assert "Push our figure again" in page and "Accept the channel's figure" in page
+    assert post(viewer, f"/sync-conflicts/{conflict.id}/push-again").status_code in (302, 403)
+    session.rollback()
+    assert session.get(SyncConflict, conflict.id).status == "open"  # a viewer cannot resolve
+    assert post(operations, f"/sync-conflicts/{conflict.id}/push-again", {"note": "ours"}).status_code == 302
+    session.rollback()
+    assert session.get(SyncConflict, conflict.id).resolution == "push_again"
+    assert _pending(session) == 1
