@@ -154,18 +154,23 @@ def poll(code):
 def sync_listings_command(code):
     """Read the channels' products and variants into listings now (each under its job lock)."""
     from jobs import sync_listings
+
+    _per_channel([code] if code else sync_listings.codes(), "sync_listings", sync_listings.run,
+                 lambda run: f"{run.fetched} listings, {run.created} new, {run.conflicts} unmatched")
+
+
+def _per_channel(codes, job: str, fn, figures) -> None:
+    """Run a channel job for each channel under its job lock; exit 1 when one failed."""
     from jobs.scheduler import run_job
 
-    codes = [code] if code else sync_listings.codes()
     failed = False
     for channel_code in codes:
-        run = run_job(current_app._get_current_object(), f"sync_listings:{channel_code}",
-                      sync_listings.run, channel_code)
+        run = run_job(current_app._get_current_object(), f"{job}:{channel_code}", fn, channel_code)
         if run is None:
             click.echo(f"{channel_code}: skipped (locked, disabled or unknown)")
             continue
-        click.echo(f"{channel_code}: {run.status} — {run.fetched} listings, {run.created} new, "
-                   f"{run.conflicts} unmatched" + (f" ({run.error_message})" if run.error_message else ""))
+        click.echo(f"{channel_code}: {run.status} — {figures(run)}"
+                   + (f" ({run.error_message})" if run.error_message else ""))
         failed = failed or run.status == "failed"
     if failed:
         sys.exit(1)
@@ -212,17 +217,9 @@ def push_stock(code):
 def stock_drift_command(code):
     """Read back what each channel shows and open stock_drift conflicts (one job pass)."""
     from jobs import stock_drift
-    from jobs.scheduler import run_job
 
-    for channel_code in ([code] if code else stock_drift.codes()):
-        run = run_job(current_app._get_current_object(), f"stock_drift:{channel_code}",
-                      stock_drift.run, channel_code)
-        if run is None:
-            click.echo(f"{channel_code}: skipped (locked, disabled or unknown)")
-            continue
-        click.echo(f"{channel_code}: {run.status} — {run.fetched} listings read, "
-                   f"{run.conflicts} drift conflict(s) opened"
-                   + (f" ({run.error_message})" if run.error_message else ""))
+    _per_channel([code] if code else stock_drift.codes(), "stock_drift", stock_drift.run,
+                 lambda run: f"{run.fetched} listings read, {run.conflicts} drift conflict(s) opened")
 
 
 @oms.command("send-outbox")

@@ -3,14 +3,10 @@ differs from what we last pushed (app/services/channels/stock_drift.py). Each ru
 run (job ``stock_drift``): fetched = listings read, conflicts = conflicts opened."""
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from app.extensions import db
-from app.models import Channel
-from app.services.channels import stock_drift, sync
-from app.services.core.transaction import unit_of_work
-from connectors.errors import ChannelError
+from app.services.channels import stock_drift
 
+from .channel_run import run_for_channel
 from .pull_orders import connector_for
 from .sync_listings import codes
 
@@ -22,22 +18,11 @@ __all__ = ["JOB", "INTERVAL_SECONDS", "codes", "run"]
 
 def run(code: str, connector=None):
     """Check one channel; returns its sync run's figures (None: no such enabled channel)."""
-    session = db.session
-    channel = session.scalar(select(Channel).where(Channel.code == code))
-    if channel is None or not channel.enabled:
-        return None
-    run_row = sync.start_run(session, channel, JOB, None)
-    stats = sync.PullStats()
-    try:
-        result = stock_drift.check(session, channel, connector or connector_for(channel))
-    except (ChannelError, ValueError) as exc:
-        session.rollback()
-        with unit_of_work(session):
-            run_row = session.merge(run_row)
-            sync.finish_run(session, run_row, stats, "failed", None, f"{type(exc).__name__}: {exc}")
-        return sync.RunSummary.of(run_row)
-    stats.fetched, stats.conflicts, stats.unchanged = result.read, len(result.opened), result.read - result.drifted
-    with unit_of_work(session):
-        run_row = session.merge(run_row)
-        sync.finish_run(session, run_row, stats, "succeeded", None)
-    return sync.RunSummary.of(run_row)
+    def work(channel):
+        return stock_drift.check(db.session, channel, connector or connector_for(channel))
+
+    def figures(stats, result):
+        stats.fetched, stats.conflicts = result.read, len(result.opened)
+        stats.unchanged = result.read - result.drifted
+
+    return run_for_channel(code, JOB, work, figures)

@@ -182,3 +182,16 @@ def test_the_pages_show_channel_stock_push_health_and_resolve_drift(app, session
     session.rollback()
     assert session.get(SyncConflict, conflict.id).resolution == "push_again"
     assert _pending(session) == 1
+
+
+def test_push_stock_and_stock_drift_commands(app, session, stocked):
+    state, codes = stocked
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["oms", "push-stock", "--channel", codes["amazon"]])
+    assert result.exit_code == 0 and "push-stock: 12 listing(s) queued, 0 still pending" in result.output
+    assert len(stock_view(state, "amazon", "na")) == 12 and stock_view(state, "woocommerce", "demo") == {}
+    result = runner.invoke(args=["oms", "push-stock", "--channel", "nope"])
+    assert result.exit_code == 2 and "no channel 'nope'" in result.output
+    set_stock(state, "amazon", "na", "CAP-NVY", 0)
+    result = runner.invoke(args=["oms", "stock-drift", "--channel", codes["amazon"]])
+    assert result.exit_code == 0 and "succeeded — 12 listings read, 1 drift conflict(s) opened" in result.output
