@@ -13,11 +13,12 @@ import json
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextAreaFieldWidget
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextAreaFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import PasswordField, TextAreaField
+from wtforms import IntegerField, PasswordField, TextAreaField
+from wtforms.validators import NumberRange, Optional
 
 from ..extensions import db
 from ..models import Channel, SyncConflict, SyncRun
@@ -137,6 +138,13 @@ class ChannelView(ServiceModelView):
         "webhook_secret": PasswordField(
             "Webhook secret", widget=BS3PasswordFieldWidget(),
             description="Write-only; leave empty to keep the stored value."),
+        # optional in the form (empty: 0 % and no cap); the service checks them again
+        "stock_buffer_percent": IntegerField(
+            "Stock buffer (%)", widget=BS3TextFieldWidget(), validators=[Optional(), NumberRange(0, 100)],
+            description="Also held back: this share of what is available (rounded up)"),
+        "stock_cap": IntegerField(
+            "Stock cap", widget=BS3TextFieldWidget(), validators=[Optional(), NumberRange(0)],
+            description="Show at most this many on the channel (empty: no cap)"),
     }
     label_columns = {"code": "Code", "name": "Name", "kind": "Kind", "base_url": "Base URL",
                      "api_version": "API version",
