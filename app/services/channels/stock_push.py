@@ -43,7 +43,7 @@ from connectors.stock_push import StockItem
 TOPIC = "channel.inventory"
 # messages of one channel handed to one batch (the connector splits them in calls): about
 # 20 s of the channel's sustained rate, so a claim is sent within one outbox pass
-CLAIM_SIZE = {"shopify": 2000, "woocommerce": 2000, "amazon": 100}
+CLAIM_SIZE = {"shopify": 5000, "woocommerce": 5000, "amazon": 100}
 _PENDING = "waybill_stock_push_products"
 
 
@@ -91,8 +91,12 @@ def queue(session: Session, listing_id: int, channel_code: str) -> None:
 def queue_many(session: Session, listings) -> None:
     """One pending message per listing (the one already waiting, if any), each held by this
     transaction until it commits (see the module doc). ``listings``: [(id, channel code)]."""
-    wanted = {dedupe_key(listing_id): (listing_id, code) for listing_id, code in sorted(set(listings))}
-    missing = sorted(wanted)
+    # in listing order: concurrent transactions take the rows in one order (never in a circle),
+    # and a channel's messages are claimed in listing order (a WooCommerce parent's
+    # variations stay together, in one call)
+    ordered = sorted(set(listings))
+    wanted = {dedupe_key(listing_id): (listing_id, code) for listing_id, code in ordered}
+    missing = [dedupe_key(listing_id) for listing_id, _ in ordered]
     for _ in range(5):
         outbox.enqueue_many(session, TOPIC, [(wanted[key][1], {"listing_id": wanted[key][0]}, key)
                                              for key in missing])
