@@ -9,7 +9,7 @@ from app.services.fulfilment import shipments as fulfilment
 from app.services.inventory import stock as inventory
 from app.services.orders import actions as orders
 from app.services.returns import actions as returns
-from app.services.channels import stock_drift, stock_push
+from app.services.channels import stock_drift
 from app.services.core import outbox_sender
 from app.services.inventory import atp
 from connectors.sandbox.stock import set_stock, stock_view

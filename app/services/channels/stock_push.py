@@ -37,12 +37,13 @@ from app.services.inventory import atp
 # imported first so that its before_commit (released stock offered to waiting orders, which
 # may reserve and so change stock) runs before ours, which queues the pushes
 from app.services.inventory import stock as _stock  # noqa: F401
-from connectors.errors import ChannelError, ChannelRateLimited
+from connectors.errors import ChannelRateLimited
 from connectors.stock_push import StockItem
 
 TOPIC = "channel.inventory"
-# messages of one channel handed to one batch (the connector splits them in calls): about
-# 20 s of the channel's sustained rate, so a claim is sent within one outbox pass
+# messages of one channel handed to one batch (the connector splits them in calls): Amazon
+# about 20 s of its 5 calls a second, so a claim is sent well within an outbox pass;
+# Shopify and WooCommerce a whole burst (a few dozen calls)
 CLAIM_SIZE = {"shopify": 5000, "woocommerce": 5000, "amazon": 100}
 _PENDING = "waybill_stock_push_products"
 
