@@ -154,18 +154,23 @@ def poll(code):
 def sync_listings_command(code):
     """Read the channels' products and variants into listings now (each under its job lock)."""
     from jobs import sync_listings
+
+    _per_channel([code] if code else sync_listings.codes(), "sync_listings", sync_listings.run,
+                 lambda run: f"{run.fetched} listings, {run.created} new, {run.conflicts} unmatched")
+
+
+def _per_channel(codes, job: str, fn, figures) -> None:
+    """Run a channel job for each channel under its job lock; exit 1 when one failed."""
     from jobs.scheduler import run_job
 
-    codes = [code] if code else sync_listings.codes()
     failed = False
     for channel_code in codes:
-        run = run_job(current_app._get_current_object(), f"sync_listings:{channel_code}",
-                      sync_listings.run, channel_code)
+        run = run_job(current_app._get_current_object(), f"{job}:{channel_code}", fn, channel_code)
         if run is None:
             click.echo(f"{channel_code}: skipped (locked, disabled or unknown)")
             continue
-        click.echo(f"{channel_code}: {run.status} — {run.fetched} listings, {run.created} new, "
-                   f"{run.conflicts} unmatched" + (f" ({run.error_message})" if run.error_message else ""))
+        click.echo(f"{channel_code}: {run.status} — {figures(run)}"
+                   + (f" ({run.error_message})" if run.error_message else ""))
         failed = failed or run.status == "failed"
     if failed:
         sys.exit(1)
@@ -206,6 +211,32 @@ def track(carrier):
     click.echo(f"track: {summary.line()}")
     for error in summary.errors:
         click.echo(f"  {error}")
+
+
+@oms.command("push-stock")
+@click.option("--channel", "code", default=None, help="Only this channel (its code).")
+@with_appcontext
+def push_stock(code):
+    """Push every matched listing's stock (its ATP) to the channels now."""
+    from jobs import push_stock as job
+
+    try:
+        queued, left = job.run(code)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"push-stock: {queued} listing(s) queued, {left} still pending"
+               + (" (held back by a channel's limits or failures: see Channels & Sync → Outbox)" if left else ""))
+
+
+@oms.command("stock-drift")
+@click.option("--channel", "code", default=None, help="Only this channel (its code).")
+@with_appcontext
+def stock_drift_command(code):
+    """Read back what each channel shows and open stock_drift conflicts (one job pass)."""
+    from jobs import stock_drift
+
+    _per_channel([code] if code else stock_drift.codes(), "stock_drift", stock_drift.run,
+                 lambda run: f"{run.fetched} listings read, {run.conflicts} drift conflict(s) opened")
 
 
 @oms.command("send-outbox")

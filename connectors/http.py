@@ -62,6 +62,7 @@ SP_API_RATES: dict[str, tuple[float, int]] = {
     "getOrder2026": (0.5, 30),
     "createRestrictedDataToken": (1.0, 10),
     "searchListingsItems": (5.0, 5),
+    "patchListingsItem": (5.0, 5),
     "getOrders": (0.0167, 20),
     "getOrder": (0.5, 30),
     "getOrderItems": (0.5, 30),

@@ -24,6 +24,7 @@ from .base import (ListingSnapshot, NormalizedAddress, NormalizedLine, Normalize
 from .errors import ChannelError, InvalidPayload
 from .http import ChannelSession, make_session
 from .paging import PagedOrderConnector
+from .stock_push import ShopifyStock
 from .parsing import (address_or_none, as_int, email, join_name, money, money_sum, parse_time, require,
                       text)
 
@@ -225,7 +226,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
     ))
 
 
-class ShopifyConnector(PagedOrderConnector):
+class ShopifyConnector(ShopifyStock, PagedOrderConnector):
     """``ShopifyConnector("https://shop.myshopify.com", {"access_token": "shpat_..."})``."""
 
     channel = "shopify"

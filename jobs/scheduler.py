@@ -44,7 +44,8 @@ def run_job(app, name: str, fn, *args, exclusive=True) -> object | None:
 
 
 def register_jobs(scheduler, app) -> None:
-    from . import allocate_backorders, check_alerts, poll_tracking, pull_orders, send_outbox, sync_listings
+    from . import (allocate_backorders, check_alerts, poll_tracking, pull_orders, send_outbox,
+                   stock_drift, sync_listings)
 
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=60, replace_existing=True)
     scheduler.add_job(_sync_channel_jobs, "interval", seconds=60, args=[scheduler, app],
@@ -62,6 +63,8 @@ def register_jobs(scheduler, app) -> None:
                       args=[app, "check_alerts", check_alerts.run], id="check_alerts", **common)
     scheduler.add_job(run_job, "interval", seconds=poll_tracking.INTERVAL_SECONDS,
                       args=[app, poll_tracking.NAME, poll_tracking.run], id=poll_tracking.NAME, **common)
+    scheduler.add_job(_check_all_drift, "interval", seconds=stock_drift.INTERVAL_SECONDS, args=[app],
+                      id=stock_drift.JOB, **common)
     _sync_channel_jobs(scheduler, app)
     _ = pull_orders  # registered per channel by _sync_channel_jobs
 
@@ -73,6 +76,15 @@ def _sync_all_listings(app) -> None:
         codes = sync_listings.codes()
     for code in codes:
         run_job(app, f"sync_listings:{code}", sync_listings.run, code)
+
+
+def _check_all_drift(app) -> None:
+    from . import stock_drift
+
+    with app.app_context():
+        codes = stock_drift.codes()
+    for code in codes:
+        run_job(app, f"stock_drift:{code}", stock_drift.run, code)
 
 
 def _sync_channel_jobs(scheduler, app) -> None:

@@ -9,12 +9,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Channel
 from app.services.channels import listings
-from app.services.channels import sync
 from app.services.core.actor import Actor
-from app.services.core.transaction import unit_of_work
-from connectors.errors import ChannelError
 from connectors.registry import supports
 
+from .channel_run import run_for_channel
 from .pull_orders import connector_for
 
 JOB = "sync_listings"
@@ -30,24 +28,13 @@ def codes() -> list[str]:
 def run(code: str, actor: Actor = ACTOR):
     """Sync one channel's listings; returns its sync run's figures (``sync.RunSummary``; None: no
     such enabled channel)."""
-    session = db.session
-    channel = session.scalar(select(Channel).where(Channel.code == code))
-    if channel is None or not channel.enabled:
-        return None
-    run_row = sync.start_run(session, channel, JOB, None)
-    stats = sync.PullStats()
-    try:
+    def work(channel):
         snapshot = connector_for(channel).fetch_listings()
-        result = listings.store_snapshot(session, channel, snapshot, actor)
-    except (ChannelError, ValueError) as exc:
-        session.rollback()
-        with unit_of_work(session):
-            run_row = session.merge(run_row)
-            sync.finish_run(session, run_row, stats, "failed", None, f"{type(exc).__name__}: {exc}")
-        return sync.RunSummary.of(run_row)
-    stats.fetched = len(snapshot.listings)
-    stats.created, stats.updated, stats.conflicts = result.created, result.updated, result.unmatched
-    with unit_of_work(session):
-        run_row = session.merge(run_row)
-        sync.finish_run(session, run_row, stats, "succeeded", None)
-    return sync.RunSummary.of(run_row)
+        return snapshot, listings.store_snapshot(db.session, channel, snapshot, actor)
+
+    def figures(stats, done):
+        snapshot, result = done
+        stats.fetched = len(snapshot.listings)
+        stats.created, stats.updated, stats.conflicts = result.created, result.updated, result.unmatched
+
+    return run_for_channel(code, JOB, work, figures)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import MONEY, TimestampMixin, UTCDateTime, non_negative
@@ -88,6 +88,10 @@ class Listing(Model):
     synced_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     last_pushed_quantity: Mapped[Optional[int]] = mapped_column(Integer)
     last_pushed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_pushed_locations: Mapped[Optional[dict]] = mapped_column(JSON)  # {location id: qty}
+    # what the channel showed when the stock_drift job last read it back
+    channel_quantity: Mapped[Optional[int]] = mapped_column(Integer)
+    channel_read_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     product = relationship("Product")
     channel = relationship("Channel")

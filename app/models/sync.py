@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import TimestampMixin, UTCDateTime, non_negative, status_check
@@ -23,7 +23,9 @@ class Channel(TimestampMixin, Model):
     __tablename__ = "channels"
     __table_args__ = (
         status_check("kind", CHANNEL_KINDS),
-        *non_negative("poll_interval_seconds", "backfill_days", "stock_buffer"),
+        *non_negative("poll_interval_seconds", "backfill_days", "stock_buffer", "stock_cap"),
+        CheckConstraint("stock_buffer_percent >= 0 AND stock_buffer_percent <= 100",
+                        name="stock_buffer_percent_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +44,14 @@ class Channel(TimestampMixin, Model):
     poll_interval_seconds: Mapped[int] = mapped_column(Integer, default=300, nullable=False)
     backfill_days: Mapped[int] = mapped_column(Integer, default=30, nullable=False)
     stock_buffer: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # the rest of the channel's stock rules (inventory/atp.py): a buffer in percent of what is
+    # available, a cap on what is shown, the warehouses that serve it (None: every active
+    # one) and, for a channel with locations, {location id: [warehouse ids]}
+    stock_buffer_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                                      nullable=False)
+    stock_cap: Mapped[Optional[int]] = mapped_column(Integer)
+    stock_warehouse_ids: Mapped[Optional[list]] = mapped_column(JSON)
+    location_warehouses: Mapped[Optional[dict]] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
 
     def __repr__(self) -> str:

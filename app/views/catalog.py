@@ -10,6 +10,9 @@ from wtforms.validators import DataRequired
 from ..extensions import db
 from ..models import Product, SkuAlias
 from ..security import permissions as p
+from flask_appbuilder import expose, has_access
+
+from app.services.channels import stock_push
 from app.services.inventory import catalog
 from app.services.inventory import reference
 from .base import EagerSQLAInterface, ServiceModelView, checkbox, current_actor
@@ -46,6 +49,18 @@ class ProductView(ServiceModelView):
     }
 
     add_form_extra_fields = edit_form_extra_fields = {"active": checkbox("Active")}
+
+    show_template = "oms/product_show.html"
+
+    @expose("/show/<pk>")
+    @has_access
+    def show(self, pk):
+        """FAB's show, with what each channel shows of the product and what we last pushed."""
+        pk = self._deserialize_pk_if_composite(pk)
+        widgets = self._show(pk)
+        stock = stock_push.product_channels(db.session, int(pk)) if str(pk).isdigit() else []
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+                                    related_views=self._related_views, channel_stock=stock)
 
     def save(self, form, pk):
         return reference.save(db.session, "product", self.form_values(form, self.add_columns),

@@ -13,11 +13,12 @@ import json
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextAreaFieldWidget
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextAreaFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import PasswordField, TextAreaField
+from wtforms import IntegerField, PasswordField, TextAreaField
+from wtforms.validators import NumberRange, Optional
 
 from ..extensions import db
 from ..models import Channel, SyncConflict, SyncRun
@@ -28,6 +29,7 @@ from app.services.channels import health as channel_health
 from app.services.channels import ops as channel_ops
 from app.services.channels import config as channels
 from app.services.channels import conflicts
+from app.services.channels import stock_drift, stock_push
 from app.services.core import error_text
 from app.services.core import validation
 from app.services.core.errors import DomainError, ValidationFailed
@@ -43,6 +45,7 @@ first_line = error_text.first_line
 
 PLAIN_FIELDS = ["code", "name", "kind", "base_url", "api_version", "poll_interval_seconds",
                 "backfill_days", "stock_buffer", "enabled"]
+STOCK_NUMBERS = ["stock_buffer_percent", "stock_cap"]  # the warehouse lists: through the API
 SECRET_FIELDS = ["credentials", "webhook_secret"]
 FLASH_LIST_MAX = 15  # reasons listed in a bulk summary before "and N more"
 
@@ -121,7 +124,7 @@ class ChannelView(ServiceModelView):
     show_columns = ["code", "name", "kind", "base_url", "api_version", "poll_interval_seconds", "backfill_days",
                     "stock_buffer", "enabled", "credentials_encrypted",
                     "webhook_secret_encrypted", "created_at", "updated_at"]
-    add_columns = edit_columns = PLAIN_FIELDS + SECRET_FIELDS
+    add_columns = edit_columns = PLAIN_FIELDS + STOCK_NUMBERS + SECRET_FIELDS
     order_columns = ["code", "name", "kind"]
     search_columns = ["code", "name", "kind", "enabled"]
     base_order = ("code", "asc")
@@ -135,11 +138,19 @@ class ChannelView(ServiceModelView):
         "webhook_secret": PasswordField(
             "Webhook secret", widget=BS3PasswordFieldWidget(),
             description="Write-only; leave empty to keep the stored value."),
+        # optional in the form (empty: 0 % and no cap); the service checks them again
+        "stock_buffer_percent": IntegerField(
+            "Stock buffer (%)", widget=BS3TextFieldWidget(), validators=[Optional(), NumberRange(0, 100)],
+            description="Also held back: this share of what is available (rounded up)"),
+        "stock_cap": IntegerField(
+            "Stock cap", widget=BS3TextFieldWidget(), validators=[Optional(), NumberRange(0)],
+            description="Show at most this many on the channel (empty: no cap)"),
     }
     label_columns = {"code": "Code", "name": "Name", "kind": "Kind", "base_url": "Base URL",
                      "api_version": "API version",
                      "poll_interval_seconds": "Poll every (s)", "backfill_days": "Backfill (days)",
                      "stock_buffer": "Stock buffer", "enabled": "Enabled",
+                     "stock_buffer_percent": "Stock buffer (%)", "stock_cap": "Stock cap",
                      "credentials_encrypted": "Credentials", "webhook_secret_encrypted":
                      "Webhook secret", "credentials": "Credentials",
                      "webhook_secret": "Webhook secret", "created_at": "Created",
@@ -147,12 +158,14 @@ class ChannelView(ServiceModelView):
     description_columns = {
         "code": "Used in URLs, the CLI and actor labels: 2-32 lower-case letters, digits, - or _",
         "stock_buffer": "Units held back when pushing stock to this channel",
+        "stock_buffer_percent": "Also held back: this share of what is available (rounded up)",
+        "stock_cap": "Show at most this many on the channel (empty: no cap)",
     }
 
     # --- writes through the service (FAB's add/edit forms) ------------------------------
 
     def save(self, form, pk):
-        values = self.form_values(form, PLAIN_FIELDS)
+        values = self.form_values(form, PLAIN_FIELDS + STOCK_NUMBERS)
         raw = (form.credentials.data or "").strip()
         credentials = None
         if raw:
@@ -199,6 +212,7 @@ class ChannelView(ServiceModelView):
         runs = channel_health.recent_runs(db.session, channel.id) if abilities["read_sync"] else []
         return self.render_template(
             "oms/sync_channel_show.html", channel=channel, health=health, runs=runs,
+            push=stock_push.push_health(db.session, channel),
             can=abilities, styles=HEALTH_STYLES, lag=_lag, duration=_duration,
             secret_state=_secret_state, window=channel_health.WINDOW, first_line=first_line, shown_error=shown_error,
             pullable=channel_ops_supported(channel))
@@ -335,10 +349,10 @@ class SyncConflictView(ReadOnlyModelView):
     class_permission_name = p.RESOURCE_SYNC
     method_permission_name = p.method_map(
         take_remote=p.RESOLVE, keep_local=p.RESOLVE, map_sku=p.RESOLVE, retry=p.RESOLVE,
-        discard=p.RESOLVE, bulk=p.RESOLVE,
+        discard=p.RESOLVE, bulk=p.RESOLVE, push_again=p.RESOLVE, accept_channel=p.RESOLVE,
     )
     include_route_methods = {"list", "show", "take_remote", "keep_local", "map_sku", "retry",
-                             "discard", "bulk"}
+                             "discard", "bulk", "push_again", "accept_channel"}
     list_title = "Sync conflicts"
     show_title = "Sync conflict"
     page_size = 50
@@ -447,6 +461,22 @@ class SyncConflictView(ReadOnlyModelView):
     def retry(self, pk):
         service_call(conflicts.retry, db.session, pk, current_actor(),
                      success=lambda c: f"Conflict #{c.id}: {c.resolution_note}")
+        return self._back(pk)
+
+    @expose("/<int:pk>/push-again", methods=["POST"])
+    @has_access
+    def push_again(self, pk):
+        """Stock drift: our figure wins, the listing is pushed again."""
+        service_call(stock_drift.push_again, db.session, pk, current_actor(), request.form.get("note"),
+                     success=lambda c: f"Conflict #{c.id}: the stock is pushed again")
+        return self._back(pk)
+
+    @expose("/<int:pk>/accept-channel", methods=["POST"])
+    @has_access
+    def accept_channel(self, pk):
+        """Stock drift: the channel's figure is right, booked as a counted adjustment."""
+        service_call(stock_drift.accept_channel, db.session, pk, request.form.get("reason"), current_actor(),
+                     success=lambda c: f"Conflict #{c.id}: the channel's figure booked as an adjustment")
         return self._back(pk)
 
     @expose("/<int:pk>/discard", methods=["POST"])

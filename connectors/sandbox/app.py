@@ -47,6 +47,7 @@ from ..parsing import parse_time
 from ..woocommerce import oauth1_signature
 from . import render, shopify_graphql
 from .carriers import CarrierHub
+from . import stock as stock_writes
 from .state import CHANNELS, SHOPIFY_BUCKET, SP_API_LIMITS, Bucket, LeakyBucket, SandboxState, SimOrder
 
 JSON = "application/json; charset=utf-8"
@@ -106,7 +107,7 @@ class ChannelRequest:
         self.channel, self.shop, self.operation, self.continuation = channel, shop, operation, continuation
 
 
-class SandboxApp:
+class SandboxApp(stock_writes.StockEndpoints):
     def __init__(self, state: SandboxState):
         self.state = state
         self.url_map = Map([
@@ -143,6 +144,7 @@ class SandboxApp:
             Rule("/amazon/<shop>/tokens/2021-03-01/restrictedDataToken", endpoint="amz_rdt", methods=["POST"]),
             Rule("/amazon/<shop>/orders/2026-01-01/orders", endpoint="amz_search", methods=["GET"]),
             Rule("/amazon/<shop>/orders/2026-01-01/orders/<oid>", endpoint="amz_get", methods=["GET"]),
+            *stock_writes.rules(),
         ])
         # The carriers (carriers/): each registers its routes on this frame under its prefix.
         self.carriers = CarrierHub(state)
@@ -191,7 +193,7 @@ class SandboxApp:
     # -- the channel pipeline ------------------------------------------------------------------
     def _channel_call(self, request: Request, endpoint: str, handler, values: dict) -> Response:
         channel = {"shopify": "shopify", "woo": "woocommerce", "amz": "amazon"}[endpoint.split("_")[0]]
-        operation = AMAZON_OPERATIONS.get(endpoint, endpoint)
+        operation = AMAZON_OPERATIONS.get(endpoint) or stock_writes.STOCK_OPERATIONS.get(endpoint, endpoint)
         args = request.args
         listing = endpoint in ("shopify_orders", "woo_orders", "amz_orders", "amz_search")
         continuation = listing and bool(args.get("page_info") or args.get("NextToken") or args.get("paginationToken")
@@ -357,7 +359,8 @@ class SandboxApp:
                                      {**header, "Retry-After": "2.0"}), header
             return None, header
         if info.channel == "amazon":
-            rate, burst = SP_API_LIMITS.get(info.operation, (0.5, 30))
+            rate, burst = SP_API_LIMITS.get(info.operation) or stock_writes.LISTINGS_LIMITS.get(
+                info.operation, (0.5, 30))
             with state.lock:
                 bucket = state.amazon_buckets.setdefault((info.shop, info.operation), Bucket(rate, burst))
                 ok, _ = bucket.take(state.time_scale)
@@ -587,7 +590,8 @@ class SandboxApp:
                     else "simple", "status": "publish", "sku": "" if variable else p["variants"][0]["sku"],
                     "price": "" if variable else str(p["variants"][0]["price"]),
                     "manage_stock": not variable, "variations": [v["woo_id"] for v in p["variants"]] if variable
-                    else [], "date_modified_gmt": p["updated_at"].rstrip("Z")}
+                    else [], "date_modified_gmt": p["updated_at"].rstrip("Z"),
+                    **({} if variable else self.woo_stock(shop, p["woo_id"]))}
         return self._woo_page(request, self.state.channel_products("woocommerce", shop), product)
 
     def woo_variations(self, request: Request, shop: str, pid: int) -> Response:
@@ -598,7 +602,8 @@ class SandboxApp:
         variants = found["variants"] if len(found["variants"]) > 1 else []
         return self._woo_page(request, variants, lambda v: {
             "id": v["woo_id"], "sku": v["sku"], "price": str(v["price"]), "status": "publish",
-            "manage_stock": True, "attributes": [{"id": 1, "name": "Variant", "option": v["title"]}]})
+            "manage_stock": True, "attributes": [{"id": 1, "name": "Variant", "option": v["title"]}],
+            **self.woo_stock(shop, v["woo_id"])})
 
     def woo_orders(self, request: Request, shop: str) -> Response:
         args = request.args
@@ -966,6 +971,8 @@ class SandboxApp:
                                       "status": ["BUYABLE", "DISCOVERABLE"], "itemName": variant["title"]
                                       if len(product["variants"]) > 1 else product["title"],
                                       "createdDate": product["updated_at"], "lastUpdatedDate": product["updated_at"]}]
+            if "fulfillmentAvailability" in included:
+                item["fulfillmentAvailability"] = self.amazon_availability(shop, variant["sku"])
             body["items"].append(item)
         if start + size < len(items):
             body["pagination"] = {"nextToken": encode_token({"i": start + size})}

@@ -28,6 +28,7 @@ type Query {
   product(id: ID!): Product
   productVariants(first: Int, after: String, query: String): ProductVariantConnection!
   locations(first: Int, after: String, includeInactive: Boolean): LocationConnection!
+  location(id: ID!): Location
 }
 
 type Mutation {
@@ -67,7 +68,14 @@ type InventoryItem { id: ID!, legacyResourceId: String!, sku: String, tracked: B
 
 type LocationConnection { edges: [LocationEdge!]!, nodes: [Location!]!, pageInfo: PageInfo! }
 type LocationEdge { cursor: String!, node: Location! }
-type Location { id: ID!, legacyResourceId: String!, name: String!, isActive: Boolean!, fulfillsOnlineOrders: Boolean! }
+type Location {
+  id: ID!, legacyResourceId: String!, name: String!, isActive: Boolean!, fulfillsOnlineOrders: Boolean!
+  inventoryLevels(first: Int, after: String): InventoryLevelConnection!
+}
+type InventoryLevelConnection { edges: [InventoryLevelEdge!]!, nodes: [InventoryLevel!]!, pageInfo: PageInfo! }
+type InventoryLevelEdge { cursor: String!, node: InventoryLevel! }
+type InventoryLevel { id: ID!, item: InventoryItem!, quantities(names: [String!]!): [InventoryQuantity!]! }
+type InventoryQuantity { name: String!, quantity: Int! }
 
 input InventorySetQuantitiesInput {
   name: String!
@@ -91,6 +99,7 @@ MAX_QUERY_COST = 1000
 BUCKET_SIZE = 2000.0  # points
 RESTORE_RATE = 100.0  # points per nominal second
 MUTATION_COST = 10
+MAX_SET_QUANTITIES = 250  # inventorySetQuantities: quantities per call
 
 
 def gid(kind: str, number: int | str) -> str:
@@ -276,6 +285,31 @@ class Root:
             "id": gid("Location", loc["id"]), "legacyResourceId": str(loc["id"]), "name": loc["name"],
             "isActive": loc["active"], "fulfillsOnlineOrders": loc["active"]})
 
+    def location(self, info, id) -> Optional[dict]:
+        number = gid_number(id, "Location")
+        found = next((loc for loc in self.state.shopify_locations if loc["id"] == number), None)
+        if found is None:
+            return None
+        return {"id": gid("Location", number), "legacyResourceId": str(number), "name": found["name"],
+                "isActive": found["active"], "fulfillsOnlineOrders": found["active"],
+                "inventoryLevels": lambda info, first=None, after=None: connection(
+                    self._levels(number), first, after, self._level)}
+
+    def _levels(self, location: int) -> list[tuple[int, int]]:
+        """(item, quantity) stocked at a location, in item order (stock set there once)."""
+        with self.state.lock:
+            return sorted((item, qty) for (shop, item, where), qty in self.state.shopify_inventory.items()
+                          if shop == self.shop_name and where == location)
+
+    @staticmethod
+    def _level(pair: tuple[int, int]) -> dict:
+        item, quantity = pair
+        return {"id": gid("InventoryLevel", item), "item": {"id": gid("InventoryItem", item),
+                                                            "legacyResourceId": str(item), "sku": None,
+                                                            "tracked": True},
+                "quantities": lambda info, names: [{"name": n, "quantity": quantity} for n in names
+                                                   if n in ("available", "on_hand")]}
+
     # Mutation
     def inventorySetQuantities(self, info, input) -> dict:
         errors = []
@@ -283,6 +317,10 @@ class Root:
                        for v in p["variants"]}
         known_locations = {loc["id"] for loc in self.state.shopify_locations}
         changes = []
+        if len(input["quantities"]) > MAX_SET_QUANTITIES:
+            return {"inventoryAdjustmentGroup": None, "userErrors": [{
+                "field": ["input", "quantities"], "code": "INVALID_QUANTITY_INPUT",
+                "message": f"The quantities can't exceed {MAX_SET_QUANTITIES} items."}]}
         for index, entry in enumerate(input["quantities"]):
             item = gid_number(entry["inventoryItemId"], "InventoryItem")
             location = gid_number(entry["locationId"], "Location")
@@ -297,6 +335,15 @@ class Root:
             elif entry["quantity"] < 0 and input["name"] == "available":
                 errors.append({"field": ["input", "quantities", str(index), "quantity"],
                                "message": "The quantity can't be negative.", "code": "INVALID_QUANTITY"})
+            elif not input.get("ignoreCompareQuantity") and entry.get("compareQuantity") is None:
+                errors.append({"field": ["input", "quantities", str(index), "compareQuantity"],
+                               "message": "A compareQuantity is required unless ignoreCompareQuantity is true.",
+                               "code": "COMPARE_QUANTITY_REQUIRED"})
+            elif not input.get("ignoreCompareQuantity") and entry["compareQuantity"] != \
+                    self.state.shopify_inventory.get((self.shop_name, item, location), 0):
+                errors.append({"field": ["input", "quantities", str(index), "compareQuantity"],
+                               "message": "The compareQuantity argument no longer matches the persisted quantity.",
+                               "code": "COMPARE_QUANTITY_STALE"})
             else:
                 changes.append((item, location, entry["quantity"]))
         if errors:
@@ -304,6 +351,9 @@ class Root:
         with self.state.lock:
             for item, location, quantity in changes:
                 self.state.shopify_inventory[(self.shop_name, item, location)] = quantity
+        from .stock import note_write
+
+        note_write(self.state, "shopify")
         now = self.state.clock.now().isoformat().replace("+00:00", "Z")
         return {"inventoryAdjustmentGroup": {"id": gid("InventoryAdjustmentGroup", len(changes)), "createdAt": now,
                                              "reason": input["reason"],

@@ -343,6 +343,10 @@ class SandboxState:
                 {"id": 65_000_000_002, "name": "Retail store", "active": True},
                 {"id": 65_000_000_003, "name": "Old depot (closed)", "active": False}]
             self.shopify_inventory: dict[tuple[str, int, int], int] = {}  # (shop, item, location) -> qty
+            # WooCommerce and Amazon stock as the channel shows it (sandbox/stock.py)
+            self.channel_stock: dict[tuple[str, str, str], int] = {}
+            self.stock_writes: dict[str, int] = {}  # stock write calls answered, per channel
+            self.stock_written_at: dict[str, float] = {}  # when each channel's view last changed
             self.graphql_buckets: dict[str, Any] = {}
             # (channel, shop, key of the NEXT page request) -> the page served before it
             self.last_list: OrderedDict[tuple[str, str, str], tuple[int, dict, bytes]] = OrderedDict()

@@ -97,6 +97,14 @@ class ChannelInSchema(InSchema):
     poll_interval_seconds = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
     backfill_days = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
     stock_buffer = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX))
+    stock_buffer_percent = fields.Int(strict=True, allow_none=True, validate=Range(0, 100))
+    stock_cap = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX),
+                           metadata={"description": "at most this many shown on the channel; null: no cap"})
+    stock_warehouse_ids = fields.List(fields.Int(strict=True), allow_none=True, metadata={
+        "description": "the warehouses whose stock the channel sells; null: every active one"})
+    location_warehouses = fields.Dict(keys=fields.Str(), values=fields.List(fields.Int(strict=True)),
+                                      allow_none=True, metadata={
+                                          "description": "Shopify: {location id: [warehouse ids]} stocked there"})
     enabled = fields.Bool()
     credentials = fields.Dict(keys=fields.Str(), allow_none=True, load_only=True, metadata={
         "description": "write-only: replaces the stored credentials; never returned. Each "
@@ -134,6 +142,10 @@ class ChannelOutSchema(OutSchema):
     poll_interval_seconds = fields.Int()
     backfill_days = fields.Int()
     stock_buffer = fields.Int()
+    stock_buffer_percent = fields.Int()
+    stock_cap = fields.Int(allow_none=True)
+    stock_warehouse_ids = fields.List(fields.Int(), allow_none=True)
+    location_warehouses = fields.Dict(allow_none=True)
     enabled = fields.Bool()
     has_credentials = fields.Function(lambda c: bool(c.credentials_encrypted))
     has_webhook_secret = fields.Function(lambda c: bool(c.webhook_secret_encrypted))

@@ -19,6 +19,10 @@ from app.services.core.transaction import transactional
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 PLAIN_FIELDS = ("code", "name", "kind", "base_url", "api_version", "poll_interval_seconds",
                 "backfill_days", "stock_buffer", "enabled")
+# the rest of a channel's stock rules (inventory/atp.py): numbers in the forms, the warehouse
+# lists through the API
+STOCK_FIELDS = ("stock_buffer_percent", "stock_cap", "stock_warehouse_ids", "location_warehouses")
+AUDITED_FIELDS = PLAIN_FIELDS + STOCK_FIELDS
 
 
 def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
@@ -50,6 +54,43 @@ def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
             clean[field] = validation.quantity(values[field], field, allow_zero=True)
     if "enabled" in values:
         clean["enabled"] = bool(values["enabled"])
+    clean.update(_stock_rules(session, values))
+    return clean
+
+
+def _warehouse_ids(session: Session, value, field: str) -> list[int]:
+    from app.models import Warehouse
+
+    if not isinstance(value, list) or not value:
+        raise ValidationFailed.field(field, "a non-empty list of warehouse ids")
+    ids = sorted({validation.identifier(v, field) for v in value})
+    known = set(session.scalars(select(Warehouse.id).where(Warehouse.id.in_(ids))))
+    if set(ids) - known:
+        raise ValidationFailed.field(field, f"unknown warehouse(s) {sorted(set(ids) - known)}")
+    return ids
+
+
+def _stock_rules(session: Session, values: dict) -> dict:
+    """The channel's stock rules: a buffer in percent (0-100), a cap (empty: none), the
+    warehouses that serve it (empty: every active one), {location id: [warehouse ids]}."""
+    clean = {}
+    if "stock_buffer_percent" in values and values["stock_buffer_percent"] is not None:
+        percent = validation.quantity(values["stock_buffer_percent"], "stock_buffer_percent", allow_zero=True)
+        if percent > 100:
+            raise ValidationFailed.field("stock_buffer_percent", "must be between 0 and 100")
+        clean["stock_buffer_percent"] = percent
+    if "stock_cap" in values:
+        cap = values["stock_cap"]
+        clean["stock_cap"] = None if cap in (None, "") else validation.quantity(cap, "stock_cap", allow_zero=True)
+    if "stock_warehouse_ids" in values:
+        value = values["stock_warehouse_ids"]
+        clean["stock_warehouse_ids"] = None if not value else _warehouse_ids(session, value, "stock_warehouse_ids")
+    if "location_warehouses" in values:
+        value = values["location_warehouses"] or None
+        if value is not None and not isinstance(value, dict):
+            raise ValidationFailed.field("location_warehouses", "an object {location id: [warehouse ids]}")
+        clean["location_warehouses"] = None if value is None else {
+            str(location)[:128]: _warehouse_ids(session, ids, "location_warehouses") for location, ids in value.items()}
     return clean
 
 
@@ -85,7 +126,7 @@ def save_channel(session: Session, values: dict, actor: Actor, channel_id: int |
             session, actor, "channel", channel.id, old_url=channel.base_url,
             new_url=clean["base_url"], has_stored_credentials=bool(channel.credentials_encrypted),
             credentials_given=credentials is not None)
-    before = {f: getattr(channel, f) for f in PLAIN_FIELDS} if channel else {}
+    before = {f: getattr(channel, f) for f in AUDITED_FIELDS} if channel else {}
     if channel is None:
         channel = Channel(**clean)
         session.add(channel)
@@ -102,7 +143,7 @@ def save_channel(session: Session, values: dict, actor: Actor, channel_id: int |
         channel.webhook_secret_encrypted = secrets.encrypt(webhook_secret)
         secret_changes["webhook_secret"] = {"old": audit.SECRET_MASK, "new": audit.SECRET_MASK}
     session.flush()
-    after = {f: getattr(channel, f) for f in PLAIN_FIELDS}
+    after = {f: getattr(channel, f) for f in AUDITED_FIELDS}
     audit.record(session, actor, "channel", channel.id, "update" if before else "create",
                  {**audit.diff(before, after), **secret_changes})
     return channel

@@ -51,11 +51,12 @@ RESOLUTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
     "unknown_sku": ("map_sku", "discard"),
     "invalid_payload": ("retry", "discard"),
     "duplicate": ("discard",),
-    "stock_drift": ("discard",),
+    "stock_drift": ("push_again", "accept_channel", "discard"),  # channels/stock_drift.py
 }
 RESOLUTION_LABELS = {
     "take_remote": "take the channel's value", "keep_local": "keep Waybill's value",
     "map_sku": "map the SKU", "retry": "retry the import", "discard": "discard",
+    "push_again": "push our figure again", "accept_channel": "accept the channel's figure",
 }
 BULK_ACTIONS = ("take_remote", "keep_local", "retry", "discard")
 MAX_BULK = 500

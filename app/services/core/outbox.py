@@ -15,6 +15,13 @@ What a handler is given and answers:
 - ``message.message_id`` is stable across every attempt: the receiver's idempotency key
   or event id (``core.idempotency`` turns it into "create once" for remote objects).
 
+A topic registered with ``register_batch`` is sent many messages at a time: the sender claims
+up to ``claim_size`` due messages of one (topic, target) — one channel's stock pushes — and
+the batch handler answers each (``{message id: Sent or an exception}``), so the handler can
+send them in the largest calls the remote allows and pace itself by its limits. With
+``release_key_on_claim`` a claimed message gives up its dedupe key: it stands for "send the
+current figure", so a change made once it is taken needs (and gets) a new message.
+
 A topic registered with ``unknown_outcome="hold"`` (a label purchase on a carrier without
 a lookup) is never repeated by itself when its outcome is unknown: the message becomes
 ``uncertain`` and a person decides (``retry`` sends it again, ``discard`` drops it).
@@ -28,12 +35,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.models.base import utcnow
 from app.models.notifications import OUTBOX_OPEN_STATUSES, OutboxMessage
+from app.models.notifications import _OPEN as OPEN_PREDICATE
 from app.services.core import audit, events
 from app.services.core.actor import Actor
 from app.services.core.paging import CappedPage
@@ -107,14 +115,18 @@ class PermanentError(SendError):
 # --- the registry --------------------------------------------------------------------------
 
 Handler = Callable[[Message], Optional[Sent]]
+BatchHandler = Callable[[list], dict]  # [Message] -> {message id: Sent | Exception}
 
 
 @dataclass(frozen=True)
 class Topic:
     name: str
-    handler: Handler
+    handler: Optional[Handler]
     unknown_outcome: str = "retry"  # "hold": never repeated by itself when unknown
     on_uncertain: Optional[Callable[[Session, Message], None]] = None  # e.g. label_uncertain
+    batch_handler: Optional[BatchHandler] = None
+    claim_size: object = 0  # batch topics: messages of one target claimed together (or f(target))
+    release_key_on_claim: bool = False
 
 
 _topics: dict[str, Topic] = {}
@@ -130,6 +142,31 @@ def register(name: str, handler: Handler, *, unknown_outcome: str = "retry",
     topic = Topic(name, handler, unknown_outcome, on_uncertain)
     _topics[name] = topic
     return topic
+
+
+def register_batch(name: str, handler: BatchHandler, *, claim_size=500,
+                   release_key_on_claim: bool = False) -> Topic:
+    """Deliver messages of ``name`` many at a time, per target, with ``handler`` (see the
+    module doc); a message the handler does not answer is tried again later.
+    ``claim_size``: a number, or a function of the target (a slow remote gets smaller claims,
+    so that a claim is sent within a pass)."""
+    if not TOPIC_RE.match(name):
+        raise ValueError(f"bad outbox topic {name!r}")
+    if not callable(claim_size) and claim_size < 1:
+        raise ValueError("claim_size must be at least 1")
+    topic = Topic(name, None, batch_handler=handler, claim_size=claim_size,
+                  release_key_on_claim=release_key_on_claim)
+    _topics[name] = topic
+    return topic
+
+
+def claim_size_for(topic: Topic, target: str) -> int:
+    size = topic.claim_size(target) if callable(topic.claim_size) else topic.claim_size
+    return max(1, int(size))
+
+
+def batch_topics() -> tuple[str, ...]:
+    return tuple(sorted(name for name, t in _topics.items() if t.batch_handler is not None))
 
 
 def unregister(name: str) -> None:
@@ -184,9 +221,10 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
     for _ in range(3):
         statement = _dialect_insert(session)(table).values(**values)
         if hasattr(statement, "on_conflict_do_nothing"):
+            # The index's predicate as literal SQL: with bound parameters PostgreSQL cannot
+            # match it once psycopg prepares the statement (its 6th execution on a connection)
             statement = statement.on_conflict_do_nothing(
-                index_elements=["dedupe_key"],
-                index_where=table.c.status.in_(OUTBOX_OPEN_STATUSES))
+                index_elements=["dedupe_key"], index_where=text(OPEN_PREDICATE))
         new_id = session.execute(statement.returning(table.c.id)).scalar()
         if new_id is not None:
             return new_id
@@ -197,6 +235,26 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
             return existing
         # The open one was sent between our insert and our look: write ours now.
     raise Conflict(f"could not queue the message {dedupe_key!r}: it keeps changing")
+
+
+def enqueue_many(session: Session, topic: str, messages: list[tuple[str, dict, str]]) -> None:
+    """Write many keyed messages of one topic in the caller's transaction (no commit):
+    ``messages`` = [(target, payload, dedupe_key)], in the order the caller wants them
+    written (concurrent writers that use one order never wait on each other in a circle).
+    A key that already has a message not yet sent is that message, as with ``enqueue``."""
+    now, rows = utcnow(), []
+    for target, payload, dedupe_key in messages:
+        _check(topic, target, payload)
+        rows.append(dict(message_id=str(uuid.uuid4()), topic=topic, target=target[:128], payload=payload,
+                         dedupe_key=dedupe_key, group_key=None, order_id=None, status="pending",
+                         attempts=0, created_at=now, next_attempt_at=now))
+    table = OutboxMessage.__table__
+    for start in range(0, len(rows), 500):
+        statement = _dialect_insert(session)(table).values(rows[start:start + 500])
+        if hasattr(statement, "on_conflict_do_nothing"):
+            statement = statement.on_conflict_do_nothing(
+                index_elements=["dedupe_key"], index_where=text(OPEN_PREDICATE))
+        session.execute(statement)
 
 
 # --- what a person does ---------------------------------------------------------------------

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.models import OrderEvent, SyncRun
@@ -112,6 +112,10 @@ class PassSummary:
             setattr(self, what, getattr(self, what) + 1)
             if error and len(self.errors) < 5:
                 self.errors.append(error)
+
+    def count_many(self, what: str, amount: int) -> None:
+        with self._lock:
+            setattr(self, what, getattr(self, what) + amount)
 
     @property
     def status(self) -> str:
@@ -212,38 +216,49 @@ def _recover_one(session: Session, row: OutboxMessage, policy: Policy,
 # --- 2. claiming ---------------------------------------------------------------------------------
 
 def _due_heads(due: datetime, topics: tuple[str, ...], limit: int,
-               not_tried_since: datetime | None = None):
+               not_tried_since: datetime | None = None, target: str | None = None):
     """Ids of pending messages due by ``due`` whose group has no earlier open message
-    (and, with ``not_tried_since``, not claimed since then)."""
+    (with ``not_tried_since``: not claimed since then; with ``target``: of that target)."""
     earlier = OutboxMessage.__table__.alias("earlier")
     me = OutboxMessage.__table__
     blocked = (select(earlier.c.id)
                .where(earlier.c.group_key == me.c.group_key, earlier.c.id < me.c.id,
                       earlier.c.status.in_(OUTBOX_OPEN_STATUSES)).exists())
-    return (select(me.c.id)
-            .where(me.c.status == "pending", me.c.next_attempt_at <= due,
-                   me.c.topic.in_(topics), (me.c.group_key.is_(None)) | ~blocked,
-                   *([(me.c.claimed_at.is_(None)) | (me.c.claimed_at < not_tried_since)]
-                     if not_tried_since is not None else []))
-            .order_by(me.c.id).limit(limit)
-            .with_for_update(skip_locked=True))
+    query = (select(me.c.id)
+             .where(me.c.status == "pending", me.c.next_attempt_at <= due,
+                    me.c.topic.in_(topics), (me.c.group_key.is_(None)) | ~blocked))
+    if not_tried_since is not None:
+        query = query.where(me.c.claimed_at.is_(None) | (me.c.claimed_at < not_tried_since))
+    if target is not None:
+        query = query.where(me.c.target == target)
+    return query.order_by(me.c.id).limit(limit).with_for_update(skip_locked=True)
+
+
+def _single_topics() -> tuple[str, ...]:
+    batched = set(outbox.batch_topics())
+    return tuple(t for t in outbox.registered_topics() if t not in batched)
 
 
 def claim(engine, runner: str, due: datetime, limit: int,
-          not_tried_since: datetime | None = None) -> list[Message]:
-    """Mark up to ``limit`` due messages ``sending`` for this runner and commit."""
-    topics = outbox.registered_topics()
+          not_tried_since: datetime | None = None, *, topic: str | None = None,
+          target: str | None = None) -> list[Message]:
+    """Mark up to ``limit`` due messages ``sending`` for this runner and commit: of the
+    one-at-a-time topics, or of one batch ``topic`` for one ``target``."""
+    topics = (topic,) if topic else _single_topics()
     if not topics:
         return []
+    registered = outbox.topic(topic) if topic else None
+    release = {"dedupe_key": None} if registered and registered.release_key_on_claim else {}
     table = OutboxMessage.__table__
     with _tx(engine) as session:
-        ids = session.execute(_due_heads(due, topics, limit, not_tried_since)).scalars().all()
+        ids = session.execute(_due_heads(due, topics, limit, not_tried_since,
+                                          target)).scalars().all()
         if not ids:
             return []
         rows = session.execute(
             update(table).where(table.c.id.in_(ids), table.c.status == "pending")
             .values(status="sending", claimed_at=utcnow(), claimed_by=runner,
-                    attempts=table.c.attempts + 1)
+                    attempts=table.c.attempts + 1, **release)
             .returning(table.c.id, table.c.message_id, table.c.topic, table.c.target,
                        table.c.payload, table.c.attempts, table.c.dedupe_key,
                        table.c.group_key, table.c.order_id, table.c.created_at,
@@ -309,34 +324,30 @@ def record_sent(engine, done: list[tuple[Message, Sent]], runner: str,
         return
     table = OutboxMessage.__table__
     by_id = {message.id: (message, result) for message, result in done}
+    by_outcome: dict[tuple, list[int]] = {}
+    for message, result in done:
+        by_outcome.setdefault((_remote_id(result), result.note), []).append(message.id)
     with write_intent(), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Not waiting for this commit's flush to disk: if the database itself crashed
             # before it, the messages would read `sending` and go again with the same id —
             # at least once still holds, and a batch costs one fsync less.
             connection.execute(_ASYNC_COMMIT)
-        mine = set(connection.execute(
-            select(table.c.id).where(table.c.id.in_(by_id), table.c.status == "sending",
-                                     table.c.claimed_by == runner)
-            .with_for_update()).scalars())
-        for lost in sorted(set(by_id) - mine):
+        now, mine = utcnow(), []
+        for (remote_id, note), ids in by_outcome.items():
+            mine += connection.execute(
+                update(table).where(table.c.id.in_(ids), table.c.status == "sending",
+                                    table.c.claimed_by == runner)
+                .values(status="sent", sent_at=now, claimed_by=None, remote_id=remote_id,
+                        last_error=note).returning(table.c.id)).scalars().all()
+        for lost in sorted(set(by_id) - set(mine)):
             log.warning("outbox #%s is no longer claimed by %s: its send is not recorded",
                         lost, runner)
-        if not mine:
-            return
-        now = utcnow()
-        connection.execute(
-            update(table).where(table.c.id == bindparam("message_id_"))
-            .values(status="sent", sent_at=now, claimed_by=None,
-                    remote_id=bindparam("remote_id_"), last_error=bindparam("note_")),
-            [{"message_id_": i, "remote_id_": _remote_id(by_id[i][1]),
-              "note_": by_id[i][1].note} for i in sorted(mine)])
         event_rows = [_sent_event_row(*by_id[i]) for i in sorted(mine)
                       if by_id[i][0].order_id is not None]
         if event_rows:
             connection.execute(insert(OrderEvent.__table__), event_rows)
-    for _ in mine:
-        summary.count("sent")
+    summary.count_many("sent", len(mine))
 
 
 def _remote_id(result: Sent) -> str | None:
@@ -351,6 +362,50 @@ def _sent_event_row(message: Message, result: Sent) -> dict:
         + (f" (remote id {remote_id})" if remote_id else ""),
         {"outbox_id": message.id, "topic": message.topic, "remote_id": remote_id,
          "attempts": message.attempts})
+
+
+# --- 3b. batch topics ---------------------------------------------------------------------------
+
+def _batch_targets(engine, due: datetime) -> list[tuple[str, str]]:
+    names = outbox.batch_topics()
+    if not names:
+        return []
+    table = OutboxMessage.__table__
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(
+            select(table.c.topic, table.c.target).distinct()
+            .where(table.c.status == "pending", table.c.next_attempt_at <= due,
+                   table.c.topic.in_(names))
+            .order_by(table.c.topic, table.c.target))]
+
+
+def send_batches(engine, name: str, target: str, summary: PassSummary, policy: Policy,
+                 rng: random.Random, due: datetime, started: float) -> None:
+    """Claim this target's due messages ``claim_size`` at a time and hand each claim to the
+    topic's batch handler, until none is left or the pass is out of time."""
+    runner = summary.runner
+    while time.monotonic() - started <= policy.max_seconds:
+        topic = outbox.topic(name)
+        if topic is None or topic.batch_handler is None:
+            return
+        claimed = claim(engine, runner, due, outbox.claim_size_for(topic, target), topic=name,
+                        target=target)
+        if not claimed:
+            return
+        summary.count_many("claimed", len(claimed))
+        try:
+            answers = topic.batch_handler(claimed) or {}
+        except Exception as exc:  # noqa: BLE001 — every message of the claim gets the failure
+            answers = {message.id: exc for message in claimed}
+        record_sent(engine, [(m, answers[m.id]) for m in claimed
+                             if isinstance(answers.get(m.id), Sent)], runner, summary)
+        for message in claimed:
+            answer = answers.get(message.id)
+            if isinstance(answer, Sent):
+                continue
+            error = _classify(answer) if isinstance(answer, BaseException) else \
+                RetryableError("the batch handler did not answer for this message")
+            _record_failure(engine, message, runner, policy, summary, error, rng)
 
 
 def _record_failure(engine, message: Message, runner: str, policy: Policy,
@@ -409,7 +464,7 @@ def _to_uncertain(session: Session, row: OutboxMessage, why: str, summary: PassS
 
 # --- 4. the pass -----------------------------------------------------------------------------
 
-def _send_batch(engine, pool: ThreadPoolExecutor, claimed: list[Message],
+def _send_claimed(engine, pool: ThreadPoolExecutor, claimed: list[Message],
                 summary: PassSummary, policy: Policy, rng: random.Random) -> None:
     recorder = GroupCommit(engine, summary)
     futures = [pool.submit(contextvars.copy_context().run, send_one, engine, message,
@@ -474,16 +529,26 @@ def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None =
         batches = 0
         with ThreadPoolExecutor(max_workers=max(1, policy.workers),
                                 thread_name_prefix="outbox") as pool:
+            # each target of a batch topic (a channel's stock) on a worker of its own: its
+            # handler paces itself by that remote's limits while the rest go on
+            batched = [pool.submit(contextvars.copy_context().run, send_batches, engine, name,
+                                   target, summary, policy, rng, utcnow(), clock)
+                       for name, target in _batch_targets(engine, utcnow())]
             while max_batches is None or batches < max_batches:
                 claimed = claim(engine, summary.runner, utcnow(), policy.batch_size,
                                 not_tried_since=started)
                 if not claimed:
                     break
                 batches += 1
-                summary.claimed += len(claimed)
-                _send_batch(engine, pool, claimed, summary, policy, rng)
+                summary.count_many("claimed", len(claimed))
+                _send_claimed(engine, pool, claimed, summary, policy, rng)
                 if time.monotonic() - clock > policy.max_seconds:
                     break
+            for future in batched:
+                try:
+                    future.result()
+                except Exception:  # noqa: BLE001 — left `sending`: the next pass recovers them
+                    log.exception("outbox: a batch send failed")
     if summary.claimed or summary.recovered:
         summary.sync_run_id = _record_run(engine, summary, started)
     return summary

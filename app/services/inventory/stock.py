@@ -254,7 +254,18 @@ class StockBook:
                 raise InsufficientStock("A locked stock level changed")
             raise StockMoved("Stock was taken by a concurrent transaction")
         _expire_levels(self.session, self.planned)
+        self._publish_changes()
         self.planned = {}
+
+    def _publish_changes(self) -> None:
+        """``stock.changed`` once per level written (not per order): what a channel may sell
+        moved, and the stock push and webhooks hear of it as they do of a single move."""
+        product_of = {level.id: level.product_id for level in self.levels.values()}
+        for level_id, units in sorted(self.planned.items()):
+            domain_events.publish(self.session, "stock.changed", {
+                "stock_level_id": level_id, "product_id": product_of[level_id],
+                "reason": "reservation", "on_hand_delta": 0, "reserved_delta": units,
+                "actor": self.actor})
 
 
 class LevelFigures:
