@@ -45,7 +45,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import InvalidPayload
 from ..parsing import parse_time
 from ..woocommerce import oauth1_signature
-from . import render, shopify_graphql
+from . import render, shopify_graphql, write_api
 from .state import CHANNELS, SHOPIFY_BUCKET, SP_API_LIMITS, Bucket, LeakyBucket, SandboxState, SimOrder
 
 JSON = "application/json; charset=utf-8"
@@ -105,7 +105,9 @@ class ChannelRequest:
         self.channel, self.shop, self.operation, self.continuation = channel, shop, operation, continuation
 
 
-class SandboxApp:
+class SandboxApp(write_api.WriteApi):
+    respond = staticmethod(json_response)
+
     def __init__(self, state: SandboxState):
         self.state = state
         self.url_map = Map([
@@ -142,6 +144,7 @@ class SandboxApp:
             Rule("/amazon/<shop>/tokens/2021-03-01/restrictedDataToken", endpoint="amz_rdt", methods=["POST"]),
             Rule("/amazon/<shop>/orders/2026-01-01/orders", endpoint="amz_search", methods=["GET"]),
             Rule("/amazon/<shop>/orders/2026-01-01/orders/<oid>", endpoint="amz_get", methods=["GET"]),
+            *write_api.rules(),
         ])
 
     # -- WSGI ----------------------------------------------------------------------------------
@@ -165,8 +168,8 @@ class SandboxApp:
                 return handler(request, **values)
             except (ValueError, TypeError, KeyError) as exc:
                 return json_response({"error": str(exc)}, 400)
-        if endpoint == "lwa_token":
-            return handler(request)
+        if endpoint in ("lwa_token", "feed_document_bytes"):  # no SP-API auth (LWA; S3's presigned URL)
+            return handler(request, **values)
         return self._channel_call(request, endpoint, handler, values)
 
     def _not_found(self, request: Request) -> Response:
@@ -552,7 +555,8 @@ class SandboxApp:
             body = None
         with self.state.lock:
             bucket = self.state.graphql_buckets.setdefault(shop, shopify_graphql.CostBucket())
-        return json_response(shopify_graphql.execute(self.state, shop, body, bucket, self.state.time_scale))
+        return json_response(shopify_graphql.execute(self.state, shop, body, bucket, self.state.time_scale,
+                                                     version))
 
     # -- WooCommerce ---------------------------------------------------------------------------
     def _woo_page(self, request: Request, items: list, render_one) -> Response:
@@ -985,6 +989,7 @@ AMAZON_OPERATIONS = {
     "amz_participations": "getMarketplaceParticipations", "amz_address": "getOrderAddress",
     "amz_buyer_info": "getOrderBuyerInfo", "amz_rdt": "createRestrictedDataToken",
     "amz_search": "searchOrders", "amz_get": "getOrder2026", "amz_listings": "searchListingsItems",
+    **write_api.OPERATIONS,
 }
 
 # what a Restricted Data Token may name: the v0 operations that return PII ({orderId}: any order)
