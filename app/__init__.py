@@ -124,6 +124,7 @@ def init_domain_events(app: Flask) -> None:
     """The higher service packages subscribe to the lower ones' domain events
     (app/services/core/domain_events.py): stock available -> allocate, last hold released
     -> continue the pipeline, ..."""
+    from app.services.channels import writeback
     from app.services.lifecycle import subscribers
     from app.services.notify import alert_channels, alerts, webhooks
 
@@ -131,6 +132,7 @@ def init_domain_events(app: Flask) -> None:
     alerts.register()  # outbox.dead -> an alert
     alert_channels.register()  # the notify.alert outbox topic
     webhooks.register()  # public events -> webhook.deliver messages; a dead one pauses
+    writeback.register()  # shipments, cancels, refunds -> the channel.* outbox topics
 
 
 def init_webhooks(app: Flask) -> None:

@@ -2,8 +2,9 @@
 import of their orders (``importing``; a page of new orders in bulk: ``bulk_import``, which
 ``bulk_prepare`` prepares and ``bulk_write`` writes), polling and webhooks (``sync``),
 sync conflicts, and the Operations pages' actions and health (``ops``, ``health``); what the
-database can hold, checked before an import writes (``storable``); the channels' listings.
+database can hold, checked before an import writes (``storable``); the channels' listings;
+fulfilments, cancellations and refunds written back to the channels (``writeback``).
 """
 
 __all__ = ["bulk_import", "bulk_prepare", "bulk_write", "config", "conflicts", "health",
-           "importing", "listings", "ops", "storable", "sync"]
+           "importing", "listings", "ops", "storable", "sync", "writeback"]

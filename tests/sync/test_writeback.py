@@ -1,0 +1,163 @@
+"""Channel write-back through the outbox against the sandbox over real HTTP: a shipment
+becomes the channel's fulfilment with tracking (a partial one with only its lines), a cancel
+cancels on the channel, a refund goes pending -> succeeded when the channel confirms it;
+what the channel refuses shows on the order with its reason; nothing arrives twice."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.models import ChannelPush, Order, Refund
+from app.services.channels.writeback import fulfilments, status
+from app.services.core import domain_events
+from app.services.core.errors import Conflict
+from app.services.orders import actions as orders
+from app.services.returns import actions as returns
+
+from .writeback_support import deliver, import_order, messages, quiet_risk_checks, ship, sim_order
+
+KINDS = ["shopify", "woocommerce", "amazon"]
+
+
+@pytest.fixture
+def world(sandbox, sandbox_channels, session, actor):
+    state, _root = sandbox
+    admin = actor("admin")
+    quiet_risk_checks(session, admin)
+    return state, sandbox_channels, admin
+
+
+def _fresh(session, order_id):
+    session.rollback()
+    return session.get(Order, order_id)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_shipment_is_fulfilled_on_the_channel_once(kind, world, session):
+    state, channels, admin = world
+    sim = sim_order(state, kind)
+    order = import_order(session, channels[kind], sim)
+    assert order.status == "allocated", order.status
+    shipment = ship(session, order.id, admin)
+    deliver()
+    push = session.scalar(select(ChannelPush).where(ChannelPush.shipment_id == shipment.id))
+    assert push.status == "confirmed" and push.remote_id and push.tracking_number == "1Z999AA10123456784"
+    if kind == "woocommerce":
+        assert len(sim.notes) == 1 and "1Z999AA10123456784" in sim.notes[0]["note"]
+        assert sim.status_override == "completed"
+    else:
+        assert len(sim.fulfillments) == 1 and sim.fulfillments[0]["number"] == "1Z999AA10123456784"
+        assert [li.shipped for li in sim.lines] == [li.quantity for li in sim.lines]
+    view = status.channel_view(session, order.id)
+    assert view.synced and [p.status for p in view.fulfilments] == ["confirmed"]
+
+
+def test_a_refused_fulfilment_shows_the_channels_reason(world, session):
+    state, channels, admin = world
+    sim = sim_order(state, "shopify")
+    order = import_order(session, channels["shopify"], sim)
+    state.cancel_orders("shopify", ids=[sim.external_id])  # cancelled on Shopify meanwhile
+    ship(session, order.id, admin)
+    deliver()
+    view = status.channel_view(session, order.id)
+    assert view.fulfilments[0].status == "failed" and "cancelled" in view.fulfilments[0].error
+    assert not view.synced and view.unsynced[0].status == "dead"
+    assert sim.fulfillments == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_cancel_is_confirmed_by_the_channel(kind, world, session):
+    state, channels, admin = world
+    sim = sim_order(state, kind)
+    order = import_order(session, channels[kind], sim)
+    orders.cancel_order(session, order.id, "customer asked", admin)
+    deliver()
+    push = session.scalar(select(ChannelPush).where(ChannelPush.order_id == order.id, ChannelPush.kind == "cancel"))
+    assert push.status == "confirmed"
+    assert sim.cancelled
+    assert len(messages(session, "channel.cancel")) == 1
+
+
+def test_a_cancel_from_the_channel_is_not_sent_back(world, session):
+    state, channels, admin = world
+    sim = sim_order(state, "woocommerce")
+    order = import_order(session, channels["woocommerce"], sim)
+    state.cancel_orders("woocommerce", ids=[sim.external_id])
+    order = import_order(session, channels["woocommerce"], sim)
+    assert order.status == "cancelled"
+    assert messages(session, "channel.cancel") == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_refund_succeeds_only_when_the_channel_confirms(kind, world, session):
+    state, channels, admin = world
+    sim = sim_order(state, kind)
+    order = import_order(session, channels[kind], sim)
+    seen = []
+    subscriber = lambda s, payload: seen.append(payload["status"])  # noqa: E731
+    domain_events.subscribe("refund.changed", subscriber)
+    try:
+        line = order.lines[0]
+        refund = returns.refund(session, order.id, None, "damaged", admin, lines={line.id: 1})
+        assert refund.status == "pending"
+        deliver()
+    finally:
+        domain_events.unsubscribe("refund.changed", subscriber)
+    session.rollback()
+    refund = session.get(Refund, refund.id)
+    assert refund.status == "succeeded" and refund.external_id
+    assert seen == (["pending", "sent", "succeeded"] if kind == "amazon" else ["pending", "succeeded"])
+    assert [r.amount for r in sim.refunds] == [refund.amount]
+    assert _fresh(session, order.id).financial_status == "partially_refunded"
+    if kind != "amazon":  # read back on import: the pushed refund is not counted twice
+        import_order(session, channels[kind], sim)
+        assert len(session.scalars(select(Refund).where(Refund.order_id == order.id)).all()) == 1
+
+
+def test_refunds_never_exceed_what_was_paid(world, session):
+    state, channels, admin = world
+    sim = sim_order(state, "shopify")
+    order = import_order(session, channels["shopify"], sim)
+    returns.refund(session, order.id, order.total - Decimal("1"), "most of it", admin)
+    with pytest.raises(Exception, match="left to refund"):
+        returns.refund(session, order.id, "2.00", "too much", admin)
+    with pytest.raises(Exception, match="up to 0.50"):
+        returns.refund(session, order.id, "1.00", "over the limit", admin, limit=Decimal("0.50"))
+
+
+def test_a_refund_in_the_channels_admin_is_read_back_and_never_pushed(world, session):
+    state, channels, admin = world
+    sim = sim_order(state, "woocommerce")
+    import_order(session, channels["woocommerce"], sim)
+    state.update_orders("woocommerce", ids=[sim.external_id], action="refund")
+    order = import_order(session, channels["woocommerce"], sim)
+    refunds = session.scalars(select(Refund).where(Refund.order_id == order.id)).all()
+    assert [(r.source, r.status) for r in refunds] == [("channel", "succeeded")]
+    assert messages(session, "channel.refund") == []
+
+
+def test_voiding_a_pushed_label(world, session):
+    state, channels, admin = world
+    sim = sim_order(state, "shopify")
+    order = import_order(session, channels["shopify"], sim)
+    shipment = ship(session, order.id, admin)
+    deliver()
+    fulfilments.tracking_changed(session, shipment.id, admin)  # unchanged: nothing queued
+    shipment.tracking_number = "1ZNEWNUMBER"
+    fulfilments.tracking_changed(session, shipment.id, admin)
+    session.commit()
+    deliver()
+    assert sim.fulfillments[0]["number"] == "1ZNEWNUMBER" and sim.fulfillments[0]["tracking_updates"] == 1
+    fulfilments.void_pushed(session, shipment.id, admin)
+    session.commit()
+    deliver()
+    assert sim.fulfillments[0]["status"] == "cancelled"
+    assert session.scalar(select(ChannelPush.status).where(ChannelPush.shipment_id == shipment.id)) == "cancelled"
+    amazon = sim_order(state, "amazon")
+    amazon_order = import_order(session, channels["amazon"], amazon)
+    amazon_shipment = ship(session, amazon_order.id, admin)
+    deliver()
+    with pytest.raises(Conflict, match="cannot undo"):
+        fulfilments.void_pushed(session, amazon_shipment.id, admin)
