@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.models import ChannelPush, Order, Refund
 from app.services.channels.writeback import fulfilments, status
@@ -161,3 +161,41 @@ def test_voiding_a_pushed_label(world, session):
     deliver()
     with pytest.raises(Conflict, match="cannot undo"):
         fulfilments.void_pushed(session, amazon_shipment.id, admin)
+
+
+def split_stock(make, sim):
+    """A preferred warehouse holding only the first line's SKU: the order ships in two parts."""
+    from app.models import Product, Warehouse
+
+    first = make.warehouse("AAA", "US", priority=1)
+    product = make.session.scalar(select(Product).where(func.upper(Product.sku) == sim.lines[0].sku.upper()))
+    from app.services.inventory import stock as inventory
+
+    inventory.receive(make.session, first.id, product.id, 100, make.actor, reference="split")
+    main = make.session.scalar(select(Warehouse).where(Warehouse.code == "EWR"))
+    inventory.adjust(make.session, main.id, product.id, -100000, "all of it moved to AAA", make.actor)
+    make.session.commit()
+    return first
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_partial_shipment_pushes_only_its_lines(kind, world, session, make):
+    state, channels, admin = world
+    sim = sim_order(state, kind, min_lines=2)
+    near = split_stock(make, sim)
+    order = import_order(session, channels[kind], sim)
+    ship(session, order.id, admin, warehouse_id=near.id)
+    assert _fresh(session, order.id).status == "partially_shipped"
+    deliver()
+    if kind == "woocommerce":
+        assert len(sim.notes) == 1 and "the rest follows" in sim.notes[0]["note"]
+        assert sim.status_override is None  # not completed: more is to come
+    else:
+        assert [li.shipped for li in sim.lines] == [sim.lines[0].quantity] + [0] * (len(sim.lines) - 1)
+        assert connector_view(channels[kind], sim).channel_fulfillment == "partial"
+
+
+def connector_view(channel, sim):
+    from jobs.pull_orders import connector_for
+
+    return connector_for(channel).fetch_order(sim.external_id)
