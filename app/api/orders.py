@@ -135,7 +135,8 @@ class OrderApi(ReadOnlyApi):
                 result="OrderDetail")
     def cancel(self, pk: int):
         body = load(CancelInSchema())
-        orders.cancel_order(db.session, pk, body["reason"], self.actor())
+        orders.cancel_order(db.session, pk, body["reason"], self.actor(), refund=body["refund"],
+                            restock=body["restock"])
         return self._order_response(pk)
 
     @expose("/<int:pk>/refund", methods=["POST"])

@@ -16,7 +16,9 @@ from app.services.core.errors import Conflict
 from app.services.orders import actions as orders
 from app.services.returns import actions as returns
 
-from .writeback_support import deliver, import_order, messages, quiet_risk_checks, ship, sim_order
+from dataclasses import replace
+
+from .writeback_support import POLICY, deliver, import_order, messages, quiet_risk_checks, ship, sim_order
 
 KINDS = ["shopify", "woocommerce", "amazon"]
 
@@ -199,3 +201,35 @@ def connector_view(channel, sim):
     from jobs.pull_orders import connector_for
 
     return connector_for(channel).fetch_order(sim.external_id)
+
+
+def test_the_order_page_shows_what_the_channel_knows(world, session, client_for):
+    from tests.views.conftest import post
+
+    state, channels, admin = world
+    sim = sim_order(state, "shopify")
+    order = import_order(session, channels["shopify"], sim)
+    state.set_faults("shopify", {"script": ["500"] * 40})  # the channel is down
+    ship(session, order.id, admin)
+
+    deliver(replace(POLICY, max_attempts=2))
+    client = client_for("admin")
+    page = client.get(f"/orders/show/{order.id}").get_data(as_text=True)
+    assert "not synced to channel" in page and "channel.fulfillment" in page and "500" in page.split("oms-channel-sync")[1][:3000]
+    message = messages(session)[0]
+    assert message.status == "dead" and f"/outbox/{message.id}/retry" in page
+    support_page = client_for("support").get(f"/orders/show/{order.id}").get_data(as_text=True)
+    assert "not synced to channel" in support_page and f"/outbox/{message.id}/retry" not in support_page
+    state.set_faults("shopify", {})
+    response = post(client, f"/outbox/{message.id}/retry", {"next": f"/orders/show/{order.id}"})
+    assert response.status_code == 302
+    deliver()
+    page = client.get(f"/orders/show/{order.id}").get_data(as_text=True)
+    assert "in sync" in page and "not synced to channel" not in page
+    assert "Fulfilment of shipment" in page and "1Z999AA10123456784" in page
+    assert len(sim.fulfillments) == 1  # the retry found nothing made before and made it once
+    response = post(client, f"/orders/{order.id}/refund",
+                    {f"refund_{order.lines[0].id}": "1", "reason": "scratched"})
+    assert response.status_code == 302
+    page = client.get(f"/orders/show/{order.id}").get_data(as_text=True)
+    assert "Refund" in page and "sent to the channel" in page and "not synced to channel" in page

@@ -136,6 +136,8 @@ class ReleaseInSchema(InSchema):
 class CancelInSchema(InSchema):
     reason = fields.Str(required=True, validate=Length(min=1, max=500),
                         metadata={"description": "why"})
+    refund = fields.Bool(load_default=True, metadata={"description": "the channel refunds the payment"})
+    restock = fields.Bool(load_default=True, metadata={"description": "the channel restocks the units"})
 
 
 class OrderRefundInSchema(InSchema):
