@@ -60,9 +60,10 @@ ORDER_CANCEL = """mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason
     orderCancelUserErrors { field message code }
   }
 }"""
-SUGGESTED_REFUND = """query SuggestedRefund($id: ID!, $lines: [RefundLineItemInput!], $shipping: Money) {
+SUGGESTED_REFUND = """query SuggestedRefund($id: ID!, $lines: [RefundLineItemInput!], $shipping: Money,
+                                      $full: Boolean) {
   order(id: $id) {
-    suggestedRefund(refundLineItems: $lines, shippingAmount: $shipping) {
+    suggestedRefund(refundLineItems: $lines, shippingAmount: $shipping, suggestFullRefund: $full) {
       maximumRefundableSet { shopMoney { amount } }
       suggestedTransactions { gateway parentTransaction { id } }
     }
@@ -202,8 +203,10 @@ class ShopifyWrites:
         order_id = _gid("Order", refund.order_external_id)
         lines = [{"lineItemId": _gid("LineItem", line.external_id), "quantity": line.quantity,
                   "restockType": "NO_RESTOCK"} for line in refund.lines]
-        suggested = self.graphql(SUGGESTED_REFUND, {"id": order_id, "lines": lines,
-                                                    "shipping": str(refund.shipping)})["order"]
+        # an amount alone (no lines, no shipping): the full suggestion names the payment to
+        # refund against; the amount sent is ours either way
+        suggested = self.graphql(SUGGESTED_REFUND, {"id": order_id, "lines": lines, "shipping": str(refund.shipping),
+                                                    "full": not lines and not refund.shipping})["order"]
         if suggested is None:
             raise ChannelRefused(f"shopify: order {refund.order_external_id} does not exist", channel="shopify")
         suggestion = suggested["suggestedRefund"]

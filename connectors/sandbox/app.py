@@ -218,6 +218,9 @@ class SandboxApp(write_api.WriteApi):
             # which version it served in X-Shopify-API-Version
             values = dict(values, version=served_shopify_version(values.get("version", "")))
         response = handler(request, **values)
+        if state.request_hook is not None and request.method != "GET":
+            # tests: the request arrived and was acted on; the client has no answer yet
+            state.request_hook(channel, operation, request)
         if channel == "shopify":
             response.headers["X-Shopify-API-Version"] = values["version"]
         for key, value in limit_headers.items():

@@ -378,6 +378,9 @@ class SandboxState:
             self.fulfillment_seq = 0
             # Shopify's @idempotent(key:) on refundCreate: key -> the refund it made
             self.idempotency_keys: dict[tuple[str, str], Any] = {}
+            # tests: called as hook(channel, operation, request) after a POST/PUT was handled
+            # and before its answer leaves (e.g. to SIGKILL the sender right then)
+            self.request_hook = None
 
     def set_catalog(self, catalog: Optional[list[dict]]) -> None:
         items = catalog if catalog else DEFAULT_CATALOG

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,7 @@ TOPICS = (
 )
 TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 UNKNOWN_OUTCOME_POLICIES = ("retry", "hold")
+_OPEN_PREDICATE = "status IN (" + ", ".join(f"'{s}'" for s in OUTBOX_OPEN_STATUSES) + ")"
 
 
 # --- what handlers get and answer ----------------------------------------------------------
@@ -184,9 +185,11 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
     for _ in range(3):
         statement = _dialect_insert(session)(table).values(**values)
         if hasattr(statement, "on_conflict_do_nothing"):
+            # The partial index's predicate as literal SQL: with bound parameters a
+            # prepared statement (psycopg prepares one after 5 runs on a connection) can no
+            # longer be matched to the partial unique index and PostgreSQL refuses it.
             statement = statement.on_conflict_do_nothing(
-                index_elements=["dedupe_key"],
-                index_where=table.c.status.in_(OUTBOX_OPEN_STATUSES))
+                index_elements=["dedupe_key"], index_where=text(_OPEN_PREDICATE))
         new_id = session.execute(statement.returning(table.c.id)).scalar()
         if new_id is not None:
             return new_id
