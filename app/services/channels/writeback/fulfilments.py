@@ -32,11 +32,14 @@ def shipment_created(session: Session, payload: dict) -> None:
     if shipment is None or not pushed(shipment.order):
         return
     order = shipment.order
+    session.flush()  # the shipment's lines may be new: by their order line ids
+    lines = {line.id: line for line in order.lines}
     now = utcnow()
     push = ChannelPush(order_id=order.id, channel_id=order.channel_id, kind="fulfillment",
                        shipment_id=shipment.id, status="pending", tracking_number=shipment.tracking_number,
-                       lines=[{"line_id": sl.order_line_id, "external_id": sl.line.external_id,
-                               "sku": sl.line.sku, "quantity": sl.quantity} for sl in shipment.lines],
+                       lines=[{"line_id": sl.order_line_id, "external_id": lines[sl.order_line_id].external_id,
+                               "sku": lines[sl.order_line_id].sku, "quantity": sl.quantity}
+                              for sl in shipment.lines],
                        created_at=now, updated_at=now)
     session.add(push)
     session.flush()
