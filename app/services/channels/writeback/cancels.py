@@ -15,7 +15,7 @@ from app.services.core.actor import Actor
 from app.services.core.outbox import Message, PermanentError, Sent
 from connectors.writes import CancelPush
 
-from .connection import call, connector_for, group_key, once, own_session, own_transaction, pushed, waiting
+from .connection import confirmed_once, connector_for, group_key, own_session, own_transaction, pushed, waiting
 
 TOPIC = "channel.cancel"
 ACTOR = Actor.job("channel_writeback")
@@ -71,18 +71,12 @@ def push_cancel(message: Message) -> Sent:
         connector = connector_for(push.channel)
         push_id, state, remote_id = push.id, push.status, push.remote_id
     try:
-        if state == "sent" and remote_id and hasattr(connector, "feed_result"):
-            result = call(lambda: connector.feed_result(remote_id))
-        else:
-            result = once(message, find=lambda key: connector.find_cancel(request, key),
-                          create=lambda key: connector.cancel_order(request, key))
-            if result.state == "pending":
-                _record(push_id, "sent", "The channel accepted the cancel; waiting for its confirmation",
-                        remote_id=result.remote_id)
-                if hasattr(connector, "feed_result"):
-                    result = call(lambda: connector.feed_result(result.remote_id))
-        if result.state == "failed":
-            raise PermanentError(result.note or "the channel did not cancel the order")
+        result = confirmed_once(
+            message, connector, state=state, remote_id=remote_id, what="the cancel",
+            find=lambda key: connector.find_cancel(request, key),
+            create=lambda key: connector.cancel_order(request, key),
+            sent=lambda made: _record(push_id, "sent", "The channel accepted the cancel; waiting for its "
+                                      "confirmation", remote_id=made))
     except PermanentError as exc:
         _record(push_id, "failed", f"The channel refused the cancel: {exc}", error=str(exc))
         raise

@@ -97,6 +97,26 @@ def once(message: Message, find: Callable[[str], Optional[WriteResult]],
     return result
 
 
+def confirmed_once(message: Message, connector, *, state: str, remote_id: str | None,
+                   find: Callable[[str], Optional[WriteResult]], create: Callable[[str], WriteResult],
+                   sent: Callable[[str | None], None], what: str) -> WriteResult:
+    """Create once, then follow it to the channel's confirmation: a write the channel
+    accepted without confirming (an Amazon feed) is recorded by ``sent(remote_id)`` and later
+    attempts look at its result (the processing report) instead of writing again. A refusal
+    raises ``PermanentError``; an answer still pending, ``waiting``."""
+    if state == "sent" and remote_id and hasattr(connector, "feed_result"):
+        result = call(lambda: connector.feed_result(remote_id))
+    else:
+        result = once(message, find=find, create=create)
+        if result.state == "pending":
+            sent(result.remote_id)
+            if hasattr(connector, "feed_result"):
+                result = call(lambda: connector.feed_result(result.remote_id))
+    if result.state == "failed":
+        raise PermanentError(result.note or f"the channel refused {what}")
+    return result
+
+
 def waiting(what: str) -> RetryableError:
     """The write is with the channel, not confirmed yet: look again later (no new write)."""
     return RetryableError(f"waiting for the channel to confirm {what}", retry_after=CONFIRM_WAIT)

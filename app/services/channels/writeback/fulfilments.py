@@ -13,7 +13,7 @@ from app.models import ChannelPush, Order, Shipment
 from app.models.base import utcnow
 from app.services.core import events, outbox, settings
 from app.services.core.actor import Actor
-from app.services.core.errors import Conflict, NotFound
+from app.services.core.errors import Conflict
 from app.services.core.outbox import Message, PermanentError, Sent
 from connectors.writes import FulfillmentPush, WriteLine
 

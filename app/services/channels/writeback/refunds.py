@@ -13,7 +13,7 @@ from app.services.orders.refunds import set_state
 from app.services.core.outbox import Message, PermanentError, Sent
 from connectors.writes import RefundPush, WriteLine
 
-from .connection import call, connector_for, once, own_session, own_transaction, waiting
+from .connection import confirmed_once, connector_for, own_session, own_transaction, waiting
 
 TOPIC = "channel.refund"
 ACTOR = Actor.job("channel_writeback")
@@ -43,17 +43,11 @@ def push_refund(message: Message) -> Sent:
         connector = connector_for(order.channel)
         refund_id, state, remote_id = refund.id, refund.status, refund.external_id
     try:
-        if state == "sent" and remote_id and hasattr(connector, "feed_result"):
-            result = call(lambda: connector.feed_result(remote_id))
-        else:
-            result = once(message, find=lambda key: connector.find_refund(request, key),
-                          create=lambda key: connector.create_refund(request, key))
-            if result.state == "pending":
-                _record(refund_id, "sent", external_id=result.remote_id)
-                if hasattr(connector, "feed_result"):
-                    result = call(lambda: connector.feed_result(result.remote_id))
-        if result.state == "failed":
-            raise PermanentError(result.note or "the channel did not make the refund")
+        result = confirmed_once(
+            message, connector, state=state, remote_id=remote_id, what="the refund",
+            find=lambda key: connector.find_refund(request, key),
+            create=lambda key: connector.create_refund(request, key),
+            sent=lambda made: _record(refund_id, "sent", external_id=made))
     except PermanentError as exc:
         _record(refund_id, "failed", error=str(exc)[:2000])
         raise
