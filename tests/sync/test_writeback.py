@@ -233,3 +233,25 @@ def test_the_order_page_shows_what_the_channel_knows(world, session, client_for)
     assert response.status_code == 302
     page = client.get(f"/orders/show/{order.id}").get_data(as_text=True)
     assert "Refund" in page and "sent to the channel" in page and "not synced to channel" in page
+
+
+def test_refund_changes_reach_outbound_webhooks(world, session, app):
+    from app.models import OutboxMessage
+    from app.services.notify import webhooks
+
+    state, channels, admin = world
+    app.config["OMS_WEBHOOKS_ALLOW_LOCAL_HTTP"] = True
+    try:
+        webhooks.create(session, "http://127.0.0.1:9/hook", ["refund.changed"], admin)
+    finally:
+        app.config["OMS_WEBHOOKS_ALLOW_LOCAL_HTTP"] = False
+    session.commit()
+    sim = sim_order(state, "woocommerce")
+    order = import_order(session, channels["woocommerce"], sim)
+    refund = returns.refund(session, order.id, "1.00", "goodwill", admin)
+    deliver()
+    events = [m.payload["event"] for m in session.scalars(select(OutboxMessage).where(
+        OutboxMessage.topic == "webhook.deliver").order_by(OutboxMessage.id))]
+    assert [(e["type"], e["data"]["status"]) for e in events] == [("refund.changed", "pending"),
+                                                                   ("refund.changed", "succeeded")]
+    assert events[1]["data"]["id"] == refund.id and events[1]["data"]["external_id"]
