@@ -124,7 +124,7 @@ def init_domain_events(app: Flask) -> None:
     """The higher service packages subscribe to the lower ones' domain events
     (app/services/core/domain_events.py): stock available -> allocate, last hold released
     -> continue the pipeline, ..."""
-    from app.services.channels import stock_push
+    from app.services.channels import stock_push, writeback
     from app.services.fulfilment import labels
     from app.services.lifecycle import subscribers
     from app.services.notify import alert_channels, alerts, webhooks
@@ -135,6 +135,7 @@ def init_domain_events(app: Flask) -> None:
     alert_channels.register()  # the notify.alert outbox topic
     webhooks.register()  # public events -> webhook.deliver messages; a dead one pauses
     stock_push.register()  # stock.changed -> channel.inventory messages, sent in batches
+    writeback.register()  # shipments, cancels, refunds -> the channel.* outbox topics
 
 
 def init_webhooks(app: Flask) -> None:

@@ -69,6 +69,12 @@ SP_API_RATES: dict[str, tuple[float, int]] = {
     "getOrderAddress": (0.5, 30),
     "getOrderBuyerInfo": (0.5, 30),
     "getMarketplaceParticipations": (0.016, 15),
+    "confirmShipment": (2.0, 10),
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getFeed": (2.0, 15),
+    "getFeeds": (0.0222, 10),
+    "getFeedDocument": (0.0222, 10),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -342,23 +348,28 @@ class ChannelSession(requests.Session):
         return response
 
     def request_json(self, method: str, url: str, *, operation: Optional[str] = None,
-                     **kwargs: Any) -> tuple[Any, requests.Response]:
+                     retries: Optional[int] = None, **kwargs: Any) -> tuple[Any, requests.Response]:
         """Like ``request`` but the body must be JSON; an unreadable body counts as a transient
-        failure (a proxy or the server cut it) and is retried. Returns ``(data, response)``."""
-        response, data = self._send(method, url, (), kwargs, operation=operation, parse_json=True)
+        failure (a proxy or the server cut it) and is retried. Returns ``(data, response)``.
+        ``retries=0``: one attempt only — a write that creates something is never repeated
+        here, where nobody looks first whether the first attempt got through (the outbox
+        does: core.idempotency.create_once)."""
+        response, data = self._send(method, url, (), kwargs, operation=operation, parse_json=True,
+                                    retries=retries)
         return data, response
 
     def get_json(self, url: str, **kwargs: Any) -> tuple[Any, requests.Response]:
         return self.request_json("GET", url, **kwargs)
 
     def _send(self, method: str, url: str, args: tuple, kwargs: dict, *, operation: Optional[str],
-              parse_json: bool) -> tuple[requests.Response, Any]:
+              parse_json: bool, retries: Optional[int] = None) -> tuple[requests.Response, Any]:
+        max_retries = self.max_retries if retries is None else retries
         kwargs.setdefault("timeout", self.timeout)
         limiter = self._limiter(operation)
         safe_url = redact_url(url)
         op = operation or self.default_operation
         last_error: Optional[ChannelError] = None
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(max_retries + 1):
             if limiter is not None:
                 waited = limiter.acquire()
                 if waited:
@@ -420,7 +431,7 @@ class ChannelSession(requests.Session):
                         f"{_excerpt(response)}",
                         channel=self.channel, status=status, url=shown_url, body=_excerpt(response))
                 response.close()
-            if attempt >= self.max_retries:
+            if attempt >= max_retries:
                 break
             self._count("retries")
             if retry_after is not None:
@@ -430,10 +441,10 @@ class ChannelSession(requests.Session):
             else:
                 delay = self._backoff_delay(attempt)
             log.warning("%s: retry %d/%d of %s %s in %.3fs nominal: %s", self.channel, attempt + 1,
-                        self.max_retries, method, safe_url, delay, last_error)
+                        max_retries, method, safe_url, delay, last_error)
             self._wait(delay)
         assert last_error is not None
-        last_error.message = f"{last_error.message} (gave up after {self.max_retries + 1} attempts)"
+        last_error.message = f"{last_error.message} (gave up after {max_retries + 1} attempts)"
         raise last_error
 
 

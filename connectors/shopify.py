@@ -25,6 +25,7 @@ from .errors import ChannelError, InvalidPayload
 from .http import ChannelSession, make_session
 from .paging import PagedOrderConnector
 from .stock_push import ShopifyStock
+from .shopify_writes import ShopifyWrites
 from .parsing import (address_or_none, as_int, email, join_name, money, money_sum, parse_time, require,
                       text)
 
@@ -226,7 +227,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
     ))
 
 
-class ShopifyConnector(ShopifyStock, PagedOrderConnector):
+class ShopifyConnector(ShopifyStock, ShopifyWrites, PagedOrderConnector):
     """``ShopifyConnector("https://shop.myshopify.com", {"access_token": "shpat_..."})``."""
 
     channel = "shopify"
@@ -300,14 +301,15 @@ class ShopifyConnector(ShopifyStock, PagedOrderConnector):
       }
     }"""
 
-    def graphql(self, query: str, variables: Optional[dict] = None, *, max_waits: int = 10) -> dict:
+    def graphql(self, query: str, variables: Optional[dict] = None, *, max_waits: int = 10,
+                retries: Optional[int] = None) -> dict:
         """One GraphQL Admin call; waits out Shopify's cost throttle (``THROTTLED``: as long as the
         bucket needs to restore the query's cost, from ``extensions.cost``), then raises
         ``ChannelError`` on any other error."""
         url = self._url("graphql.json")
         for _ in range(max_waits + 1):
             data, response = self.session.request_json("POST", url, json={"query": query, "variables": variables or {}},
-                                                        operation="graphql")
+                                                        operation="graphql", retries=retries)
             errors = (data or {}).get("errors") if isinstance(data, dict) else None
             if errors and any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
                 cost = (data.get("extensions") or {}).get("cost") or {}

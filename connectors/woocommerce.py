@@ -29,6 +29,7 @@ from .errors import ChannelError, InvalidPayload
 from .http import ChannelSession, make_session
 from .paging import PagedOrderConnector
 from .stock_push import WooCommerceStock
+from .woocommerce_writes import WooCommerceWrites
 from .parsing import (address_or_none, apportion, as_int, email, join_name, money, money_sum, parse_time, require,
                       text, unit_price)
 
@@ -292,7 +293,7 @@ def normalize_order(raw: Any) -> NormalizedOrder:
 # ---------------------------------------------------------------------------------------------
 # Connector
 
-class WooCommerceConnector(WooCommerceStock, PagedOrderConnector):
+class WooCommerceConnector(WooCommerceStock, WooCommerceWrites, PagedOrderConnector):
     """``WooCommerceConnector("https://shop.example", {"consumer_key": "ck_..", "consumer_secret": "cs_.."})``.
 
     ``auth``: ``"auto"`` (Basic over HTTPS, OAuth 1.0a over HTTP), ``"basic"``, ``"query"`` or ``"oauth1"``.

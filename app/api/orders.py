@@ -18,8 +18,11 @@ from .schemas.common import EmptyInSchema
 from .schemas.orders import (
     AddLineInSchema, BulkInSchema, BulkOutSchema, CancelInSchema, CancelLinesInSchema,
     EditInSchema, EditLinesInSchema, HoldInSchema, NoteInSchema, OrderDetailSchema,
-    ReleaseInSchema,
+    OrderRefundInSchema, ReleaseInSchema,
 )
+from .schemas.returns import RefundOutSchema
+from app.services.core import settings
+from app.services.returns import actions as returns
 
 # POST /bulk: the permission (on Order) each action needs, checked per request.
 BULK_PERMISSIONS = {"hold": p.HOLD, "release": p.HOLD, "cancel": p.AMEND,
@@ -40,7 +43,7 @@ class OrderApi(ReadOnlyApi):
     datamodel = WaybillInterface(Order, count_cap=True)
     class_permission_name = p.RESOURCE_ORDER
     method_permission_name = p.method_map(
-        hold=p.HOLD, release=p.HOLD, note=p.HOLD, cancel=p.AMEND, edit=p.AMEND,
+        hold=p.HOLD, release=p.HOLD, note=p.HOLD, cancel=p.AMEND, edit=p.AMEND, refund=p.REFUND,
         reallocate=p.REALLOCATE, edit_lines=p.AMEND, cancel_lines=p.AMEND,
         # reachable by every reader of orders; the action's own permission is checked inside
         bulk=p.READ,
@@ -49,7 +52,7 @@ class OrderApi(ReadOnlyApi):
     openapi_spec_component_schemas = (
         OrderDetailSchema, HoldInSchema, ReleaseInSchema, CancelInSchema, NoteInSchema,
         EditInSchema, EmptyInSchema, CancelLinesInSchema, EditLinesInSchema, AddLineInSchema,
-        BulkInSchema, BulkOutSchema,
+        BulkInSchema, BulkOutSchema, OrderRefundInSchema, RefundOutSchema,
     )
     list_columns = ORDER_LIST_COLUMNS
     # Sorting only on indexed columns (placed_at, ship_by, order_number, customer_name,
@@ -132,8 +135,26 @@ class OrderApi(ReadOnlyApi):
                 result="OrderDetail")
     def cancel(self, pk: int):
         body = load(CancelInSchema())
-        orders.cancel_order(db.session, pk, body["reason"], self.actor())
+        orders.cancel_order(db.session, pk, body["reason"], self.actor(), refund=body["refund"],
+                            restock=body["restock"])
         return self._order_response(pk)
+
+    @expose("/<int:pk>/refund", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("refund")
+    @domain_errors
+    @documented("Refund an order without a return: an amount, or lines and shipping (never more than "
+                "paid less refunded; Support up to the support refund limit). The refund is pending "
+                "until the channel confirms it", body="OrderRefundIn", result="RefundOut", ok=201)
+    def refund(self, pk: int):
+        body = load(OrderRefundInSchema())
+        limit = None
+        if not self.appbuilder.sm.has_access(p.can(p.REFUND_ANY), p.RESOURCE_ORDER):
+            limit = settings.get(db.session, "support_refund_limit")
+        made = returns.refund(db.session, pk, body["amount"], body["reason"], self.actor(),
+                              lines=body["lines"], shipping=body["shipping"], limit=limit)
+        return self.response(201, id=made.id, result=RefundOutSchema().dump(made))
 
     @expose("/<int:pk>/note", methods=["POST"])
     @protect()

@@ -3,12 +3,12 @@ schemas), registered with app/services/notify/webhooks.py at app start — the w
 hands its representation down, so the services never import it."""
 from __future__ import annotations
 
-from app.models import Order, Return, Shipment, StockLevel
+from app.models import Order, Refund, Return, Shipment, StockLevel
 from app.services.notify import webhooks
 from .schemas.fulfillment import ShipmentDetailSchema
 from .schemas.inventory import StockLevelOutSchema
 from .schemas.orders import OrderDetailSchema
-from .schemas.returns import ReturnDetailSchema
+from .schemas.returns import RefundOutSchema, ReturnDetailSchema
 
 
 def register() -> None:
@@ -20,3 +20,5 @@ def register() -> None:
         session.get(StockLevel, payload["stock_level_id"])))
     webhooks.represent("return", lambda session, payload: ReturnDetailSchema().dump(
         session.get(Return, payload["return_id"])))
+    webhooks.represent("refund", lambda session, payload: {
+        **RefundOutSchema().dump(session.get(Refund, payload["refund_id"])), "order_id": payload["order_id"]})

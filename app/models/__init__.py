@@ -18,3 +18,4 @@ from .security import LoginAttempt, LoginSession  # noqa: F401
 from .settings import AuditLog, ExchangeRate, Setting  # noqa: F401
 from .sync import Channel, ChannelCursor, JobLock, SyncConflict, SyncRun  # noqa: F401
 from .webhooks import WebhookDelivery, WebhookSubscription  # noqa: F401
+from .writeback import ChannelPush  # noqa: F401

@@ -6,13 +6,16 @@ from decimal import Decimal
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import CURRENCY, MONEY, UTCDateTime, non_negative, status_check
 
 RETURN_STATUSES = ("requested", "authorized", "received", "refunded", "rejected", "closed")
-REFUND_STATUSES = ("pending", "succeeded", "failed")
+# pending: queued for the channel; sent: the channel has it and has not confirmed yet (an
+# Amazon feed); succeeded only when the channel says so; failed: the channel refused it
+REFUND_STATUSES = ("pending", "sent", "succeeded", "failed")
+REFUND_SOURCES = ("waybill", "channel")  # made here (pushed) or in the channel's admin (read back)
 
 
 class Return(Model):
@@ -55,7 +58,8 @@ class ReturnLine(Model):
 
 class Refund(Model):
     __tablename__ = "refunds"
-    __table_args__ = (status_check("status", REFUND_STATUSES), *non_negative("amount"))
+    __table_args__ = (status_check("status", REFUND_STATUSES), status_check("source", REFUND_SOURCES),
+                      *non_negative("amount", "shipping"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), nullable=False, index=True)
@@ -67,6 +71,13 @@ class Refund(Model):
     external_id: Mapped[Optional[str]] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    source: Mapped[str] = mapped_column(String(16), default="waybill", server_default="waybill",
+                                        nullable=False)
+    lines: Mapped[Optional[list]] = mapped_column(JSON)  # [{"line_id", "quantity"}]
+    shipping: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), server_default="0",
+                                              nullable=False)
+    error: Mapped[Optional[str]] = mapped_column(Text)  # the channel's reason for a failure
+    updated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     order = relationship("Order")
     return_ = relationship("Return", back_populates="refunds")

@@ -16,7 +16,10 @@ from ..extensions import db
 from ..models import Order
 from ..models.orders import FINANCIAL_STATUSES, HOLD_REASONS, ORDER_STATUSES
 from ..security import permissions as p
+from app.services.channels.writeback import status as channel_status
+from app.services.core import settings
 from app.services.orders import edits as order_edits
+from app.services.returns import actions as returns
 from app.services.lifecycle import order_actions
 from app.services.orders import queries as order_queries
 from app.services.orders import actions as order_service
@@ -102,14 +105,14 @@ class OrderView(OmsModelView):
     class_permission_name = p.RESOURCE_ORDER
     method_permission_name = p.method_map(
         hold=p.HOLD, release=p.HOLD, note=p.HOLD, cancel=p.AMEND, edit_address=p.AMEND,
-        cancel_lines=p.AMEND, edit_lines=p.AMEND,
+        cancel_lines=p.AMEND, edit_lines=p.AMEND, refund=p.REFUND,
         # bulk actions on the list (FAB @action: the permission of the action's method)
         action_hold=p.HOLD, action_release=p.HOLD, action_cancel=p.AMEND,
         action_reallocate=p.REALLOCATE, bulk_hold=p.HOLD, bulk_cancel=p.AMEND,
     )
     include_route_methods = {"list", "show", "hold", "release", "note", "cancel", "edit_address",
                              "cancel_lines", "edit_lines", "action_post", "bulk_hold",
-                             "bulk_cancel"}
+                             "bulk_cancel", "refund"}
     list_widget = OrderListWidget
 
     list_title = "Orders"
@@ -138,8 +141,12 @@ class OrderView(OmsModelView):
     @has_access
     def show(self, pk):
         detail = self._detail(pk)
+        sync = channel_status.channel_view(db.session, detail.order.id)
+        abilities = self._abilities()
         return self.render_template(
-            "oms/order_show.html", detail=detail, order=detail.order, can=self._abilities(),
+            "oms/order_show.html", detail=detail, order=detail.order, can=abilities, sync=sync,
+            unsynced_edits=self._unsynced_edits(detail.order, sync),
+            refund_limit=None if abilities["refund_any"] else settings.get(db.session, "support_refund_limit"),
             hold_reasons=[(r, HOLD_LABELS.get(r, humanize(r))) for r in HOLD_REASONS],
             editable=detail.order.status in order_service.EDITABLE_STATUSES,
             holdable=detail.order.status in order_service.HOLDABLE_STATUSES,
@@ -148,6 +155,14 @@ class OrderView(OmsModelView):
             lines_cancellable=detail.order.status in order_edits.LINE_CANCELLABLE_STATUSES
             and any(line.quantity_open > 0 for line in detail.order.lines),
         )
+
+    @staticmethod
+    def _unsynced_edits(order, sync) -> dict:
+        """Fields changed here the channel does not have: a cancel it confirmed is synced."""
+        edits = dict(order.local_edits or {})
+        if sync.cancel is not None and sync.cancel.status == "confirmed":
+            edits.pop("status", None)
+        return edits
 
     def _detail(self, pk):
         try:
@@ -163,6 +178,9 @@ class OrderView(OmsModelView):
             "fulfill": can(p.WRITE, p.RESOURCE_FULFILLMENT),
             "create_return": can(p.CREATE, p.RESOURCE_RETURN),
             "receive_return": can(p.RECEIVE, p.RESOURCE_RETURN),
+            "refund": can(p.REFUND, p.RESOURCE_ORDER),
+            "refund_any": can(p.REFUND_ANY, p.RESOURCE_ORDER),
+            "retry_outbox": can(p.RETRY, p.RESOURCE_OUTBOX),
         }
 
     def _back(self, pk):
@@ -207,7 +225,21 @@ class OrderView(OmsModelView):
     @has_access
     def cancel(self, pk):
         service_call(order_service.cancel_order, db.session, pk, request.form.get("reason"),
-                     current_actor(), success="Order cancelled")
+                     current_actor(), refund=bool(request.form.get("refund")),
+                     restock=bool(request.form.get("restock")), success="Order cancelled")
+        return self._back(pk)
+
+    @expose("/<int:pk>/refund", methods=["POST"])
+    @has_access
+    def refund(self, pk):
+        form = request.form
+        lines = {key[len("refund_"):]: value for key, value in form.items()
+                 if key.startswith("refund_") and value.strip() not in ("", "0")}
+        limit = None if can(p.REFUND_ANY, p.RESOURCE_ORDER) else settings.get(db.session, "support_refund_limit")
+        service_call(returns.refund, db.session, pk, form.get("amount") or None, form.get("reason"),
+                     current_actor(), lines=lines or None, shipping=form.get("shipping") or None, limit=limit,
+                     success=lambda r: f"Refund of {r.amount} {r.currency} "
+                                       + ("sent to the channel" if r.status == "pending" else "made"))
         return self._back(pk)
 
     @expose("/<int:pk>/address", methods=["GET", "POST"])

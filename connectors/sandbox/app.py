@@ -45,9 +45,9 @@ from werkzeug.wrappers import Request, Response
 from ..errors import InvalidPayload
 from ..parsing import parse_time
 from ..woocommerce import oauth1_signature
-from . import render, shopify_graphql
-from .carriers import CarrierHub
+from . import render, shopify_graphql, write_api
 from . import stock as stock_writes
+from .carriers import CarrierHub
 from .state import CHANNELS, SHOPIFY_BUCKET, SP_API_LIMITS, Bucket, LeakyBucket, SandboxState, SimOrder
 
 JSON = "application/json; charset=utf-8"
@@ -107,7 +107,9 @@ class ChannelRequest:
         self.channel, self.shop, self.operation, self.continuation = channel, shop, operation, continuation
 
 
-class SandboxApp(stock_writes.StockEndpoints):
+class SandboxApp(stock_writes.StockEndpoints, write_api.WriteApi):
+    respond = staticmethod(json_response)
+
     def __init__(self, state: SandboxState):
         self.state = state
         self.url_map = Map([
@@ -145,6 +147,7 @@ class SandboxApp(stock_writes.StockEndpoints):
             Rule("/amazon/<shop>/orders/2026-01-01/orders", endpoint="amz_search", methods=["GET"]),
             Rule("/amazon/<shop>/orders/2026-01-01/orders/<oid>", endpoint="amz_get", methods=["GET"]),
             *stock_writes.rules(),
+            *write_api.rules(),
         ])
         # The carriers (carriers/): each registers its routes on this frame under its prefix.
         self.carriers = CarrierHub(state)
@@ -174,8 +177,8 @@ class SandboxApp(stock_writes.StockEndpoints):
                 return handler(request, **values)
             except (ValueError, TypeError, KeyError) as exc:
                 return json_response({"error": str(exc)}, 400)
-        if endpoint == "lwa_token":
-            return handler(request)
+        if endpoint in ("lwa_token", "feed_document_bytes"):  # no SP-API auth (LWA; S3's presigned URL)
+            return handler(request, **values)
         return self._channel_call(request, endpoint, handler, values)
 
     def _not_found(self, request: Request) -> Response:
@@ -227,6 +230,9 @@ class SandboxApp(stock_writes.StockEndpoints):
             # which version it served in X-Shopify-API-Version
             values = dict(values, version=served_shopify_version(values.get("version", "")))
         response = handler(request, **values)
+        if state.request_hook is not None and request.method != "GET":
+            # tests: the request arrived and was acted on; the client has no answer yet
+            state.request_hook(channel, operation, request)
         if channel == "shopify":
             response.headers["X-Shopify-API-Version"] = values["version"]
         for key, value in limit_headers.items():
@@ -565,7 +571,8 @@ class SandboxApp(stock_writes.StockEndpoints):
             body = None
         with self.state.lock:
             bucket = self.state.graphql_buckets.setdefault(shop, shopify_graphql.CostBucket())
-        return json_response(shopify_graphql.execute(self.state, shop, body, bucket, self.state.time_scale))
+        return json_response(shopify_graphql.execute(self.state, shop, body, bucket, self.state.time_scale,
+                                                     version))
 
     # -- WooCommerce ---------------------------------------------------------------------------
     def _woo_page(self, request: Request, items: list, render_one) -> Response:
@@ -1002,6 +1009,7 @@ AMAZON_OPERATIONS = {
     "amz_participations": "getMarketplaceParticipations", "amz_address": "getOrderAddress",
     "amz_buyer_info": "getOrderBuyerInfo", "amz_rdt": "createRestrictedDataToken",
     "amz_search": "searchOrders", "amz_get": "getOrder2026", "amz_listings": "searchListingsItems",
+    **write_api.OPERATIONS,
 }
 
 # what a Restricted Data Token may name: the v0 operations that return PII ({orderId}: any order)

@@ -75,8 +75,9 @@ def shopify_order(o: SimOrder) -> dict:
             "variant_id": 40_000_000_000 + zlib.crc32(li.sku.encode()) % 1_000_000, "product_id": 7_000_000_000 + li.line_id,
             "title": li.name, "variant_title": None, "name": li.name, "sku": li.sku, "vendor": "Waybill Sandbox",
             "quantity": li.quantity, "current_quantity": 0 if o.cancelled else li.quantity - li.cancelled,
-            "fulfillable_quantity": 0 if (o.fulfilled or o.cancelled) else li.quantity - li.cancelled,
-            "fulfillment_status": "fulfilled" if o.fulfilled else None,
+            "fulfillable_quantity": 0 if o.cancelled else li.quantity - li.cancelled - o.shipped_units(li),
+            "fulfillment_status": ("fulfilled" if o.shipped_units(li) >= li.quantity - li.cancelled
+                                   else "partial" if o.shipped_units(li) else None),
             "price": amount(li.unit_price, c), "price_set": _money_set(li.unit_price, c),
             "total_discount": amount(li.discount, c), "total_discount_set": _money_set(li.discount, c),
             "discount_allocations": ([{"amount": amount(li.discount, c), "amount_set": _money_set(li.discount, c),
@@ -89,7 +90,8 @@ def shopify_order(o: SimOrder) -> dict:
     refunds = [{
         "id": 900_000_000 + r.refund_id, "order_id": int(o.external_id), "created_at": shop_time(r.created_at),
         "processed_at": shop_time(r.created_at), "note": r.reason or None, "restock": False,
-        "refund_line_items": [], "order_adjustments": [],
+        "refund_line_items": [{"line_item_id": 13_000_000_000_000 + line_id, "quantity": units}
+                              for line_id, units in r.lines.items()], "order_adjustments": [],
         "transactions": [{"id": 950_000_000 + r.refund_id, "kind": "refund", "status": "success", "gateway": "bogus",
                           "amount": amount(r.amount, c), "currency": c, "created_at": shop_time(r.created_at)}],
     } for r in o.refunds]
@@ -98,7 +100,8 @@ def shopify_order(o: SimOrder) -> dict:
         "shipment_status": "in_transit", "tracking_company": "DHL Express", "tracking_number": f"JD0146000{o.seq:08d}",
         "tracking_numbers": [f"JD0146000{o.seq:08d}"], "created_at": shop_time(o.fulfilled_at),
         "updated_at": shop_time(o.fulfilled_at),
-    }] if o.fulfilled else []
+    }] if o.fulfilled and not o.fulfillments else []
+    fulfillments += [shopify_rest_fulfillment(o, f) for f in o.fulfillments]
     shipping_lines = [] if o.address is None else [{
         "id": 3_000_000_000 + o.seq, "title": o.shipping_method, "code": o.shipping_method, "source": "shopify",
         "price": amount(o.shipping, c), "price_set": _money_set(o.shipping, c), "discounted_price": amount(o.shipping, c),
@@ -114,7 +117,8 @@ def shopify_order(o: SimOrder) -> dict:
         "updated_at": shop_time(o.updated_at),
         "closed_at": shop_time(o.fulfilled_at) if o.fulfilled else None,
         "cancelled_at": shop_time(o.cancelled_at), "cancel_reason": o.cancel_reason if o.cancelled else None,
-        "financial_status": financial, "fulfillment_status": "fulfilled" if o.fulfilled else None,
+        "financial_status": financial,
+        "fulfillment_status": "fulfilled" if o.fulfilled else ("partial" if o.partially_shipped else None),
         "confirmed": True, "test": False, "taxes_included": False, "source_name": "web",
         "currency": c, "presentment_currency": c,
         "total_line_items_price": amount(o.subtotal, c), "total_line_items_price_set": _money_set(o.subtotal, c),
@@ -145,6 +149,17 @@ def shopify_order(o: SimOrder) -> dict:
     }
 
 
+def shopify_rest_fulfillment(o: SimOrder, f: dict) -> dict:
+    """A fulfilment a seller created (writes.py) as REST shows it."""
+    return {"id": f["id"], "order_id": int(o.external_id), "status": f["status"],
+            "shipment_status": None, "tracking_company": f["company"], "tracking_number": f["number"],
+            "tracking_numbers": [f["number"]] if f["number"] else [],
+            "tracking_urls": [f["url"]] if f["url"] else [], "created_at": f["created_at"],
+            "updated_at": f["created_at"],
+            "line_items": [{"id": 13_000_000_000_000 + line_id, "quantity": units}
+                           for line_id, units in f["lines"].items()]}
+
+
 # ---------------------------------------------------------------------------------------------
 # WooCommerce
 
@@ -156,6 +171,8 @@ def _woo_name(name: str) -> str:
 def woo_status(o: SimOrder) -> str:
     if o.cancelled:
         return "cancelled"
+    if o.status_override:
+        return o.status_override
     if o.payment == "paid" and o.refunded and o.refunded >= o.total:
         return "refunded"
     if o.fulfilled:
@@ -213,7 +230,7 @@ def woo_order(o: SimOrder, base_url: str) -> dict:
         "transaction_id": f"ch_{o.seq:010d}" if o.payment == "paid" else "",
         "date_paid": woo_local(paid_at), "date_paid_gmt": woo_gmt(paid_at),
         "date_completed": woo_local(o.fulfilled_at), "date_completed_gmt": woo_gmt(o.fulfilled_at),
-        "cart_hash": "", "meta_data": [],
+        "cart_hash": "", "meta_data": list(o.meta),
         "line_items": line_items,
         "tax_lines": [{"id": 700 + o.seq, "rate_code": f"{o.country}-TAX-1", "rate_id": 75, "label": "Tax",
                        "compound": False, "tax_total": amount(o.tax, c), "shipping_tax_total": amount(Decimal(0), c),
@@ -244,6 +261,8 @@ def amazon_status(o: SimOrder) -> str:
         return "Canceled"
     if o.payment != "paid":
         return "Pending"
+    if o.partially_shipped:
+        return "PartiallyShipped"
     return "Shipped" if o.fulfilled else "Unshipped"
 
 
@@ -257,7 +276,7 @@ def amazon_order(o: SimOrder, restricted: bool = False) -> dict:
     the address's city, region, postcode and country."""
     status = amazon_status(o)
     units = sum(li.quantity for li in o.lines)
-    shipped = units if o.fulfilled else 0
+    shipped = sum(o.shipped_units(li) for li in o.lines)
     body: dict[str, Any] = {
         "AmazonOrderId": o.external_id,
         "PurchaseDate": "yesterday" if o.corrupt else amazon_time(o.created_at),
@@ -331,7 +350,7 @@ def amazon_items(o: SimOrder) -> list[dict]:
             "SellerSKU": li.sku,
             "Title": li.name,
             "QuantityOrdered": li.quantity,
-            "QuantityShipped": li.quantity if o.fulfilled else 0,
+            "QuantityShipped": o.shipped_units(li),
             "ProductInfo": {"NumberOfItems": "1"},
             "IsGift": "false",
             "ConditionId": "New",
@@ -357,7 +376,8 @@ def amazon_items(o: SimOrder) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 # Amazon SP-API Orders 2026-01-01
 
-AMAZON_2026_STATUS = {"Canceled": "CANCELLED", "Pending": "PENDING", "Shipped": "SHIPPED", "Unshipped": "UNSHIPPED"}
+AMAZON_2026_STATUS = {"Canceled": "CANCELLED", "Pending": "PENDING", "Shipped": "SHIPPED", "Unshipped": "UNSHIPPED",
+                      "PartiallyShipped": "PARTIALLY_SHIPPED"}
 
 
 def _money_2026(value: Decimal, currency: str) -> dict:
@@ -430,12 +450,19 @@ def amazon_order_2026(o: SimOrder, included: set, pii_role: bool) -> dict:
             item["cancellation"] = {"cancellationExecution": {"cancelledBy": "MERCHANT",
                                                               "cancelReason": o.cancel_reason or ""}}
         if "FULFILLMENT" in included:
-            shipped = li.quantity if o.fulfilled else 0
+            shipped = o.shipped_units(li)
             item["fulfillment"] = {"quantityFulfilled": shipped,
                                    "quantityUnfulfilled": 0 if o.cancelled else li.quantity - shipped}
         items.append(item)
     body["orderItems"] = items
-    if "PACKAGES" in included and o.fulfilled and not o.fba:
+    if "PACKAGES" in included and o.fulfillments:
+        body["packages"] = [{"packageReferenceId": f["reference"], "carrier": f["company"],
+                             "trackingNumber": f["number"], "shipTime": f["created_at"],
+                             "packageStatus": {"status": "SHIPPED"},
+                             "packageItems": [{"orderItemId": f"{60_000_000_000_000 + line_id}",
+                                               "quantity": units} for line_id, units in f["lines"].items()]}
+                            for f in o.fulfillments]
+    elif "PACKAGES" in included and o.fulfilled and not o.fba:
         body["packages"] = [{"packageReferenceId": f"PKG-{o.seq}", "carrier": "DHL",
                              "trackingNumber": f"JD0146000{o.seq:08d}",
                              "shipTime": amazon_time(o.fulfilled_at),

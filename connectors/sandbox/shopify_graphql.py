@@ -18,6 +18,8 @@ from typing import Any, Optional
 from graphql import GraphQLError, GraphQLObjectType, build_schema, get_named_type, graphql_sync, parse, validate
 from graphql.language import FieldNode, FragmentSpreadNode, InlineFragmentNode, OperationDefinitionNode
 
+from . import shopify_orders_graphql
+
 SDL = """
 scalar Money
 scalar DateTime
@@ -93,7 +95,7 @@ type InventoryAdjustmentGroup { id: ID!, createdAt: DateTime!, reason: String!, 
 type InventorySetQuantitiesUserError { field: [String!], message: String!, code: String }
 """
 
-SCHEMA = build_schema(SDL)
+SCHEMA = build_schema(SDL + shopify_orders_graphql.SDL)
 MAX_PAGE = 250
 MAX_QUERY_COST = 1000
 BUCKET_SIZE = 2000.0  # points
@@ -236,11 +238,11 @@ class CostBucket:
 
 # -- execution ----------------------------------------------------------------------------------
 
-class Root:
+class Root(shopify_orders_graphql.OrderFields):
     """Resolvers of the Query and Mutation fields over the sandbox state of one shop."""
 
-    def __init__(self, state, shop: str):
-        self.state, self.shop_name = state, shop
+    def __init__(self, state, shop: str, version: str = "2026-10"):
+        self.state, self.shop_name, self.version = state, shop, version
 
     # nodes
     def _variant(self, product, variant) -> dict:
@@ -361,7 +363,8 @@ class Root:
                 "userErrors": []}
 
 
-def execute(state, shop: str, body: Any, bucket: CostBucket, time_scale: float) -> dict:
+def execute(state, shop: str, body: Any, bucket: CostBucket, time_scale: float,
+            version: str = "2026-10") -> dict:
     """Shopify's answer to a GraphQL request body ``{"query", "variables"?, "operationName"?}``."""
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return {"errors": [{"message": "Parameter Missing or Invalid", "extensions": {"code": "BAD_REQUEST"}}]}
@@ -388,8 +391,9 @@ def execute(state, shop: str, body: Any, bucket: CostBucket, time_scale: float) 
                             "https://shopify.dev/api/usage/rate-limits"}}],
                 "extensions": {"cost": {"requestedQueryCost": cost, "actualQueryCost": None,
                                         "throttleStatus": bucket.status()}}}
-    result = graphql_sync(SCHEMA, body["query"], root_value=Root(state, shop), variable_values=variables,
-                          operation_name=body.get("operationName"))
+    with state.lock:  # writes change the shop's orders: one request at a time
+        result = graphql_sync(SCHEMA, body["query"], root_value=Root(state, shop, version),
+                              variable_values=variables, operation_name=body.get("operationName"))
     answer: dict[str, Any] = {}
     if result.errors:
         answer["errors"] = [{"message": e.message, "path": e.path} for e in result.errors]

@@ -76,7 +76,9 @@ SP_API_LIMITS = {"getOrders": (0.0167, 20), "getOrder": (0.5, 30), "getOrderItem
                  "getOrderAddress": (0.5, 30), "getOrderBuyerInfo": (0.5, 30),
                  "getMarketplaceParticipations": (0.016, 15),
                  "searchOrders": (0.0056, 20), "getOrder2026": (0.5, 30),
-                 "createRestrictedDataToken": (1.0, 10), "searchListingsItems": (5.0, 5)}
+                 "createRestrictedDataToken": (1.0, 10), "searchListingsItems": (5.0, 5),
+                 "confirmShipment": (2.0, 10), "createFeedDocument": (0.5, 15), "createFeed": (0.0083, 15),
+                 "getFeed": (2.0, 15), "getFeeds": (0.0222, 10), "getFeedDocument": (0.0222, 10)}
 # searchOrders pagination tokens live this long (nominal seconds)
 PAGINATION_TOKEN_SECONDS = 24 * 3600
 SHOPIFY_BUCKET = 40
@@ -102,6 +104,7 @@ class SimLine:
     tax: Decimal
     digital: bool = False
     cancelled: int = 0  # units removed after the order was placed (an order edit)
+    shipped: int = 0  # units a seller's fulfilment write shipped (writes.py)
 
     @property
     def subtotal(self) -> Decimal:
@@ -114,6 +117,9 @@ class SimRefund:
     amount: Decimal
     created_at: datetime
     reason: str
+    lines: dict = field(default_factory=dict)  # line id -> units (refunds written by a seller)
+    reference: Optional[str] = None  # the seller's key (note, reason, adjustment item id)
+    shipping: Decimal = Decimal("0")
 
 
 @dataclass
@@ -152,6 +158,20 @@ class SimOrder:
     # Raw overrides of the rendered payload, {dotted path: value}, e.g. {"id": "9" * 70,
     # "line_items.0.quantity": 10**70}: poison values the database cannot hold (tests).
     patch: dict = field(default_factory=dict)
+    # what a seller wrote back (writes.py): fulfilments with tracking, WooCommerce notes,
+    # a status set by hand, Amazon packages
+    fulfillments: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    status_override: Optional[str] = None
+    meta: list = field(default_factory=list)
+
+    def shipped_units(self, line: "SimLine") -> int:
+        """Units of a line that left: all of them for an order the generator shipped."""
+        return line.quantity - line.cancelled if self.fulfilled and not line.shipped else line.shipped
+
+    @property
+    def partially_shipped(self) -> bool:
+        return not self.fulfilled and any(li.shipped for li in self.lines)
 
     @property
     def subtotal(self) -> Decimal:
@@ -204,6 +224,11 @@ class SimOrder:
             "cancelled": self.cancelled,
             "refunded": str(self.refunded),
             "refund_count": len(self.refunds),
+            "shipped_units": [self.shipped_units(li) for li in self.lines],
+            "fulfillments": [{k: v for k, v in f.items() if k != "lines"} | {"lines": dict(f["lines"])}
+                             for f in self.fulfillments],
+            "notes": len(self.notes),
+            "status_override": self.status_override,
             "digital": self.address is None,
             "updated_at": self.updated_at.isoformat(),
             "version": self.version,
@@ -351,6 +376,15 @@ class SandboxState:
             # (channel, shop, key of the NEXT page request) -> the page served before it
             self.last_list: OrderedDict[tuple[str, str, str], tuple[int, dict, bytes]] = OrderedDict()
             self.amazon_items_page_size = 100
+            # Amazon Feeds API: documents (id -> {"content_type", "content"}) and feeds
+            self.feed_documents: dict[str, dict] = {}
+            self.feeds: dict[str, dict] = {}
+            self.fulfillment_seq = 0
+            # Shopify's @idempotent(key:) on refundCreate: key -> the refund it made
+            self.idempotency_keys: dict[tuple[str, str], Any] = {}
+            # tests: called as hook(channel, operation, request) after a POST/PUT was handled
+            # and before its answer leaves (e.g. to SIGKILL the sender right then)
+            self.request_hook = None
 
     def set_catalog(self, catalog: Optional[list[dict]]) -> None:
         items = catalog if catalog else DEFAULT_CATALOG

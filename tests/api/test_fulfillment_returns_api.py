@@ -149,3 +149,26 @@ def test_return_bad_input_is_422_or_409_and_stores_nothing(api, shipped, session
     assert_error(api.post(f"/api/v1/return/{ret_id}/receive"), 409, code="invalid_transition")
     assert_error(api.post("/api/v1/return/999999/receive"), 404)
     assert_error(api.post("/api/v1/return/999999/refund", {"amount": "1"}), 404)
+
+
+def test_order_refund_roles_limit_and_bad_input(api, world, session):
+    """POST /api/v1/order/<pk>/refund: Support up to the limit, Admin any amount, never more
+    than paid less refunded; the other roles 403; bad input 422 with the field, nothing stored."""
+    order_id = world.order_id
+    for role in ("warehouse", "operations", "viewer"):
+        assert_error(api.post(f"/api/v1/order/{order_id}/refund", {"amount": "1"}, as_=role), 403)
+    assert_error(api.post(f"/api/v1/order/{order_id}/refund", {"amount": "ten"}), 422, "amount")
+    assert_error(api.post(f"/api/v1/order/{order_id}/refund", {"lines": {"999999": 1}}), 422, "lines")
+    assert_error(api.post(f"/api/v1/order/{order_id}/refund", {}), 422, "amount")
+    assert count(session, Refund) == 0
+    api.put("/api/v1/setting/support_refund_limit", {"value": "5"})
+    assert_error(api.post(f"/api/v1/order/{order_id}/refund", {"amount": "6"}, as_="support"), 422, "amount")
+    ok = api.post(f"/api/v1/order/{order_id}/refund", {"amount": "5", "reason": "late"}, as_="support")
+    assert ok.status_code == 201, ok.get_json()
+    assert ok.get_json()["result"]["amount"] == "5.00" and ok.get_json()["result"]["source"] == "waybill"
+    line = world.order.lines[0]
+    by_lines = api.post(f"/api/v1/order/{order_id}/refund", {"lines": {str(line.id): 1}}, as_="admin")
+    assert by_lines.status_code == 201, by_lines.get_json()
+    total = session.get(Order, order_id).total
+    assert_error(api.post(f"/api/v1/order/{order_id}/refund", {"amount": str(total)}), 422, "amount")
+    assert count(session, Refund) == 2

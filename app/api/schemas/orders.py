@@ -3,7 +3,7 @@ bodies of the order actions."""
 from __future__ import annotations
 
 from marshmallow import fields
-from marshmallow.validate import Length, OneOf
+from marshmallow.validate import Length, OneOf, Range
 
 from ...models.orders import HOLD_REASONS
 from app.services.core.validation import ADDRESS_FIELDS, INT_MAX
@@ -136,6 +136,19 @@ class ReleaseInSchema(InSchema):
 class CancelInSchema(InSchema):
     reason = fields.Str(required=True, validate=Length(min=1, max=500),
                         metadata={"description": "why"})
+    refund = fields.Bool(load_default=True, metadata={"description": "the channel refunds the payment"})
+    restock = fields.Bool(load_default=True, metadata={"description": "the channel restocks the units"})
+
+
+class OrderRefundInSchema(InSchema):
+    amount = fields.Decimal(allow_none=True, load_default=None, metadata={
+        "description": "in the order's currency; without it, the value of the lines and shipping given"})
+    lines = fields.Dict(keys=fields.Str(), values=fields.Int(strict=True, validate=Range(1, INT_MAX)),
+                        load_default=None, allow_none=True,
+                        metadata={"description": "order line id -> units refunded"})
+    shipping = fields.Decimal(allow_none=True, load_default=None,
+                              metadata={"description": "the part of the amount that refunds shipping"})
+    reason = fields.Str(allow_none=True, load_default=None, validate=Length(max=1000))
 
 
 class NoteInSchema(InSchema):

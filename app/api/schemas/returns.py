@@ -25,6 +25,10 @@ class RefundOutSchema(OutSchema):
     reason = fields.Str(allow_none=True)
     status = fields.Str()
     external_id = fields.Str(allow_none=True)
+    source = fields.Str()
+    shipping = Money()
+    lines = fields.Raw(allow_none=True)
+    error = fields.Str(allow_none=True, metadata={"description": "the channel's reason for a failure"})
     created_by = fields.Str()
     created_at = fields.DateTime()
 

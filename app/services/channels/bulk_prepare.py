@@ -133,8 +133,8 @@ def prepare(context: PageContext, normalized: NormalizedOrder, digest: str,
             product_id=product_id, quantity=line.quantity, sku=line.sku, title=title))
     actor = context.actor
     refunds = [dict(order_id=None, return_id=None, amount=r.amount, currency=currency,
-                    reason=r.reason, status="succeeded", external_id=r.external_id,
-                    created_by=actor.label, created_at=importing.refund_time(r, normalized))
+                    reason=r.reason, status="succeeded", external_id=r.external_id, source="channel",
+                    shipping=0, created_by=actor.label, created_at=importing.refund_time(r, normalized))
                for r in normalized.refunds]
     phone = (normalized.shipping_address or NormalizedAddress()).phone
     prepared = Prepared(normalized=normalized, row=row, lines=lines, refunds=refunds,

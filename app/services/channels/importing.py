@@ -461,10 +461,13 @@ def _follow_channel_fulfillment(session, order, normalized, actor) -> None:
 def _record_refunds(session, order, normalized, actor) -> None:
     known = {r.external_id for r in session.scalars(select(Refund).where(Refund.order_id == order.id))}
     for refund in normalized.refunds:
+        if refund.reason and "[waybill-" in refund.reason:
+            continue  # one Waybill pushed: its own row gets the channel's id (channels.writeback)
         if refund.external_id and refund.external_id in known:
             continue
         row = Refund(order_id=order.id, amount=refund.amount, currency=order.currency,
                      reason=refund.reason, status="succeeded", external_id=refund.external_id,
+                     source="channel",
                      created_by=actor.label, created_at=refund_time(refund, normalized))
         session.add(row)
         session.flush()

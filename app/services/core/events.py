@@ -136,8 +136,10 @@ def return_received(session, order, actor, ret):
 
 
 def refunded(session, order, actor, refund):
+    """A refund made here (its channel confirms it later: refund_* events) or read from the channel."""
     return order_event(session, order, actor, "refunded",
-                       f"Refunded {refund.amount} {refund.currency}",
+                       f"Refund of {refund.amount} {refund.currency} requested" if refund.status == "pending"
+                       else f"Refunded {refund.amount} {refund.currency}",
                        {"refund_id": refund.id, "amount": str(refund.amount)})
 
 

@@ -87,6 +87,15 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("delivery_exception_alert_hours", "Alert: delivery exception waiting (hours)", "int", 24,
                "Raise an alert when a delivery exception has waited this long without being resolved.",
                minimum=1, maximum=30 * 24),
+    SettingDef("support_refund_limit", "Support refund limit (order currency)", "decimal",
+               Decimal("100"), "Support may refund up to this much per refund; Admins any amount.",
+               minimum=0, maximum=Decimal("1000000000")),
+    SettingDef("channel_notify_customer", "Channels mail the buyer on shipment", "bool", True,
+               "Ask the channel to send its own shipping confirmation when a fulfilment is pushed "
+               "(Shopify notifyCustomer)."),
+    SettingDef("woocommerce_shipment_tracking", "WooCommerce: Shipment Tracking extension", "bool",
+               False, "The WooCommerce shops have the Shipment Tracking extension: pushed "
+                      "fulfilments also set its tracking items."),
 ]}
 
 

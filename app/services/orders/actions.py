@@ -153,7 +153,10 @@ def release_allocations(session: Session, order: Order, actor: Actor, why: str) 
     return len(allocations)
 
 
-def cancel_in_tx(session: Session, order: Order, reason: str, actor: Actor) -> Order:
+def cancel_in_tx(session: Session, order: Order, reason: str, actor: Actor, *, refund: bool = True,
+                 restock: bool = True) -> Order:
+    """``refund``/``restock``: what the channel is asked to do with the payment and the units
+    (carried in ``order.cancelled`` to the channel write-back)."""
     if order.status == "cancelled":
         raise InvalidTransition(f"Order {order.order_number} is already cancelled")
     if order.status in SHIPPED_STATUSES:
@@ -172,15 +175,17 @@ def cancel_in_tx(session: Session, order: Order, reason: str, actor: Actor) -> O
     order.cancelled_at, order.cancel_reason = now, reason
     events.cancelled(session, order, actor, reason)
     domain_events.publish(session, "order.cancelled",
-                          {"order_id": order.id, "reason": reason, "actor": actor})
+                          {"order_id": order.id, "reason": reason, "actor": actor, "refund": refund,
+                           "restock": restock})
     return order
 
 
 @transactional
-def cancel_order(session: Session, order_id: int, reason: str, actor: Actor) -> Order:
+def cancel_order(session: Session, order_id: int, reason: str, actor: Actor, *, refund: bool = True,
+                 restock: bool = True) -> Order:
     reason = validation.text(reason, "reason", max_length=500)
     order = get_order(session, order_id, for_update=True)
-    order = cancel_in_tx(session, order, reason, actor)
+    order = cancel_in_tx(session, order, reason, actor, refund=refund, restock=restock)
     mark_local_edit(order, "status", "cancelled", actor)
     return order
 

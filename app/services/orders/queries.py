@@ -196,3 +196,20 @@ def dashboard(session: Session, low_stock_limit: int = 10) -> Dashboard:
         open_conflicts=sum(n for _k, n in conflicts),
         held_orders=held_orders,
     )
+
+
+def written_back(order: Order) -> bool:
+    """Whether Waybill writes this order's fulfilments, cancel and refunds back to its channel
+    (services/channels/writeback): a channel with an API and credentials that does not ship
+    the order itself."""
+    from connectors.registry import CHANNEL_KINDS
+
+    channel = order.channel
+    return (channel is not None and channel.kind in CHANNEL_KINDS and bool(channel.base_url)
+            and channel.has_credentials and not order.fulfilled_by_channel)
+
+
+def channel_group(order: Order) -> str:
+    """The outbox group of an order's write-back messages: one per order and channel, so a
+    refund never overtakes the fulfilment before it."""
+    return f"channel:{order.channel_id}:order:{order.id}"

@@ -1,0 +1,56 @@
+"""Never more than paid less refunded, also when agents refund one order at the same time
+(PostgreSQL, parallel workers): the refund locks the order row first, so the second agent
+waits for the first and then sees its refund."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Refund
+from app.services.core.actor import Actor
+from app.services.core.errors import ValidationFailed
+from app.services.returns import actions as returns
+from tests.conftest import is_postgres
+
+pytestmark = pytest.mark.skipif(not is_postgres(), reason="concurrency is proven on PostgreSQL")
+
+WORKERS = 8
+
+
+def test_parallel_refunds_never_exceed_the_order_total(app, make, session):
+    warehouse = make.warehouse("WH1")
+    make.product("SKU-1", stock={warehouse: 10})
+    order = make.order(make.channel("shop"), [("SKU-1", 1, "100.00")])
+    order_id = order.id
+    session.commit()
+    barrier = threading.Barrier(WORKERS)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def agent(n: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                returns.refund(db.session, order_id, "30.00", f"agent {n}", Actor(f"user:agent{n}"))
+                outcome = "refunded"
+            except ValidationFailed as exc:
+                assert "left to refund" in exc.message or "left to refund" in str(exc.errors)
+                outcome = "refused"
+            finally:
+                db.session.remove()
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=agent, args=(n,)) for n in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    session.rollback()
+    amounts = session.scalars(select(Refund.amount).where(Refund.order_id == order_id)).all()
+    assert sorted(outcomes) == ["refunded"] * 3 + ["refused"] * (WORKERS - 3)
+    assert sum(amounts, Decimal("0")) == Decimal("90.00")
