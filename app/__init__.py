@@ -125,12 +125,14 @@ def init_domain_events(app: Flask) -> None:
     (app/services/core/domain_events.py): stock available -> allocate, last hold released
     -> continue the pipeline, ..."""
     from app.services.lifecycle import subscribers
-    from app.services.notify import alert_channels, alerts, webhooks
+    from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, webhooks
 
     subscribers.register()
     alerts.register()  # outbox.dead -> an alert
     alert_channels.register()  # the notify.alert outbox topic
     webhooks.register()  # public events -> webhook.deliver messages; a dead one pauses
+    customer_mail.register()  # order and shipment events -> notify.customer mails
+    alert_mail.register()  # the notify.alert_mail outbox topic
 
 
 def init_webhooks(app: Flask) -> None:

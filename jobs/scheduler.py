@@ -44,7 +44,9 @@ def run_job(app, name: str, fn, *args, exclusive=True) -> object | None:
 
 
 def register_jobs(scheduler, app) -> None:
-    from . import allocate_backorders, check_alerts, pull_orders, send_outbox, sync_listings
+    from . import (
+        alert_digest, allocate_backorders, check_alerts, pull_orders, send_outbox, sync_listings,
+    )
 
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=60, replace_existing=True)
     scheduler.add_job(_sync_channel_jobs, "interval", seconds=60, args=[scheduler, app],
@@ -60,6 +62,9 @@ def register_jobs(scheduler, app) -> None:
                       **common)
     scheduler.add_job(run_job, "interval", seconds=60,
                       args=[app, "check_alerts", check_alerts.run], id="check_alerts", **common)
+    scheduler.add_job(run_job, "cron", hour=7, minute=0,
+                      args=[app, alert_digest.NAME, alert_digest.run], id=alert_digest.NAME,
+                      **common)
     _sync_channel_jobs(scheduler, app)
     _ = pull_orders  # registered per channel by _sync_channel_jobs
 

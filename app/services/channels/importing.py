@@ -28,7 +28,7 @@ from app.models import Channel, Order, OrderEvent, OrderLine, Refund, SyncConfli
 from app.models.base import utcnow
 from app.services.inventory import catalog
 from app.services.orders import customers
-from app.services.core import events
+from app.services.core import domain_events, events
 from app.services.core import fx
 from app.services.orders import edits as order_edits
 from app.services.orders import actions as orders
@@ -164,6 +164,7 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
     session.add(order)
     session.flush()
     events.imported(session, order, actor, channel.code)
+    domain_events.publish(session, "order.created", {"order_id": order.id, "actor": actor})
     cancelled_before = [{"line_id": line.id, "sku": line.sku, "quantity": line.quantity_cancelled}
                         for line in order.lines if line.quantity_cancelled]
     if cancelled_before:

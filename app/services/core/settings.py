@@ -80,6 +80,13 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("alert_sync_lag_minutes", "Alert: channel sync lag (minutes)", "int", 60,
                "Raise an alert when a channel has had no successful sync for this long.",
                minimum=1, maximum=7 * 24 * 60),
+    SettingDef("mail_per_minute", "Customer mail: at most per minute", "int", 0,
+               "Customer mails sent per minute at most, per sending process (0: no cap); "
+               "over it a mail waits for the next minute.",
+               minimum=0, maximum=1_000_000),
+    SettingDef("alert_mail_quiet_minutes", "Alert mail: quiet period (minutes)", "int", 60,
+               "An open alert seen again is mailed again only after this long.",
+               minimum=1, maximum=7 * 24 * 60),
 ]}
 
 
