@@ -22,8 +22,8 @@ from app.services.orders import actions as orders
 ADMIN = Actor(label="user:admin")
 
 
-def send():
-    policy = outbox_sender.Policy(time_scale=0.001, workers=2)
+def send(workers: int = 2):
+    policy = outbox_sender.Policy(time_scale=0.001, workers=workers)
     return outbox_sender.send_pass(db.engine, policy=policy, rng=random.Random(1))
 
 

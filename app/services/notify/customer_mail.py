@@ -368,7 +368,6 @@ def build(session: Session, payload: dict, message_id: str):
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = sender, to, rendered.subject
     mail["Message-ID"] = message_id_for(message_id, sender)
-    mail["Content-Language"] = context["language"]
     if mail_settings.reply_to:
         mail["Reply-To"] = mail_settings.reply_to
     mail["List-Unsubscribe"] = f"<{context['optout_url']}>"
@@ -378,6 +377,7 @@ def build(session: Session, payload: dict, message_id: str):
     for filename, mime, data in (attacher(session, payload) if attacher else ()):
         maintype, subtype = mime.split("/", 1)
         mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    mail["Content-Language"] = context["language"]  # after the parts: set_content clears it
     return rendered, mail, to, context["language"]
 
 
