@@ -136,10 +136,13 @@ def init_domain_events(app: Flask) -> None:
 
 
 def init_webhooks(app: Flask) -> None:
-    """Channel webhooks: outside FAB, CSRF-exempt, verified by signature."""
+    """Channel webhooks: outside FAB, CSRF-exempt, verified by signature; and the opt-out
+    link of customer mails (public, reached by a signed link)."""
+    from .mail_public import bp as mail_bp
     from .webhooks import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(mail_bp)
 
 
 def init_error_handlers(app: Flask) -> None:

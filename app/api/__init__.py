@@ -13,6 +13,7 @@ from .channels import ChannelApi
 from .customers import CustomerApi
 from .fulfillment import ShipmentApi
 from .inventory import StockLevelApi, StockMovementApi
+from .notifications import NotificationApi
 from .orders import OrderApi
 from .outbox import OutboxApi
 from .returns import ReturnApi
@@ -26,7 +27,7 @@ from .webhooks import WebhookSubscriptionApi
 APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
     ReturnApi, ProductApi, SkuAliasApi, WarehouseApi, ChannelApi, SyncConflictApi,
-    SyncRunApi, OutboxApi, RuleApi, SettingApi, WebhookSubscriptionApi,
+    SyncRunApi, OutboxApi, RuleApi, SettingApi, WebhookSubscriptionApi, NotificationApi,
 )
 
 

@@ -23,6 +23,8 @@ RESOURCE_OUTBOX = "Outbox"  # the messages to the outside world (app/services/co
 RESOURCE_ALERT = "Alert"  # internal alerts (app/services/notify/alerts.py)
 RESOURCE_ALERT_CHANNEL = "AlertChannel"  # where alerts go (a Slack URL is a secret)
 RESOURCE_WEBHOOK_SUBSCRIPTION = "WebhookSubscription"  # outbound webhooks (get customer data)
+RESOURCE_NOTIFICATION = "Notification"  # the mail log (customer mails as sent or kept)
+RESOURCE_MAIL_TEMPLATE = "MailTemplate"  # customer mail templates, channel mail settings
 RESOURCE_API_DOCS = "ApiDocs"
 RESOURCE_PROFILE = "Profile"  # one's own user info and password
 RESOURCE_SECURITY = "Security"  # users, roles, API keys (FAB's views)
@@ -40,6 +42,7 @@ REFUND = "refund"
 RESOLVE = "resolve"  # sync: resolve conflicts, poll now
 RETRY = "retry"  # outbox: retry, discard
 ACKNOWLEDGE = "acknowledge"  # alerts
+RESEND = "resend"  # the mail log: send a customer mail again
 
 
 def can(action: str) -> str:
