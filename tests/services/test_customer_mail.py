@@ -148,3 +148,13 @@ def test_resend_goes_to_another_address_with_a_new_message_id(session, make, sho
     first, second = mails(session)
     assert second.to_address == "support-copy@example.com" and second.event == "shipped"
     assert second.message_id != first.message_id and second.subject == first.subject
+
+
+def test_many_mails_queued_on_one_connection(session, make, shop):
+    """PostgreSQL prepares a statement on its 6th run: the dedupe insert must still find
+    its partial index (it did not while the predicate was a bound parameter)."""
+    order = make.order(shop, [("SKU-1", 1, "9.99")])
+    ids = {customer_mail.queue(session, order.id, "delivered", shipment_id=n) for n in range(12)}
+    ids.add(customer_mail.queue(session, order.id, "delivered", shipment_id=3))  # the same
+    session.commit()
+    assert len(ids) == 12

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.models.base import utcnow
-from app.models.notifications import OUTBOX_OPEN_STATUSES, OutboxMessage
+from app.models.notifications import OPEN_PREDICATE, OUTBOX_OPEN_STATUSES, OutboxMessage
 from app.services.core import audit, events
 from app.services.core.actor import Actor
 from app.services.core.paging import CappedPage
@@ -184,9 +184,11 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
     for _ in range(3):
         statement = _dialect_insert(session)(table).values(**values)
         if hasattr(statement, "on_conflict_do_nothing"):
+            # The partial index's predicate as literal SQL: with bound parameters
+            # PostgreSQL cannot match the index once psycopg prepares the statement (its
+            # 6th run on a connection) and every later enqueue failed.
             statement = statement.on_conflict_do_nothing(
-                index_elements=["dedupe_key"],
-                index_where=table.c.status.in_(OUTBOX_OPEN_STATUSES))
+                index_elements=["dedupe_key"], index_where=text(OPEN_PREDICATE))
         new_id = session.execute(statement.returning(table.c.id)).scalar()
         if new_id is not None:
             return new_id
