@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message as MimeMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 SCHEMES = {"smtp": "plain", "smtp+starttls": "starttls", "smtps": "tls"}
@@ -176,7 +176,7 @@ def close_all() -> None:
         _quit(pool.popitem()[1])
 
 
-def send(config: SmtpConfig, message: EmailMessage, *, cap: RateCap | None = None) -> None:
+def send(config: SmtpConfig, message: MimeMessage, *, cap: RateCap | None = None) -> None:
     """Send ``message`` (From, To and Message-ID set by the caller) over the thread's
     connection; a connection the server dropped while idle is opened again once."""
     if cap is not None:

@@ -18,7 +18,7 @@ from ..models.alerts import ALERT_TYPES
 from ..security import permissions as p
 from ..security.roles import ROLES
 from app.services.core.errors import DomainError
-from app.services.notify import alert_mail, customer_mail, mail_templates
+from app.services.notify import alert_mail, customer_mail, mail_render, mail_templates
 from .base import (
     EagerSQLAInterface, ReadOnlyModelView, can, current_actor, flash_error, redirect_back,
     service_call,
@@ -178,8 +178,7 @@ def _preview(parts: dict, language: str, order, event: str) -> dict:
         payload["shipment_id"] = shipment
     if refund:
         payload["refund_id"] = refund
-    context = customer_mail.context_for(db.session, payload)
-    context.pop("_settings"), context.pop("_order")
+    context = mail_render.context_for(db.session, payload)
     context["language"] = language
     context.update(mail_templates.formatters(language, order.currency))
     rendered = mail_templates.render(mail_templates.compile_parts(parts), context)

@@ -20,7 +20,7 @@ from app.services.core.actor import Actor
 from app.services.core.errors import ValidationFailed
 from app.services.core.outbox import Message, Sent
 from app.services.core.transaction import transactional
-from app.services.notify import customer_mail
+from app.services.notify import customer_mail, mail_render
 
 TOPIC = "notify.alert_mail"
 
@@ -120,8 +120,8 @@ def deliver(message: Message) -> Sent:
         return Sent(note="nothing to tell or nobody to tell it to")
     subject, body, to = found
     mail = EmailMessage()
-    mail["From"], mail["To"], mail["Subject"] = customer_mail.default_from(), ", ".join(to), subject
-    mail["Message-ID"] = customer_mail.message_id_for(message.message_id, mail["From"])
+    mail["From"], mail["To"], mail["Subject"] = mail_render.default_from(), ", ".join(to), subject
+    mail["Message-ID"] = mail_render.message_id_for(message.message_id, mail["From"])
     mail.set_content(body)
     status, error = customer_mail.transmit(mail)
     customer_mail.log_mail(db.engine, message, subject=subject, text=body, html="",

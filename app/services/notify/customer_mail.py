@@ -25,18 +25,17 @@ from __future__ import annotations
 
 import threading
 import time
-from email.message import EmailMessage
-from email.utils import formataddr
+from email.message import Message as MimeMessage
 from typing import Callable
 
 from flask import current_app, has_app_context
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
 from sqlalchemy import func, insert, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from app.models import (
-    Channel, ChannelMailSettings, MailOptOut, Notification, Order, OrderLine, Refund,
-    Shipment, ShipmentLine,
+    Channel, ChannelMailSettings, MailOptOut, Notification, Order, Refund, Shipment,
 )
 from app.models.base import utcnow
 from app.models.notifications import OutboxMessage
@@ -44,29 +43,16 @@ from app.services.core import audit, domain_events, outbox, settings
 from app.services.core.actor import Actor
 from app.services.core.errors import NotFound, ValidationFailed
 from app.services.core.outbox import Message, PermanentError, RetryableError, Sent
-from app.services.core.transaction import transactional
+from app.services.core.transaction import transactional, write_intent
+from app.services.notify import mail_render as render
 from app.services.notify import mail_templates as templates
 from connectors import mail as smtp
 
-TOPIC = "notify.customer"
+TOPIC = render.TOPIC
 # Tracking statuses a customer hears about, and the mail each gets.
 TRACKING_MAILS = {"out_for_delivery": "out_for_delivery", "delivered": "delivered",
                   "exception": "delivery_exception", "failed_attempt": "delivery_exception",
                   "returned_to_sender": "delivery_exception"}
-# Channels that mail their buyers themselves: Amazon forbids outside mail (its buyer-seller
-# messaging only), so every mail is off there by default; the shops send their own
-# order confirmation.
-DEFAULT_OFF = {"amazon": set(templates.EVENTS),
-               "shopify": {"order_confirmed"}, "woocommerce": {"order_confirmed"},
-               "ebay": {"order_confirmed"}}
-TRACKING_URLS = {
-    "ups": "https://www.ups.com/track?tracknum={}",
-    "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
-    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
-    "dhl": "https://www.dhl.com/global-en/home/tracking.html?tracking-id={}",
-}
-DEFAULT_FROM = "Waybill <no-reply@localhost>"
-
 # Attachments by event: (session, payload) -> [(filename, mime type, bytes)]. The returns
 # issue attaches its label here; a PDF is read at send time, like the rest of the mail.
 Attacher = Callable[[Session, dict], list]
@@ -81,18 +67,13 @@ def attach(event: str, attacher: Attacher) -> None:
 
 def channel_settings(session: Session, channel: Channel) -> ChannelMailSettings:
     """The channel's settings, or the defaults for its kind (not stored)."""
-    found = session.get(ChannelMailSettings, channel.id)
-    if found is not None:
-        return found
-    off = DEFAULT_OFF.get(channel.kind, set())
-    return ChannelMailSettings(channel_id=channel.id, default_language="en",
-                               events=[e for e in templates.EVENTS if e not in off])
+    return session.get(ChannelMailSettings, channel.id) or render.default_settings(channel)
 
 
 def events_on(session: Session, channel: Channel) -> set[str]:
     found = channel_settings(session, channel)
     if found.events is None:
-        return set(templates.EVENTS) - DEFAULT_OFF.get(channel.kind, set())
+        return set(templates.EVENTS) - render.DEFAULT_OFF.get(channel.kind, set())
     return set(found.events)
 
 
@@ -129,33 +110,13 @@ def save_channel_settings(session: Session, channel_id, values: dict,
 
 # --- language and opt-out ----------------------------------------------------------------------
 
-def language_of(order: Order, mail_settings: ChannelMailSettings) -> str:
-    """The order's language as its channel sent it (Shopify ``customer_locale``, a
-    ``language`` or ``locale`` field), else the channel's default."""
-    raw = order.raw_payload or {}
-    for key in ("customer_locale", "language", "locale", "buyer_language"):
-        value = raw.get(key) if isinstance(raw, dict) else None
-        if isinstance(value, str) and value[:2].lower() in templates.LANGUAGES:
-            return value[:2].lower()
-    return mail_settings.default_language or "en"
-
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="mail-opt-out")
-
-
 def optout_token(channel_id: int, email: str) -> str:
-    return _serializer().dumps([channel_id, email.lower()])
-
-
-def optout_url(channel_id: int, email: str) -> str:
-    base = current_app.config.get("OMS_PUBLIC_URL") or "http://localhost:8080"
-    return f"{base.rstrip('/')}/mail/unsubscribe/{optout_token(channel_id, email)}"
+    return render.optout_url(channel_id, email).rsplit("/", 1)[1]
 
 
 def read_optout_token(token: str) -> tuple[int, str]:
     try:
-        channel_id, email = _serializer().loads(token)
+        channel_id, email = render.serializer().loads(token)
     except (BadSignature, ValueError, TypeError):
         raise ValidationFailed.field("token", "this link is not valid") from None
     return int(channel_id), str(email)
@@ -289,100 +250,18 @@ def resend(session: Session, order_id, actor: Actor, *, notification_id=None,
     return message_id
 
 
-# --- rendering (at send time) --------------------------------------------------------------------
+# --- rendering (at send time: mail_render) -----------------------------------------------------
 
-def _items(rows) -> list[dict]:
-    return [{"sku": sku, "title": title, "quantity": quantity} for sku, title, quantity in rows]
-
-
-def context_for(session: Session, payload: dict, *, order: Order | None = None) -> dict:
-    """What a template sees, read now from the database (plain values, no ORM objects)."""
-    order = order or session.get(Order, payload["order_id"])
-    if order is None:
-        raise PermanentError(f"order {payload['order_id']} is gone")
-    channel = order.channel
-    mail_settings = channel_settings(session, channel)
-    language = language_of(order, mail_settings)
-    lines = _items(session.execute(
-        select(OrderLine.sku, OrderLine.title, OrderLine.quantity)
-        .where(OrderLine.order_id == order.id).order_by(OrderLine.id)).all())
-    context = {
-        "language": language, "customer_name": order.customer_name or order.email or "",
-        "sender_name": mail_settings.sender_name or channel.name,
-        "logo_url": mail_settings.logo_url or "",
-        "optout_label": templates.OPTOUT_LABELS.get(language, templates.OPTOUT_LABELS["en"]),
-        "optout_url": optout_url(channel.id, order.email or payload.get("to") or ""),
-        "order": {"number": order.order_number, "placed_at": order.placed_at,
-                  "ship_by": order.ship_by, "total": order.total, "currency": order.currency,
-                  "email": order.email, "lines": lines},
-        "items": lines, "remaining": [], "reason": order.cancel_reason or "",
-        "shipment": {}, "refund": {},
-        **templates.formatters(language, order.currency),
-    }
-    if payload.get("shipment_id"):
-        _add_shipment(session, context, order, payload["shipment_id"])
-    if payload.get("refund_id"):
-        refund = session.get(Refund, payload["refund_id"])
-        if refund is not None:
-            context["refund"] = {"amount": refund.amount, "method": refund.reason or ""}
-            context.update(templates.formatters(language, refund.currency))
-    return context | {"_settings": mail_settings, "_order": order}
+_prefetch = render.Prefetch()
 
 
-def _add_shipment(session: Session, context: dict, order: Order, shipment_id: int) -> None:
-    shipment = session.get(Shipment, shipment_id)
-    if shipment is None:
-        return
-    number, carrier = shipment.tracking_number or "", (shipment.carrier or "").lower()
-    url = TRACKING_URLS.get(carrier, "").format(number) if number and carrier in TRACKING_URLS \
-        else ""
-    context["shipment"] = {"carrier": (shipment.carrier or "").upper(), "tracking_number": number,
-                           "tracking_url": url, "status": shipment.status}
-    context["items"] = _items(session.execute(
-        select(OrderLine.sku, OrderLine.title, ShipmentLine.quantity)
-        .join(ShipmentLine, ShipmentLine.order_line_id == OrderLine.id)
-        .where(ShipmentLine.shipment_id == shipment.id).order_by(OrderLine.id)).all())
-    context["remaining"] = _items(session.execute(
-        select(OrderLine.sku, OrderLine.title,
-               OrderLine.quantity - OrderLine.quantity_cancelled - OrderLine.quantity_shipped)
-        .where(OrderLine.order_id == order.id,
-               OrderLine.quantity - OrderLine.quantity_cancelled - OrderLine.quantity_shipped > 0)
-        .order_by(OrderLine.id)).all())
-
-
-def message_id_for(outbox_message_id: str, sender: str) -> str:
-    domain = sender.rsplit("@", 1)[-1].strip(">").strip() or "waybill"
-    return f"<waybill.{outbox_message_id}@{domain}>"
-
-
-def build(session: Session, payload: dict, message_id: str):
-    """(the rendered mail, the EmailMessage, the address, the language)."""
-    context = context_for(session, payload)
-    mail_settings, order = context.pop("_settings"), context.pop("_order")
-    parts, version = templates.source(session, payload["event"], context["language"])
-    rendered = templates.render(templates.compiled(parts, version), context)
-    sender = formataddr((mail_settings.sender_name or order.channel.name,
-                         mail_settings.sender_address)) if mail_settings.sender_address \
-        else default_from()
-    to = payload.get("to") or order.email
-    mail = EmailMessage()
-    mail["From"], mail["To"], mail["Subject"] = sender, to, rendered.subject
-    mail["Message-ID"] = message_id_for(message_id, sender)
-    if mail_settings.reply_to:
-        mail["Reply-To"] = mail_settings.reply_to
-    mail["List-Unsubscribe"] = f"<{context['optout_url']}>"
-    mail.set_content(rendered.text)
-    mail.add_alternative(rendered.html, subtype="html")
+def build(session: Session, message: Message):
+    """(the rendered parts, the MIME message) of one outbox message, read now."""
+    payload = message.payload
+    context = _prefetch.take(session, message.id, payload)
     attacher = _attachers.get(payload["event"])
-    for filename, mime, data in (attacher(session, payload) if attacher else ()):
-        maintype, subtype = mime.split("/", 1)
-        mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    mail["Content-Language"] = context["language"]  # after the parts: set_content clears it
-    return rendered, mail, to, context["language"]
-
-
-def default_from() -> str:
-    return current_app.config.get("OMS_MAIL_FROM") or DEFAULT_FROM
+    attachments = attacher(session, payload) if attacher else ()
+    return render.build(context, payload["event"], message.message_id, attachments)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -406,7 +285,7 @@ def smtp_config() -> smtp.SmtpConfig | None:
     return smtp.parse_url(url) if url else None
 
 
-def transmit(mail: EmailMessage) -> tuple[str, str | None]:
+def transmit(mail: MimeMessage) -> tuple[str, str | None]:
     """Send over SMTP when configured: ("sent", None), ("failed", reason) on a 5xx, or
     ("logged", None) without SMTP; RetryableError when it may pass later."""
     config = smtp_config()
@@ -428,7 +307,7 @@ def transmit(mail: EmailMessage) -> tuple[str, str | None]:
         timing.add("smtp", time.perf_counter() - started)
 
 
-def outcome(mail: EmailMessage, status: str, error: str | None) -> Sent:
+def outcome(mail: MimeMessage, status: str, error: str | None) -> Sent:
     if error:
         raise PermanentError(f"the mail server refused the mail: {error}")
     return Sent(remote_id=mail["Message-ID"],
@@ -441,12 +320,13 @@ def deliver(message: Message) -> Sent:
 
     started = time.perf_counter()
     with Session(db.engine) as session:
-        rendered, mail, to, language = build(session, message.payload, message.message_id)
+        rendered, mail = build(session, message)
     timing.add("render", time.perf_counter() - started)
     status, error = transmit(mail)
     log_mail(db.engine, message, subject=rendered.subject, text=rendered.text,
-             html=rendered.html, message_id=mail["Message-ID"], to=to, language=language,
-             event=message.payload["event"], status=status, error=error)
+             html=rendered.html, message_id=mail["Message-ID"], to=mail["To"],
+             language=mail["Content-Language"], event=message.payload["event"],
+             status=status, error=error)
     return outcome(mail, status, error)
 
 
@@ -454,7 +334,11 @@ def log_mail(engine, message: Message, *, subject: str, text: str, html: str, me
              to: str, language: str, event: str, status: str, error: str | None) -> None:
     """The mail as sent (or kept) into the mail log, in its own short transaction."""
     now = utcnow()
-    with engine.begin() as connection:
+    with write_intent(), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # As the outbox's own "sent" record: a database crash before the flush would
+            # lose this row, and the message, still `sending`, goes again with its id.
+            connection.execute(sql("SET LOCAL synchronous_commit TO OFF"))
         connection.execute(insert(Notification.__table__).values(
             order_id=message.order_id, outbox_id=message.id, to_address=to[:254],
             event=event[:48], language=language, subject=subject[:255], text_body=text,
