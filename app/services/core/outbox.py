@@ -83,6 +83,9 @@ class Message:
 class Sent:
     remote_id: Optional[str] = None
     note: Optional[str] = None  # e.g. "found the object an earlier attempt made"
+    # Rows the handler keeps about the send (a mail's log row), written by the sender in
+    # the transaction that marks the message sent: both or neither.
+    record: Optional[Callable[[object], None]] = None  # called with the Connection
 
 
 class SendError(Exception):

@@ -309,6 +309,8 @@ def _record_sent(engine, message: Message, runner: str, summary: PassSummary,
             log.warning("outbox #%s is no longer claimed by %s: its send is not recorded",
                         message.id, runner)
             return "lost"
+        if result.record is not None:
+            result.record(connection)
         if message.order_id is not None:
             connection.execute(insert(OrderEvent.__table__).values(**events.outbox_event_row(
                 message.order_id, ACTOR, "outbox_sent",

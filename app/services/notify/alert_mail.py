@@ -6,7 +6,7 @@ SMTP path as customer mails (kept in the mail log when no SMTP server is configu
 from __future__ import annotations
 
 from datetime import timedelta
-from email.message import EmailMessage
+from email.mime.text import MIMEText
 
 from flask_appbuilder.security.sqla.models import Role, User
 from sqlalchemy import func, select
@@ -20,7 +20,7 @@ from app.services.core.actor import Actor
 from app.services.core.errors import ValidationFailed
 from app.services.core.outbox import Message, Sent
 from app.services.core.transaction import transactional
-from app.services.notify import customer_mail, mail_render
+from app.services.notify import customer_mail, mail_render, mail_templates
 
 TOPIC = "notify.alert_mail"
 
@@ -119,16 +119,16 @@ def deliver(message: Message) -> Sent:
     if found is None or not found[2]:
         return Sent(note="nothing to tell or nobody to tell it to")
     subject, body, to = found
-    mail = EmailMessage()
-    mail["From"], mail["To"], mail["Subject"] = mail_render.default_from(), ", ".join(to), subject
+    mail = MIMEText(body, "plain", "utf-8")
+    mail["From"], mail["To"] = mail_render.default_from(), ", ".join(to)
+    mail["Subject"] = subject
     mail["Message-ID"] = mail_render.message_id_for(message.message_id, mail["From"])
-    mail.set_content(body)
+    mail["Content-Language"] = "en"
     status, error = customer_mail.transmit(mail)
-    customer_mail.log_mail(db.engine, message, subject=subject, text=body, html="",
-                           message_id=mail["Message-ID"], to=", ".join(to), language="en",
-                           event="alert_digest" if "digest" in message.payload else "alert",
-                           status=status, error=error)
-    return customer_mail.outcome(mail, status, error)
+    event = "alert_digest" if "digest" in message.payload else "alert"
+    rendered = mail_templates.Rendered(subject, "", body)
+    row = customer_mail.log_row(message, rendered, mail, status, error, event=event)
+    return customer_mail.outcome(db.engine, mail, row)
 
 
 def register() -> None:

@@ -307,15 +307,9 @@ def transmit(mail: MimeMessage) -> tuple[str, str | None]:
         timing.add("smtp", time.perf_counter() - started)
 
 
-def outcome(mail: MimeMessage, status: str, error: str | None) -> Sent:
-    if error:
-        raise PermanentError(f"the mail server refused the mail: {error}")
-    return Sent(remote_id=mail["Message-ID"],
-                note=None if status == "sent" else "kept in the mail log (no SMTP configured)")
-
-
 def deliver(message: Message) -> Sent:
-    """The ``notify.customer`` handler: render now, send (or keep), log."""
+    """The ``notify.customer`` handler: render now, send (or keep), log — the log row is
+    written with the outbox's "sent" mark, in one transaction."""
     from app.extensions import db
 
     started = time.perf_counter()
@@ -323,27 +317,32 @@ def deliver(message: Message) -> Sent:
         rendered, mail = build(session, message)
     timing.add("render", time.perf_counter() - started)
     status, error = transmit(mail)
-    log_mail(db.engine, message, subject=rendered.subject, text=rendered.text,
-             html=rendered.html, message_id=mail["Message-ID"], to=mail["To"],
-             language=mail["Content-Language"], event=message.payload["event"],
-             status=status, error=error)
-    return outcome(mail, status, error)
+    row = log_row(message, rendered, mail, status, error, event=message.payload["event"])
+    return outcome(db.engine, mail, row)
 
 
-def log_mail(engine, message: Message, *, subject: str, text: str, html: str, message_id: str,
-             to: str, language: str, event: str, status: str, error: str | None) -> None:
-    """The mail as sent (or kept) into the mail log, in its own short transaction."""
+def log_row(message: Message, rendered, mail: MimeMessage, status: str, error: str | None,
+            *, event: str) -> dict:
     now = utcnow()
-    with write_intent(), engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # As the outbox's own "sent" record: a database crash before the flush would
-            # lose this row, and the message, still `sending`, goes again with its id.
-            connection.execute(sql("SET LOCAL synchronous_commit TO OFF"))
-        connection.execute(insert(Notification.__table__).values(
-            order_id=message.order_id, outbox_id=message.id, to_address=to[:254],
-            event=event[:48], language=language, subject=subject[:255], text_body=text,
-            html_body=html, status=status, message_id=message_id, error=error,
-            created_at=now, sent_at=now if status == "sent" else None))
+    return dict(order_id=message.order_id, outbox_id=message.id,
+                to_address=str(mail["To"])[:254], event=event[:48],
+                language=mail["Content-Language"] or "en", subject=rendered.subject[:255],
+                text_body=rendered.text, html_body=rendered.html, status=status,
+                message_id=mail["Message-ID"], error=error, created_at=now,
+                sent_at=now if status == "sent" else None)
+
+
+def outcome(engine, mail: MimeMessage, row: dict) -> Sent:
+    """Sent (the log row goes with the outbox's record), or dead at once on a refusal (the
+    log row written now, with the server's reason)."""
+    insert_row = insert(Notification.__table__).values(**row)
+    if row["error"]:
+        with write_intent(), engine.begin() as connection:
+            connection.execute(insert_row)
+        raise PermanentError(f"the mail server refused the mail: {row['error']}")
+    return Sent(remote_id=mail["Message-ID"], record=lambda connection: connection.execute(
+        insert_row), note=None if row["status"] == "sent"
+        else "kept in the mail log (no SMTP configured)")
 
 
 class _Timing:
