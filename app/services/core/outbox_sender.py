@@ -222,9 +222,11 @@ def _due_heads(due: datetime, topics: tuple[str, ...], limit: int):
             .with_for_update(skip_locked=True))
 
 
-def claim(engine, runner: str, due: datetime, limit: int) -> list[Message]:
-    """Mark up to ``limit`` due messages ``sending`` for this runner and commit."""
-    topics = outbox.registered_topics()
+def claim(engine, runner: str, due: datetime, limit: int,
+          only: tuple[str, ...] | None = None) -> list[Message]:
+    """Mark up to ``limit`` due messages ``sending`` for this runner and commit (of the
+    topics ``only``, when given)."""
+    topics = tuple(t for t in outbox.registered_topics() if only is None or t in only)
     if not topics:
         return []
     table = OutboxMessage.__table__
@@ -379,9 +381,11 @@ def _to_uncertain(session: Session, row: OutboxMessage, why: str, summary: PassS
 # --- 4. the pass -----------------------------------------------------------------------------
 
 def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None = None,
-              rng: random.Random | None = None) -> PassSummary:
-    """Deliver what is due now, once. Safe to run in several processes on PostgreSQL;
-    on SQLite the caller holds the ``send_outbox`` job lease."""
+              rng: random.Random | None = None,
+              topics: tuple[str, ...] | None = None) -> PassSummary:
+    """Deliver what is due now, once (only ``topics`` when given: the demo renders its
+    mails). Safe to run in several processes on PostgreSQL; on SQLite the caller holds
+    the ``send_outbox`` job lease."""
     policy = policy or Policy()
     rng = rng or random.Random()
     summary = PassSummary(runner=uuid.uuid4().hex[:16])
@@ -395,7 +399,7 @@ def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None =
         with ThreadPoolExecutor(max_workers=max(1, policy.workers),
                                 thread_name_prefix="outbox") as pool:
             while max_batches is None or batches < max_batches:
-                claimed = claim(engine, summary.runner, due, policy.batch_size)
+                claimed = claim(engine, summary.runner, due, policy.batch_size, topics)
                 if not claimed:
                     break
                 batches += 1
