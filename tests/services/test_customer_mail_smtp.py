@@ -6,20 +6,18 @@ SIGKILL of the sender after the server accepted, before our commit → at most o
 with the same Message-ID. PostgreSQL only (DESIGN: SMTP and kill tests)."""
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
 from app.models import Notification
 from app.models.notifications import OutboxMessage
 from app.services.notify import customer_mail
 from connectors import mail as smtp
 from tests.conftest import is_postgres
 from tests.services.test_customer_mail import ADMIN, mails, send, ship, shop  # noqa: F401
-from tests.services.test_outbox_http import ROOT, runner_command
+from tests.services.test_outbox_http import run_until_done
 from tests.smtp_support import SmtpServer
 
 pytestmark = pytest.mark.skipif(not is_postgres(), reason="PostgreSQL only (DESIGN.md)")
@@ -105,24 +103,13 @@ def test_421_then_accepted_is_one_mail_and_550_fails_with_the_reason(
 
 
 def test_a_sender_killed_after_the_server_accepted_repeats_once_with_the_same_message_id(
-        app, session, make, shop, server):  # noqa: F811
+        app, session, make, shop, server, monkeypatch):  # noqa: F811
     for n in range(5):
         order = make.order(shop, [("SKU-1", 1, "9.99")], email=f"buyer{n}@example.com")
         ship(session, order.id)
-    command, env = runner_command(app, workers=1)
-    env["OMS_SMTP_URL"] = server.url()
+    monkeypatch.setenv("OMS_SMTP_URL", server.url())  # the runner processes' server
     server.script = [None, "kill"]
-    db.session.remove()
-    codes = []
-    for _ in range(3):
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-        server.kill_pid = process.pid
-        out, err = process.communicate(timeout=60)
-        codes.append(process.returncode)
-        if process.returncode == 0:
-            break
-        assert process.returncode == -9, err
+    codes = run_until_done(app, server, rounds=3)  # it kills the runner as told
     assert codes == [-9, 0] and server.kills == 1
     ids = Counter(m["Message-ID"] for m in server.accepted)
     assert len(ids) == 5 and sorted(ids.values()) == [1, 1, 1, 1, 2]
