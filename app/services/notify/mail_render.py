@@ -275,5 +275,6 @@ def build(context: dict, event: str, message_id: str, attachments=()):
     if context["_reply_to"]:
         mail["Reply-To"] = context["_reply_to"]
     mail["List-Unsubscribe"] = f"<{context['optout_url']}>"
+    mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
     mail["Content-Language"] = context["language"]
     return rendered, mail
