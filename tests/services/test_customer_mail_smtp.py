@@ -69,7 +69,7 @@ def test_shipped_mails_in_their_language_over_starttls_and_auth_on_one_connectio
     link = "https://www.dhl.com/global-en/home/tracking.html?tracking-id=JD0001"
     assert link in text and f'<a href="{link}">JD0001</a>' in html
     assert "1 × Item SKU-1" in text and "Unsubscribe" in text
-    assert en["List-Unsubscribe"].startswith("<http") and "/mail/unsubscribe/" in \
+    assert en["List-Unsubscribe"].strip().startswith("<http") and "/mail/unsubscribe/" in \
         en["List-Unsubscribe"] and en["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text, html = parts(de)
     assert "Hallo Jürgen Kunde" in text and "In diesem Paket" in html
