@@ -119,6 +119,7 @@ OMS_WEBHOOK_TIMEOUT = float(os.environ.get("OMS_WEBHOOK_TIMEOUT", "10"))
 OMS_SMTP_URL = os.environ.get("OMS_SMTP_URL") or None
 OMS_MAIL_FROM = os.environ.get("OMS_MAIL_FROM", "Waybill <no-reply@localhost>")
 OMS_PUBLIC_URL = os.environ.get("OMS_PUBLIC_URL", f"http://localhost:{OMS_PORT}")
+OMS_MAIL_PUBLIC_LIMIT = int(os.environ.get("OMS_MAIL_PUBLIC_LIMIT", "20"))  # opt-out page, a minute
 
 # --- Flask-AppBuilder ------------------------------------------------------------
 APP_NAME = "Waybill"
