@@ -120,3 +120,23 @@ def test_a_sender_killed_after_the_server_accepted_repeats_once_with_the_same_me
     logged = session.scalars(select(Notification)).all()
     assert len(logged) == 5 and repeated in {m.message_id for m in logged}
     assert all(m.status == "sent" for m in logged)
+
+
+def test_the_per_minute_cap_holds_the_rest_for_later(session, make, shop, server):  # noqa: F811
+    from app.services.core import settings
+
+    settings.set_value(session, "mail_per_minute", "1", ADMIN)
+    customer_mail._cap_checked[0] = 0.0  # read the setting now
+    customer_mail._cap._sent.clear()
+    try:
+        for n in range(2):
+            ship(session, make.order(shop, [("SKU-1", 1, "9.99")],
+                                     email=f"capped{n}@example.com").id)
+        summary = send(workers=1)
+        assert (summary.sent, summary.retried) == (1, 1) and len(server.accepted) == 1
+        session.rollback()
+        waiting = session.scalar(select(OutboxMessage).where(OutboxMessage.status == "pending"))
+        assert "over the cap of 1 mails a minute" in waiting.last_error
+    finally:
+        customer_mail._cap.per_minute, customer_mail._cap_checked[0] = 0, 0.0
+        customer_mail._cap._sent.clear()
