@@ -116,6 +116,16 @@ OMS_OUTBOX_WORKERS = int(os.environ.get("OMS_OUTBOX_WORKERS", "8"))
 OMS_WEBHOOKS_ALLOW_LOCAL_HTTP = _env_bool("OMS_WEBHOOKS_ALLOW_LOCAL_HTTP", False)
 OMS_WEBHOOK_TIMEOUT = float(os.environ.get("OMS_WEBHOOK_TIMEOUT", "10"))
 
+# Customer mails and alert mails (app/services/notify/customer_mail.py, connectors/mail.py):
+# smtp+starttls://user:pass@host:587, smtps://user:pass@host:465 or smtp://host:25 (query:
+# cafile=, timeout=). Unset: mails are kept in Waybill's mail log only (the demo).
+# OMS_MAIL_FROM is the sender of channels without their own; OMS_PUBLIC_URL starts the
+# opt-out link in every mail.
+OMS_SMTP_URL = os.environ.get("OMS_SMTP_URL") or None
+OMS_MAIL_FROM = os.environ.get("OMS_MAIL_FROM", "Waybill <no-reply@localhost>")
+OMS_PUBLIC_URL = os.environ.get("OMS_PUBLIC_URL", f"http://localhost:{OMS_PORT}")
+OMS_MAIL_PUBLIC_LIMIT = int(os.environ.get("OMS_MAIL_PUBLIC_LIMIT", "20"))  # opt-out page, a minute
+
 # --- Flask-AppBuilder ------------------------------------------------------------
 APP_NAME = "Waybill"
 APP_THEME = ""

@@ -127,7 +127,7 @@ def init_domain_events(app: Flask) -> None:
     from app.services.channels import stock_push, writeback
     from app.services.fulfilment import labels
     from app.services.lifecycle import subscribers
-    from app.services.notify import alert_channels, alerts, webhooks
+    from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, webhooks
 
     subscribers.register()
     labels.register()  # the carrier.void outbox topic
@@ -136,14 +136,19 @@ def init_domain_events(app: Flask) -> None:
     webhooks.register()  # public events -> webhook.deliver messages; a dead one pauses
     stock_push.register()  # stock.changed -> channel.inventory messages, sent in batches
     writeback.register()  # shipments, cancels, refunds -> the channel.* outbox topics
+    customer_mail.register()  # order and shipment events -> notify.customer mails
+    alert_mail.register()  # the notify.alert_mail outbox topic
 
 
 def init_webhooks(app: Flask) -> None:
-    """Channel webhooks: outside FAB, CSRF-exempt, verified by signature."""
+    """Channel and carrier webhooks: outside FAB, CSRF-exempt, verified by signature; and
+    the opt-out link of customer mails (public, reached by a signed link)."""
     from . import carrier_webhooks  # noqa: F401 — adds /webhooks/carriers/... to the blueprint
+    from .mail_public import bp as mail_bp
     from .webhooks import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(mail_bp)
 
 
 def init_error_handlers(app: Flask) -> None:

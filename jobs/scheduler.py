@@ -44,8 +44,8 @@ def run_job(app, name: str, fn, *args, exclusive=True) -> object | None:
 
 
 def register_jobs(scheduler, app) -> None:
-    from . import (allocate_backorders, check_alerts, poll_tracking, pull_orders, send_outbox,
-                   stock_drift, sync_listings)
+    from . import (alert_digest, allocate_backorders, check_alerts, poll_tracking, pull_orders,
+                   send_outbox, stock_drift, sync_listings)
 
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=60, replace_existing=True)
     scheduler.add_job(_sync_channel_jobs, "interval", seconds=60, args=[scheduler, app],
@@ -65,6 +65,9 @@ def register_jobs(scheduler, app) -> None:
                       args=[app, poll_tracking.NAME, poll_tracking.run], id=poll_tracking.NAME, **common)
     scheduler.add_job(_check_all_drift, "interval", seconds=stock_drift.INTERVAL_SECONDS, args=[app],
                       id=stock_drift.JOB, **common)
+    scheduler.add_job(run_job, "cron", hour=7, minute=0,
+                      args=[app, alert_digest.NAME, alert_digest.run], id=alert_digest.NAME,
+                      **common)
     _sync_channel_jobs(scheduler, app)
     _ = pull_orders  # registered per channel by _sync_channel_jobs
 

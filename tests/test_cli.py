@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import (
-    Channel, ExchangeRate, Order, OrderEvent, Product, Refund, Return, Shipment, StockLevel,
-    TrackingEvent, Warehouse,
+    Channel, ExchangeRate, Notification, Order, OrderEvent, Product, Refund, Return, Shipment,
+    StockLevel, TrackingEvent, Warehouse,
 )
 from tests.services.test_invariants import assert_invariants
 
@@ -50,6 +50,13 @@ def test_init_demo_loads_a_realistic_shop_and_a_second_run_changes_nothing(app, 
         select(func.count(Order.id)).where(~Order.events.any()))
     assert without_timeline == 0
     assert_invariants(db.session)
+    # The orders it shipped have their mails in the mail log (no SMTP in the demo); Amazon
+    # buyers get none (Amazon mails them itself).
+    mails = db.session.execute(select(Notification.event, Notification.status, Channel.kind)
+                               .join(Order, Notification.order_id == Order.id)
+                               .join(Channel, Order.channel_id == Channel.id)).all()
+    assert {"shipped", "delivered"} <= {m.event for m in mails}
+    assert {m.status for m in mails} == {"logged"} and "amazon" not in {m.kind for m in mails}
     # The demo's history is all in the past: returns, receipts and refunds too.
     now = datetime.now(timezone.utc)
     for column in (OrderEvent.created_at, Order.placed_at, Return.created_at,

@@ -14,6 +14,7 @@ from .channels import ChannelApi
 from .customers import CustomerApi
 from .fulfillment import ShipmentApi
 from .inventory import StockLevelApi, StockMovementApi
+from .notifications import NotificationApi
 from .orders import OrderApi
 from .outbox import OutboxApi
 from .returns import ReturnApi
@@ -28,7 +29,7 @@ APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
     ReturnApi, ProductApi, SkuAliasApi, WarehouseApi, ChannelApi, SyncConflictApi,
     SyncRunApi, OutboxApi, RuleApi, SettingApi, WebhookSubscriptionApi, CarrierAccountApi,
-    DeliveryExceptionApi,
+    DeliveryExceptionApi, NotificationApi,
 )
 
 

@@ -12,13 +12,14 @@ from app.services.orders import api_reads
 from app.services.orders import edits as order_edits
 from app.services.lifecycle import order_actions
 from app.services.orders import actions as orders
+from app.services.notify import customer_mail
 from app.services.core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.orders import (
     AddLineInSchema, BulkInSchema, BulkOutSchema, CancelInSchema, CancelLinesInSchema,
     EditInSchema, EditLinesInSchema, HoldInSchema, NoteInSchema, OrderDetailSchema,
-    OrderRefundInSchema, ReleaseInSchema,
+    OrderRefundInSchema, ReleaseInSchema, ResendInSchema, ResendOutSchema,
 )
 from .schemas.returns import RefundOutSchema
 from app.services.core import settings
@@ -46,13 +47,14 @@ class OrderApi(ReadOnlyApi):
         hold=p.HOLD, release=p.HOLD, note=p.HOLD, cancel=p.AMEND, edit=p.AMEND, refund=p.REFUND,
         reallocate=p.REALLOCATE, edit_lines=p.AMEND, cancel_lines=p.AMEND,
         # reachable by every reader of orders; the action's own permission is checked inside
-        bulk=p.READ,
+        bulk=p.READ, resend=p.RESEND,
     )
     openapi_spec_tag = "Orders"
     openapi_spec_component_schemas = (
         OrderDetailSchema, HoldInSchema, ReleaseInSchema, CancelInSchema, NoteInSchema,
         EditInSchema, EmptyInSchema, CancelLinesInSchema, EditLinesInSchema, AddLineInSchema,
-        BulkInSchema, BulkOutSchema, OrderRefundInSchema, RefundOutSchema,
+        BulkInSchema, BulkOutSchema, OrderRefundInSchema, RefundOutSchema, ResendInSchema,
+        ResendOutSchema,
     )
     list_columns = ORDER_LIST_COLUMNS
     # Sorting only on indexed columns (placed_at, ship_by, order_number, customer_name,
@@ -155,6 +157,21 @@ class OrderApi(ReadOnlyApi):
         made = returns.refund(db.session, pk, body["amount"], body["reason"], self.actor(),
                               lines=body["lines"], shipping=body["shipping"], limit=limit)
         return self.response(201, id=made.id, result=RefundOutSchema().dump(made))
+    @expose("/<int:pk>/resend", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("resend")
+    @domain_errors
+    @documented("Send a customer mail again (a logged one, or the latest of an event), to "
+                "the customer or another address; rendered afresh when the outbox sends it",
+                body="ResendIn", result="ResendOut", ok=202, errors=(401, 403, 404, 422))
+    def resend(self, pk: int):
+        body = load(ResendInSchema())
+        outbox_id = customer_mail.resend(db.session, pk, self.actor(),
+                                         notification_id=body["notification_id"],
+                                         event=body["event"], to=body["to"])
+        return self.response(202, id=pk,
+                             result=ResendOutSchema().dump({"outbox_id": outbox_id}))
 
     @expose("/<int:pk>/note", methods=["POST"])
     @protect()

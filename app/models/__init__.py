@@ -8,6 +8,9 @@ from .fulfillment import (  # noqa: F401
 )
 from .inventory import StockLevel, StockMovement, Warehouse  # noqa: F401
 from .notifications import OutboxMessage  # noqa: F401
+from .mail import (  # noqa: F401
+    AlertMailRecipients, ChannelMailSettings, MailOptOut, MailTemplate, Notification,
+)
 from .orders import (  # noqa: F401
     Allocation, Customer, Order, OrderEvent, OrderHold, OrderLine,
 )

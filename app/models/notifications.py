@@ -20,7 +20,8 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "uncertain", "discarded
 # Not yet sent and not dropped: one per dedupe key, and they hold back later messages of
 # their group (a refund must not overtake the fulfilment it depends on).
 OUTBOX_OPEN_STATUSES = ("pending", "sending", "dead", "uncertain")
-_OPEN = "status IN ('pending', 'sending', 'dead', 'uncertain')"
+OPEN_PREDICATE = "status IN ('pending', 'sending', 'dead', 'uncertain')"
+_OPEN = OPEN_PREDICATE
 
 
 class OutboxMessage(Model):

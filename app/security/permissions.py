@@ -25,6 +25,8 @@ RESOURCE_ALERT_CHANNEL = "AlertChannel"  # where alerts go (a Slack URL is a sec
 RESOURCE_WEBHOOK_SUBSCRIPTION = "WebhookSubscription"  # outbound webhooks (get customer data)
 RESOURCE_CARRIER_ACCOUNT = "CarrierAccount"  # carrier accounts (credentials write-only)
 RESOURCE_DELIVERY_EXCEPTION = "DeliveryException"  # the delivery exceptions queue (Support)
+RESOURCE_NOTIFICATION = "Notification"  # the mail log (customer mails as sent or kept)
+RESOURCE_MAIL_TEMPLATE = "MailTemplate"  # customer mail templates, channel mail settings
 RESOURCE_API_DOCS = "ApiDocs"
 RESOURCE_PROFILE = "Profile"  # one's own user info and password
 RESOURCE_SECURITY = "Security"  # users, roles, API keys (FAB's views)
@@ -43,6 +45,7 @@ REFUND_ANY = "refund_any"  # orders: refund any amount (above the Support limit)
 RESOLVE = "resolve"  # sync: resolve conflicts, poll now
 RETRY = "retry"  # outbox: retry, discard
 ACKNOWLEDGE = "acknowledge"  # alerts
+RESEND = "resend"  # the mail log: send a customer mail again
 
 
 def can(action: str) -> str:

@@ -114,9 +114,23 @@ def load(session: Session, orders: int = 1000, echo: Callable[[str], None] = pri
         support=Actor("user:demo-support"), warehouse_staff=Actor("user:demo-warehouse"),
     )
     created = _orders(session, ctx, orders, echo)
+    _mails(session, echo)
     return {"warehouses": len(warehouses), "products": len(products) + len(out_of_stock),
             "channels": len(channel_rows), "orders_created": created,
             "orders_total": session.scalar(select(func.count(Order.id)))}
+
+
+def _mails(session: Session, echo) -> None:
+    """The customer mails of the orders the demo shipped, rendered into the mail log (the
+    demo has no SMTP server; with one configured they wait for the outbox as usual)."""
+    from app.services.core import outbox_sender
+    from app.services.notify import customer_mail
+
+    if customer_mail.smtp_config() is not None:
+        return
+    session.commit()
+    summary = outbox_sender.send_pass(session.get_bind(), topics=(customer_mail.TOPIC,))
+    echo(f"customer mails: {summary.sent} in the mail log")
 
 
 # --- reference data ---------------------------------------------------------------------

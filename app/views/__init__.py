@@ -19,6 +19,7 @@ def register_views(appbuilder) -> None:
     from .formatting import register_filters
     from .fulfillment import PickListView, ShipmentView
     from .inventory import StockLevelView, StockMovementView, WarehouseView
+    from .mail import MailLogView, MailTemplateView
     from .orders import OrderView
     from .outbox import OutboxView
     from .returns import RefundView, ReturnView
@@ -59,6 +60,7 @@ def register_views(appbuilder) -> None:
         category="Channels & Sync")
     add(OutboxView, "Outbox", icon="fa-paper-plane", category="Channels & Sync")
     add(AlertView, "Alerts", icon="fa-bell", category="Channels & Sync")
+    add(MailLogView, "Mail log", icon="fa-envelope", category="Customers")
     # Not named "Settings" like its category: menu_access goes by name, and everyone who
     # reads rules sees the category, not the settings page.
     add(SettingsView, "General settings", icon="fa-cogs", category="Settings",
@@ -67,6 +69,7 @@ def register_views(appbuilder) -> None:
     add(RuleView, "Rules", icon="fa-filter", category="Settings")
     add(AuditLogView, "Audit log", icon="fa-history", category="Settings")
     add(AlertChannelView, "Alert channels", icon="fa-slack", category="Settings")
+    add(MailTemplateView, "Customer mails", icon="fa-envelope-o", category="Settings")
     add(WebhookSubscriptionView, "Webhooks", icon="fa-share-square-o", category="Settings")
 
     # Next to FAB's users and roles (its "Security" menu, added by the security manager).

@@ -25,6 +25,7 @@ from app.services.orders import queries as order_queries
 from app.services.orders import actions as order_service
 from app.services.core.errors import DomainError, NotFound, ValidationFailed
 from app.services.core.validation import ADDRESS_FIELDS
+from app.services.notify import customer_mail, mail_templates
 from .base import (
     select_field,
     form_error_status,
@@ -109,10 +110,11 @@ class OrderView(OmsModelView):
         # bulk actions on the list (FAB @action: the permission of the action's method)
         action_hold=p.HOLD, action_release=p.HOLD, action_cancel=p.AMEND,
         action_reallocate=p.REALLOCATE, bulk_hold=p.HOLD, bulk_cancel=p.AMEND,
+        resend=p.RESEND,
     )
     include_route_methods = {"list", "show", "hold", "release", "note", "cancel", "edit_address",
                              "cancel_lines", "edit_lines", "action_post", "bulk_hold",
-                             "bulk_cancel", "refund"}
+                             "bulk_cancel", "refund", "resend"}
     list_widget = OrderListWidget
 
     list_title = "Orders"
@@ -154,6 +156,9 @@ class OrderView(OmsModelView):
             and detail.order.status != "cancelled",
             lines_cancellable=detail.order.status in order_edits.LINE_CANCELLABLE_STATUSES
             and any(line.quantity_open > 0 for line in detail.order.lines),
+            mails=customer_mail.log_for_order(db.session, detail.order.id)
+            if can(p.READ, p.RESOURCE_NOTIFICATION) else None,
+            mail_events=mail_templates.EVENTS,
         )
 
     @staticmethod
@@ -181,12 +186,23 @@ class OrderView(OmsModelView):
             "refund": can(p.REFUND, p.RESOURCE_ORDER),
             "refund_any": can(p.REFUND_ANY, p.RESOURCE_ORDER),
             "retry_outbox": can(p.RETRY, p.RESOURCE_OUTBOX),
+            "resend": can(p.RESEND, p.RESOURCE_ORDER),
         }
 
     def _back(self, pk):
         return redirect(url_for("OrderView.show", pk=pk))
 
     # --- actions ------------------------------------------------------------------------
+
+    @expose("/<int:pk>/resend", methods=["POST"])
+    @has_access
+    def resend(self, pk):
+        form = request.form
+        service_call(customer_mail.resend, db.session, pk, current_actor(),
+                     notification_id=form.get("notification_id") or None,
+                     event=form.get("event") or None, to=(form.get("to") or "").strip() or None,
+                     success="Mail queued: the outbox sends it within seconds")
+        return self._back(pk)
 
     @expose("/<int:pk>/hold", methods=["POST"])
     @has_access

@@ -151,6 +151,20 @@ class OrderRefundInSchema(InSchema):
     reason = fields.Str(allow_none=True, load_default=None, validate=Length(max=1000))
 
 
+class ResendInSchema(InSchema):
+    notification_id = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
+        "description": "the logged mail to send again (else the latest of `event`)"})
+    event = fields.Str(allow_none=True, load_default=None, metadata={
+        "description": "the mail to send (order_confirmed, shipped, out_for_delivery, "
+                       "delivered, delivery_exception, delayed, cancelled, refund_issued)"})
+    to = fields.Str(allow_none=True, load_default=None, validate=Length(max=254), metadata={
+        "description": "another address (default: the customer's)"})
+
+
+class ResendOutSchema(OutSchema):
+    outbox_id = fields.Int()
+
+
 class NoteInSchema(InSchema):
     text = fields.Str(required=True, validate=Length(min=1, max=4000),
                       metadata={"description": "the note"})

@@ -40,8 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.models.base import utcnow
-from app.models.notifications import OUTBOX_OPEN_STATUSES, OutboxMessage
-from app.models.notifications import _OPEN as OPEN_PREDICATE
+from app.models.notifications import OPEN_PREDICATE, OUTBOX_OPEN_STATUSES, OutboxMessage
 from app.services.core import audit, events
 from app.services.core.actor import Actor
 from app.services.core.paging import CappedPage
@@ -91,6 +90,9 @@ class Message:
 class Sent:
     remote_id: Optional[str] = None
     note: Optional[str] = None  # e.g. "found the object an earlier attempt made"
+    # Rows the handler keeps about the send (a mail's log row), written by the sender in
+    # the transaction that marks the message sent: both or neither.
+    record: Optional[Callable[[object], None]] = None  # called with the Connection
 
 
 class SendError(Exception):

@@ -241,10 +241,12 @@ def _single_topics() -> tuple[str, ...]:
 
 def claim(engine, runner: str, due: datetime, limit: int,
           not_tried_since: datetime | None = None, *, topic: str | None = None,
-          target: str | None = None) -> list[Message]:
+          target: str | None = None, only: tuple[str, ...] | None = None) -> list[Message]:
     """Mark up to ``limit`` due messages ``sending`` for this runner and commit: of the
-    one-at-a-time topics, or of one batch ``topic`` for one ``target``."""
-    topics = (topic,) if topic else _single_topics()
+    one-at-a-time topics (those in ``only``, when given), or of one batch ``topic`` for
+    one ``target``."""
+    topics = (topic,) if topic else tuple(t for t in _single_topics()
+                                          if only is None or t in only)
     if not topics:
         return []
     registered = outbox.topic(topic) if topic else None
@@ -343,6 +345,9 @@ def record_sent(engine, done: list[tuple[Message, Sent]], runner: str,
         for lost in sorted(set(by_id) - set(mine)):
             log.warning("outbox #%s is no longer claimed by %s: its send is not recorded",
                         lost, runner)
+        for i in sorted(mine):  # what a handler keeps about its send (a mail's log row)
+            if by_id[i][1].record is not None:
+                by_id[i][1].record(connection)
         event_rows = [_sent_event_row(*by_id[i]) for i in sorted(mine)
                       if by_id[i][0].order_id is not None]
         if event_rows:
@@ -513,9 +518,11 @@ def _record_sent_safely(engine, done, summary: PassSummary) -> None:
 
 
 def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None = None,
-              rng: random.Random | None = None) -> PassSummary:
-    """Deliver what is due now, once. Safe to run in several processes on PostgreSQL;
-    on SQLite the caller holds the ``send_outbox`` job lease."""
+              rng: random.Random | None = None,
+              topics: tuple[str, ...] | None = None) -> PassSummary:
+    """Deliver what is due now, once (only ``topics`` when given: the demo renders its
+    mails). Safe to run in several processes on PostgreSQL; on SQLite the caller holds
+    the ``send_outbox`` job lease."""
     policy = policy or Policy()
     rng = rng or random.Random()
     summary = PassSummary(runner=uuid.uuid4().hex[:16])
@@ -533,10 +540,11 @@ def send_pass(engine, *, policy: Policy | None = None, max_batches: int | None =
             # handler paces itself by that remote's limits while the rest go on
             batched = [pool.submit(contextvars.copy_context().run, send_batches, engine, name,
                                    target, summary, policy, rng, utcnow(), clock)
-                       for name, target in _batch_targets(engine, utcnow())]
+                       for name, target in _batch_targets(engine, utcnow())
+                       if topics is None or name in topics]
             while max_batches is None or batches < max_batches:
                 claimed = claim(engine, summary.runner, utcnow(), policy.batch_size,
-                                not_tried_since=started)
+                                not_tried_since=started, only=topics)
                 if not claimed:
                     break
                 batches += 1

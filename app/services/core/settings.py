@@ -96,6 +96,13 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("woocommerce_shipment_tracking", "WooCommerce: Shipment Tracking extension", "bool",
                False, "The WooCommerce shops have the Shipment Tracking extension: pushed "
                       "fulfilments also set its tracking items."),
+    SettingDef("mail_per_minute", "Customer mail: at most per minute", "int", 0,
+               "Customer mails sent per minute at most, per sending process (0: no cap); "
+               "over it a mail waits for the next minute.",
+               minimum=0, maximum=1_000_000),
+    SettingDef("alert_mail_quiet_minutes", "Alert mail: quiet period (minutes)", "int", 60,
+               "An open alert seen again is mailed again only after this long.",
+               minimum=1, maximum=7 * 24 * 60),
 ]}
 
 

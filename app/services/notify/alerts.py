@@ -28,7 +28,7 @@ from app.services.core.actor import Actor
 from app.services.core.errors import Conflict, NotFound
 from app.services.core.transaction import transactional
 from app.services.fulfilment import exceptions as delivery_exceptions
-from app.services.notify import alert_channels
+from app.services.notify import alert_channels, alert_mail
 
 ACTOR = Actor.job("check_alerts")
 
@@ -58,11 +58,13 @@ def raise_alert(session: Session, type: str, key: str, message: str,
         if new_id is not None:
             alert = session.get(Alert, new_id)
             alert_channels.tell(session, alert)
+            alert_mail.tell(session, alert)
             return alert
         alert = _open(session, type, key)
     alert.count += 1
     alert.last_seen_at, alert.message, alert.data = now, message, data
     alert_channels.tell(session, alert)
+    alert_mail.tell(session, alert)
     return alert
 
 
@@ -105,7 +107,7 @@ def recent(session: Session, *, include_resolved: bool = False, limit: int = 200
 # --- raised by a domain event -------------------------------------------------------------
 
 def outbox_dead(session: Session, payload: dict) -> None:
-    if payload["topic"] == "notify.alert":
+    if payload["topic"] in ("notify.alert", alert_mail.TOPIC):
         return  # an alert about alert delivery could only fail the same way
     raise_alert(session, "outbox_dead", f"{payload['topic']} → {payload['target']}",
                 f"Outbox messages to {payload['target']} ({payload['topic']}) failed for good: "

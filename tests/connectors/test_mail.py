@@ -1,0 +1,37 @@
+"""connectors/mail.py without a server: OMS_SMTP_URL parsing (never the password in a
+repr or error) and the per-minute cap on a fake clock (a deferral, never a sleep). The
+sends themselves: tests/services/test_customer_mail_smtp.py against a real server."""
+from __future__ import annotations
+
+import pytest
+
+from connectors import mail
+
+
+def test_smtp_urls():
+    starttls = mail.parse_url("smtp+starttls://ann%40shop:p%3Ass@mail.example.com:2525"
+                              "?cafile=/tmp/ca.pem&timeout=7")
+    assert (starttls.security, starttls.host, starttls.port) == ("starttls", "mail.example.com",
+                                                                 2525)
+    assert (starttls.username, starttls.password) == ("ann@shop", "p:ss")
+    assert (starttls.cafile, starttls.timeout) == ("/tmp/ca.pem", 7.0)
+    assert "p:ss" not in repr(starttls)
+    assert mail.parse_url("smtps://u:p@mx.example.com").port == 465
+    assert mail.parse_url("smtp://localhost").security == "plain"
+    with pytest.raises(ValueError) as error:
+        mail.parse_url("http://user:secret@mx.example.com")
+    assert "secret" not in str(error.value)
+
+
+def test_the_per_minute_cap_defers_with_the_wait_and_frees_after_a_minute():
+    now = [1000.0]
+    cap = mail.RateCap(2, clock=lambda: now[0])
+    cap.take()
+    now[0] += 10
+    cap.take()
+    with pytest.raises(mail.MailDeferred) as error:
+        cap.take()
+    assert error.value.retry_after == pytest.approx(50)
+    now[0] += 51
+    cap.take()  # the first send is more than a minute old
+    mail.RateCap(0).take()  # 0: no cap
