@@ -57,7 +57,7 @@ def test_map_sku_resolves_and_releases_the_held_order(api, world, conflict_id, s
 
 def test_resolve_bad_input_and_twice(api, conflict_id, session):
     url = f"/api/v1/sync_conflict/{conflict_id}/resolve"
-    assert_error(api.post(url, {"resolution": "discard"}), 422, "reason")  # say why
+    assert_error(api.post(url, {"resolution": "discard"}), 422, "note")  # say why (the body names it note)
     assert_error(api.post(url, {"resolution": "ignore"}), 422, "resolution")
     assert_error(api.post(url, {"note": "x" * 2001}), 422, "note")
     assert_error(api.post(url, {"resolution": "map_sku"}), 422, "product_id")
