@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from connectors.carriers import ups as ups_connector
 from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
 
 from app.extensions import db
