@@ -4,7 +4,7 @@ and the label actions of a shipment (download or reprint, void through the outbo
 action is a POST with a CSRF token that calls app/services/fulfilment/."""
 from __future__ import annotations
 
-from flask import Response, abort, request, url_for
+from flask import Response, abort, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 
@@ -101,8 +101,8 @@ class ShipmentLabelView(ReadOnlyModelView):
     datamodel = EagerSQLAInterface(Shipment)
     class_permission_name = p.RESOURCE_FULFILLMENT
     method_permission_name = p.method_map(label=p.WRITE, void=p.WRITE, detail=p.READ, recover=p.WRITE,
-                                          nothing_bought=p.WRITE)
-    include_route_methods = {"detail", "label", "void", "recover", "nothing_bought"}
+                                          nothing_bought=p.WRITE, buy=p.WRITE)
+    include_route_methods = {"detail", "label", "void", "recover", "nothing_bought", "buy"}
 
     @expose("/<int:pk>")
     @has_access
@@ -125,6 +125,20 @@ class ShipmentLabelView(ReadOnlyModelView):
         kind, ext = ("application/pdf", "pdf") if label.format == "PDF" else ("application/zpl", "zpl")
         return Response(label.data, mimetype=kind, headers={
             "Content-Disposition": f'attachment; filename="label-{label.tracking_number}.{ext}"'})
+
+    @expose("/order/<int:pk>/buy", methods=["POST"])
+    @has_access
+    def buy(self, pk):
+        """Buy a label for a packed order (one package, typed) and ship it."""
+        package = {k: request.form.get(k) for k in ("weight_kg", "length_cm", "width_cm", "height_cm")}
+        shipment = service_call(labels.buy_label, db.session, pk, current_actor(),
+                                carrier=request.form.get("carrier") or "", packages=[package],
+                                service=request.form.get("service") or "auto",
+                                success=lambda s: f"Label {s.tracking_number} bought" if s.tracking_number
+                                else "The carrier did not answer: see the shipment")
+        if shipment is None:
+            return redirect_back(url_for("OrderView.show", pk=pk))
+        return redirect(url_for("ShipmentLabelView.detail", pk=shipment.id))
 
     @expose("/<int:pk>/recover", methods=["POST"])
     @has_access

@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 
 from ..errors import ChannelAuthError, ChannelError, ChannelNotFound, ChannelRateLimited, ChannelUnavailable
 from ..http import ChannelSession, make_session
-from .base import Account, CarrierError, CarrierNotFound, CarrierOutcomeUnknown, CarrierPermanent, CarrierRetryable
+from .base import Account, CarrierNotFound, CarrierOutcomeUnknown, CarrierPermanent, CarrierRetryable
 
 
 def session(account: Account, *, max_retries: int = 3) -> ChannelSession:

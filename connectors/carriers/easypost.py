@@ -27,7 +27,7 @@ from ..parsing import parse_time
 from .base import (Account, Address, CarrierError, CarrierNotFound, CarrierOutcomeUnknown, CarrierPermanent,
                    CarrierRetryable, Label, Rate, ShipmentRequest, TrackingEvent, TrackingUpdate, finish,
                    join_location)
-from .common import call, session
+from .common import session
 
 CARRIER = "easypost"
 TRACK_BATCH = 1  # a tracker per number

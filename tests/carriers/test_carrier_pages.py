@@ -71,3 +71,29 @@ def test_an_uncertain_purchase_is_settled_from_the_shipment_page(client_for, ses
     assert response.status_code == 302 and f"/orders/show/{order_id}" in response.location
     session.expunge_all()
     assert session.get(Shipment, uncertain_id) is None
+
+
+def test_a_label_bought_from_the_order_page(app, client_for, session, make, actor, carrier_sandbox, monkeypatch):
+    from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
+
+    from app.services.fulfilment import shipments
+
+    monkeypatch.setitem(app.config, "OMS_CONNECTOR_OPTIONS", {"time_scale": 0.001})
+    carriers.save_account(session, {"code": "ep", "name": "EasyPost", "kind": "easypost",
+                                    "base_url": carrier_base_urls(carrier_sandbox.root)["easypost"]}, actor(),
+                          credentials=dict(CARRIER_CREDENTIALS["easypost"]))
+    channel, warehouse = make.channel(), make.warehouse()
+    make.product("MUG", stock={warehouse: 3})
+    order = make.order(channel, [("MUG", 1, "12.50")])
+    shipments.start_picking(session, order.id, actor())
+    shipments.mark_packed(session, order.id, actor())
+    order_id = order.id
+    session.commit()
+    client = client_for("warehouse")
+    assert "Buy label &amp; ship" in client.get(f"/orders/show/{order_id}").get_data(as_text=True)
+    response = client.post(f"/shipment-labels/order/{order_id}/buy", data={
+        "csrf_token": client.csrf_token, "carrier": "ep", "weight_kg": "0.8", "length_cm": "20",
+        "width_cm": "15", "height_cm": "10"})
+    assert response.status_code == 302 and "/shipment-labels/" in response.location
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Download / reprint" in page and "<code>MA</code>" not in page  # not polled yet

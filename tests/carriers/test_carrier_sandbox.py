@@ -3,8 +3,6 @@ ZPL, voids, a purchase whose answer is lost and its recovery, tokens that expire
 moving on the sandbox clock, and the official EasyPost SDK talking to the sandbox."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import time

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from connectors.carriers import ups as ups_connector
 from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
 
 from app.extensions import db
@@ -126,6 +125,7 @@ def test_easypost_label_tracked_to_delivered_and_the_order_delivered(session, ac
     order_id = packed()
     shipment = labels.buy_label(session, order_id, actor(), carrier="ep", packages=PACKAGE)
     assert labels.current_label(session, shipment.id).data.startswith(b"^XA")  # the account prints ZPL
+    assert shipment.carrier == "USPS" and shipment.carrier_account.code == "ep"
     shipment_id = shipment.id
     carrier_sandbox.control("advance", hours=24 * 10)
     summary = tracking.poll(session, carrier="easypost")

@@ -5,7 +5,7 @@ from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range
 
 from ...models.fulfillment import CARRIER_KINDS, LABEL_FORMATS
-from .common import INT_MAX, InSchema, Money, OutSchema
+from .common import INT_MAX, InSchema, OutSchema
 
 
 class CarrierAccountInSchema(InSchema):

@@ -144,9 +144,11 @@ def _write(session: Session, context: PageContext, batch: list[Prepared]) -> lis
 
 # The domain event each prepared timeline event stands for: what the one-by-one path
 # publishes through orders.actions (same payloads), so subscribers see both paths alike.
-DOMAIN_EVENT_OF = {"status_changed": ("order.status_changed", ("from", "to")),
-                   "hold_placed": ("order.hold_placed", ("reason",)),
-                   "cancelled": ("order.cancelled", ("reason",))}
+# (A cancellation read from the channel carries orders.actions.cancel_in_tx's defaults.)
+DOMAIN_EVENT_OF = {"status_changed": ("order.status_changed", ("from", "to"), {}),
+                   "hold_placed": ("order.hold_placed", ("reason",), {}),
+                   "cancelled": ("order.cancelled", ("reason",),
+                                 {"refund": True, "restock": True})}
 
 
 def _publish(session: Session, context: PageContext, batch: list[Prepared]) -> None:
@@ -158,11 +160,12 @@ def _publish(session: Session, context: PageContext, batch: list[Prepared]) -> N
         domain_events.publish(session, "order.created",
                               created_payload(order_id, context.channel, actor))
         for type_, _message, data in prepared.events:
-            name, keys = DOMAIN_EVENT_OF.get(type_, (None, ()))
+            name, keys, constants = DOMAIN_EVENT_OF.get(type_, (None, (), {}))
             if name is not None:
                 data = data() if callable(data) else data
                 domain_events.publish(session, name, {
-                    "order_id": order_id, **{k: data.get(k) for k in keys}, "actor": actor})
+                    "order_id": order_id, **{k: data.get(k) for k in keys}, **constants,
+                    "actor": actor})
 
 
 def run_pipeline(session: Session, context: PageContext, batch: list[Prepared]) -> None:

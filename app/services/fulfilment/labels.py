@@ -177,6 +177,10 @@ def _attach(session: Session, shipment_id: int, label: Label, actor: Actor, *, r
         recovered=recovered, created_at=now))
     shipment.tracking_number, shipment.status, shipment.label_error = label.tracking_number, "label_created", None
     shipment.carrier_shipment_id = label.carrier_shipment_id or shipment.carrier_shipment_id
+    if shipment.carrier == "easypost" and ":" in label.service:
+        # an aggregator's label: the parcel travels with the carrier it names ("USPS:Priority"),
+        # which is what the channel and the customer are told
+        shipment.carrier = label.service.split(":", 1)[0][:32]
     if label.cost is not None:
         shipment.cost, shipment.currency = label.cost, label.currency
     for package, number in zip(shipment.packages, label.package_tracking_numbers):
