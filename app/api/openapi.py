@@ -399,7 +399,20 @@ def _list_queries(spec: dict) -> None:
                 parameter["content"]["application/json"]["schema"] = list_arguments(api)
 
 
+def _numeric_bounds(spec: dict) -> None:
+    """A Decimal field's Range comes out as its serialized text ("300.000"): JSON Schema
+    wants a number there."""
+    for node in _walk(spec):
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            if isinstance(node.get(key), str):
+                try:
+                    node[key] = float(node[key])
+                except ValueError:
+                    pass
+
+
 def refine(spec: dict) -> dict:
+    _numeric_bounds(spec)
     _components(spec)
     _list_queries(spec)
     _input_schemas(spec)

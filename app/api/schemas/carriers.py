@@ -1,34 +1,61 @@
 """Carrier accounts, rates, label purchases, delivery exceptions: input and output shapes."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import fields
 from marshmallow.validate import Length, OneOf, Range
 
 from ...models.fulfillment import CARRIER_KINDS, LABEL_FORMATS
+from ...services.fulfilment.carriers import REQUIRED_CREDENTIALS
 from .common import INT_MAX, InSchema, OutSchema
+
+CODE_PATTERN = "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{1,31}\\s*$"  # services/fulfilment/carriers.CODE_RE, any case
+
+
+def _kind_rule(kind: str) -> dict:
+    keys = list(REQUIRED_CREDENTIALS.get(kind, ()))
+    rule: dict = {"properties": {"kind": {"enum": [kind]}}}
+    if keys:
+        rule["properties"]["credentials"] = {
+            "type": "object", "required": keys,
+            "properties": {key: {"type": "string", "minLength": 1, "pattern": "^[^\\x00]*\\S[^\\x00]*$"}
+                           for key in keys}}
+    if kind != "manual":
+        rule["properties"]["base_url"] = {"type": "string", "minLength": 8,
+                                          "pattern": "^\\s*https?://[^\\x00]+$"}
+        rule["required"] = ["base_url"]
+    return rule
 
 
 class CarrierAccountInSchema(InSchema):
     """A carrier account's changes (PUT), as services/fulfilment/carriers.py checks them."""
 
-    code = fields.Str(validate=Length(max=32), metadata={"description": "2-32 letters, digits, - or _"})
+    code = fields.Str(validate=Length(max=32), metadata={
+        "pattern": CODE_PATTERN, "description": "2-32 letters, digits, - or _ (kept in lower case)"})
     name = fields.Str(validate=Length(min=1, max=128))
     kind = fields.Str(validate=OneOf(CARRIER_KINDS))
     base_url = fields.Str(allow_none=True, validate=Length(max=255), metadata={
-        "description": "the carrier's API root (UPS: https://onlinetools.ups.com, EasyPost: https://api.easypost.com)"})
+        "pattern": "^\\s*(https?://[^\\x00]*)?$",
+        "description": "the carrier's API root (UPS: https://onlinetools.ups.com, EasyPost: "
+                       "https://api.easypost.com); required for every kind but manual"})
     account_number = fields.Str(allow_none=True, validate=Length(max=32))
     label_format = fields.Str(validate=OneOf(LABEL_FORMATS))
     enabled = fields.Bool()
     credentials = fields.Dict(keys=fields.Str(), allow_none=True, load_only=True, metadata={
-        "description": "write-only (UPS: client_id, client_secret; EasyPost: api_key); never returned"})
+        "description": "write-only (UPS: client_id, client_secret; EasyPost: api_key); never returned",
+        "additionalProperties": {"type": "string", "pattern": "^[^\\x00]*$"}})
     webhook_secret = fields.Str(allow_none=True, load_only=True, validate=Length(max=255), metadata={
         "description": "write-only: the UPS Track Alert credential or the EasyPost webhook secret"})
 
 
 class CarrierAccountAddSchema(CarrierAccountInSchema):
-    code = fields.Str(required=True, validate=Length(max=32))
+    code = fields.Str(required=True, validate=Length(max=32), metadata={"pattern": CODE_PATTERN})
     name = fields.Str(required=True, validate=Length(min=1, max=128))
     kind = fields.Str(required=True, validate=OneOf(CARRIER_KINDS))
+    # What services/fulfilment/carriers.py requires of each kind: a carrier with an API
+    # needs its URL (the manual one has none) and, when credentials are given, their keys.
+    openapi_extra = {"oneOf": [_kind_rule(kind) for kind in CARRIER_KINDS]}
 
 
 class CarrierAccountOutSchema(OutSchema):
@@ -50,8 +77,8 @@ class CarrierAccountOutSchema(OutSchema):
 
 def _measure(limit: int):
     # the bounds services/fulfilment/labels.py checks (DIMENSION_LIMITS)
-    return fields.Decimal(required=True, as_string=True, places=3,
-                          validate=Range(min=0, max=limit, min_inclusive=False))
+    return fields.Decimal(required=True, places=3,
+                          validate=Range(min=Decimal("0.001"), max=limit))
 
 
 class PackageInSchema(InSchema):
