@@ -21,10 +21,11 @@ def _kind_rule(kind: str) -> dict:
             "type": "object", "required": keys,
             "properties": {key: {"type": "string", "minLength": 1, "pattern": "^[^\\x00]*\\S[^\\x00]*$"}
                            for key in keys}}
+        rule["required"] = ["credentials"]
     if kind != "manual":
         rule["properties"]["base_url"] = {"type": "string", "minLength": 8,
                                           "pattern": "^\\s*https?://[^\\x00]+$"}
-        rule["required"] = ["base_url"]
+        rule["required"] = rule.get("required", []) + ["base_url"]
     return rule
 
 
@@ -54,7 +55,7 @@ class CarrierAccountAddSchema(CarrierAccountInSchema):
     name = fields.Str(required=True, validate=Length(min=1, max=128))
     kind = fields.Str(required=True, validate=OneOf(CARRIER_KINDS))
     # What services/fulfilment/carriers.py requires of each kind: a carrier with an API
-    # needs its URL (the manual one has none) and, when credentials are given, their keys.
+    # needs its URL (the manual one has none) and its credentials with their keys.
     openapi_extra = {"oneOf": [_kind_rule(kind) for kind in CARRIER_KINDS]}
 
 

@@ -100,9 +100,9 @@ class ChannelInSchema(InSchema):
     stock_buffer_percent = fields.Int(strict=True, allow_none=True, validate=Range(0, 100))
     stock_cap = fields.Int(strict=True, allow_none=True, validate=Range(0, INT_MAX),
                            metadata={"description": "at most this many shown on the channel; null: no cap"})
-    stock_warehouse_ids = fields.List(fields.Int(strict=True), allow_none=True, metadata={
+    stock_warehouse_ids = fields.List(fields.Int(strict=True, validate=Range(1, INT_MAX)), allow_none=True, metadata={
         "description": "the warehouses whose stock the channel sells; null: every active one"})
-    location_warehouses = fields.Dict(keys=fields.Str(), values=fields.List(fields.Int(strict=True)),
+    location_warehouses = fields.Dict(keys=fields.Str(), values=fields.List(fields.Int(strict=True, validate=Range(1, INT_MAX))),
                                       allow_none=True, metadata={
                                           "description": "Shopify: {location id: [warehouse ids]} stocked there"})
     enabled = fields.Bool()
