@@ -82,6 +82,22 @@ class WaybillSecurityManager(SecurityManager):
         if not has_request_context():
             return super().exist_permission_on_roles(view_name, permission_name, role_ids)
         key = tuple(sorted(role_ids))
+        return (permission_name, view_name) in self._granted(
+            key, assoc_permissionview_role.c.role_id.in_(key))
+
+    def is_item_public(self, permission_name, view_name) -> bool:
+        """FAB reads the public role and its permissions from the database for every check
+        (one or two per API request, the costliest part of a small request): once per
+        request here."""
+        if not has_request_context():
+            return super().is_item_public(permission_name, view_name)
+        public = current_app.config.get("AUTH_ROLE_PUBLIC", "Public")
+        return (permission_name, view_name) in self._granted(
+            ("public", public), assoc_permissionview_role.c.role_id.in_(
+                select(self.role_model.id).where(self.role_model.name == public)))
+
+    def _granted(self, key, roles_clause) -> set[tuple[str, str]]:
+        """(permission, view) pairs the roles hold, read once per request."""
         cache = g.setdefault("_waybill_permissions", {})
         if key not in cache:
             cache[key] = set(self.session.execute(
@@ -90,9 +106,9 @@ class WaybillSecurityManager(SecurityManager):
                 .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
                 .join(assoc_permissionview_role,
                       assoc_permissionview_role.c.permission_view_id == PermissionView.id)
-                .where(assoc_permissionview_role.c.role_id.in_(key))
+                .where(roles_clause)
             ).all())
-        return (permission_name, view_name) in cache[key]
+        return cache[key]
 
     def on_user_login(self, user):
         log.info("sign-in: %s", user.username)
