@@ -210,7 +210,7 @@ class CarrierHub:
             "state": lambda b: self.snapshot(), "reset": self._reset, "advance": self._advance,
             "speed": lambda b: {"speed": self.state.clock.set_speed(float(b["speed"])) or self.state.clock.speed},
             "outcomes": self._outcomes, "faults": self._faults, "pump": lambda b: {"sent": self.pump()},
-            "limits": self._limits, "log": self._log,
+            "limits": self._limits, "log": self._log, "requests": self._requests,
         }
         if action not in actions:
             return json_response({"error": f"unknown action {action!r}"}, 404)
@@ -247,6 +247,14 @@ class CarrierHub:
             if "enabled" in body:
                 self.state.request_log = [] if body["enabled"] else None
             return {"logging": self.state.request_log is not None, "requests": len(self.state.request_log or [])}
+
+    def _requests(self, body: dict) -> dict:
+        """The request log: [method, path with query, headers, base64 body] each."""
+        import base64
+
+        with self.state.lock:
+            log = list(self.state.request_log or [])
+        return {"requests": [[m, p, h, base64.b64encode(b).decode()] for m, p, h, b in log]}
 
     def _faults(self, body: dict) -> dict:
         if body.get("carrier") not in self.carriers:
