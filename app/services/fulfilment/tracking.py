@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from connectors import carriers as carrier_connectors
 from connectors.carriers.base import CarrierError, TrackingUpdate
@@ -69,11 +69,12 @@ def _insert_events(session: Session, shipment: Shipment, carrier: str, update: T
             description=event.description[:2000] or None, location=(event.location or "")[:255] or None,
             carrier=carrier, tracking_number=update.tracking_number, carrier_code=event.carrier_code[:32],
             problem=event.problem, source=source, received_at=now))
-    statement = make(table).values(list(rows.values()))
+    statement = make(table)
     if hasattr(statement, "on_conflict_do_nothing"):
         statement = statement.on_conflict_do_nothing(
             index_elements=["carrier", "tracking_number", "occurred_at", "carrier_code"])
-    return sorted(session.execute(statement.returning(table.c.id)).scalars())
+    # executemany with RETURNING (SQLAlchemy's insertmanyvalues): one statement, compiled once
+    return sorted(session.execute(statement.returning(table.c.id), list(rows.values())).scalars())
 
 
 def _follow_latest(session: Session, shipment: Shipment) -> TrackingEvent | None:
@@ -114,6 +115,17 @@ def record_batch(session: Session, account_id: int, updates: list[TrackingUpdate
         return sum(_record_one(session, account, update, source, actor) for update in updates)
 
 
+def _poll_minutes(session: Session) -> int:
+    """The poll interval, read once per transaction (a batch records many updates)."""
+    real = session() if isinstance(session, scoped_session) else session
+    transaction = real.get_transaction()
+    cached = session.info.get("tracking_poll_minutes")
+    if cached is None or cached[0] is not transaction:
+        cached = (transaction, settings.get(session, "tracking_poll_minutes"))
+        session.info["tracking_poll_minutes"] = cached
+    return cached[1]
+
+
 def _record_one(session: Session, account: CarrierAccount, update: TrackingUpdate, source: str,
                 actor: Actor) -> int:
     shipment = _shipment_for(session, account, update.tracking_number)
@@ -132,13 +144,13 @@ def _record_one(session: Session, account: CarrierAccount, update: TrackingUpdat
     if shipment.status not in NOT_TRACKED:
         exceptions.open_if_late(session, shipment, now)
     shipment.next_track_at = None if shipment.status in NOT_TRACKED else next_look(
-        now, shipment.last_event_at, settings.get(session, "tracking_poll_minutes"))
+        now, shipment.last_event_at, _poll_minutes(session))
     if not new_ids:
         return 0
-    new_events = session.scalars(select(TrackingEvent).where(TrackingEvent.id.in_(new_ids))).all()
-    for event in new_events:
-        if event.problem:
-            exceptions.open_for(session, shipment, event)
+    if any(e.problem for e in update.events):  # only then are the new rows read back
+        for event in session.scalars(select(TrackingEvent).where(TrackingEvent.id.in_(new_ids))):
+            if event.problem:
+                exceptions.open_for(session, shipment, event)
     if latest is not None and shipment.status != before:
         events.tracking_update(session, shipment.order, actor, shipment, shipment.status, latest.description)
         domain_events.publish(session, "shipment.tracking_updated",
