@@ -155,6 +155,19 @@ def finish(update: TrackingUpdate) -> TrackingUpdate:
     return update
 
 
+def merge(updates: dict[str, TrackingUpdate], update: TrackingUpdate) -> None:
+    """Add ``update`` to ``updates`` by number: a number already there (an answer repeating it,
+    or holding it in several shipments) becomes one update with the events of both."""
+    seen = updates.get(update.tracking_number)
+    if seen is not None:
+        known = {(e.occurred_at, e.carrier_code) for e in seen.events}
+        seen.events += [e for e in update.events if (e.occurred_at, e.carrier_code) not in known]
+        seen.status = "unknown"
+        seen.estimated_delivery = seen.estimated_delivery or update.estimated_delivery
+        update = finish(seen)
+    updates[update.tracking_number] = update
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 class CarrierError(Exception):

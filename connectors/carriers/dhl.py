@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Iterable, Optional
 
 from .base import (Account, Address, CarrierNotFound, CarrierPermanent, Label, Rate, ShipmentRequest,
-                   TrackingEvent, TrackingUpdate, finish)
-from .common import call, purchase_session, session
+                   TrackingEvent, TrackingUpdate, finish, merge)
+from .common import call, iso_utc, money, purchase_session, session
 
 CARRIER = "dhl"
 TRACK_BATCH = 1  # Unified Tracking: one number a call
@@ -53,19 +53,9 @@ def error_of(body: Any) -> tuple[Optional[str], str]:
     return str(body.get("status") or body.get("title") or ""), body.get("detail") or body.get("title") or ""
 
 
-def _when(text: Optional[str]) -> Optional[datetime]:
-    """DHL gives local times, with an offset or without one (read as UTC)."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-
 
 def _event(raw: dict) -> Optional[TrackingEvent]:
-    at = _when(raw.get("timestamp"))
+    at = iso_utc(raw.get("timestamp"))
     if at is None:
         return None
     title = (raw.get("status") or "").strip().upper()
@@ -86,7 +76,7 @@ def _shipment_updates(shipment: dict) -> list[TrackingUpdate]:
         event = _event(raw)
         if event is not None:
             update.events.append(event)
-    update.estimated_delivery = _when(shipment.get("estimatedTimeOfDelivery"))
+    update.estimated_delivery = iso_utc(shipment.get("estimatedTimeOfDelivery"))
     finish(update)
     # an Express shipment of several pieces: each piece (our package numbers) follows it
     pieces = [str(p) for p in ((shipment.get("details") or {}).get("pieceIds") or []) if str(p) != update.tracking_number]
@@ -107,13 +97,7 @@ def parse_tracking(raw: Any) -> list[TrackingUpdate]:
         if not shipment.get("id"):
             continue
         for update in _shipment_updates(shipment):
-            seen = updates.get(update.tracking_number)
-            if seen is not None:
-                known = {(e.occurred_at, e.carrier_code) for e in seen.events}
-                seen.events += [e for e in update.events if (e.occurred_at, e.carrier_code) not in known]
-                seen.status = "unknown"
-                update = finish(seen)
-            updates[update.tracking_number] = update
+            merge(updates, update)
     return list(updates.values())
 
 
@@ -138,12 +122,6 @@ def _export(request: ShipmentRequest) -> dict:
             "invoice": {"number": request.reference, "date": datetime.now(timezone.utc).date().isoformat()},
             "exportReason": "sale"}
 
-
-def _money(value: Any) -> Optional[Decimal]:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, TypeError):
-        return None
 
 
 def _planned() -> str:
@@ -183,7 +161,7 @@ class DHL:
             code = product.get("productCode", "")
             rates.append(Rate(carrier=CARRIER, service=code,
                               service_name=product.get("productName") or SERVICES.get(code, code),
-                              amount=_money(price.get("price")) or Decimal("0"),
+                              amount=money(price.get("price")) or Decimal("0"),
                               currency=price.get("priceCurrency") or "USD",
                               days=int(days) if str(days or "").isdigit() else None))
         return sorted(rates, key=lambda r: r.amount)
@@ -214,7 +192,7 @@ class DHL:
             raise CarrierPermanent("dhl: the answer holds no label", carrier=CARRIER, code="no_label")
         charge = next(iter(answer.get("shipmentCharges") or []), {})
         return Label(carrier=CARRIER, service=rate.service, tracking_number=str(number), format=request.label_format,
-                     data=b"".join(labels), cost=_money(charge.get("price")) or rate.amount,
+                     data=b"".join(labels), cost=money(charge.get("price")) or rate.amount,
                      currency=charge.get("priceCurrency") or rate.currency, carrier_shipment_id=str(number),
                      package_tracking_numbers=tuple(str(p["trackingNumber"]) for p in answer.get("packages") or []))
 

@@ -8,13 +8,12 @@ shipping keys are used. The account number is the account's ``account_number``.
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Iterable, Optional
 
 from .base import (Account, Address, CarrierNotFound, CarrierPermanent, Label, Rate, ShipmentRequest,
-                   TrackingEvent, TrackingUpdate, finish, join_location)
-from .common import TokenCache, call, purchase_session, session
+                   TrackingEvent, TrackingUpdate, finish, merge, join_location)
+from .common import TokenCache, call, iso_utc, money, purchase_session, session, with_fresh_token
 
 CARRIER = "fedex"
 TRACK_BATCH = 30  # the Track API takes up to 30 numbers a call
@@ -60,16 +59,6 @@ def error_of(body: Any) -> tuple[Optional[str], str]:
     return first.get("code"), first.get("message", "")
 
 
-def _when(text: Optional[str]) -> Optional[datetime]:
-    """FedEx writes ISO times with the local offset; one without is read as UTC."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-
 
 def _status(scan: dict) -> tuple[str, Optional[str]]:
     code = scan.get("eventType") or scan.get("derivedStatusCode") or ""
@@ -79,7 +68,7 @@ def _status(scan: dict) -> tuple[str, Optional[str]]:
 
 
 def _event(scan: dict) -> Optional[TrackingEvent]:
-    at = _when(scan.get("date"))
+    at = iso_utc(scan.get("date"))
     if at is None:
         return None
     status, problem = _status(scan)
@@ -100,7 +89,7 @@ def _result_update(number: str, result: dict) -> TrackingUpdate:
         if event is not None:
             update.events.append(event)
     for entry in result.get("dateAndTimes") or []:
-        when = _when(entry.get("dateTime"))
+        when = iso_utc(entry.get("dateTime"))
         if entry.get("type") == "ESTIMATED_DELIVERY" and when:
             update.estimated_delivery = when
         elif entry.get("type") == "ACTUAL_DELIVERY" and when:
@@ -125,13 +114,7 @@ def parse_tracking(raw: Any) -> list[TrackingUpdate]:
             if not number:
                 continue
             update = _result_update(number, result) if not result.get("error") else TrackingUpdate(number, "unknown")
-            seen = updates.get(number)
-            if seen is not None:
-                known = {(e.occurred_at, e.carrier_code) for e in seen.events}
-                seen.events += [e for e in update.events if (e.occurred_at, e.carrier_code) not in known]
-                seen.status, seen.estimated_delivery = "unknown", seen.estimated_delivery or update.estimated_delivery
-                update = finish(seen)
-            updates[number] = update
+            merge(updates, update)
     return list(updates.values())
 
 
@@ -172,12 +155,6 @@ def _customs(request: ShipmentRequest) -> Optional[dict]:
                             for line in request.customs]}
 
 
-def _money(value: Any) -> Optional[Decimal]:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, TypeError):
-        return None
-
 
 class FedEx:
     def __init__(self, account: Account):
@@ -205,15 +182,10 @@ class FedEx:
 
     def _call(self, method: str, path: str, *, purchase: bool = False, tracking: bool = False, **kwargs) -> Any:
         http = purchase_session(self.account) if purchase else self.http
-        for attempt in (1, 2):
-            try:
-                return call(http, method, f"{self.base}{path}", carrier=CARRIER, purchase=purchase,
-                            errors=error_of, headers=self._headers(tracking), **kwargs)
-            except CarrierPermanent as exc:
-                # a 401 was not acted on: one more try with a fresh token is safe
-                if exc.status != 401 or attempt == 2:
-                    raise
-                _tokens.forget(f"{self.base}|{self._keys(tracking)[0]}")
+        return with_fresh_token(
+            lambda: call(http, method, f"{self.base}{path}", carrier=CARRIER, purchase=purchase, errors=error_of,
+                         headers=self._headers(tracking), **kwargs),
+            lambda: _tokens.forget(f"{self.base}|{self._keys(tracking)[0]}"))
 
     def _account_number(self) -> dict:
         return {"value": self.account.account_number or ""}
@@ -237,7 +209,7 @@ class FedEx:
             code = detail.get("serviceType", "")
             rates.append(Rate(carrier=CARRIER, service=code,
                               service_name=detail.get("serviceName") or SERVICES.get(code, code),
-                              amount=_money(rated.get("totalNetCharge")) or Decimal("0"),
+                              amount=money(rated.get("totalNetCharge")) or Decimal("0"),
                               currency=rated.get("currency", "USD"), days=TRANSIT_DAYS.get(transit or "")))
         return sorted(rates, key=lambda r: r.amount)
 
@@ -273,7 +245,7 @@ class FedEx:
         return Label(carrier=CARRIER, service=rate.service,
                      tracking_number=done.get("masterTrackingNumber") or pieces[0]["trackingNumber"],
                      format=request.label_format, data=b"".join(documents),
-                     cost=_money(charge.get("totalNetCharge")) if charge else rate.amount,
+                     cost=money(charge.get("totalNetCharge")) if charge else rate.amount,
                      currency=charge.get("currency") or rate.currency,
                      carrier_shipment_id=done.get("masterTrackingNumber") or pieces[0]["trackingNumber"],
                      package_tracking_numbers=tuple(p["trackingNumber"] for p in pieces))

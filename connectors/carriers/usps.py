@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 from datetime import date, datetime, timezone
-from decimal import ROUND_UP, Decimal, InvalidOperation
+from decimal import ROUND_UP, Decimal
 from typing import Any, Iterable, Optional
 
 from .base import (Account, Address, CarrierNotFound, CarrierPermanent, Label, Rate, ShipmentRequest,
-                   TrackingEvent, TrackingUpdate, finish, join_location)
-from .common import TokenCache, call, parse_offset, purchase_session, session
+                   TrackingEvent, TrackingUpdate, finish, merge, join_location)
+from .common import TokenCache, call, money, parse_offset, purchase_session, session, with_fresh_token
 
 CARRIER = "usps"
 TRACK_BATCH = 35  # Tracking 3.2: a list of up to 35 numbers a call
@@ -120,13 +120,7 @@ def parse_tracking(raw: Any) -> list[TrackingUpdate]:
         if not isinstance(result, dict) or not result.get("trackingNumber"):
             continue
         update = _update(result)
-        seen = updates.get(update.tracking_number)
-        if seen is not None:
-            known = {(e.occurred_at, e.carrier_code) for e in seen.events}
-            seen.events += [e for e in update.events if (e.occurred_at, e.carrier_code) not in known]
-            seen.status = "unknown"
-            update = finish(seen)
-        updates[update.tracking_number] = update
+        merge(updates, update)
     return list(updates.values())
 
 
@@ -173,12 +167,6 @@ def _customs_form(request: ShipmentRequest) -> dict:
                          for line in request.customs]}
 
 
-def _money(value: Any) -> Optional[Decimal]:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, TypeError):
-        return None
-
 
 class USPS:
     def __init__(self, account: Account):
@@ -219,16 +207,15 @@ class USPS:
 
     def _call(self, method: str, path: str, *, purchase: bool = False, payment: bool = False, **kwargs) -> Any:
         http = purchase_session(self.account) if purchase else self.http
-        for attempt in (1, 2):
-            try:
-                return call(http, method, f"{self.base}{path}", carrier=CARRIER, purchase=purchase,
-                            errors=error_of, headers={**self._headers(payment), **kwargs.pop("headers", {})},
-                            **kwargs)
-            except CarrierPermanent as exc:
-                if exc.status != 401 or attempt == 2:  # a refused token was not acted on
-                    raise
-                _tokens.forget(self._key)
-                _tokens.forget(self._payment_key)
+        extra = kwargs.pop("headers", {})
+
+        def forget():
+            _tokens.forget(self._key)
+            _tokens.forget(self._payment_key)
+
+        return with_fresh_token(
+            lambda: call(http, method, f"{self.base}{path}", carrier=CARRIER, purchase=purchase, errors=error_of,
+                         headers={**self._headers(payment), **extra}, **kwargs), forget)
 
     # -- rates, labels, cancel, SCAN form ------------------------------------------------------------
     def rates(self, request: ShipmentRequest) -> list[Rate]:
@@ -250,7 +237,7 @@ class USPS:
                     continue
                 days = str((best.get("commitment") or {}).get("name") or "").split(" ")[0]
                 rates.append(Rate(carrier=CARRIER, service=code, service_name=SERVICES.get(code, code),
-                                  amount=_money(best.get("totalBasePrice")) or Decimal("0"), currency="USD",
+                                  amount=money(best.get("totalBasePrice")) or Decimal("0"), currency="USD",
                                   days=int(days) if days.isdigit() else None))
         return sorted(rates, key=lambda r: r.amount)
 
@@ -269,7 +256,7 @@ class USPS:
         if not number or not answer.get("labelImage"):
             raise CarrierPermanent("usps: the answer holds no label", carrier=CARRIER, code="no_label")
         return Label(carrier=CARRIER, service=rate.service, tracking_number=number, format=request.label_format,
-                     data=base64.b64decode(answer["labelImage"]), cost=_money(meta.get("postage")) or rate.amount,
+                     data=base64.b64decode(answer["labelImage"]), cost=money(meta.get("postage")) or rate.amount,
                      currency="USD", carrier_shipment_id=number, package_tracking_numbers=(number,))
 
     def void(self, label: Label) -> None:
