@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import BoxPreset, CarrierAccount, Manifest, ShippingMethodMap, ShippingRule, Warehouse
 from ..models.shipping import RULE_STRATEGIES, SERVICE_LEVELS
 from ..security import permissions as p
-from app.services.fulfilment import manifests, packing, shipping_rules
+from app.services.fulfilment import dry_run, manifests, packing, shipping_rules
 from .base import EagerSQLAInterface, ReadOnlyModelView, can, current_actor, redirect_back, service_call
 
 RULE_FORM = ("name", "priority", "service_level", "countries", "min_weight_kg", "max_weight_kg", "min_value",
@@ -37,7 +37,7 @@ class ShippingRuleView(ReadOnlyModelView):
         session = db.session
         rules = session.scalars(select(ShippingRule).order_by(ShippingRule.priority, ShippingRule.id)).all()
         dry_id = request.args.get("dry_run", type=int)
-        dry = service_call(shipping_rules.dry_run, session, dry_id) if dry_id else None
+        dry = service_call(dry_run.dry_run, session, dry_id) if dry_id else None
         return self.render_template(
             "oms/shipping_rules.html", rules=rules, dry=dry, dry_id=dry_id, levels=SERVICE_LEVELS,
             strategies=RULE_STRATEGIES, maps=session.scalars(select(ShippingMethodMap)

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import Manifest, OutboxMessage, Shipment
 from app.services.core import outbox_sender
 from app.services.core.errors import ValidationFailed
-from app.services.fulfilment import carriers, labels, manifests, packing, shipments, shipping_rules
+from app.services.fulfilment import carriers, dry_run, labels, manifests, packing, shipments, shipping_rules
 from app.services.inventory import reference
 
 PACKAGE = [{"weight_kg": "1.2", "length_cm": "30", "width_cm": "20", "height_cm": "10"}]
@@ -125,7 +125,7 @@ def test_rules_are_validated_and_a_dry_run_shows_what_each_would_choose(session,
     assert "strategy" in error.value.errors
     buy(session, actor, shop["packed"](), carrier="usps-1")
     rule = shipping_rules.save_rule(session, {"name": "FedEx only", "carriers": ["fedex-1"]}, actor())
-    [row] = shipping_rules.dry_run(session, rule.id)
+    [row] = dry_run.dry_run(session, rule.id)
     assert row["chosen"]["account"] == "fedex-1" and row["was"]["account"] == "usps-1" and row["amount"]
 
 

@@ -4,4 +4,4 @@
 rules (``shipping_rules``), box presets and customs lines (``packing``), carrier manifests
 (``manifests``)."""
 
-__all__ = ["carriers", "exceptions", "labels", "manifests", "packing", "shipments", "shipping_rules", "tracking"]
+__all__ = ["carriers", "dry_run", "exceptions", "labels", "manifests", "packing", "shipments", "shipping_rules", "tracking"]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from connectors.carriers.base import CarrierError, Rate, ShipmentRequest
 
-from app.models import CarrierAccount, Order, Shipment, ShippingMethodMap, ShippingRule, WarehouseCarrier
+from app.models import CarrierAccount, Order, ShippingMethodMap, ShippingRule, WarehouseCarrier
 from app.models.shipping import RULE_STRATEGIES, SERVICE_LEVELS
 from app.services.core import audit, settings, validation
 from app.services.core.actor import Actor
@@ -205,49 +205,6 @@ def explain(record: Optional[dict]) -> str:
     if record.get("left_out"):
         text += "; left out: " + ", ".join(f"{c} ({why})" for c, why in record["left_out"].items())
     return text
-
-
-# --- a dry run over recent shipments ----------------------------------------------------------------
-
-def _request_of(shipment) -> ShipmentRequest:
-    """What the shipment's label was asked with (its packages, from its warehouse to the order)."""
-    from connectors.carriers.base import Package  # noqa: PLC0415
-
-    from app.services.fulfilment import labels  # noqa: PLC0415 — labels uses this module to buy
-
-    packages = tuple(Package(p.weight_kg, p.length_cm, p.width_cm, p.height_cm) for p in shipment.packages)
-    return ShipmentRequest(labels._ship_from(shipment.warehouse), labels._ship_to(shipment.order), packages,
-                           f"dry-run-{shipment.id}")
-
-
-def dry_run(session: Session, rule_id: int, *, limit: int = 20) -> list[dict]:
-    """What the rule would choose and cost for the last ``limit`` shipments with bought labels,
-    beside what they got (asks the carriers; buys nothing, writes nothing)."""
-    rule = session.get(ShippingRule, rule_id)
-    if rule is None:
-        raise NotFound(f"Shipping rule {rule_id} not found")
-    recent = session.scalars(select(Shipment).where(Shipment.carrier_account_id.is_not(None),
-                                                    Shipment.cost.is_not(None))
-                             .order_by(Shipment.id.desc()).limit(max(1, min(limit, 100)))).all()
-    rows = []
-    for shipment in recent:
-        was = {"account": shipment.carrier_account.code, "service": shipment.service,
-               "amount": str(shipment.cost), "currency": shipment.currency}
-        row = {"shipment_id": shipment.id, "order_id": shipment.order_id, "was": was, "applies": False,
-               "chosen": None, "amount": None, "why": ""}
-        try:
-            request = _request_of(shipment)
-            if not matches(rule, facts(session, shipment.order, request, shipment.warehouse_id)):
-                row["why"] = "the rule's conditions do not hold"
-            else:
-                decision = decide(session, shipment.order, request, shipment.warehouse_id, rules=[rule])
-                row.update(applies=True, chosen=decision.record["chosen"], amount=decision.record["chosen"]["amount"],
-                           why=explain(decision.record))
-        except ValidationFailed as exc:
-            row["why"] = exc.message
-        rows.append(row)
-    session.rollback()  # a read: end the snapshot
-    return rows
 
 
 # --- rules kept by people -------------------------------------------------------------------------
