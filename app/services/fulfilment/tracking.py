@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session, scoped_session, selectinload
 
 from connectors import carriers as carrier_connectors
 from connectors.carriers.base import CarrierError, TrackingUpdate
@@ -111,8 +111,14 @@ def record_batch(session: Session, account_id: int, updates: list[TrackingUpdate
     """Several updates of one account in one transaction (a poll's batch): one commit, the
     order events in one insert, webhook subscriptions read once. Same effects as ``record``."""
     account = session.get(CarrierAccount, account_id)
+    # the batch's shipments (and their orders) locked and read in one query, not one each
+    found = {s.tracking_number: s for s in session.scalars(
+        select(Shipment).where(Shipment.carrier_account_id == account.id,
+                               Shipment.tracking_number.in_({u.tracking_number for u in updates}))
+        .options(selectinload(Shipment.order)).with_for_update(of=Shipment))}
     with events.batched(session, []):
-        return sum(_record_one(session, account, update, source, actor) for update in updates)
+        return sum(_record_one(session, account, update, source, actor, found.get(update.tracking_number))
+                   for update in updates)
 
 
 def _poll_minutes(session: Session) -> int:
@@ -127,8 +133,8 @@ def _poll_minutes(session: Session) -> int:
 
 
 def _record_one(session: Session, account: CarrierAccount, update: TrackingUpdate, source: str,
-                actor: Actor) -> int:
-    shipment = _shipment_for(session, account, update.tracking_number)
+                actor: Actor, shipment: Shipment | None = None) -> int:
+    shipment = shipment or _shipment_for(session, account, update.tracking_number)
     if shipment is None:
         log.info("tracking: %s %s is none of our shipments", account.code, update.tracking_number)
         return 0
