@@ -17,6 +17,9 @@ from .orders import (  # noqa: F401
 from .returns import Refund, Return, ReturnLine  # noqa: F401
 from .routing import AllocationDecision  # noqa: F401
 from .rules import Rule, RuleVersion  # noqa: F401
+from .shipping import (  # noqa: F401
+    BoxPreset, Manifest, ShippingMethodMap, ShippingRule, WarehouseCarrier,
+)
 from .security import LoginAttempt, LoginSession  # noqa: F401
 from .settings import AuditLog, ExchangeRate, Setting  # noqa: F401
 from .sync import Channel, ChannelCursor, JobLock, SyncConflict, SyncRun  # noqa: F401

@@ -30,6 +30,13 @@ class Product(TimestampMixin, Model):
     barcode: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     weight_kg: Mapped[Optional[Decimal]] = mapped_column(Numeric(10, 3))
     price: Mapped[Optional[Decimal]] = mapped_column(MONEY)
+    # customs: the Harmonized System code and the country of origin (ISO 3166-1 alpha-2)
+    hs_code: Mapped[Optional[str]] = mapped_column(String(16))
+    origin_country: Mapped[Optional[str]] = mapped_column(String(2))
+    # packing: the item's own dimensions, for the smallest box that fits
+    length_cm: Mapped[Optional[Decimal]] = mapped_column(Numeric(10, 1))
+    width_cm: Mapped[Optional[Decimal]] = mapped_column(Numeric(10, 1))
+    height_cm: Mapped[Optional[Decimal]] = mapped_column(Numeric(10, 1))
     reorder_point: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
 

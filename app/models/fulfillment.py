@@ -18,7 +18,7 @@ TRACKING_STATUSES = ("pre_transit", "in_transit", "out_for_delivery", "available
 SHIPMENT_STATUSES = ("label_created", "label_uncertain", "voided") + TRACKING_STATUSES
 # A shipment in one of these is not tracked any more.
 SHIPMENT_CLOSED = ("delivered", "returned_to_sender", "voided", "cancelled")
-CARRIER_KINDS = ("manual", "ups", "easypost")
+CARRIER_KINDS = ("manual", "ups", "fedex", "usps", "dhl", "easypost")
 LABEL_FORMATS = ("PDF", "ZPL")
 DELIVERY_PROBLEMS = ("failed_attempt", "address", "damage", "delay", "returned")
 DELIVERY_EXCEPTION_STATUSES = ("open", "resolved")
@@ -68,6 +68,9 @@ class Shipment(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     shipped_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # "why this carrier": the rule that chose, the rates considered, the carriers left out and why
+    rate_decision: Mapped[Optional[dict]] = mapped_column(JSON)
+    manifest_id: Mapped[Optional[int]] = mapped_column(ForeignKey("manifests.id"), index=True)
 
     order = relationship("Order", back_populates="shipments")
     warehouse = relationship("Warehouse")

@@ -12,6 +12,7 @@ from flask import current_app
 def register_views(appbuilder) -> None:
     from .alerts import AlertChannelView, AlertView
     from .carriers import CarrierAccountView, DeliveryExceptionView, ShipmentLabelView
+    from .shipping import BoxPresetView, ManifestView, ShippingRuleView
     from .webhooks import WebhookSubscriptionView
     from .catalog import ProductView, SkuAliasView
     from .customers import CustomerView
@@ -43,6 +44,9 @@ def register_views(appbuilder) -> None:
     add(PickListView, "Pick lists", icon="fa-list-ol", category="Fulfillment")
     add(DeliveryExceptionView, "Delivery exceptions", icon="fa-exclamation-triangle", category="Fulfillment")
     add(CarrierAccountView, "Carrier accounts", icon="fa-plane", category="Fulfillment")
+    add(ShippingRuleView, "Shipping rules", icon="fa-random", category="Fulfillment")
+    add(BoxPresetView, "Box presets", icon="fa-cube", category="Fulfillment")
+    add(ManifestView, "Manifests", icon="fa-list-alt", category="Fulfillment")
     appbuilder.add_view_no_menu(ShipmentLabelView)
     add(ReturnView, "Returns", icon="fa-undo", category="Returns", category_icon="fa-undo")
     add(RefundView, "Refunds", icon="fa-money", category="Returns")

@@ -34,18 +34,25 @@ class ProductView(ServiceModelView):
 
     list_title = "Products"
     list_columns = ["sku", "name", "barcode", "price", "weight_kg", "reorder_point", "active"]
-    show_columns = list_columns + ["created_at", "updated_at"]
+    show_columns = list_columns + ["hs_code", "origin_country", "length_cm", "width_cm", "height_cm",
+                                   "created_at", "updated_at"]
     add_columns = edit_columns = ["sku", "name", "barcode", "price", "weight_kg",
-                                  "reorder_point", "active"]
+                                  "reorder_point", "active", "hs_code", "origin_country",
+                                  "length_cm", "width_cm", "height_cm"]
     order_columns = ["sku", "name", "price", "reorder_point"]
     search_columns = ["sku", "name", "barcode", "active"]
     base_order = ("sku", "asc")
     label_columns = {"sku": "SKU", "name": "Name", "barcode": "Barcode", "price": "Price",
                      "weight_kg": "Weight (kg)", "reorder_point": "Reorder point",
-                     "active": "Active", "created_at": "Created", "updated_at": "Updated"}
+                     "active": "Active", "created_at": "Created", "updated_at": "Updated",
+                     "hs_code": "HS code", "origin_country": "Country of origin", "length_cm": "Length (cm)",
+                     "width_cm": "Width (cm)", "height_cm": "Height (cm)"}
     description_columns = {
         "sku": "Stored trimmed and upper-case; the key channel SKUs are matched on",
         "reorder_point": "Low-stock warning when available units fall to this",
+        "hs_code": "Harmonized System code for customs (6 to 10 digits); international labels need it",
+        "origin_country": "Where the product was made (two-letter ISO code); sent with customs lines",
+        "length_cm": "The item's own size: the smallest box that fits an order is suggested from it",
     }
 
     add_form_extra_fields = edit_form_extra_fields = {"active": checkbox("Active")}

@@ -1,13 +1,14 @@
 """Carrier connectors behind one contract (``base.py``; DESIGN.md "Carriers"): ``manual``,
-``ups``, ``easypost``. ``module(kind)`` gives a carrier's module; ``connect(account)`` its client."""
+``ups``, ``fedex``, ``usps``, ``dhl``, ``easypost``. ``module(kind)`` gives a carrier's module; ``connect(account)`` its client."""
 from __future__ import annotations
 
 from types import ModuleType
 
-from . import easypost, manual, ups
+from . import dhl, easypost, fedex, manual, ups, usps
 from .base import Account
 
-CARRIERS: dict[str, ModuleType] = {"manual": manual, "ups": ups, "easypost": easypost}
+CARRIERS: dict[str, ModuleType] = {"manual": manual, "ups": ups, "fedex": fedex, "usps": usps, "dhl": dhl,
+                                   "easypost": easypost}
 KINDS = tuple(CARRIERS)
 
 

@@ -60,12 +60,37 @@ class Package:
 
 
 @dataclass(frozen=True)
+class CustomsLine:
+    """One line of a customs declaration (international shipments)."""
+    description: str
+    quantity: int
+    value: Decimal  # of the whole line
+    currency: str
+    weight_kg: Decimal  # of the whole line
+    hs_code: str
+    origin_country: str
+    sku: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class ShipmentRequest:
     ship_from: Address
     ship_to: Address
     packages: tuple[Package, ...]
     reference: str  # ours, unique per purchase: the carrier keeps it (label recovery)
     label_format: str = "PDF"
+    customs: tuple[CustomsLine, ...] = ()  # international shipments: sent with the label
+
+    @property
+    def international(self) -> bool:
+        return self.ship_from.country.upper() != self.ship_to.country.upper()
+
+    def require_customs(self, carrier: str) -> None:
+        """Carriers that refuse an international label without a declaration: say so before
+        anything is sent."""
+        if self.international and not self.customs:
+            raise CarrierPermanent(f"{carrier}: an international shipment needs customs lines",
+                                   carrier=carrier, code="customs_required")
 
 
 @dataclass(frozen=True)
@@ -128,6 +153,19 @@ def finish(update: TrackingUpdate) -> TrackingUpdate:
     if update.delivered_at is None and update.status == "delivered" and latest is not None:
         update.delivered_at = latest.occurred_at
     return update
+
+
+def merge(updates: dict[str, TrackingUpdate], update: TrackingUpdate) -> None:
+    """Add ``update`` to ``updates`` by number: a number already there (an answer repeating it,
+    or holding it in several shipments) becomes one update with the events of both."""
+    seen = updates.get(update.tracking_number)
+    if seen is not None:
+        known = {(e.occurred_at, e.carrier_code) for e in seen.events}
+        seen.events += [e for e in update.events if (e.occurred_at, e.carrier_code) not in known]
+        seen.status = "unknown"
+        seen.estimated_delivery = seen.estimated_delivery or update.estimated_delivery
+        update = finish(seen)
+    updates[update.tracking_number] = update
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -105,3 +105,36 @@ def parse_offset(text: Optional[str]) -> Optional[timezone]:
         return None
     hours, minutes = int(digits[:2]), int(digits[2:] or 0)
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def iso_utc(text: Optional[str]) -> Optional[datetime]:
+    """An ISO time with or without an offset (without: read as UTC) -> aware UTC; None when unreadable."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def money(value: Any) -> Optional["Decimal"]:
+    """A carrier's amount (number or text) as Decimal to the cent; None when unreadable."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+
+
+def with_fresh_token(send: Callable[[], Any], forget: Callable[[], None]) -> Any:
+    """Send; a 401 (a token refused before its time: revoked, the server restarted) was not
+    acted on, so one more try with a fresh token is safe, purchases included."""
+    try:
+        return send()
+    except CarrierPermanent as exc:
+        if exc.status != 401:
+            raise
+        forget()
+        return send()

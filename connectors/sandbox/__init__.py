@@ -35,7 +35,7 @@ def channel_base_urls(root: str, shop: str = "demo", region: str = "na") -> dict
 def carrier_base_urls(root: str) -> dict[str, str]:
     """Carrier account base URLs for a sandbox running at ``root``."""
     root = root.rstrip("/")
-    return {"ups": f"{root}/ups", "easypost": f"{root}/easypost"}
+    return {kind: f"{root}/{kind}" for kind in ("ups", "fedex", "usps", "dhl", "easypost")}
 
 
 # The shop (Amazon: region) each channel's demo store lives in.

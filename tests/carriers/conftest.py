@@ -98,3 +98,27 @@ def exception_item(session, make, actor):
         source="poll")
     item = session.query(DeliveryException).one()
     return order, shipment, item
+
+
+@pytest.fixture
+def fedex_account(carrier_sandbox) -> Account:
+    return account("fedex", carrier_sandbox.root)
+
+
+@pytest.fixture
+def usps_account(carrier_sandbox) -> Account:
+    return account("usps", carrier_sandbox.root)
+
+
+@pytest.fixture
+def dhl_account(carrier_sandbox) -> Account:
+    return account("dhl", carrier_sandbox.root)
+
+
+ABROAD = Address("Lena Vogel", "Unter den Linden 5", "Berlin", "10117", "DE")
+
+
+def customs_lines(hs_code: str = "6109.10") -> tuple:
+    from connectors.carriers.base import CustomsLine
+
+    return (CustomsLine("Cotton T-shirt", 2, Decimal("40.00"), "USD", Decimal("0.6"), hs_code, "PT", "TEE"),)

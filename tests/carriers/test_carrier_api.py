@@ -93,3 +93,31 @@ def test_delivery_exception_actions_by_role(app, api_headers, exception_item):
     assert done.json["result"]["status"] == "resolved"
     again = client.post(f"/api/v1/delivery_exception/{item.id}/resolve", headers=api_headers("support"), json={})
     assert again.status_code == 409
+
+
+def test_ship_with_carrier_auto_shows_why_this_carrier(app, session, make, actor, api_headers, carrier_sandbox,
+                                                        fast):
+    client = app.test_client()
+    assert _account(client, api_headers("admin"), carrier_sandbox.root).status_code == 201
+    creds = dict(CARRIER_CREDENTIALS["usps"])
+    number = creds.pop("account_number")
+    usps = client.post("/api/v1/carrier_account/", headers=api_headers("admin"), json={
+        "code": "usps", "name": "USPS", "kind": "usps", "base_url": carrier_base_urls(carrier_sandbox.root)["usps"],
+        "account_number": number, "credentials": creds})
+    assert usps.status_code == 201, usps.get_data(as_text=True)
+    channel, warehouse = make.channel(), make.warehouse()
+    make.product("MUG", stock={warehouse: 3})
+    order = make.order(channel, [("MUG", 1, "12.50")])
+    shipments.start_picking(session, order.id, actor())
+    shipments.mark_packed(session, order.id, actor())
+    order_id = order.id
+    session.rollback()
+    shipped = client.post(f"/api/v1/shipment/order/{order_id}/ship", headers=api_headers("warehouse"),
+                          json={"carrier": "auto", "packages": [PACKAGE]})
+    assert shipped.status_code == 201, shipped.get_data(as_text=True)
+    result = shipped.json["result"]
+    decision = result["rate_decision"]
+    assert {r["account"] for r in decision["considered"]} == {"ups", "usps"}
+    assert result["carrier_account"] == decision["chosen"]["account"]
+    assert result["why_this_carrier"].startswith(f"{decision['chosen']['account']} ")
+    assert "cheapest of" in result["why_this_carrier"]

@@ -105,17 +105,29 @@ class RateOutSchema(OutSchema):
     days = fields.Function(lambda q: q.rate.days)
 
 
+class ShipPackageInSchema(InSchema):
+    """A package measured by hand, or a box preset of the warehouse (its dimensions; its weight
+    from the items' product weights plus the box's tare when ``weight_kg`` is not given)."""
+    box_preset_id = fields.Int(strict=True, allow_none=True, load_default=None)
+    weight_kg = fields.Decimal(as_string=True, places=3, allow_none=True, load_default=None,
+                               validate=Range(min=0, max=150, min_inclusive=False))
+    length_cm = fields.Decimal(as_string=True, places=3, allow_none=True, load_default=None)
+    width_cm = fields.Decimal(as_string=True, places=3, allow_none=True, load_default=None)
+    height_cm = fields.Decimal(as_string=True, places=3, allow_none=True, load_default=None)
+
+
 class ShipWithLabelInSchema(InSchema):
     """Without ``packages``: a shipment typed by hand (carrier name, tracking number). With
     ``packages``: ``carrier`` is a carrier account's code and the label is bought."""
 
     carrier = fields.Str(allow_none=True, load_default=None, validate=Length(max=32))
     service = fields.Str(allow_none=True, load_default=None, validate=Length(max=64), metadata={
-        "description": "the carrier's service code, or \"auto\" (the cheapest)"})
+        "description": "the carrier's service code, or \"auto\" (the cheapest); with \"carrier\": \"auto\" "
+                       "the shipping rules choose both (rate shopping)"})
     tracking_number = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
     warehouse_id = fields.Int(strict=True, allow_none=True, load_default=None, metadata={
         "description": "ship only what is reserved in this warehouse"})
-    packages = fields.List(fields.Nested(PackageInSchema), allow_none=True, load_default=None,
+    packages = fields.List(fields.Nested(ShipPackageInSchema), allow_none=True, load_default=None,
                            validate=Length(min=1, max=20))
     label_format = fields.Str(allow_none=True, load_default=None, validate=OneOf(LABEL_FORMATS))
 

@@ -57,6 +57,16 @@ class ShipmentDetailSchema(OutSchema):
     packages = fields.List(fields.Nested(ShipmentPackageOutSchema))
     lines = fields.List(fields.Nested(ShipmentLineOutSchema))
     tracking_events = fields.List(fields.Nested(TrackingEventOutSchema))
+    # rate shopping ("carrier": "auto"): the rule, the rates considered, those left out, the one chosen
+    rate_decision = fields.Dict(allow_none=True)
+    why_this_carrier = fields.Function(lambda s: _why(s.rate_decision) or None)
+    manifest_id = fields.Int(allow_none=True)
+
+
+def _why(record):
+    from app.services.fulfilment import shipping_rules  # noqa: PLC0415 — schemas load before services
+
+    return shipping_rules.explain(record)
 
 
 class TrackingInSchema(InSchema):

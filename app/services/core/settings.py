@@ -84,6 +84,13 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
                "How often an open shipment is asked about; a parcel whose last event is over a day "
                "old is asked 3 times less often, over 3 days 12 times less.",
                minimum=5, maximum=24 * 60),
+    SettingDef("rate_shopping_seconds", "Rate shopping: wait for carriers (seconds)", "decimal", Decimal("8"),
+               "Rates are asked of several carriers at once; one that has not answered within this "
+               "time is left out of the choice (shown with its reason).",
+               minimum=Decimal("0.5"), maximum=Decimal("60")),
+    SettingDef("box_fill_margin_percent", "Box suggestion: spare room (percent)", "int", 15,
+               "The smallest box suggested for an order has at least this much more room than its "
+               "items' volume (padding, odd shapes).", minimum=0, maximum=200),
     SettingDef("delivery_exception_alert_hours", "Alert: delivery exception waiting (hours)", "int", 24,
                "Raise an alert when a delivery exception has waited this long without being resolved.",
                minimum=1, maximum=30 * 24),

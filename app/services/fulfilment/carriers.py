@@ -22,7 +22,9 @@ from app.services.core.transaction import transactional
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 PLAIN_FIELDS = ("code", "name", "kind", "base_url", "account_number", "label_format", "enabled")
 # what each kind needs among its credentials
-REQUIRED_CREDENTIALS = {"ups": ("client_id", "client_secret"), "easypost": ("api_key",), "manual": ()}
+REQUIRED_CREDENTIALS = {"ups": ("client_id", "client_secret"), "easypost": ("api_key",), "manual": (),
+                        "fedex": ("client_id", "client_secret"), "usps": ("client_id", "client_secret"),
+                        "dhl": ("username", "password", "api_key")}
 
 
 def _clean(session: Session, values: dict, account: CarrierAccount | None) -> dict:

@@ -31,7 +31,7 @@ from app.services.core.actor import Actor
 from app.services.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.services.core.outbox import Message, PermanentError, RetryableError, Sent
 from app.services.core.transaction import transactional, write_intent
-from app.services.fulfilment import carriers, shipments
+from app.services.fulfilment import carriers, packing, shipments, shipping_rules
 from app.services.orders import actions as orders
 
 VOID_TOPIC = "carrier.void"
@@ -106,7 +106,10 @@ def _request(session: Session, order, packages: list[Package], warehouse_id: int
              label_format: str, reference: str) -> ShipmentRequest:
     allocations = shipments.open_allocations(session, order, warehouse_id)
     warehouse = session.get(Warehouse, warehouse_id or allocations[0].warehouse_id)
-    return ShipmentRequest(_ship_from(warehouse), _ship_to(order), tuple(packages), reference, label_format)
+    ship_from, ship_to = _ship_from(warehouse), _ship_to(order)
+    # international: customs lines go with the rates and the label (a missing HS code is a 422 here)
+    customs = packing.customs_lines(order) if ship_from.country.upper() != ship_to.country.upper() else ()
+    return ShipmentRequest(ship_from, ship_to, tuple(packages), reference, label_format, customs)
 
 
 def _carrier_call(fn):
@@ -141,7 +144,7 @@ def rates(session: Session, order_id: int, packages, *, carrier: str | None = No
 
 @transactional
 def _record_intent(session: Session, order_id: int, account_id: int, rate: Rate, reference: str,
-                   packages: list[Package], warehouse_id: int, actor: Actor) -> int:
+                   packages: list[Package], warehouse_id: int, actor: Actor, decision: dict | None = None) -> int:
     order = shipments.packed_order(session, order_id)
     pending = session.scalar(select(Shipment.id).where(Shipment.order_id == order.id,
                                                        Shipment.status == "label_uncertain"))
@@ -152,12 +155,14 @@ def _record_intent(session: Session, order_id: int, account_id: int, rate: Rate,
     shipment = Shipment(order=order, warehouse_id=warehouse_id, carrier=account.kind, carrier_account_id=account.id,
                         service=rate.service[:64], status="label_uncertain", label_reference=reference,
                         carrier_shipment_id=rate.carrier_shipment_id, created_by=actor.label, created_at=utcnow(),
+                        rate_decision=decision,
                         packages=[ShipmentPackage(weight_kg=p.weight_kg, length_cm=p.length_cm, width_cm=p.width_cm,
                                                   height_cm=p.height_cm) for p in packages])
     session.add(shipment)
     session.flush()
+    why = f" — {shipping_rules.explain(decision)}" if decision else ""
     events.order_event(session, order, actor, "label_purchase",
-                       f"Buying a {account.code} {rate.service_name} label ({rate.amount} {rate.currency})",
+                       f"Buying a {account.code} {rate.service_name} label ({rate.amount} {rate.currency}){why}"[:1000],
                        {"shipment_id": shipment.id, "reference": reference})
     return shipment.id
 
@@ -296,21 +301,28 @@ def buy_label(session: Session, order_id: int, actor: Actor, *, carrier: str, pa
               warehouse_id: int | None = None, label_format: str | None = None) -> Shipment:
     """Buy a label for a packed order and ship it (see the module's steps). Spans several
     transactions on purpose: never call it inside another one."""
-    packages = clean_packages(packages)
-    account = _account(session, carrier)
     order = shipments.packed_order(session, order_id)
     warehouse_id = warehouse_id or shipments.open_allocations(session, order)[0].warehouse_id
+    packages = clean_packages(packing.packages_from(session, order, packages, warehouse_id))
+    auto = carrier == "auto"
+    account = None if auto else _account(session, carrier)
     # the format: asked for, else the warehouse's printer, else the account's
-    label_format = label_format or session.get(Warehouse, warehouse_id).label_format or account.label_format
+    label_format = (label_format or session.get(Warehouse, warehouse_id).label_format
+                    or (account.label_format if account else "PDF"))
     if label_format not in ("PDF", "ZPL"):
         raise ValidationFailed.field("label_format", "must be PDF or ZPL")
     reference = f"wb-{order.id}-{uuid.uuid4().hex[:10]}"
     request = _request(session, order, packages, warehouse_id, label_format, reference)
+    decision = None
+    if auto:  # rate shopping: the shipping rules choose account and service, and say why
+        decision = shipping_rules.decide(session, order, request, warehouse_id)
+        account = _account(session, decision.account)
     account_id = account.id
     session.rollback()  # no lock held across the carrier's answers
     client = carriers.client(session.get(CarrierAccount, account_id))
-    rate = _choose(_carrier_call(lambda: client.rates(request)), service)
-    shipment_id = _record_intent(session, order_id, account_id, rate, reference, packages, warehouse_id, actor)
+    rate = decision.rate if decision else _choose(_carrier_call(lambda: client.rates(request)), service)
+    shipment_id = _record_intent(session, order_id, account_id, rate, reference, packages, warehouse_id, actor,
+                                 decision.record if decision else None)
     try:
         label = _carrier_call(lambda: client.buy_label(request, rate))
     except CarrierOutcomeUnknown as exc:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session, selectinload
 
 from connectors import carriers as carrier_connectors
 from connectors.carriers.base import CarrierError, TrackingUpdate
@@ -53,24 +53,28 @@ def _shipment_for(session: Session, account: CarrierAccount, number: str) -> Shi
 
 def _insert_events(session: Session, shipment: Shipment, carrier: str, update: TrackingUpdate,
                    source: str) -> list[int]:
-    """Insert the events not stored yet; the ids of the new ones (a repeat inserts nothing)."""
+    """Insert the events not stored yet, in one statement; the ids of the new ones (a repeat
+    inserts nothing)."""
+    if not update.events:
+        return []
     table = TrackingEvent.__table__
     dialect = session.get_bind().dialect.name
     make = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
-    new_ids, now = [], utcnow()
-    for event in update.events:
-        statement = make(table).values(
+    now = utcnow()
+    rows = {}
+    for event in update.events:  # the same event twice in one answer: once
+        key = (event.occurred_at, event.carrier_code[:32])
+        rows.setdefault(key, dict(
             shipment_id=shipment.id, occurred_at=event.occurred_at, status=event.status,
             description=event.description[:2000] or None, location=(event.location or "")[:255] or None,
             carrier=carrier, tracking_number=update.tracking_number, carrier_code=event.carrier_code[:32],
-            problem=event.problem, source=source, received_at=now)
-        if hasattr(statement, "on_conflict_do_nothing"):
-            statement = statement.on_conflict_do_nothing(
-                index_elements=["carrier", "tracking_number", "occurred_at", "carrier_code"])
-        new_id = session.execute(statement.returning(table.c.id)).scalar()
-        if new_id is not None:
-            new_ids.append(new_id)
-    return new_ids
+            problem=event.problem, source=source, received_at=now))
+    statement = make(table)
+    if hasattr(statement, "on_conflict_do_nothing"):
+        statement = statement.on_conflict_do_nothing(
+            index_elements=["carrier", "tracking_number", "occurred_at", "carrier_code"])
+    # executemany with RETURNING (SQLAlchemy's insertmanyvalues): one statement, compiled once
+    return sorted(session.execute(statement.returning(table.c.id), list(rows.values())).scalars())
 
 
 def _follow_latest(session: Session, shipment: Shipment) -> TrackingEvent | None:
@@ -98,8 +102,39 @@ def record(session: Session, account_id: int, update: TrackingUpdate, *, source:
            actor: Actor = ACTOR) -> int:
     """Store one carrier update for the shipment it names; returns how many events were new
     (0 for a number we do not ship, or an update already stored)."""
+    return _record_one(session, session.get(CarrierAccount, account_id), update, source, actor)
+
+
+@transactional
+def record_batch(session: Session, account_id: int, updates: list[TrackingUpdate], *, source: str,
+                 actor: Actor = ACTOR) -> int:
+    """Several updates of one account in one transaction (a poll's batch): one commit, the
+    order events in one insert, webhook subscriptions read once. Same effects as ``record``."""
     account = session.get(CarrierAccount, account_id)
-    shipment = _shipment_for(session, account, update.tracking_number)
+    # the batch's shipments (and their orders) locked and read in one query, not one each
+    found = {s.tracking_number: s for s in session.scalars(
+        select(Shipment).where(Shipment.carrier_account_id == account.id,
+                               Shipment.tracking_number.in_({u.tracking_number for u in updates}))
+        .options(selectinload(Shipment.order)).with_for_update(of=Shipment))}
+    with events.batched(session, []):
+        return sum(_record_one(session, account, update, source, actor, found.get(update.tracking_number))
+                   for update in updates)
+
+
+def _poll_minutes(session: Session) -> int:
+    """The poll interval, read once per transaction (a batch records many updates)."""
+    real = session() if isinstance(session, scoped_session) else session
+    transaction = real.get_transaction()
+    cached = session.info.get("tracking_poll_minutes")
+    if cached is None or cached[0] is not transaction:
+        cached = (transaction, settings.get(session, "tracking_poll_minutes"))
+        session.info["tracking_poll_minutes"] = cached
+    return cached[1]
+
+
+def _record_one(session: Session, account: CarrierAccount, update: TrackingUpdate, source: str,
+                actor: Actor, shipment: Shipment | None = None) -> int:
+    shipment = shipment or _shipment_for(session, account, update.tracking_number)
     if shipment is None:
         log.info("tracking: %s %s is none of our shipments", account.code, update.tracking_number)
         return 0
@@ -115,13 +150,13 @@ def record(session: Session, account_id: int, update: TrackingUpdate, *, source:
     if shipment.status not in NOT_TRACKED:
         exceptions.open_if_late(session, shipment, now)
     shipment.next_track_at = None if shipment.status in NOT_TRACKED else next_look(
-        now, shipment.last_event_at, settings.get(session, "tracking_poll_minutes"))
+        now, shipment.last_event_at, _poll_minutes(session))
     if not new_ids:
         return 0
-    new_events = session.scalars(select(TrackingEvent).where(TrackingEvent.id.in_(new_ids))).all()
-    for event in new_events:
-        if event.problem:
-            exceptions.open_for(session, shipment, event)
+    if any(e.problem for e in update.events):  # only then are the new rows read back
+        for event in session.scalars(select(TrackingEvent).where(TrackingEvent.id.in_(new_ids))):
+            if event.problem:
+                exceptions.open_for(session, shipment, event)
     if latest is not None and shipment.status != before:
         events.tracking_update(session, shipment.order, actor, shipment, shipment.status, latest.description)
         domain_events.publish(session, "shipment.tracking_updated",
@@ -171,6 +206,46 @@ def _postpone(session: Session, account_id: int, numbers: list[str], error: str)
         shipment.next_track_at = later
 
 
+RECORD_BATCH = 50  # updates recorded in one transaction by a poll
+
+
+def _record_all(session: Session, account_id: int, updates: list[TrackingUpdate]) -> int:
+    """A batch in one transaction; should it fail, each update on its own (one bad update
+    must not lose the others)."""
+    try:
+        return record_batch(session, account_id, updates, source="poll")
+    except Exception:  # noqa: BLE001 — retried one by one below, where the failure shows
+        log.exception("tracking: a batch of %d updates failed; recording them one by one", len(updates))
+        return sum(record(session, account_id, update, source="poll") for update in updates)
+
+
+def _fetched(client, numbers: list[str], batch: int):
+    """(chunk, updates or the CarrierError) for each chunk, asked in a thread one chunk ahead
+    of the caller: the next answers travel while the last ones are recorded."""
+    import queue
+    import threading
+
+    ahead: queue.Queue = queue.Queue(maxsize=2)
+    chunks = [numbers[start:start + batch] for start in range(0, len(numbers), batch)]
+
+    def fetch():
+        for chunk in chunks:
+            try:
+                ahead.put((chunk, client.track(chunk)))
+            except CarrierError as exc:
+                ahead.put((chunk, exc))
+            except BaseException as exc:  # noqa: BLE001 — handed to the caller, who raises it
+                ahead.put((chunk, exc))
+                return
+
+    threading.Thread(target=fetch, name="tracking-fetch", daemon=True).start()
+    for _ in chunks:
+        chunk, answer = ahead.get()
+        if isinstance(answer, BaseException) and not isinstance(answer, CarrierError):
+            raise answer
+        yield chunk, answer
+
+
 def poll(session: Session, *, carrier: str | None = None, now: datetime | None = None) -> PollSummary:
     """One tracking pass (the ``poll_tracking`` job and ``flask oms track``)."""
     summary = PollSummary()
@@ -181,17 +256,19 @@ def poll(session: Session, *, carrier: str | None = None, now: datetime | None =
         batch = max(1, carrier_connectors.module(account.kind).TRACK_BATCH)
         client = carriers.client(account)
         session.rollback()
-        for start in range(0, len(numbers), batch):
-            chunk = numbers[start:start + batch]
+        pending: list[TrackingUpdate] = []
+        for chunk, answer in _fetched(client, numbers, batch):
             summary.asked += len(chunk)
-            try:
-                updates = client.track(chunk)
-            except CarrierError as exc:
-                summary.errors.append(f"{account.code}: {exc.message}")
-                _postpone(session, account_id, chunk, exc.message)
+            if isinstance(answer, CarrierError):
+                summary.errors.append(f"{account.code}: {answer.message}")
+                _postpone(session, account_id, chunk, answer.message)
                 continue
-            for update in updates:
-                summary.new_events += record(session, account_id, update, source="poll")
+            pending += answer
+            if len(pending) >= RECORD_BATCH:
+                summary.new_events += _record_all(session, account_id, pending)
+                pending = []
+        if pending:
+            summary.new_events += _record_all(session, account_id, pending)
     return summary
 
 

@@ -121,6 +121,28 @@ def _clean_product(session: Session, values: dict, current) -> dict:
                                                      "reorder_point", allow_zero=True)
     if "active" in values:
         clean["active"] = bool(values["active"])
+    clean.update(_customs_and_size(values))
+    return clean
+
+
+HS_CODE_RE = re.compile(r"^\d{4}(\.?\d{2}){1,3}$")
+
+
+def _customs_and_size(values: dict) -> dict:
+    """Customs (HS code, country of origin) and the item's own size (packing suggestions)."""
+    clean = {}
+    if "hs_code" in values:
+        code = (validation.text(values.get("hs_code"), "hs_code", max_length=16, required=False) or "").strip()
+        if code and not HS_CODE_RE.match(code):
+            raise ValidationFailed.field("hs_code", "an HS code is 6 to 10 digits, e.g. 6109.10 or 610910")
+        clean["hs_code"] = code or None
+    if "origin_country" in values:
+        clean["origin_country"] = (validation.country(values["origin_country"], "origin_country")
+                                   if values.get("origin_country") else None)
+    for key in ("length_cm", "width_cm", "height_cm"):
+        if key in values:
+            clean[key] = (validation.decimal(values[key], key, positive=True, limit=Decimal("300"))
+                          if values.get(key) not in (None, "") else None)
     return clean
 
 
@@ -130,7 +152,8 @@ ENTITIES = {
                          "latitude", "longitude", "priority", "ships_to", "active", "label_format"),
                         _clean_warehouse),
     "product": Entity("product", Product,
-                      ("sku", "name", "barcode", "weight_kg", "price", "reorder_point", "active"),
+                      ("sku", "name", "barcode", "weight_kg", "price", "reorder_point", "active", "hs_code",
+                       "origin_country", "length_cm", "width_cm", "height_cm"),
                       _clean_product),
 }
 

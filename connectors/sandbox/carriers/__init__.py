@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
+import time
 from typing import Any, Callable, Optional
 
 import requests
@@ -34,9 +36,18 @@ CARRIER_CREDENTIALS: dict[str, dict[str, str]] = {
     "ups": {"client_id": "ups-sandbox-client-id", "client_secret": "ups-sandbox-client-secret",
             "account_number": "A1B2C3"},
     "easypost": {"api_key": "EZTKsandbox0123456789abcdef"},
+    "fedex": {"client_id": "fedex-sandbox-ship-key", "client_secret": "fedex-sandbox-ship-secret",
+              "track_client_id": "fedex-sandbox-track-key", "track_client_secret": "fedex-sandbox-track-secret",
+              "account_number": "740561073"},
+    "usps": {"client_id": "usps-sandbox-consumer-key", "client_secret": "usps-sandbox-consumer-secret",
+             "crid": "56982563", "mid": "904128936", "account_number": "1000405525"},
+    "dhl": {"username": "dhl-sandbox-user", "password": "dhl-sandbox-password",
+            "api_key": "dhl-sandbox-tracking-key", "account_number": "123456789"},
 }
 
 REGISTRY: list[type["CarrierSandbox"]] = []
+# request headers kept in the request log: what a replay needs to be the same request
+REPLAYED = {"authorization", "content-type", "accept", "dhl-api-key", "x-payment-authorization-token", "x-locale"}
 
 
 def register(cls: type["CarrierSandbox"]) -> type["CarrierSandbox"]:
@@ -78,6 +89,24 @@ class CarrierSandbox:
     def now(self):
         return self.state.clock.now()
 
+    # -- helpers the OAuth carriers share ----------------------------------------------------------
+    def issue_token(self, scope: str, seconds: float) -> str:
+        """A bearer token for ``scope`` (e.g. FedEx's shipping or tracking keys) that expires."""
+        token = secrets.token_urlsafe(32)
+        with self.state.lock:
+            self.state.tokens[token] = time.monotonic() + seconds * self.hub.sandbox.time_scale
+            self.state.token_scopes[token] = scope
+        return token
+
+    def bearer_scope(self, request: Request) -> Optional[str]:
+        """The scope of the request's live bearer token, or None."""
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header[:7].lower() == "bearer " else ""
+        with self.state.lock:
+            expires = self.state.tokens.get(token)
+            scope = self.state.token_scopes.get(token)
+        return scope if expires is not None and time.monotonic() < expires else None
+
 
 class CarrierHub:
     def __init__(self, sandbox_state):
@@ -85,6 +114,7 @@ class CarrierHub:
         self.state = CarrierState()
         self.carriers = {cls.name: cls(self) for cls in REGISTRY}
         self._ticker: Optional[threading.Thread] = None
+        self.limits_on = True  # rate limits and quotas (the tracking benchmark's floor turns them off)
 
     def rules(self) -> list[Rule]:
         rules = [Rule("/_sandbox/carriers/<action>", endpoint="carriers_ctl", methods=["GET", "POST"])]
@@ -109,6 +139,10 @@ class CarrierHub:
         state = self.state
         with state.lock:
             state.request_counts[name] = state.request_counts.get(name, 0) + 1
+            if state.request_log is not None:  # what a caller sent, to replay it (bench/tracking.py)
+                state.request_log.append((request.method, request.full_path if request.query_string else request.path,
+                                          {k: v for k, v in request.headers.items() if k.lower() in REPLAYED},
+                                          request.get_data()))
             script = state.faults.get((name, handler_name)) or state.faults.get((name, None)) or []
             fault = script.pop(0) if script else None
         if fault and fault.isdigit():
@@ -121,7 +155,7 @@ class CarrierHub:
             return denied
         with state.lock:
             bucket = state.buckets.setdefault(name, Bucket(*carrier.rate_limit))
-            ok, _ = bucket.take(self.sandbox.time_scale)
+            ok = bucket.take(self.sandbox.time_scale)[0] if self.limits_on else True
         if not ok:
             response = carrier.error(429, "rate_limited", "Too many requests")
             response.headers["Retry-After"] = "1"
@@ -176,6 +210,7 @@ class CarrierHub:
             "state": lambda b: self.snapshot(), "reset": self._reset, "advance": self._advance,
             "speed": lambda b: {"speed": self.state.clock.set_speed(float(b["speed"])) or self.state.clock.speed},
             "outcomes": self._outcomes, "faults": self._faults, "pump": lambda b: {"sent": self.pump()},
+            "limits": self._limits, "log": self._log, "requests": self._requests,
         }
         if action not in actions:
             return json_response({"error": f"unknown action {action!r}"}, 404)
@@ -202,6 +237,25 @@ class CarrierHub:
                 self.state.exception_rate = float(body["exception_rate"])
         return {"next_outcomes": outcomes, "exception_rate": self.state.exception_rate}
 
+    def _limits(self, body: dict) -> dict:
+        self.limits_on = bool(body.get("enabled", True))
+        return {"limits": self.limits_on}
+
+    def _log(self, body: dict) -> dict:
+        """``{"enabled": true}`` starts a fresh request log, false stops it; answers its size."""
+        with self.state.lock:
+            if "enabled" in body:
+                self.state.request_log = [] if body["enabled"] else None
+            return {"logging": self.state.request_log is not None, "requests": len(self.state.request_log or [])}
+
+    def _requests(self, body: dict) -> dict:
+        """The request log: [method, path with query, headers, base64 body] each."""
+        import base64
+
+        with self.state.lock:
+            log = list(self.state.request_log or [])
+        return {"requests": [[m, p, h, base64.b64encode(b).decode()] for m, p, h, b in log]}
+
     def _faults(self, body: dict) -> dict:
         if body.get("carrier") not in self.carriers:
             raise ValueError(f"carrier must be one of {', '.join(self.carriers)}")
@@ -222,4 +276,4 @@ class CarrierHub:
                                  "steps": [s.kind for s in p.visible(now)]} for n, p in parcels.items()]}
 
 
-from . import easypost, ups  # noqa: E402,F401 — each registers itself
+from . import dhl, easypost, fedex, ups, usps  # noqa: E402,F401 — each registers itself

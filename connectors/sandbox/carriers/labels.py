@@ -57,3 +57,18 @@ def gif(tracking_number: str, lines: list[str]) -> bytes:
     out = io.BytesIO()
     image.save(out, format="GIF")
     return out.getvalue()
+
+
+def pdf_pages(tracking_numbers: list[str], lines: list[str]) -> bytes:
+    """One 4x6 page per piece in one PDF (a carrier's merged label document)."""
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=(4 * inch, 6 * inch))
+    for number in tracking_numbers:
+        page.setFont("Helvetica-Bold", 12)
+        for n, line in enumerate(lines):
+            page.drawString(0.25 * inch, (5.6 - 0.22 * n) * inch, line)
+        Code128(number, barHeight=0.9 * inch, barWidth=1.1).drawOn(page, 0.2 * inch, 1.2 * inch)
+        page.drawString(0.3 * inch, 0.9 * inch, f"TRACKING #: {number}")
+        page.showPage()
+    page.save()
+    return out.getvalue()

@@ -146,6 +146,10 @@ class CarrierState:
             self.exception_rate = 0.15
             self.next_outcomes: list[str] = []
             self.tokens: dict[str, float] = {}  # bearer token -> real monotonic expiry
+            self.token_scopes: dict[str, str] = {}  # bearer token -> what it may do
+            self.manifests: list[dict] = []  # SCAN forms, ground closes
+            self.quota: dict[tuple[str, str], int] = {}  # (carrier, day) -> calls (DHL tracking's quota)
+            self.request_log: Optional[list] = None  # (method, path, headers, body) while logging
             self.ups_subscriptions: dict[str, tuple[str, str]] = {}  # number -> (url, credential)
             self.easypost_webhooks: list[dict] = []  # {"id", "url", "secret"}
             # (carrier, handler or None for any) -> scripted faults for its next calls
@@ -212,3 +216,17 @@ def billable_kg(packages: list[tuple[Decimal, Decimal, Decimal, Decimal]]) -> De
 def price(base: str, per_kg: str, kg: Decimal, zone_: int) -> Decimal:
     amount = (Decimal(base) + Decimal(per_kg) * kg) * (1 + Decimal("0.08") * (zone_ - 1))
     return amount.quantize(Decimal("0.01"))
+
+
+def new_parcel(state: CarrierState, carrier: str, numbers: list[str], *, service: str, service_name: str,
+               reference: Optional[str], days: int, cost: Decimal, currency: str, origin: dict,
+               destination: dict, label_format: str, data: Optional[dict] = None) -> SimParcel:
+    """A label bought: the parcel, on its timeline from now (its outcome drawn or scripted)."""
+    created = state.clock.now()
+    outcome = state.outcome()
+    parcel = SimParcel(carrier=carrier, tracking_number=numbers[0], shipment_id=numbers[0], service=service,
+                       reference=reference, created_at=created, steps=plan(created, days, outcome, origin, destination),
+                       pieces=numbers, cost=cost, currency=currency, label_format=label_format,
+                       data={"service_name": service_name, "to": destination, "from": origin, "outcome": outcome,
+                             "first_estimate": first_estimate(created, days), **(data or {})})
+    return state.add(parcel)

@@ -1,0 +1,210 @@
+"""Carriers II through the services, against the carrier sandbox over real HTTP: rate shopping
+by shipping rules ("why this carrier" kept on the shipment), carriers per warehouse, a failing
+or slow carrier left out with its reason, customs lines (a missing HS code is a 422 naming the
+product before anything is bought), box presets, USPS/DHL purchases whose answer is lost,
+DHL voids marked with us only, manifests (USPS SCAN form, FedEx Ground close, our own PDF)."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from connectors.carriers.base import CarrierRetryable, Rate
+from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
+
+from app.extensions import db
+from app.models import Manifest, OutboxMessage, Shipment
+from app.services.core import outbox_sender
+from app.services.core.errors import ValidationFailed
+from app.services.fulfilment import carriers, dry_run, labels, manifests, packing, shipments, shipping_rules
+from app.services.inventory import reference
+
+PACKAGE = [{"weight_kg": "1.2", "length_cm": "30", "width_cm": "20", "height_cm": "10"}]
+
+
+@pytest.fixture
+def fast(app, monkeypatch):
+    monkeypatch.setitem(app.config, "OMS_CONNECTOR_OPTIONS", {"time_scale": 0.001})
+
+
+@pytest.fixture
+def accounts(session, actor, carrier_sandbox, fast):
+    urls = carrier_base_urls(carrier_sandbox.root)
+    codes = {}
+    for kind in ("fedex", "usps", "dhl", "ups"):
+        creds = dict(CARRIER_CREDENTIALS[kind])
+        number = creds.pop("account_number")
+        account = carriers.save_account(session, {"code": f"{kind}-1", "name": kind.upper(), "kind": kind,
+                                                  "base_url": urls[kind], "account_number": number}, actor(),
+                                        credentials=creds)
+        codes[kind] = account.code
+    return codes
+
+
+@pytest.fixture
+def shop(session, make, actor):
+    channel, warehouse = make.channel(), make.warehouse()
+    product = make.product("TEE-1", stock={warehouse: 20})
+    reference.save(session, "product", {"weight_kg": "0.3", "length_cm": "25", "width_cm": "20", "height_cm": "3"},
+                   actor(), product.id)
+
+    def packed(country="US", method=None, quantity=1):
+        order = make.order(channel, [("TEE-1", quantity, "20.00")], country=country, shipping_method=method)
+        shipments.start_picking(session, order.id, actor("warehouse"))
+        shipments.mark_packed(session, order.id, actor("warehouse"))
+        return order.id
+    return {"channel": channel, "warehouse": warehouse, "product": product, "packed": packed}
+
+
+def buy(session, actor, order_id, carrier="auto", packages=PACKAGE):
+    return labels.buy_label(session, order_id, actor("warehouse"), carrier=carrier, packages=packages)
+
+
+def test_auto_rule_fastest_for_express_and_the_fallback_cheapest(session, actor, accounts, shop):
+    shipping_rules.map_method(session, "Express", "express", actor(), promise_days=2)
+    shipping_rules.save_rule(session, {"name": "Express goes fast", "priority": 10, "service_level": "express",
+                                       "carriers": ["fedex-1", "ups-1"], "strategy": "fastest"}, actor())
+    express = buy(session, actor, shop["packed"](method="Express"))
+    record = express.rate_decision
+    assert express.status == "label_created" and record["rule"].startswith("rule 'Express goes fast'")
+    assert {r["account"] for r in record["considered"]} == {"fedex-1", "ups-1"}
+    assert record["chosen"]["days"] == 1 and express.carrier_account.code == record["chosen"]["account"]
+    # among the one-day services the cheaper one
+    one_day = [Decimal(r["amount"]) for r in record["considered"] if r["days"] == 1]
+    assert Decimal(record["chosen"]["amount"]) == min(one_day)
+    why = shipping_rules.explain(record)
+    assert "fastest of" in why and "within the promised 2 day(s)" in why
+
+    plain = buy(session, actor, shop["packed"]())  # no mapping, no rule: the fallback
+    record = plain.rate_decision
+    assert record["rule"] == shipping_rules.FALLBACK and record["strategy"] == "cheapest"
+    assert {r["account"] for r in record["considered"]} == {"fedex-1", "usps-1", "dhl-1", "ups-1"}
+    assert Decimal(record["chosen"]["amount"]) == min(Decimal(r["amount"]) for r in record["considered"])
+
+
+def test_carriers_per_warehouse_and_a_failing_carrier_is_left_out_with_its_reason(session, actor, accounts, shop,
+                                                                                   carrier_sandbox):
+    shipping_rules.allow_carriers(session, shop["warehouse"].id, ["usps-1", "dhl-1"], actor())
+    carrier_sandbox.control("faults", carrier="dhl", script=["400"], handler="rates")
+    shipment = buy(session, actor, shop["packed"]())
+    record = shipment.rate_decision
+    assert {r["account"] for r in record["considered"]} == {"usps-1"} and shipment.carrier_account.code == "usps-1"
+    assert "dhl-1" in record["left_out"] and "dhl-1" in shipping_rules.explain(record)
+
+
+def test_a_slow_carrier_is_left_out_after_the_time_limit():
+    release = threading.Event()
+
+    class Slow:
+        def rates(self, request):
+            release.wait(5)
+            raise CarrierRetryable("too late")
+
+    class Quick:
+        def rates(self, request):
+            return [Rate("quick", "S", "Standard", Decimal("5.00"), "USD", 3)]
+
+    class Broken:
+        def rates(self, request):
+            raise CarrierRetryable("quick: 503 Service Unavailable")
+
+    quotes, left_out = shipping_rules.gather({"slow": Slow(), "quick": Quick(), "broken": Broken()}, None, 0.3)
+    release.set()
+    assert [c for c, _ in quotes] == ["quick"]
+    assert left_out == {"slow": "no answer within 0.3 s", "broken": "quick: 503 Service Unavailable"}
+
+
+def test_rules_are_validated_and_a_dry_run_shows_what_each_would_choose(session, actor, accounts, shop):
+    with pytest.raises(ValidationFailed) as error:
+        shipping_rules.save_rule(session, {"name": "x", "carriers": ["nope"]}, actor())
+    assert "carriers" in error.value.errors
+    with pytest.raises(ValidationFailed) as error:
+        shipping_rules.save_rule(session, {"name": "x", "strategy": "random"}, actor())
+    assert "strategy" in error.value.errors
+    buy(session, actor, shop["packed"](), carrier="usps-1")
+    rule = shipping_rules.save_rule(session, {"name": "FedEx only", "carriers": ["fedex-1"]}, actor())
+    [row] = dry_run.dry_run(session, rule.id)
+    assert row["chosen"]["account"] == "fedex-1" and row["was"]["account"] == "usps-1" and row["amount"]
+
+
+def test_customs_lines_reach_the_label_and_a_missing_hs_code_is_a_422_naming_the_product(session, actor, accounts,
+                                                                                        shop, carrier_sandbox):
+    order_id = shop["packed"](country="DE", quantity=2)
+    with pytest.raises(ValidationFailed) as error:
+        buy(session, actor, order_id, carrier="dhl-1")
+    assert "customs" in error.value.errors and "TEE-1" in error.value.message
+    assert carrier_sandbox.control("state")["parcels"] == []  # nothing bought
+    reference.save(session, "product", {"hs_code": "6109.10", "origin_country": "pt"}, actor(), shop["product"].id)
+    shipment = buy(session, actor, order_id, carrier="dhl-1")
+    parcel = carrier_sandbox.hub.state.parcels[shipment.tracking_number]
+    [line] = parcel.data["export"]["lineItems"]
+    assert (line["commodityCodes"][0]["value"], line["manufacturerCountry"], line["quantity"]["value"]) == (
+        "6109.10", "PT", 2)
+    with pytest.raises(ValidationFailed) as error:
+        reference.save(session, "product", {"hs_code": "shirt"}, actor(), shop["product"].id)
+    assert "hs_code" in error.value.errors
+
+
+def test_box_presets_weight_from_items_plus_tare_and_the_smallest_box_that_fits(session, actor, accounts, shop):
+    warehouse = shop["warehouse"]
+    small = packing.save_box(session, warehouse.id, {"name": "Small", "length_cm": "20", "width_cm": "15",
+                                                     "height_cm": "5", "tare_kg": "0.1", "max_weight_kg": "2"}, actor())
+    mailer = packing.save_box(session, warehouse.id, {"name": "Mailer", "length_cm": "30", "width_cm": "22",
+                                                      "height_cm": "6", "tare_kg": "0.15", "max_weight_kg": "3"},
+                              actor())
+    packing.save_box(session, warehouse.id, {"name": "Large", "length_cm": "40", "width_cm": "30", "height_cm": "30",
+                                             "tare_kg": "0.5", "max_weight_kg": "20"}, actor())
+    with pytest.raises(ValidationFailed) as error:
+        packing.save_box(session, warehouse.id, {"name": "Small", "length_cm": "1", "width_cm": "1", "height_cm": "1",
+                                                 "tare_kg": "0", "max_weight_kg": "1"}, actor())
+    assert "name" in error.value.errors
+    one, three = shop["packed"](), shop["packed"](quantity=3)
+    from app.models import Order
+
+    assert packing.suggest_box(session, session.get(Order, one), warehouse.id).id == mailer.id  # Small is too short
+    assert packing.suggest_box(session, session.get(Order, three), warehouse.id).name == "Large"
+    assert small.volume_cm3 < mailer.volume_cm3
+    shipment = buy(session, actor, three, carrier="usps-1", packages=[{"box_preset_id": mailer.id}])
+    [package] = shipment.packages
+    assert package.weight_kg == Decimal("1.050") and package.length_cm == Decimal("30")  # 3 × 0.3 + 0.15
+
+
+def test_usps_lost_purchase_waits_for_a_person_and_dhl_void_is_ours_only(session, actor, accounts, shop,
+                                                                        carrier_sandbox):
+    carrier_sandbox.control("faults", carrier="usps", script=["lost"], handler="label")
+    uncertain = buy(session, actor, shop["packed"](), carrier="usps-1")
+    assert uncertain.status == "label_uncertain" and uncertain.labels == []
+    assert len(carrier_sandbox.control("state")["parcels"]) == 1  # bought once, never again by itself
+
+    shipment = buy(session, actor, shop["packed"](), carrier="dhl-1")
+    labels.void(session, shipment.id, actor("warehouse"))
+    outbox_sender.send_pass(db.engine)
+    session.expire_all()
+    assert session.get(Shipment, shipment.id).status == "voided"
+    assert session.scalar(select(OutboxMessage.status).where(OutboxMessage.topic == "carrier.void")) == "sent"
+    assert not carrier_sandbox.hub.state.parcels[shipment.tracking_number].voided  # DHL never heard of it
+
+
+def test_manifests_scan_form_ground_close_and_our_own_pdf(session, actor, accounts, shop):
+    warehouse = shop["warehouse"]
+    usps_one = buy(session, actor, shop["packed"](), carrier="usps-1")
+    ground = labels.buy_label(session, shop["packed"](), actor("warehouse"), carrier="fedex-1",
+                              service="FEDEX_GROUND", packages=PACKAGE)
+    overnight = labels.buy_label(session, shop["packed"](), actor("warehouse"), carrier="fedex-1",
+                                 service="PRIORITY_OVERNIGHT", packages=PACKAGE)
+    ups_one = buy(session, actor, shop["packed"](), carrier="ups-1")
+    scan = manifests.close(session, "usps-1", warehouse.id, actor("warehouse"))
+    assert scan.kind == "scan_form" and scan.reference.startswith("9475") and scan.document.startswith(b"%PDF")
+    assert scan.tracking_numbers == [usps_one.tracking_number]
+    close = manifests.close(session, "fedex-1", warehouse.id, actor("warehouse"))
+    assert close.kind == "ground_close" and close.tracking_numbers == [ground.tracking_number]
+    rest = manifests.close(session, "fedex-1", warehouse.id, actor("warehouse"))  # not Ground: ours
+    assert rest.kind == "local" and rest.tracking_numbers == [overnight.tracking_number]
+    local = manifests.close(session, "ups-1", warehouse.id, actor("warehouse"))
+    assert local.kind == "local" and local.document.startswith(b"%PDF") and local.shipment_count == 1
+    assert session.get(Shipment, ups_one.id).manifest_id == local.id
+    with pytest.raises(ValidationFailed):
+        manifests.close(session, "usps-1", warehouse.id, actor("warehouse"))  # nothing new
+    assert session.query(Manifest).count() == 4
