@@ -71,6 +71,10 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("ship_by_days", "Default ship-by (days)", "int", 2,
                "Ship-by date given to orders whose channel sends none.",
                minimum=0, maximum=90),
+    SettingDef("sla_cutoff_hour", "Same-day cut-off (hour, warehouse time)", "int", 14,
+               "Orders placed after this hour (in the warehouse's time zone) count from the next "
+               "business day for their ship-by.",
+               minimum=0, maximum=23),
     SettingDef("sla_warning_hours", "SLA warning (hours before ship-by)", "int", 12,
                "Orders this close to their ship-by date are flagged.",
                minimum=0, maximum=24 * 30),

@@ -1,0 +1,205 @@
+"""The pack station: an order (or its pick list slot) scanned, each item checked against what was
+picked for it, the packages typed, then label and ship confirm in one action (DESIGN.md
+"Fulfilment"). With a carrier account the label is bought from it (labels.buy_label: the
+purchase is recorded first, ship confirm follows with the label); where none is configured
+the ``manual`` carrier serves: pack and ship confirm are one transaction.
+
+Cancelling an order or editing its address while a label is live voids it through the outbox
+(``carrier.void``; subscribers below)."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import CarrierAccount, Order, PickList, PickListLine, Shipment, ShipmentPackage
+from app.models.base import utcnow
+from app.services.core import domain_events, validation
+from app.services.core.actor import Actor
+from app.services.core.errors import Conflict, NotFound, ValidationFailed
+from app.services.core.transaction import transactional
+from app.services.fulfilment import labels, picking, shipments
+from app.services.orders import actions as orders
+
+SLOT_CODE = re.compile(r"^PL(\d+)-(\d+)$", re.IGNORECASE)
+PACKABLE = ("picking", "allocated", "partially_allocated", "packed")
+
+
+def find_order(session: Session, code) -> Order:
+    """An order by its number, its id, or its pick list slot (``PL000012-3``)."""
+    code = validation.text(code, "code", max_length=64)
+    slot = SLOT_CODE.match(code)
+    if slot:
+        order_id = session.scalar(select(PickListLine.order_id).where(
+            PickListLine.pick_list_id == int(slot.group(1)), PickListLine.slot == int(slot.group(2))).limit(1))
+    else:
+        order_id = session.scalar(select(Order.id).where(Order.order_number == code).order_by(Order.id.desc()).limit(1))
+        if order_id is None and code.isdigit():
+            order_id = session.scalar(select(Order.id).where(Order.id == int(code)))
+    if order_id is None:
+        raise NotFound(f"No order {code}")
+    return orders.get_order(session, order_id)
+
+
+def pack_lines(session: Session, order: Order) -> list[dict]:
+    """What the pack station expects of an order: per order line, the units picked for it."""
+    expected: dict[int, dict] = {}
+    for line in picking.picked_for_order(session, order.id):
+        entry = expected.setdefault(line.order_line_id, {
+            "order_line_id": line.order_line_id, "sku": line.sku, "barcode": line.barcode,
+            "title": line.title, "picked": 0, "packed": 0, "to_pick": 0})
+        entry["picked"] += line.quantity_picked
+        entry["packed"] += line.quantity_packed
+        entry["to_pick"] += line.quantity_left
+    return list(expected.values())
+
+
+def station(session: Session, code) -> dict:
+    order = find_order(session, code)
+    return {"order_id": order.id, "order_number": order.order_number, "status": order.status,
+            "customer_name": order.customer_name, "held": order.is_held,
+            "lines": pack_lines(session, order),
+            "shipments": [{"id": s.id, "status": s.status, "tracking_number": s.tracking_number,
+                           "carrier": s.carrier} for s in order.shipments]}
+
+
+def clean_scanned(values) -> dict[int, int]:
+    """``{"order_line_id": units}`` as the page counted them."""
+    if not isinstance(values, dict) or not values:
+        raise ValidationFailed.field("items", "scan the items of the order")
+    clean = {}
+    for key, value in values.items():
+        clean[validation.identifier(key, "items")] = validation.quantity(value, f"items.{key}")
+    return clean
+
+
+def _check_items(order: Order, lines: list[PickListLine], scanned: dict[int, int]) -> None:
+    picking.ensure_picked(order, lines)
+    expected: dict[int, int] = {}
+    for line in lines:
+        expected[line.order_line_id] = expected.get(line.order_line_id, 0) + line.quantity_picked - line.quantity_packed
+    for order_line_id, units in scanned.items():
+        if order_line_id not in expected:
+            raise picking.WrongScan.field(f"items.{order_line_id}", "not an item of this order")
+        if units > expected[order_line_id]:
+            raise picking.WrongScan.field(f"items.{order_line_id}", f"only {expected[order_line_id]} picked")
+    missing = {k: v - scanned.get(k, 0) for k, v in expected.items() if v - scanned.get(k, 0) > 0}
+    if missing:
+        raise ValidationFailed.field("items", f"{sum(missing.values())} picked units are not scanned yet")
+
+
+def _pack(session: Session, order: Order, scanned: dict[int, int], actor: Actor) -> None:
+    """Every picked unit scanned: the pick lines count them packed, the order is ``packed``."""
+    if order.is_held:
+        raise Conflict(f"Order {order.order_number} is on hold ({', '.join(h.reason for h in order.open_holds)})")
+    if order.status == "packed":
+        return
+    if order.status not in PACKABLE:
+        raise Conflict(f"Order {order.order_number} is {order.status}: it cannot be packed")
+    lines = list(session.scalars(select(PickListLine).join(PickList).where(
+        PickListLine.order_id == order.id, PickList.status != "cancelled")
+        .order_by(PickListLine.id).with_for_update(of=PickListLine)))
+    _check_items(order, lines, scanned)
+    for line in lines:
+        line.quantity_packed = line.quantity_picked
+    if order.status != "picking":  # sent back to allocation by a short pick: what was picked ships
+        orders.transition(session, order, "picking", actor, "picked units packed")
+    orders.transition(session, order, "packed", actor)
+
+
+@transactional
+def pack(session: Session, order_id: int, items, actor: Actor) -> Order:
+    order = orders.get_order(session, order_id, for_update=True)
+    _pack(session, order, clean_scanned(items), actor)
+    return order
+
+
+def _manual_account(session: Session) -> CarrierAccount | None:
+    return session.scalar(select(CarrierAccount).where(CarrierAccount.kind == "manual",
+                                                       CarrierAccount.enabled.is_(True)).order_by(CarrierAccount.id).limit(1))
+
+
+def label_account(session: Session, carrier: str | None) -> CarrierAccount | None:
+    """The account whose label the station buys: the one asked for, else the first enabled
+    carrier that sells labels; None: the manual carrier."""
+    if carrier:
+        account = session.scalar(select(CarrierAccount).where(CarrierAccount.code == carrier))
+        if account is None:
+            raise ValidationFailed.field("carrier", f"unknown carrier account {carrier}")
+        return None if account.kind == "manual" else account
+    return session.scalar(select(CarrierAccount).where(CarrierAccount.enabled.is_(True), CarrierAccount.kind != "manual")
+                          .order_by(CarrierAccount.id).limit(1))
+
+
+@transactional
+def ship_manual(session: Session, order_id: int, items, packages, actor: Actor, *,
+                tracking_number: str | None = None) -> Shipment:
+    """Pack and ship confirm in one transaction with the manual carrier (no label bought)."""
+    packages = labels.clean_packages(packages)
+    tracking_number = validation.text(tracking_number, "tracking_number", max_length=64, required=False)
+    order = orders.get_order(session, order_id, for_update=True)
+    _pack(session, order, clean_scanned(items), actor)
+    allocations = packed_allocations(session, order)
+    account = _manual_account(session)
+    shipment = Shipment(order=order, warehouse_id=allocations[0].warehouse_id, carrier="manual",
+                        carrier_account_id=account.id if account else None, service="manual",
+                        tracking_number=tracking_number, status="in_transit", created_by=actor.label,
+                        created_at=utcnow(), shipped_at=utcnow(),
+                        pick_list_id=_pick_list_of(session, order.id),
+                        packages=[ShipmentPackage(weight_kg=p.weight_kg, length_cm=p.length_cm,
+                                                  width_cm=p.width_cm, height_cm=p.height_cm) for p in packages])
+    session.add(shipment)
+    session.flush()
+    shipments.confirm(session, order, shipment, allocations, actor)
+    return shipment
+
+
+def packed_allocations(session: Session, order: Order) -> list:
+    """The open reservations whose units were picked and packed (a short pick released the rest)."""
+    from app.models import Allocation
+
+    allocations = list(session.scalars(select(Allocation).where(
+        Allocation.status == "open", Allocation.id.in_(select(PickListLine.allocation_id).join(PickList).where(
+            PickListLine.order_id == order.id, PickList.status != "cancelled"))).order_by(Allocation.id)))
+    if not allocations:
+        raise Conflict(f"Order {order.order_number}: nothing picked to ship")
+    return allocations
+
+
+def _pick_list_of(session: Session, order_id: int) -> int | None:
+    return session.scalar(select(PickListLine.pick_list_id).join(PickList).where(
+        PickListLine.order_id == order_id, PickList.status != "cancelled").order_by(PickListLine.id.desc()).limit(1))
+
+
+def pack_and_ship(session: Session, order_id: int, items, packages, actor: Actor, *,
+                  carrier: str | None = None, service: str | None = None,
+                  tracking_number: str | None = None) -> Shipment:
+    """The pack station's one action: pack, label, ship confirm. With a carrier account the
+    order is packed first (its own transaction), then the label bought and the order
+    ship-confirmed with it; a purchase that fails leaves the order packed, to try again."""
+    account = label_account(session, carrier)
+    if account is None:
+        return ship_manual(session, order_id, items, packages, actor, tracking_number=tracking_number)
+    code = account.code
+    labels.clean_packages(packages)
+    pack(session, order_id, items, actor)
+    return labels.buy_label(session, order_id, actor, carrier=code, packages=packages, service=service or "auto")
+
+
+# --- a live label when the order changes ---------------------------------------------------------
+
+def _void_live_labels(session: Session, payload: dict) -> None:
+    """Cancelled, or a new address: a label bought and not moving yet is voided at the carrier
+    (through the outbox); for an address the order's timeline says a new label is needed."""
+    live = session.scalars(select(Shipment).where(Shipment.order_id == payload["order_id"],
+                                                  Shipment.status.in_(labels.VOIDABLE),
+                                                  Shipment.carrier_account_id.is_not(None)))
+    for shipment in live:
+        if any(label.voided_at is None for label in shipment.labels):
+            labels.void(session, shipment.id, payload["actor"])
+
+
+def register() -> None:
+    domain_events.subscribe("order.cancelled", _void_live_labels)
+    domain_events.subscribe("order.address_changed", _void_live_labels)
