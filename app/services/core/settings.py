@@ -68,7 +68,7 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
                      "no active warehouse ships to."),
     SettingDef("risk_check_exchange_rate", "Risk check: missing exchange rate", "bool", True,
                "Review orders in a currency without an exchange rate (never converted 1:1)."),
-    SettingDef("ship_by_days", "Default ship-by (days)", "int", 2,
+    SettingDef("ship_by_days", "Default ship-by (business days)", "int", 2,
                "Ship-by date given to orders whose channel sends none.",
                minimum=0, maximum=90),
     SettingDef("sla_cutoff_hour", "Same-day cut-off (hour, warehouse time)", "int", 14,

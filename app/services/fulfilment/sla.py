@@ -1,17 +1,15 @@
-"""SLA clocks: the ship-by of an order without the channel's promise (business days after the
-warehouse's cut-off hour, in its time zone, skipping its holidays) and the ``sla_watch`` job
+"""SLA clocks (the ship-by itself is set at import: orders/ship_by.py): the ``sla_watch`` job
 that flags orders within ``sla_warning_hours`` of ship-by (``at_risk``) and past it (``late``):
 a flag on the order, an event on its timeline, and ``order.sla_changed`` (notify raises the
 ``sla_at_risk`` alert). On-time is recorded at ship confirm (shipments.confirm)."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Order, Warehouse
+from app.models import Order
 from app.models.base import utcnow
 from app.services.core import domain_events, events, settings
 from app.services.core.actor import Actor
@@ -19,43 +17,6 @@ from app.services.core.transaction import transactional
 
 OPEN_STATUSES = ("new", "allocated", "partially_allocated", "backordered", "picking", "packed")
 WATCH_BATCH = 500
-
-
-def _zone(name: str | None) -> ZoneInfo | timezone:
-    try:
-        return ZoneInfo(name) if name else timezone.utc
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
-
-
-def business_ship_by(placed_at: datetime, days: int, cutoff_hour: int, zone_name: str | None = None,
-                     holidays=()) -> datetime:
-    """The end of the business day ``days`` working days after the order's day (that day
-    itself counts as day 0 when placed before the cut-off), local to the warehouse, in UTC."""
-    zone = _zone(zone_name)
-    local = placed_at.astimezone(zone)
-    off = {date.fromisoformat(str(h)) for h in holidays or ()}
-    day = local.date()
-
-    def working(d: date) -> bool:
-        return d.weekday() < 5 and d not in off
-
-    if local.hour >= cutoff_hour or not working(day):
-        day += timedelta(days=1)
-        while not working(day):
-            day += timedelta(days=1)
-    for _ in range(days):
-        day += timedelta(days=1)
-        while not working(day):
-            day += timedelta(days=1)
-    return datetime.combine(day, time(cutoff_hour), zone).astimezone(timezone.utc)
-
-
-def ship_by_for(session: Session, order: Order, warehouse: Warehouse | None) -> datetime:
-    """Ship-by from the settings (business days, cut-off) and the warehouse's calendar."""
-    values = settings.get_many(session, ("ship_by_days", "sla_cutoff_hour"))
-    return business_ship_by(order.placed_at, values["ship_by_days"], values["sla_cutoff_hour"],
-                            warehouse.timezone if warehouse else None, warehouse.holidays if warehouse else ())
 
 
 # --- the watch -----------------------------------------------------------------------------------

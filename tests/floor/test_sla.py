@@ -1,0 +1,43 @@
+"""SLA clocks: business-day ship-by with a cut-off in the warehouse's zone, skipping holidays;
+the watch flags at-risk and late orders once (event, alert), the tile counts them."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from app.models import Alert, Order, OrderEvent
+from app.services.fulfilment import sla
+from app.services.orders import ship_by
+
+
+def test_business_ship_by_skips_weekends_holidays_and_the_cutoff():
+    friday_morning = datetime(2026, 12, 4, 14, 0, tzinfo=timezone.utc)  # 09:00 in New York
+    # before the 14:00 cut-off: Friday is day 0, one business day on is Monday
+    assert ship_by.business_ship_by(friday_morning, 1, 14, "America/New_York") == \
+        datetime(2026, 12, 7, 19, 0, tzinfo=timezone.utc)
+    friday_evening = datetime(2026, 12, 4, 21, 0, tzinfo=timezone.utc)  # 16:00 local: after the cut-off
+    assert ship_by.business_ship_by(friday_evening, 0, 14, "America/New_York") == \
+        datetime(2026, 12, 7, 19, 0, tzinfo=timezone.utc)
+    assert ship_by.business_ship_by(friday_evening, 0, 14, "America/New_York", ["2026-12-07"]) == \
+        datetime(2026, 12, 8, 19, 0, tzinfo=timezone.utc)
+
+
+def test_watch_flags_at_risk_and_late_once(floor, session):
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+    soon, late, later = floor.order([("MUG", 1)]), floor.order([("TEE", 1)]), floor.order([("CAP", 1)])
+    for order, ship_by in ((soon, now + timedelta(hours=3)), (late, now - timedelta(hours=1)),
+                           (later, now + timedelta(days=5))):
+        session.get(Order, order.id).ship_by = ship_by
+    session.commit()
+    assert sla.watch(session, now) == {"at_risk": 1, "late": 1, "cleared": 0}
+    assert sla.watch(session, now) == {"at_risk": 0, "late": 0, "cleared": 0}
+    session.expire_all()
+    assert session.get(Order, soon.id).sla_state == "at_risk" and session.get(Order, late.id).sla_state == "late"
+    assert session.get(Order, later.id).sla_state is None
+    assert session.scalar(select(OrderEvent.message).where(OrderEvent.order_id == late.id,
+                                                           OrderEvent.type == "sla_late")).endswith("late")
+    assert {a.data["order_id"] for a in session.scalars(select(Alert).where(Alert.type == "sla_at_risk"))} == \
+        {soon.id, late.id}
+    assert sla.watch(session, now + timedelta(hours=4))["late"] == 1  # at risk, then late
+    assert sla.tile(session, now) == {"at_risk": 0, "late": 2, "shipped_late_today": 0}
