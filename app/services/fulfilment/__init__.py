@@ -4,4 +4,4 @@
 picking (``picking``), the pack station (``packing``), their PDFs (``documents``) and the SLA
 clocks (``sla``)."""
 
-__all__ = ["carriers", "documents", "exceptions", "labels", "packing", "picking", "shipments", "sla", "tracking"]
+__all__ = ["carriers", "documents", "exceptions", "floor", "labels", "packing", "picking", "shipments", "sla", "tracking"]
