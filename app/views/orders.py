@@ -161,6 +161,8 @@ class OrderView(OmsModelView):
             mails=customer_mail.log_for_order(db.session, detail.order.id)
             if can(p.READ, p.RESOURCE_NOTIFICATION) else None,
             mail_events=mail_templates.EVENTS,
+            ledger=order_queries.stock_ledger(db.session, detail.order.id)
+            if can(p.READ, p.RESOURCE_STOCK) else None,
         )
 
     @staticmethod
