@@ -157,11 +157,15 @@ def ship_manual(session: Session, order_id: int, items, packages, actor: Actor, 
 
 def packed_allocations(session: Session, order: Order) -> list:
     """The open reservations whose units were picked and packed (a short pick released the rest)."""
+    from sqlalchemy.orm import selectinload
+
     from app.models import Allocation
 
     allocations = list(session.scalars(select(Allocation).where(
         Allocation.status == "open", Allocation.id.in_(select(PickListLine.allocation_id).join(PickList).where(
-            PickListLine.order_id == order.id, PickList.status != "cancelled"))).order_by(Allocation.id)))
+            PickListLine.order_id == order.id, PickList.status != "cancelled"))).order_by(Allocation.id)
+        # ship confirm reads each one's level and line: two queries, not two per allocation
+        .options(selectinload(Allocation.stock_level), selectinload(Allocation.line))))
     if not allocations:
         raise Conflict(f"Order {order.order_number}: nothing picked to ship")
     return allocations
