@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import CarrierAccount, Order, PickList, PickListLine, Shipment, ShipmentPackage
 from app.models.base import utcnow
-from app.services.core import domain_events, validation
+from app.services.core import domain_events, events, validation
 from app.services.core.actor import Actor
 from app.services.core.errors import Conflict, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
@@ -193,17 +193,28 @@ def pack_and_ship(session: Session, order_id: int, items, packages, actor: Actor
 
 # --- a live label when the order changes ---------------------------------------------------------
 
-def _void_live_labels(session: Session, payload: dict) -> None:
-    """Cancelled, or a new address: a label bought and not moving yet is voided at the carrier
-    (through the outbox); for an address the order's timeline says a new label is needed."""
-    live = session.scalars(select(Shipment).where(Shipment.order_id == payload["order_id"],
-                                                  Shipment.status.in_(labels.VOIDABLE),
-                                                  Shipment.carrier_account_id.is_not(None)))
-    for shipment in live:
-        if any(label.voided_at is None for label in shipment.labels):
-            labels.void(session, shipment.id, payload["actor"])
+def _live_labels(session: Session, order_id: int) -> list[Shipment]:
+    return [shipment for shipment in session.scalars(select(Shipment).where(
+        Shipment.order_id == order_id, Shipment.status.in_(labels.VOIDABLE), Shipment.carrier_account_id.is_not(None)))
+        if any(label.voided_at is None for label in shipment.labels)]
+
+
+def _void_on_cancel(session: Session, payload: dict) -> None:
+    """Cancelled while a label is live (bought, not moving yet): void it at the carrier
+    through the outbox."""
+    for shipment in _live_labels(session, payload["order_id"]):
+        labels.void(session, shipment.id, payload["actor"])
+
+
+def _void_on_new_address(session: Session, payload: dict) -> None:
+    """A new shipping address while a label is live: void it, and say a new label is needed."""
+    for shipment in _live_labels(session, payload["order_id"]):
+        labels.void(session, shipment.id, payload["actor"])
+        events.order_event(session, shipment.order, payload["actor"], "label_needed",
+                           f"The address changed: label {shipment.tracking_number} is voided, buy a new one",
+                           {"shipment_id": shipment.id})
 
 
 def register() -> None:
-    domain_events.subscribe("order.cancelled", _void_live_labels)
-    domain_events.subscribe("order.address_changed", _void_live_labels)
+    domain_events.subscribe("order.cancelled", _void_on_cancel)
+    domain_events.subscribe("order.address_changed", _void_on_new_address)
