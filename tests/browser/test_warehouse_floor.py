@@ -34,6 +34,8 @@ def test_pick_short_pick_pack_and_ship_from_a_scanner(live_server, page, make, a
     page.fill("input[name=password]", PASSWORD.format(role="warehouse"))
     page.click("input[type=submit], button[type=submit]")
     page.wait_for_url("**/fulfillment/")
+    page.click("[data-pick-preview]")
+    expect(page.locator(".oms-preview")).to_contain_text(f"1 orders, 5 units: {order.order_number}")
     page.click("form.oms-new-pick-list button[type=submit]")
     page.wait_for_url("**/fulfillment/pick/*")
     assert [b.strip() for b in page.locator(".oms-stop-bin").all_inner_texts()] == ["A2-9", "A2-10"]

@@ -29,4 +29,13 @@ def home(session: Session, now: datetime | None = None) -> dict:
         "shipped_today": session.scalar(select(func.count(func.distinct(Shipment.order_id))).where(
             Shipment.shipped_at >= start)) or 0,
         "sla": sla.tile(session, now),
+        "unshipped_labels": unshipped_labels(session),
     }
+
+
+def unshipped_labels(session: Session) -> list[Shipment]:
+    """End of day: labels bought whose order was not ship-confirmed (it changed while the label
+    was bought, or waits for a person): to ship or to void."""
+    return list(session.scalars(select(Shipment).join(Order).where(
+        Shipment.status.in_(("label_created", "label_uncertain")), Shipment.shipped_at.is_(None),
+        Order.status.not_in(("shipped", "partially_shipped", "delivered"))).order_by(Shipment.id).limit(READY_LIMIT)))

@@ -4,6 +4,41 @@
    and beeps. */
 (function () {
   "use strict";
+  /* End of day: void a label bought and not shipped (the void goes through the outbox). */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-void]") : null;
+    if (!button || !window.confirm("Void this label at the carrier?")) { return; }
+    button.disabled = true;
+    fetch(button.getAttribute("data-void"), {method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json",
+                "X-CSRFToken": button.getAttribute("data-csrf")}, body: "{}"})
+      .then(function (r) { return r.json().then(function (d) { return {ok: r.ok, d: d}; }); })
+      .then(function (res) { button.textContent = res.ok ? "Void requested" : (res.d.message || "refused"); });
+  });
+
+  // --- the new pick list's preview (home page) ---------------------------------------------------
+  var preview = document.querySelector("[data-pick-preview]");
+  if (preview) {
+    preview.addEventListener("click", function () {
+      var f = preview.form;
+      var filters = {};
+      ["shipping_method", "priority", "ship_by_before", "max_orders", "max_units"].forEach(function (k) {
+        if (f.elements[k].value) { filters[k] = f.elements[k].value; }
+      });
+      if (f.elements.single_item.checked) { filters.single_item = true; }
+      var out = f.querySelector(".oms-preview");
+      var token = f.elements.csrf_token.value;
+      fetch(preview.getAttribute("data-url") || "/api/v1/pick_list/preview", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": token},
+        body: JSON.stringify({warehouse_id: parseInt(f.elements.warehouse_id.value, 10), filters: filters})
+      }).then(function (r) { return r.json(); }).then(function (data) {
+        out.textContent = data.result ? data.result.orders + " orders, " + data.result.units + " units: " +
+          data.result.order_numbers.slice(0, 20).join(", ") : (data.message || "refused");
+      });
+    });
+  }
+
   var root = document.querySelector(".oms-floor");
   if (!root) { return; }
   var input = root.querySelector(".oms-scan");
@@ -223,26 +258,4 @@
     });
   }
 
-  // --- the new pick list's preview (home page) ---------------------------------------------------
-  var preview = document.querySelector("[data-pick-preview]");
-  if (preview) {
-    preview.addEventListener("click", function () {
-      var f = preview.form;
-      var filters = {};
-      ["shipping_method", "priority", "ship_by_before", "max_orders", "max_units"].forEach(function (k) {
-        if (f.elements[k].value) { filters[k] = f.elements[k].value; }
-      });
-      if (f.elements.single_item.checked) { filters.single_item = true; }
-      var out = f.querySelector(".oms-preview");
-      var token = f.elements.csrf_token.value;
-      fetch(preview.getAttribute("data-url") || "/api/v1/pick_list/preview", {
-        method: "POST", credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": token},
-        body: JSON.stringify({warehouse_id: parseInt(f.elements.warehouse_id.value, 10), filters: filters})
-      }).then(function (r) { return r.json(); }).then(function (data) {
-        out.textContent = data.result ? data.result.orders + " orders, " + data.result.units + " units: " +
-          data.result.order_numbers.slice(0, 20).join(", ") : (data.message || "refused");
-      });
-    });
-  }
 }());
