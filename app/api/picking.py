@@ -14,7 +14,7 @@ from app.services.fulfilment import documents, packing, picking
 from .base import ReadOnlyApi, WaybillBaseApi, WaybillInterface, current_actor, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
 from .schemas.fulfillment import ShipmentDetailSchema
-from .schemas.picking import PackInSchema, PickListDetailSchema, PickListInSchema, ScanInSchema, ShortInSchema
+from .schemas.picking import BulkLabelsInSchema, PackInSchema, PickListDetailSchema, PickListInSchema, ScanInSchema, ShortInSchema
 
 
 def _pdf(data: bytes, name: str) -> Response:
@@ -27,9 +27,11 @@ class PickListApi(ReadOnlyApi):
     datamodel = WaybillInterface(PickList, count_cap=True)
     class_permission_name = p.RESOURCE_FULFILLMENT
     method_permission_name = p.method_map(create=p.WRITE, preview=p.WRITE, scan=p.WRITE, short=p.WRITE,
-                                          cancel=p.WRITE, pdf=p.READ)
+                                          cancel=p.WRITE, pdf=p.READ, labels=p.WRITE,
+                                          labels_pdf=p.READ)
     openapi_spec_tag = "Fulfillment"
-    openapi_spec_component_schemas = (PickListInSchema, ScanInSchema, ShortInSchema, PickListDetailSchema)
+    openapi_spec_component_schemas = (PickListInSchema, ScanInSchema, ShortInSchema, PickListDetailSchema,
+                                      BulkLabelsInSchema)
     list_columns = ["id", "warehouse_id", "warehouse.code", "status", "assigned_to", "created_by",
                     "created_at", "started_at", "completed_at"]
     order_columns = ["id"]
@@ -112,6 +114,29 @@ class PickListApi(ReadOnlyApi):
     @documented("The printable pick list (PDF)", method="get")
     def pdf(self, pk: int):
         return _pdf(documents.pick_list_pdf(db.session, pk), f"pick-list-{pk}")
+
+
+    @expose("/<int:pk>/labels", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("labels")
+    @domain_errors
+    @documented("Labels for every picked single-package order of the list, each packed and ship-confirmed; "
+                "failures listed with the carrier's reason", body="BulkLabelsIn")
+    def labels(self, pk: int):
+        body = load(BulkLabelsInSchema())
+        result = packing.bulk_labels(db.session, pk, body["packages"], current_actor(), carrier=body["carrier"],
+                                     service=body["service"])
+        return self.response(200, result=result)
+
+    @expose("/<int:pk>/labels.pdf", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("labels_pdf")
+    @domain_errors
+    @documented("All the list's PDF labels as one document, in slot order", method="get")
+    def labels_pdf(self, pk: int):
+        return _pdf(documents.labels_pdf(db.session, pk), f"labels-{pk}")
 
 
 class PackApi(WaybillBaseApi):

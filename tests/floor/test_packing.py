@@ -88,3 +88,22 @@ def test_lookup_of_an_unknown_order_is_404(floor):
 
     with pytest.raises(NotFound):
         packing.station(floor.session, "NOPE-1")
+
+
+def test_bulk_labels_for_a_pick_list_go_on_past_a_failure(floor, actor):
+    from app.services.orders import actions as orders
+
+    session, packer = floor.session, actor("warehouse")
+    first, second = floor.order([("MUG", 1)]), floor.order([("CAP", 1)])
+    pick_list = picking.create(session, floor.warehouse.id, {}, packer)
+    for sku in ("MUG", "CAP"):
+        picking.scan_item(session, pick_list.id, None, sku, packer)
+    orders.place_hold(session, second.id, "manual", "customer called", actor("support"))
+    with pytest.raises(ValidationFailed):
+        packing.bulk_labels(session, pick_list.id, PACKAGE * 2, packer)
+    result = packing.bulk_labels(session, pick_list.id, PACKAGE, packer)
+    assert [s["order_id"] for s in result["shipped"]] == [first.id]
+    assert result["failed"] == [{"order_id": second.id, "message": result["failed"][0]["message"]}]
+    assert "hold" in result["failed"][0]["message"]
+    session.expire_all()
+    assert session.get(Order, first.id).status == "shipped" and session.get(Order, second.id).status == "picking"

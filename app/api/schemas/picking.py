@@ -35,6 +35,12 @@ class PackInSchema(InSchema):
     tracking_number = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
 
 
+class BulkLabelsInSchema(InSchema):
+    packages = fields.List(fields.Dict(), required=True, metadata={"description": "one package: weight_kg, length_cm, width_cm, height_cm"})
+    carrier = fields.Str(allow_none=True, load_default=None, validate=Length(max=32))
+    service = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
+
+
 class PickListLineOutSchema(OutSchema):
     id = fields.Int()
     slot = fields.Int()

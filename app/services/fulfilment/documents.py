@@ -70,6 +70,26 @@ def pick_list_pdf(session: Session, pick_list_id: int) -> bytes:
     return doc.done()
 
 
+def labels_pdf(session: Session, pick_list_id: int) -> bytes:
+    """Every live PDF label of a pick list's shipments as one document, in slot order."""
+    from pypdf import PdfReader, PdfWriter
+
+    from app.models import ShipmentLabel
+    from app.services.core.errors import NotFound
+    from app.services.fulfilment import packing
+
+    ids = packing.pick_list_label_ids(session, pick_list_id)
+    if not ids:
+        raise NotFound(f"Pick list {pick_list_id} has no PDF label to print")
+    writer = PdfWriter()
+    for label_id in ids:
+        for page in PdfReader(io.BytesIO(session.get(ShipmentLabel, label_id).data)).pages:
+            writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def packing_slip_pdf(session: Session, order_id: int) -> bytes:
     order = orders.get_order(session, order_id)
     doc = _Writer(f"Packing slip {order.order_number}")

@@ -17,7 +17,7 @@ from app.models import CarrierAccount, Order, PickList, PickListLine, Shipment, 
 from app.models.base import utcnow
 from app.services.core import domain_events, events, validation
 from app.services.core.actor import Actor
-from app.services.core.errors import Conflict, NotFound, ValidationFailed
+from app.services.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
 from app.services.fulfilment import labels, picking, shipments
 from app.services.orders import actions as orders
@@ -189,6 +189,62 @@ def pack_and_ship(session: Session, order_id: int, items, packages, actor: Actor
     labels.clean_packages(packages)
     pack(session, order_id, items, actor)
     return labels.buy_label(session, order_id, actor, carrier=code, packages=packages, service=service or "auto")
+
+
+# --- bulk: labels for a pick list in one go ------------------------------------------------------
+
+def bulk_plan(session: Session, pick_list_id: int) -> dict[int, dict[str, int]]:
+    """The orders of a pick list whose picking is complete and not yet packed, each with its
+    picked units per order line (what the station would have scanned)."""
+    by_order: dict[int, list[PickListLine]] = {}
+    for line in picking.get(session, pick_list_id).lines:
+        by_order.setdefault(line.order_id, []).append(line)
+    plan = {}
+    for order_id, lines in sorted(by_order.items()):
+        items: dict[str, int] = {}
+        for line in lines:
+            if line.quantity_picked - line.quantity_packed > 0:
+                key = str(line.order_line_id)
+                items[key] = items.get(key, 0) + line.quantity_picked - line.quantity_packed
+        if items and not picking.unpicked(lines):
+            plan[order_id] = items
+    return plan
+
+
+def bulk_labels(session: Session, pick_list_id: int, packages, actor: Actor, *, carrier: str | None = None,
+                service: str | None = None) -> dict:
+    """Labels for every single-package order of a pick list, each order its own pack, label and
+    ship confirm as at the station; a failure is listed with the carrier's reason and the rest
+    go on."""
+    packages = labels.clean_packages(packages)
+    if len(packages) != 1:
+        raise ValidationFailed.field("packages", "bulk labels are for single-package orders: give one package")
+    plan = bulk_plan(session, pick_list_id)
+    session.rollback()
+    raw = [{"weight_kg": str(p.weight_kg), "length_cm": str(p.length_cm), "width_cm": str(p.width_cm),
+            "height_cm": str(p.height_cm)} for p in packages]
+    result: dict = {"shipped": [], "failed": []}
+    for order_id, items in plan.items():
+        try:
+            shipment = pack_and_ship(session, order_id, items, raw, actor, carrier=carrier, service=service)
+        except DomainError as err:
+            session.rollback()
+            result["failed"].append({"order_id": order_id, "message": err.message})
+            continue
+        result["shipped"].append({"order_id": order_id, "shipment_id": shipment.id, "status": shipment.status,
+                                  "tracking_number": shipment.tracking_number})
+    return result
+
+
+def pick_list_label_ids(session: Session, pick_list_id: int) -> list[int]:
+    """The live PDF labels of a pick list's shipments, in slot order (to print as one)."""
+    from app.models import ShipmentLabel
+
+    slots = {line.order_id: line.slot for line in picking.get(session, pick_list_id).lines}
+    rows = session.execute(select(ShipmentLabel.id, Shipment.order_id).join(Shipment).where(
+        Shipment.order_id.in_(slots), ShipmentLabel.voided_at.is_(None), ShipmentLabel.format == "PDF",
+        ShipmentLabel.data.is_not(None))).all()
+    return [label_id for label_id, order_id in sorted(rows, key=lambda r: (slots[r[1]], r[0]))]
 
 
 # --- a live label when the order changes ---------------------------------------------------------

@@ -179,6 +179,32 @@
     });
   }
 
+  /* Bulk labels: one call per list; each order shipped or its failure with the carrier's reason. */
+  var bulk = root.querySelector("[data-bulk]");
+  if (bulk) {
+    bulk.querySelector(".oms-bulk-buy").addEventListener("click", function () {
+      var v = function (n) { return bulk.elements[n].value; };
+      var out = root.querySelector(".oms-bulk-result");
+      out.textContent = "Buying…";
+      call("POST", bulk.getAttribute("data-bulk"), {
+        packages: [{weight_kg: v("weight_kg"), length_cm: v("length_cm"), width_cm: v("width_cm"), height_cm: v("height_cm")}],
+        carrier: v("carrier") || null}).then(function (result) {
+        out.textContent = "";
+        if (!result.ok) { say(refusal(result), false); return; }
+        var add = function (text, bad) {
+          var li = document.createElement("li");
+          li.textContent = text;
+          if (bad) { li.className = "text-danger"; }
+          out.appendChild(li);
+        };
+        result.data.result.shipped.forEach(function (s) { add("order " + s.order_id + ": " + (s.tracking_number || s.status), false); });
+        result.data.result.failed.forEach(function (f) { add("order " + f.order_id + ": " + f.message, true); });
+        say(result.data.result.shipped.length + " shipped, " + result.data.result.failed.length + " failed",
+            !result.data.result.failed.length);
+      });
+    });
+  }
+
   // --- packing -------------------------------------------------------------------------------
   if (root.getAttribute("data-floor") === "pack") {
     var order = null;
