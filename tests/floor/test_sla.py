@@ -41,3 +41,12 @@ def test_watch_flags_at_risk_and_late_once(floor, session):
         {soon.id, late.id}
     assert sla.watch(session, now + timedelta(hours=4))["late"] == 1  # at risk, then late
     assert sla.tile(session, now) == {"at_risk": 0, "late": 2, "shipped_late_today": 0}
+
+
+def test_sla_watch_command(app, floor, session):
+    order = floor.order([("MUG", 1)])
+    session.get(Order, order.id).ship_by = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["oms", "sla-watch"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "0 at risk, 1 late, 0 cleared"
