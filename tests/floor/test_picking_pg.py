@@ -17,9 +17,15 @@ from tests.conftest import is_postgres
 pytestmark = pytest.mark.skipif(not is_postgres(), reason="concurrency is proven on PostgreSQL")
 
 
-def test_parallel_waves_never_share_an_order(app, floor):
+def test_parallel_waves_never_share_an_order(app, floor, actor):
+    from app.services.core import settings
+    from app.services.inventory import stock as inventory
+
+    settings.set_value(floor.session, "risk_check_velocity", False, actor("admin"))  # 24 orders of one buyer
+    inventory.receive(floor.session, floor.warehouse.id, floor.products["MUG"].id, 20, actor("admin"))
     ids = [floor.order([("MUG", 1)]).id for _ in range(24)]
     floor.session.commit()
+    assert {floor.session.get(Order, i).status for i in ids} == {"allocated"}
     start, errors, made = threading.Barrier(4), [], []
 
     def worker():
