@@ -67,7 +67,27 @@ def pick_list_pdf(session: Session, pick_list_id: int) -> bytes:
         if stop["barcode"]:
             _barcode(doc.page, stop["barcode"], 120 * mm, doc.y, 8 * mm, 0.3 * mm)
         doc.y -= 9 * mm
+    _slots(doc, pick_list)
     return doc.done()
+
+
+def _slots(doc: _Writer, pick_list) -> None:
+    """Per order its slot (tote) with the slot's barcode: the pack station scans it."""
+    from app.models import Order
+
+    slots = sorted({(line.slot, line.order_id) for line in pick_list.lines})
+    numbers = {order.id: order.order_number for order in
+               [line.order for line in pick_list.lines if isinstance(line.order, Order)]}
+    doc.need(12 * mm)
+    doc.y -= 4 * mm
+    doc.text(15 * mm, "Orders", 12, bold=True)
+    doc.y -= 12 * mm
+    for slot, order_id in slots:
+        doc.need(14 * mm)
+        doc.text(15 * mm, f"slot {slot}", 11, bold=True)
+        doc.text(40 * mm, numbers.get(order_id, str(order_id)), 11)
+        _barcode(doc.page, f"{pick_list.code}-{slot}", 120 * mm, doc.y - 2 * mm, 9 * mm)
+        doc.y -= 13 * mm
 
 
 def labels_pdf(session: Session, pick_list_id: int) -> bytes:
