@@ -50,3 +50,19 @@ def test_sla_watch_command(app, floor, session):
     result = app.test_cli_runner().invoke(args=["oms", "sla-watch"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "0 at risk, 1 late, 0 cleared"
+
+
+def test_import_keeps_the_channel_promise_else_counts_business_days(floor, session, actor):
+    from app.models import Warehouse
+    from app.services.core import settings
+
+    warehouse = session.get(Warehouse, floor.warehouse.id)
+    warehouse.timezone, warehouse.holidays = "America/New_York", ["2026-11-09"]
+    session.commit()
+    settings.set_value(session, "sla_cutoff_hour", 12, actor("admin"))
+    promised = datetime(2026, 11, 20, 23, 0, tzinfo=timezone.utc)
+    kept = floor.order([("MUG", 1)], ship_by=promised)
+    # Friday 2026-11-06 15:00 New York: after the cut-off; Monday is a holiday; 2 business days on
+    counted = floor.order([("TEE", 1)], placed_at=datetime(2026, 11, 6, 20, 0, tzinfo=timezone.utc))
+    assert session.get(Order, kept.id).ship_by == promised
+    assert session.get(Order, counted.id).ship_by == datetime(2026, 11, 12, 17, 0, tzinfo=timezone.utc)
