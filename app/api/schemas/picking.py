@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import fields
 from marshmallow.validate import Length, Range
 
+from .carriers import PackageInSchema
 from .common import INT_MAX, InSchema, OutSchema
 
 
@@ -29,14 +30,15 @@ class ShortInSchema(InSchema):
 class PackInSchema(InSchema):
     items = fields.Dict(keys=fields.Str(), values=fields.Int(), required=True, metadata={
         "description": "units scanned per order line id"})
-    packages = fields.List(fields.Dict(), required=True)
+    packages = fields.List(fields.Nested(PackageInSchema), required=True, validate=Length(min=1, max=20))
     carrier = fields.Str(allow_none=True, load_default=None, validate=Length(max=32))
     service = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
     tracking_number = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
 
 
 class BulkLabelsInSchema(InSchema):
-    packages = fields.List(fields.Dict(), required=True, metadata={"description": "one package: weight_kg, length_cm, width_cm, height_cm"})
+    packages = fields.List(fields.Nested(PackageInSchema), required=True, validate=Length(min=1, max=20),
+                           metadata={"description": "one package for every order"})
     carrier = fields.Str(allow_none=True, load_default=None, validate=Length(max=32))
     service = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
 
