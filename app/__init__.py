@@ -125,12 +125,13 @@ def init_domain_events(app: Flask) -> None:
     (app/services/core/domain_events.py): stock available -> allocate, last hold released
     -> continue the pipeline, ..."""
     from app.services.channels import stock_push, writeback
-    from app.services.fulfilment import labels
+    from app.services.fulfilment import labels, packing
     from app.services.lifecycle import subscribers
     from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, webhooks
 
     subscribers.register()
     labels.register()  # the carrier.void outbox topic
+    packing.register()  # a cancel or new address voids a live label
     alerts.register()  # outbox.dead -> an alert
     alert_channels.register()  # the notify.alert outbox topic
     webhooks.register()  # public events -> webhook.deliver messages; a dead one pauses

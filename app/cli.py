@@ -196,6 +196,16 @@ def allocate():
     click.echo(f"{changed} order(s) changed status")
 
 
+@oms.command("sla-watch")
+@with_appcontext
+def sla_watch_command():
+    """Flag orders at risk (within sla_warning_hours of ship-by) and late."""
+    from jobs import sla_watch
+
+    counts = sla_watch.run()
+    click.echo(f"{counts['at_risk']} at risk, {counts['late']} late, {counts['cleared']} cleared")
+
+
 @oms.command("track")
 @click.option("--carrier", "carrier", default=None, help="A carrier account code or kind (ups, easypost).")
 @with_appcontext

@@ -45,7 +45,7 @@ def run_job(app, name: str, fn, *args, exclusive=True) -> object | None:
 
 def register_jobs(scheduler, app) -> None:
     from . import (alert_digest, allocate_backorders, check_alerts, poll_tracking, pull_orders,
-                   send_outbox, stock_drift, sync_listings)
+                   send_outbox, sla_watch, stock_drift, sync_listings)
 
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=60, replace_existing=True)
     scheduler.add_job(_sync_channel_jobs, "interval", seconds=60, args=[scheduler, app],
@@ -61,6 +61,8 @@ def register_jobs(scheduler, app) -> None:
                       **common)
     scheduler.add_job(run_job, "interval", seconds=60,
                       args=[app, "check_alerts", check_alerts.run], id="check_alerts", **common)
+    scheduler.add_job(run_job, "interval", seconds=sla_watch.INTERVAL_SECONDS,
+                      args=[app, sla_watch.NAME, sla_watch.run], id=sla_watch.NAME, **common)
     scheduler.add_job(run_job, "interval", seconds=poll_tracking.INTERVAL_SECONDS,
                       args=[app, poll_tracking.NAME, poll_tracking.run], id=poll_tracking.NAME, **common)
     scheduler.add_job(_check_all_drift, "interval", seconds=stock_drift.INTERVAL_SECONDS, args=[app],

@@ -17,6 +17,7 @@ from .inventory import StockLevelApi, StockMovementApi
 from .notifications import NotificationApi
 from .orders import OrderApi
 from .outbox import OutboxApi
+from .picking import PackApi, PickListApi
 from .returns import ReturnApi
 from .rules import RuleApi
 from .search import SearchApi
@@ -29,7 +30,7 @@ APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
     ReturnApi, ProductApi, SkuAliasApi, WarehouseApi, ChannelApi, SyncConflictApi,
     SyncRunApi, OutboxApi, RuleApi, SettingApi, WebhookSubscriptionApi, CarrierAccountApi,
-    DeliveryExceptionApi, NotificationApi,
+    DeliveryExceptionApi, NotificationApi, PickListApi, PackApi,
 )
 
 

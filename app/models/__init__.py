@@ -3,7 +3,7 @@
 from .alerts import Alert, AlertChannel  # noqa: F401
 from .catalog import Listing, Product, SkuAlias, normalize_sku  # noqa: F401
 from .fulfillment import (  # noqa: F401
-    CarrierAccount, DeliveryException, PickList, Shipment, ShipmentLabel, ShipmentLine, ShipmentPackage,
+    CarrierAccount, DeliveryException, PickList, PickListLine, Shipment, ShipmentLabel, ShipmentLine, ShipmentPackage,
     TrackingEvent,
 )
 from .inventory import StockLevel, StockMovement, Warehouse  # noqa: F401

@@ -26,6 +26,8 @@ PICK_LIST_STATUSES = ("open", "picking", "done", "cancelled")
 
 
 class PickList(Model):
+    """A wave: allocated, unheld orders of one warehouse picked together (services/fulfilment/
+    picking.py). Its orders are ``picking`` while it is open or picking."""
     __tablename__ = "pick_lists"
     __table_args__ = (status_check("status", PICK_LIST_STATUSES),)
 
@@ -33,11 +35,58 @@ class PickList(Model):
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), nullable=False, index=True)
     status: Mapped[str] = mapped_column(String(16), default="open", nullable=False)
     assigned_to: Mapped[Optional[str]] = mapped_column(String(128))
+    # the filters it was made with, as given (shown on the list and the PDF)
+    filters: Mapped[Optional[dict]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     completed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     warehouse = relationship("Warehouse")
+    lines = relationship("PickListLine", back_populates="pick_list", cascade="all, delete-orphan",
+                         order_by="PickListLine.id")
+
+    @property
+    def code(self) -> str:
+        """What its barcode says."""
+        return f"PL{self.id:06d}"
+
+    def __repr__(self) -> str:
+        return self.code
+
+
+class PickListLine(Model):
+    """Units of one order line to take from one bin: one row per open allocation. ``slot`` is
+    the order's place in the list (its tote); the PDF and the picking page group rows by bin
+    and product in walking order."""
+    __tablename__ = "pick_list_lines"
+    __table_args__ = (*non_negative("quantity", "quantity_picked", "quantity_short", "quantity_packed"),
+                      Index("ix_pick_list_lines_list_order", "pick_list_id", "order_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pick_list_id: Mapped[int] = mapped_column(ForeignKey("pick_lists.id"), nullable=False)
+    slot: Mapped[int] = mapped_column(Integer, nullable=False)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), nullable=False, index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), nullable=False)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), nullable=False)
+    stock_level_id: Mapped[int] = mapped_column(ForeignKey("stock_levels.id"), nullable=False)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), nullable=False)
+    # copies at creation: the printed list and the scans compare against these
+    bin: Mapped[Optional[str]] = mapped_column(String(32))
+    sku: Mapped[str] = mapped_column(String(128), nullable=False)
+    barcode: Mapped[Optional[str]] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    quantity_picked: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    quantity_short: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    quantity_packed: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+
+    pick_list = relationship("PickList", back_populates="lines")
+    order = relationship("Order")
+
+    @property
+    def quantity_left(self) -> int:
+        return self.quantity - self.quantity_picked - self.quantity_short
 
 
 class Shipment(Model):

@@ -84,6 +84,10 @@ class Order(TimestampMixin, Model):
     channel_updated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     ship_by: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, index=True)
     priority: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # the SLA clock (services/fulfilment/sla.py): None, "at_risk" or "late"; on-time is kept
+    # at ship confirm for the KPIs
+    sla_state: Mapped[Optional[str]] = mapped_column(String(8), index=True)
+    shipped_on_time: Mapped[Optional[bool]] = mapped_column(Boolean)
     tags: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     status: Mapped[str] = mapped_column(String(32), default="new", nullable=False)
     financial_status: Mapped[str] = mapped_column(String(32), default="pending", nullable=False)

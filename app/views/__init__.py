@@ -17,6 +17,7 @@ def register_views(appbuilder) -> None:
     from .catalog import ProductView, SkuAliasView
     from .customers import CustomerView
     from .dashboard import DashboardView
+    from .floor import FloorView
     from .formatting import register_filters
     from .fulfillment import PickListView, ShipmentView
     from .inventory import StockLevelView, StockMovementView, WarehouseView
@@ -41,6 +42,7 @@ def register_views(appbuilder) -> None:
         category_icon="fa-users")
     add(ShipmentView, "Shipments", icon="fa-truck", category="Fulfillment",
         category_icon="fa-truck")
+    add(FloorView, "Warehouse floor", icon="fa-barcode", category="Fulfillment")
     add(PickListView, "Pick lists", icon="fa-list-ol", category="Fulfillment")
     add(DeliveryExceptionView, "Delivery exceptions", icon="fa-exclamation-triangle", category="Fulfillment")
     add(CarrierAccountView, "Carrier accounts", icon="fa-plane", category="Fulfillment")

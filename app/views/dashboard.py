@@ -4,11 +4,13 @@ filtered lists. "/" (FAB's index) sends people here; anonymous users go to the l
 from __future__ import annotations
 
 from flask import redirect, url_for
+from flask_login import current_user
 from flask_appbuilder import BaseView, IndexView, expose
 from flask_appbuilder.security.decorators import has_access
 
 from ..extensions import db
 from ..security import permissions as p
+from app.services.fulfilment import sla
 from app.services.notify import alerts
 from app.services.orders import queries as order_queries
 from .base import can
@@ -26,6 +28,7 @@ class DashboardView(BaseView):
         return self.render_template(
             "oms/dashboard.html", data=order_queries.dashboard(db.session),
             can_sync=can(p.READ, p.RESOURCE_SYNC), can_stock=can(p.READ, p.RESOURCE_STOCK),
+            sla=sla.tile(db.session) if can(p.READ, p.RESOURCE_FULFILLMENT) else None,
             open_alerts=alerts.open_alerts(db.session, limit=50)
             if can(p.READ, p.RESOURCE_ALERT) else None,
         )
@@ -37,4 +40,8 @@ class WaybillIndexView(IndexView):
 
     @expose("/")
     def index(self):
+        # the Warehouse role lands on its floor (pick lists, ready to pick, packed, shipped today)
+        roles = {role.name for role in getattr(current_user, "roles", None) or ()}
+        if "Warehouse" in roles and "Admin" not in roles:
+            return redirect(url_for("FloorView.index"))
         return redirect(url_for("DashboardView.index"))

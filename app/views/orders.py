@@ -101,6 +101,7 @@ class OrderView(OmsModelView):
             "holds": [FilterOpenHoldReason],
             "status": [FilterChoiceEqual, FilterChoiceNotEqual],
             "financial_status": [FilterChoiceEqual, FilterChoiceNotEqual],
+            "sla_state": [FilterChoiceEqual],
         },
     )
     class_permission_name = p.RESOURCE_ORDER
@@ -124,17 +125,18 @@ class OrderView(OmsModelView):
     order_columns = ["order_number", "email", "total", "status", "placed_at", "ship_by"]
     base_order = ("placed_at", "desc")
     search_columns = ["order_number", "email", "channel", "status", "financial_status", "holds",
-                      "placed_at", "ship_by"]
+                      "sla_state", "placed_at", "ship_by"]
     search_form_extra_fields = {
         "status": select_field("Status", _choices(ORDER_STATUSES)),
         "financial_status": select_field("Payment", _choices(FINANCIAL_STATUSES)),
         "holds": select_field("Open hold", [("*", "any reason")] + [
             (r, HOLD_LABELS.get(r, humanize(r))) for r in HOLD_REASONS]),
+        "sla_state": select_field("SLA", [("at_risk", "at risk"), ("late", "late")]),
     }
     label_columns = {
         "order_number": "Order", "channel": "Channel", "customer_name": "Customer",
         "email": "E-mail", "total": "Total", "status": "Status", "financial_status": "Payment",
-        "holds": "Open hold", "placed_at": "Placed", "ship_by": "Ship by",
+        "holds": "Open hold", "placed_at": "Placed", "ship_by": "Ship by", "sla_state": "SLA",
     }
 
     # --- the order page -----------------------------------------------------------------
@@ -159,6 +161,8 @@ class OrderView(OmsModelView):
             mails=customer_mail.log_for_order(db.session, detail.order.id)
             if can(p.READ, p.RESOURCE_NOTIFICATION) else None,
             mail_events=mail_templates.EVENTS,
+            ledger=order_queries.stock_ledger(db.session, detail.order.id)
+            if can(p.READ, p.RESOURCE_STOCK) else None,
         )
 
     @staticmethod

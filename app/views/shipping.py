@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import BoxPreset, CarrierAccount, Manifest, ShippingMethodMap, ShippingRule, Warehouse
 from ..models.shipping import RULE_STRATEGIES, SERVICE_LEVELS
 from ..security import permissions as p
-from app.services.fulfilment import dry_run, manifests, packing, shipping_rules
+from app.services.fulfilment import boxes, dry_run, manifests, shipping_rules
 from .base import EagerSQLAInterface, ReadOnlyModelView, can, current_actor, redirect_back, service_call
 
 RULE_FORM = ("name", "priority", "service_level", "countries", "min_weight_kg", "max_weight_kg", "min_value",
@@ -88,7 +88,7 @@ class BoxPresetView(ReadOnlyModelView):
         form = request.form
         values = {k: form.get(k) for k in BOX_FORM}
         values["enabled"] = form.get("enabled") == "on"
-        service_call(packing.save_box, db.session, form.get("warehouse_id", type=int) or 0, values, current_actor(),
+        service_call(boxes.save_box, db.session, form.get("warehouse_id", type=int) or 0, values, current_actor(),
                      form.get("id", type=int), success=lambda b: f"Box {b.name!r} saved")
         return redirect_back(url_for("BoxPresetView.list"))
 

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import Manifest, OutboxMessage, Shipment
 from app.services.core import outbox_sender
 from app.services.core.errors import ValidationFailed
-from app.services.fulfilment import carriers, dry_run, labels, manifests, packing, shipments, shipping_rules
+from app.services.fulfilment import boxes, carriers, dry_run, labels, manifests, shipments, shipping_rules
 from app.services.inventory import reference
 
 PACKAGE = [{"weight_kg": "1.2", "length_cm": "30", "width_cm": "20", "height_cm": "10"}]
@@ -149,22 +149,22 @@ def test_customs_lines_reach_the_label_and_a_missing_hs_code_is_a_422_naming_the
 
 def test_box_presets_weight_from_items_plus_tare_and_the_smallest_box_that_fits(session, actor, accounts, shop):
     warehouse = shop["warehouse"]
-    small = packing.save_box(session, warehouse.id, {"name": "Small", "length_cm": "20", "width_cm": "15",
+    small = boxes.save_box(session, warehouse.id, {"name": "Small", "length_cm": "20", "width_cm": "15",
                                                      "height_cm": "5", "tare_kg": "0.1", "max_weight_kg": "2"}, actor())
-    mailer = packing.save_box(session, warehouse.id, {"name": "Mailer", "length_cm": "30", "width_cm": "22",
+    mailer = boxes.save_box(session, warehouse.id, {"name": "Mailer", "length_cm": "30", "width_cm": "22",
                                                       "height_cm": "6", "tare_kg": "0.15", "max_weight_kg": "3"},
                               actor())
-    packing.save_box(session, warehouse.id, {"name": "Large", "length_cm": "40", "width_cm": "30", "height_cm": "30",
+    boxes.save_box(session, warehouse.id, {"name": "Large", "length_cm": "40", "width_cm": "30", "height_cm": "30",
                                              "tare_kg": "0.5", "max_weight_kg": "20"}, actor())
     with pytest.raises(ValidationFailed) as error:
-        packing.save_box(session, warehouse.id, {"name": "Small", "length_cm": "1", "width_cm": "1", "height_cm": "1",
+        boxes.save_box(session, warehouse.id, {"name": "Small", "length_cm": "1", "width_cm": "1", "height_cm": "1",
                                                  "tare_kg": "0", "max_weight_kg": "1"}, actor())
     assert "name" in error.value.errors
     one, three = shop["packed"](), shop["packed"](quantity=3)
     from app.models import Order
 
-    assert packing.suggest_box(session, session.get(Order, one), warehouse.id).id == mailer.id  # Small is too short
-    assert packing.suggest_box(session, session.get(Order, three), warehouse.id).name == "Large"
+    assert boxes.suggest_box(session, session.get(Order, one), warehouse.id).id == mailer.id  # Small is too short
+    assert boxes.suggest_box(session, session.get(Order, three), warehouse.id).name == "Large"
     assert small.volume_cm3 < mailer.volume_cm3
     shipment = buy(session, actor, three, carrier="usps-1", packages=[{"box_preset_id": mailer.id}])
     [package] = shipment.packages

@@ -21,7 +21,7 @@ from app.services.core import fx, settings, validation
 from app.services.core.actor import Actor
 from app.services.core.jsonable import to_jsonable
 from app.services.inventory import catalog
-from app.services.orders import addresses
+from app.services.orders import addresses, ship_by
 from connectors.base import NormalizedAddress, NormalizedOrder
 
 
@@ -56,7 +56,7 @@ class PageContext:
 
     def __init__(self, session: Session, channel, orders: list[NormalizedOrder], actor: Actor):
         self.session, self.channel, self.actor = session, channel, actor
-        self.ship_by_days = settings.get(session, "ship_by_days")
+        self.calendar = ship_by.Calendar(session)
         self.payment_hold = settings.get(session, "payment_hold")
         self.duplicate_window = timedelta(minutes=settings.get(session, "duplicate_window_minutes"))
         skus = [line.sku for o in orders for line in (o.lines or ()) if isinstance(line.sku, str)]
@@ -100,7 +100,7 @@ def prepare(context: PageContext, normalized: NormalizedOrder, digest: str,
     storable.check_order(normalized)
     values = importing._channel_values(normalized)
     shipping = values["shipping_address"] or {}
-    ship_by = normalized.ship_by or normalized.placed_at + timedelta(days=context.ship_by_days)
+    promise = normalized.ship_by or context.calendar.ship_by(normalized.placed_at)
     currency = normalized.currency.upper()
     for line in normalized.lines:
         if line.sku is not None and len(line.sku) > 128:
@@ -112,7 +112,7 @@ def prepare(context: PageContext, normalized: NormalizedOrder, digest: str,
         phone=shipping.get("phone"), ship_country=shipping.get("country"), currency=currency,
         total_base=context.to_base(normalized.total, currency, normalized.placed_at),
         placed_at=normalized.placed_at, channel_updated_at=normalized.updated_at,
-        ship_by=ship_by, priority=0, status="new",
+        ship_by=promise, priority=0, status="new",
         fulfilled_by_channel=normalized.fulfilled_by_channel,
         fulfillment_status=importing.channel_fulfillment(normalized),
         risk_score=None, cancelled_at=None, cancel_reason=None,

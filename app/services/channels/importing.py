@@ -27,7 +27,7 @@ from connectors.base import NormalizedAddress, NormalizedOrder
 from app.models import Channel, Order, OrderEvent, OrderLine, Refund, SyncConflict, normalize_sku
 from app.models.base import utcnow
 from app.services.inventory import catalog
-from app.services.orders import customers
+from app.services.orders import customers, ship_by
 from app.services.core import domain_events, events
 from app.services.core import fx
 from app.services.orders import edits as order_edits
@@ -141,8 +141,7 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
     customer = customers.find_or_create(session, values["email"], normalized.customer_name,
                                         (normalized.shipping_address or NormalizedAddress()).phone)
     shipping = values["shipping_address"] or {}
-    ship_by = normalized.ship_by or normalized.placed_at + timedelta(
-        days=settings.get(session, "ship_by_days"))
+    promise = normalized.ship_by or ship_by.Calendar(session).ship_by(normalized.placed_at)
     order = Order(
         channel_id=channel.id, external_id=str(normalized.external_id),
         order_number=str(normalized.order_number), customer=customer,
@@ -151,7 +150,7 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
         total_base=fx.to_base(session, normalized.total, normalized.currency.upper(),
                               normalized.placed_at),
         placed_at=normalized.placed_at, channel_updated_at=normalized.updated_at,
-        ship_by=ship_by, status="new", fulfilled_by_channel=normalized.fulfilled_by_channel,
+        ship_by=promise, status="new", fulfilled_by_channel=normalized.fulfilled_by_channel,
         fulfillment_status=channel_fulfillment(normalized),
         raw_payload=storable.json_payload(normalized.raw, encoded), payload_hash=digest,
         local_edits={},

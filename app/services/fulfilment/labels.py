@@ -31,7 +31,7 @@ from app.services.core.actor import Actor
 from app.services.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.services.core.outbox import Message, PermanentError, RetryableError, Sent
 from app.services.core.transaction import transactional, write_intent
-from app.services.fulfilment import carriers, packing, shipments, shipping_rules
+from app.services.fulfilment import boxes, carriers, shipments, shipping_rules
 from app.services.orders import actions as orders
 
 VOID_TOPIC = "carrier.void"
@@ -108,7 +108,7 @@ def _request(session: Session, order, packages: list[Package], warehouse_id: int
     warehouse = session.get(Warehouse, warehouse_id or allocations[0].warehouse_id)
     ship_from, ship_to = _ship_from(warehouse), _ship_to(order)
     # international: customs lines go with the rates and the label (a missing HS code is a 422 here)
-    customs = packing.customs_lines(order) if ship_from.country.upper() != ship_to.country.upper() else ()
+    customs = boxes.customs_lines(order) if ship_from.country.upper() != ship_to.country.upper() else ()
     return ShipmentRequest(ship_from, ship_to, tuple(packages), reference, label_format, customs)
 
 
@@ -303,7 +303,7 @@ def buy_label(session: Session, order_id: int, actor: Actor, *, carrier: str, pa
     transactions on purpose: never call it inside another one."""
     order = shipments.packed_order(session, order_id)
     warehouse_id = warehouse_id or shipments.open_allocations(session, order)[0].warehouse_id
-    packages = clean_packages(packing.packages_from(session, order, packages, warehouse_id))
+    packages = clean_packages(boxes.packages_from(session, order, packages, warehouse_id))
     auto = carrier == "auto"
     account = None if auto else _account(session, carrier)
     # the format: asked for, else the warehouse's printer, else the account's

@@ -1,154 +1,276 @@
-"""Packing data: box presets per warehouse, a package's weight from its items' product weights
-plus the box's tare when it was not weighed, the smallest box that fits an order's items (by
-volume, with a margin), and the customs lines of an international shipment."""
+"""The pack station: an order (or its pick list slot) scanned, each item checked against what was
+picked for it, the packages typed, then label and ship confirm in one action (DESIGN.md
+"Fulfilment"). With a carrier account the label is bought from it (labels.buy_label: the
+purchase is recorded first, ship confirm follows with the label); where none is configured
+the ``manual`` carrier serves: pack and ship confirm are one transaction.
+
+Cancelling an order or editing its address while a label is live voids it through the outbox
+(``carrier.void``; subscribers below)."""
 from __future__ import annotations
 
-from decimal import ROUND_UP, Decimal, InvalidOperation
-from typing import Optional
+import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.carriers.base import CustomsLine
-
-from app.models import BoxPreset, Order, Warehouse
-from app.services.core import audit, settings, validation
+from app.models import CarrierAccount, Order, PickList, PickListLine, Shipment, ShipmentPackage
+from app.models.base import utcnow
+from app.services.core import domain_events, events, validation
 from app.services.core.actor import Actor
-from app.services.core.errors import NotFound, ValidationFailed
+from app.services.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
+from app.services.fulfilment import labels, picking, shipments
+from app.services.orders import actions as orders
 
-BOX_FIELDS = ("name", "length_cm", "width_cm", "height_cm", "tare_kg", "max_weight_kg", "enabled")
-LIMITS = {"length_cm": Decimal("300"), "width_cm": Decimal("300"), "height_cm": Decimal("300"),
-          "tare_kg": Decimal("50"), "max_weight_kg": Decimal("150")}
+SLOT_CODE = re.compile(r"^PL(\d+)-(\d+)$", re.IGNORECASE)
+PACKABLE = ("picking", "allocated", "partially_allocated", "packed")
 
 
-# --- box presets ---------------------------------------------------------------------------------
+def find_order(session: Session, code) -> Order:
+    """An order by its number, its id, or its pick list slot (``PL000012-3``)."""
+    code = validation.text(code, "code", max_length=64)
+    slot = SLOT_CODE.match(code)
+    if slot:
+        order_id = session.scalar(select(PickListLine.order_id).where(
+            PickListLine.pick_list_id == int(slot.group(1)), PickListLine.slot == int(slot.group(2))).limit(1))
+    else:
+        order_id = session.scalar(select(Order.id).where(Order.order_number == code).order_by(Order.id.desc()).limit(1))
+        if order_id is None and code.isdigit():
+            order_id = session.scalar(select(Order.id).where(Order.id == int(code)))
+    if order_id is None:
+        raise NotFound(f"No order {code}")
+    return orders.get_order(session, order_id)
 
-def _number(values: dict, key: str) -> Decimal:
-    try:
-        value = Decimal(str(values.get(key)))
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed.field(key, "must be a number") from None
-    low = Decimal("0") if key == "tare_kg" else Decimal("0.001")
-    if not value.is_finite() or value < low or value > LIMITS[key]:
-        raise ValidationFailed.field(key, f"must be between {low} and {LIMITS[key]}")
-    return value
+
+def pack_lines(session: Session, order: Order) -> list[dict]:
+    """What the pack station expects of an order: per order line, the units picked for it."""
+    expected: dict[int, dict] = {}
+    for line in picking.picked_for_order(session, order.id):
+        entry = expected.setdefault(line.order_line_id, {
+            "order_line_id": line.order_line_id, "sku": line.sku, "barcode": line.barcode,
+            "title": line.title, "picked": 0, "packed": 0, "to_pick": 0})
+        entry["picked"] += line.quantity_picked
+        entry["packed"] += line.quantity_packed
+        entry["to_pick"] += line.quantity_left
+    return list(expected.values())
+
+
+def station(session: Session, code) -> dict:
+    order = find_order(session, code)
+    return {"order_id": order.id, "order_number": order.order_number, "status": order.status,
+            "customer_name": order.customer_name, "held": order.is_held,
+            "lines": pack_lines(session, order),
+            "shipments": [{"id": s.id, "status": s.status, "tracking_number": s.tracking_number,
+                           "carrier": s.carrier} for s in order.shipments]}
+
+
+def clean_scanned(values) -> dict[int, int]:
+    """``{"order_line_id": units}`` as the page counted them."""
+    if not isinstance(values, dict) or not values:
+        raise ValidationFailed.field("items", "scan the items of the order")
+    clean = {}
+    for key, value in values.items():
+        clean[validation.identifier(key, "items")] = validation.quantity(value, f"items.{key}")
+    return clean
+
+
+def _check_items(order: Order, lines: list[PickListLine], scanned: dict[int, int]) -> None:
+    picking.ensure_picked(order, lines)
+    expected: dict[int, int] = {}
+    for line in lines:
+        expected[line.order_line_id] = expected.get(line.order_line_id, 0) + line.quantity_picked - line.quantity_packed
+    for order_line_id, units in scanned.items():
+        if order_line_id not in expected:
+            raise picking.WrongScan.field(f"items.{order_line_id}", "not an item of this order")
+        if units > expected[order_line_id]:
+            raise picking.WrongScan.field(f"items.{order_line_id}", f"only {expected[order_line_id]} picked")
+    missing = {k: v - scanned.get(k, 0) for k, v in expected.items() if v - scanned.get(k, 0) > 0}
+    if missing:
+        raise ValidationFailed.field("items", f"{sum(missing.values())} picked units are not scanned yet")
+
+
+def _pack(session: Session, order: Order, scanned: dict[int, int], actor: Actor) -> None:
+    """Every picked unit scanned: the pick lines count them packed, the order is ``packed``."""
+    if order.is_held:
+        raise Conflict(f"Order {order.order_number} is on hold ({', '.join(h.reason for h in order.open_holds)})")
+    if order.status == "packed":
+        return
+    if order.status not in PACKABLE:
+        raise Conflict(f"Order {order.order_number} is {order.status}: it cannot be packed")
+    lines = list(session.scalars(select(PickListLine).join(PickList).where(
+        PickListLine.order_id == order.id, PickList.status != "cancelled")
+        .order_by(PickListLine.id).with_for_update(of=PickListLine)))
+    _check_items(order, lines, scanned)
+    for line in lines:
+        line.quantity_packed = line.quantity_picked
+    if order.status != "picking":  # sent back to allocation by a short pick: what was picked ships
+        orders.transition(session, order, "picking", actor, "picked units packed")
+    orders.transition(session, order, "packed", actor)
 
 
 @transactional
-def save_box(session: Session, warehouse_id: int, values: dict, actor: Actor, box_id: int | None = None) -> BoxPreset:
-    if session.get(Warehouse, warehouse_id) is None:
-        raise ValidationFailed.field("warehouse_id", f"warehouse {warehouse_id} not found")
-    box = session.get(BoxPreset, box_id) if box_id else BoxPreset(warehouse_id=warehouse_id)
-    if box is None:
-        raise NotFound(f"Box preset {box_id} not found")
-    name = validation.text(values.get("name"), "name", max_length=64)
-    taken = session.scalar(select(BoxPreset.id).where(BoxPreset.warehouse_id == warehouse_id, BoxPreset.name == name))
-    if taken and taken != box.id:
-        raise ValidationFailed.field("name", f"this warehouse already has a box named {name!r}")
-    before = {k: getattr(box, k) for k in BOX_FIELDS} if box_id else {}
-    box.name, box.enabled = name, bool(values.get("enabled", True))
-    for key in LIMITS:
-        setattr(box, key, _number(values, key))
-    session.add(box)
+def pack(session: Session, order_id: int, items, actor: Actor) -> Order:
+    order = orders.get_order(session, order_id, for_update=True)
+    _pack(session, order, clean_scanned(items), actor)
+    return order
+
+
+def _manual_account(session: Session) -> CarrierAccount | None:
+    return session.scalar(select(CarrierAccount).where(CarrierAccount.kind == "manual",
+                                                       CarrierAccount.enabled.is_(True)).order_by(CarrierAccount.id).limit(1))
+
+
+def label_account(session: Session, carrier: str | None) -> CarrierAccount | None:
+    """The account whose label the station buys: the one asked for, else the first enabled
+    carrier that sells labels; None: the manual carrier."""
+    if carrier:
+        account = session.scalar(select(CarrierAccount).where(CarrierAccount.code == carrier))
+        if account is None:
+            raise ValidationFailed.field("carrier", f"unknown carrier account {carrier}")
+        return None if account.kind == "manual" else account
+    return session.scalar(select(CarrierAccount).where(CarrierAccount.enabled.is_(True), CarrierAccount.kind != "manual")
+                          .order_by(CarrierAccount.id).limit(1))
+
+
+@transactional
+def ship_manual(session: Session, order_id: int, items, packages, actor: Actor, *,
+                tracking_number: str | None = None) -> Shipment:
+    """Pack and ship confirm in one transaction with the manual carrier (no label bought)."""
+    packages = labels.clean_packages(packages)
+    tracking_number = validation.text(tracking_number, "tracking_number", max_length=64, required=False)
+    order = orders.get_order(session, order_id, for_update=True)
+    _pack(session, order, clean_scanned(items), actor)
+    allocations = packed_allocations(session, order)
+    account = _manual_account(session)
+    shipment = Shipment(order=order, warehouse_id=allocations[0].warehouse_id, carrier="manual",
+                        carrier_account_id=account.id if account else None, service="manual",
+                        tracking_number=tracking_number, status="in_transit", created_by=actor.label,
+                        created_at=utcnow(), shipped_at=utcnow(),
+                        pick_list_id=_pick_list_of(session, order.id),
+                        packages=[ShipmentPackage(weight_kg=p.weight_kg, length_cm=p.length_cm,
+                                                  width_cm=p.width_cm, height_cm=p.height_cm) for p in packages])
+    session.add(shipment)
     session.flush()
-    audit.record(session, actor, "box_preset", box.id, "update" if box_id else "create",
-                 audit.diff(before, {k: getattr(box, k) for k in BOX_FIELDS}))
-    return box
+    shipments.confirm(session, order, shipment, allocations, actor)
+    return shipment
 
 
-def boxes(session: Session, warehouse_id: int) -> list[BoxPreset]:
-    return list(session.scalars(select(BoxPreset).where(BoxPreset.warehouse_id == warehouse_id,
-                                                        BoxPreset.enabled.is_(True))
-                                .order_by(BoxPreset.length_cm * BoxPreset.width_cm * BoxPreset.height_cm)))
+def packed_allocations(session: Session, order: Order) -> list:
+    """The open reservations whose units were picked and packed (a short pick released the rest)."""
+    from sqlalchemy.orm import selectinload
+
+    from app.models import Allocation
+
+    allocations = list(session.scalars(select(Allocation).where(
+        Allocation.status == "open", Allocation.id.in_(select(PickListLine.allocation_id).join(PickList).where(
+            PickListLine.order_id == order.id, PickList.status != "cancelled"))).order_by(Allocation.id)
+        # ship confirm reads each one's level and line: two queries, not two per allocation
+        .options(selectinload(Allocation.stock_level), selectinload(Allocation.line))))
+    if not allocations:
+        raise Conflict(f"Order {order.order_number}: nothing picked to ship")
+    return allocations
 
 
-# --- what an order's items weigh and take up --------------------------------------------------------
-
-def _open_lines(order: Order):
-    return [line for line in order.lines if line.quantity_open > 0 and line.product is not None]
-
-
-def items_weight(order: Order) -> Decimal:
-    """Σ product weight × quantity of what is still to ship; a product without a weight is named."""
-    missing = [line.product.sku for line in _open_lines(order) if line.product.weight_kg is None]
-    if missing:
-        raise ValidationFailed.field("packages", f"weigh the package: no weight on product(s) {', '.join(missing)}")
-    return sum((line.product.weight_kg * line.quantity_open for line in _open_lines(order)), Decimal("0"))
+def _pick_list_of(session: Session, order_id: int) -> int | None:
+    return session.scalar(select(PickListLine.pick_list_id).join(PickList).where(
+        PickListLine.order_id == order_id, PickList.status != "cancelled").order_by(PickListLine.id.desc()).limit(1))
 
 
-def items_volume(order: Order) -> Optional[Decimal]:
-    """Σ product volume × quantity, or None when a product has no dimensions."""
-    total = Decimal("0")
-    for line in _open_lines(order):
-        p = line.product
-        if None in (p.length_cm, p.width_cm, p.height_cm):
-            return None
-        total += p.length_cm * p.width_cm * p.height_cm * line.quantity_open
-    return total
+def pack_and_ship(session: Session, order_id: int, items, packages, actor: Actor, *,
+                  carrier: str | None = None, service: str | None = None,
+                  tracking_number: str | None = None) -> Shipment:
+    """The pack station's one action: pack, label, ship confirm. With a carrier account the
+    order is packed first (its own transaction), then the label bought and the order
+    ship-confirmed with it; a purchase that fails leaves the order packed, to try again."""
+    account = label_account(session, carrier)
+    if account is None:
+        return ship_manual(session, order_id, items, packages, actor, tracking_number=tracking_number)
+    code = account.code
+    labels.clean_packages(packages)
+    pack(session, order_id, items, actor)
+    return labels.buy_label(session, order_id, actor, carrier=code, packages=packages, service=service or "auto")
 
 
-def suggest_box(session: Session, order: Order, warehouse_id: int) -> Optional[BoxPreset]:
-    """The smallest enabled box whose volume holds the items with the margin, whose max weight
-    holds them, and whose longest side fits the longest item; None when none fits or the items
-    have no dimensions."""
-    volume = items_volume(order)
-    if volume is None:
-        return None
-    margin = Decimal(100 + settings.get(session, "box_fill_margin_percent")) / 100
-    weight = items_weight(order)
-    longest = max((max(line.product.length_cm, line.product.width_cm, line.product.height_cm)
-                   for line in _open_lines(order)), default=Decimal("0"))
-    for box in boxes(session, warehouse_id):
-        fits = box.volume_cm3 >= volume * margin and weight + box.tare_kg <= box.max_weight_kg
-        if fits and max(box.length_cm, box.width_cm, box.height_cm) >= longest:
-            return box
-    return None
+# --- bulk: labels for a pick list in one go ------------------------------------------------------
+
+def bulk_plan(session: Session, pick_list_id: int) -> dict[int, dict[str, int]]:
+    """The orders of a pick list whose picking is complete and not yet packed, each with its
+    picked units per order line (what the station would have scanned)."""
+    by_order: dict[int, list[PickListLine]] = {}
+    for line in picking.get(session, pick_list_id).lines:
+        by_order.setdefault(line.order_id, []).append(line)
+    plan = {}
+    for order_id, lines in sorted(by_order.items()):
+        items: dict[str, int] = {}
+        for line in lines:
+            if line.quantity_picked - line.quantity_packed > 0:
+                key = str(line.order_line_id)
+                items[key] = items.get(key, 0) + line.quantity_picked - line.quantity_packed
+        if items and not picking.unpicked(lines):
+            plan[order_id] = items
+    return plan
 
 
-def packages_from(session: Session, order: Order, values, warehouse_id: int) -> list:
-    """Packages as the API gives them; a package naming a ``box_preset_id`` takes the box's
-    dimensions, and (when not weighed) the items' weight plus the box's tare."""
-    if not isinstance(values, list):
-        return values
-    out = []
-    for n, item in enumerate(values):
-        if not isinstance(item, dict) or item.get("box_preset_id") in (None, ""):
-            out.append(item)
+def bulk_labels(session: Session, pick_list_id: int, packages, actor: Actor, *, carrier: str | None = None,
+                service: str | None = None) -> dict:
+    """Labels for every single-package order of a pick list, each order its own pack, label and
+    ship confirm as at the station; a failure is listed with the carrier's reason and the rest
+    go on."""
+    packages = labels.clean_packages(packages)
+    if len(packages) != 1:
+        raise ValidationFailed.field("packages", "bulk labels are for single-package orders: give one package")
+    plan = bulk_plan(session, pick_list_id)
+    session.rollback()
+    raw = [{"weight_kg": str(p.weight_kg), "length_cm": str(p.length_cm), "width_cm": str(p.width_cm),
+            "height_cm": str(p.height_cm)} for p in packages]
+    result: dict = {"shipped": [], "failed": []}
+    for order_id, items in plan.items():
+        try:
+            shipment = pack_and_ship(session, order_id, items, raw, actor, carrier=carrier, service=service)
+        except DomainError as err:
+            session.rollback()
+            result["failed"].append({"order_id": order_id, "message": err.message})
             continue
-        box = session.get(BoxPreset, item["box_preset_id"]) if str(item["box_preset_id"]).isdigit() else None
-        if box is None or box.warehouse_id != warehouse_id:
-            raise ValidationFailed.field(f"packages.{n}.box_preset_id", "not a box preset of this warehouse")
-        weight = item.get("weight_kg")
-        if weight in (None, ""):
-            weight = (items_weight(order) / len(values) + box.tare_kg).quantize(Decimal("0.001"), ROUND_UP)
-            if weight > box.max_weight_kg:
-                raise ValidationFailed.field(f"packages.{n}.box_preset_id",
-                                             f"{weight} kg is more than box {box.name!r} holds ({box.max_weight_kg} kg)")
-        out.append({"weight_kg": weight, "length_cm": box.length_cm, "width_cm": box.width_cm,
-                    "height_cm": box.height_cm})
-    return out
+        result["shipped"].append({"order_id": order_id, "shipment_id": shipment.id, "status": shipment.status,
+                                  "tracking_number": shipment.tracking_number})
+    return result
 
 
-# --- customs ---------------------------------------------------------------------------------------
+def pick_list_label_ids(session: Session, pick_list_id: int) -> list[int]:
+    """The live PDF labels of a pick list's shipments, in slot order (to print as one)."""
+    from app.models import ShipmentLabel
 
-def customs_lines(order: Order) -> tuple[CustomsLine, ...]:
-    """A line per product still to ship: description, quantity, value, weight, HS code, origin.
-    A product without an HS code or origin is named before anything is bought."""
-    lines, missing = [], []
-    for line in order.lines:
-        if line.quantity_open <= 0:
-            continue
-        product = line.product
-        if product is None or not product.hs_code or not product.origin_country:
-            missing.append(product.sku if product else (line.sku or line.title))
-            continue
-        share = Decimal(line.quantity_open) / Decimal(line.quantity)
-        lines.append(CustomsLine(description=(product.name or line.title)[:70], quantity=line.quantity_open,
-                                 value=(line.line_subtotal * share).quantize(Decimal("0.01")), currency=order.currency,
-                                 weight_kg=(product.weight_kg or Decimal("0.1")) * line.quantity_open,
-                                 hs_code=product.hs_code, origin_country=product.origin_country, sku=product.sku))
-    if missing:
-        raise ValidationFailed.field("customs", "an international shipment needs an HS code and a country of "
-                                                f"origin on product(s) {', '.join(missing)}")
-    return tuple(lines)
+    slots = {line.order_id: line.slot for line in picking.get(session, pick_list_id).lines}
+    rows = session.execute(select(ShipmentLabel.id, Shipment.order_id).join(Shipment).where(
+        Shipment.order_id.in_(slots), ShipmentLabel.voided_at.is_(None), ShipmentLabel.format == "PDF",
+        ShipmentLabel.data.is_not(None))).all()
+    return [label_id for label_id, order_id in sorted(rows, key=lambda r: (slots[r[1]], r[0]))]
+
+
+# --- a live label when the order changes ---------------------------------------------------------
+
+def _live_labels(session: Session, order_id: int) -> list[Shipment]:
+    return [shipment for shipment in session.scalars(select(Shipment).where(
+        Shipment.order_id == order_id, Shipment.status.in_(labels.VOIDABLE), Shipment.carrier_account_id.is_not(None)))
+        if any(label.voided_at is None for label in shipment.labels)]
+
+
+def _void_on_cancel(session: Session, payload: dict) -> None:
+    """Cancelled while a label is live (bought, not moving yet): void it at the carrier
+    through the outbox."""
+    for shipment in _live_labels(session, payload["order_id"]):
+        labels.void(session, shipment.id, payload["actor"])
+
+
+def _void_on_new_address(session: Session, payload: dict) -> None:
+    """A new shipping address while a label is live: void it, and say a new label is needed."""
+    for shipment in _live_labels(session, payload["order_id"]):
+        labels.void(session, shipment.id, payload["actor"])
+        events.order_event(session, shipment.order, payload["actor"], "label_needed",
+                           f"The address changed: label {shipment.tracking_number} is voided, buy a new one",
+                           {"shipment_id": shipment.id})
+
+
+def register() -> None:
+    domain_events.subscribe("order.cancelled", _void_on_cancel)
+    domain_events.subscribe("order.address_changed", _void_on_new_address)

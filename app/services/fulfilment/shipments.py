@@ -67,6 +67,9 @@ def confirm(session: Session, order, shipment: Shipment, allocations: list[Alloc
         inventory.ship(session, allocation, quantity, actor, reference=f"shipment {shipment.id}")
         shipment.lines.append(ShipmentLine(order_line_id=allocation.order_line_id, quantity=quantity))
     remaining = sum(line.quantity_open for line in order.lines)
+    if order.shipped_on_time is None:  # the SLA clock: the first shipment counts (KPIs)
+        order.shipped_on_time = order.ship_by is None or utcnow() <= order.ship_by
+        order.sla_state = None
     orders.transition(session, order, "partially_shipped" if remaining else "shipped", actor)
     events.shipped(session, order, actor, shipment)
     domain_events.publish(session, "shipment.created",

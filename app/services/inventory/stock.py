@@ -304,6 +304,24 @@ def release(session: Session, allocation: Allocation, actor: Actor, why: str) ->
     allocation.closed_at = utcnow()
 
 
+def release_units(session: Session, allocation: Allocation, quantity: int, actor: Actor, why: str) -> None:
+    """Give back part of an open reservation (all of it releases the allocation). No commit."""
+    if quantity >= allocation.quantity:
+        release(session, allocation, actor, why)
+        return
+    move(session, allocation.stock_level, reserved_delta=-quantity, reason="release", actor=actor,
+         reference=f"allocation {allocation.id}", order_id=allocation.order_id, note=why)
+    allocation.quantity -= quantity
+    allocation.line.quantity_allocated -= quantity
+
+
+def count_missing(session: Session, level: StockLevel, quantity: int, actor: Actor, why: str, *,
+                  order_id: int | None = None, reference: str | None = None) -> StockMovement:
+    """Units a person found missing on the shelf: a counted adjustment of on_hand. No commit."""
+    return move(session, level, on_hand_delta=-quantity, reason="count", actor=actor, note=why,
+                order_id=order_id, reference=reference)
+
+
 def ship(session: Session, allocation: Allocation, quantity: int, actor: Actor,
          reference: str) -> Allocation:
     """Units of an open allocation leave the building: on_hand and reserved both drop.

@@ -116,8 +116,16 @@ def outbox_dead(session: Session, payload: dict) -> None:
                  "target": payload["target"]})
 
 
+def sla_changed(session: Session, payload: dict) -> None:
+    """An order at risk or late (fulfilment's sla_watch): one alert per order and state."""
+    raise_alert(session, "sla_at_risk", f"order {payload['order_id']} {payload['state']}",
+                f"Order {payload['order_number']} is {payload['state'].replace('_', ' ')}: ship by "
+                f"{payload['ship_by']}", {"order_id": payload["order_id"], "state": payload["state"]})
+
+
 def register() -> None:
     domain_events.subscribe("outbox.dead", outbox_dead)
+    domain_events.subscribe("order.sla_changed", sla_changed)
 
 
 # --- checked by a job --------------------------------------------------------------------

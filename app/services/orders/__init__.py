@@ -3,4 +3,4 @@ line edits before picking (``edits``); addresses' keys (``addresses``); customer
 side of the pages (``queries``) and of the API (``api_reads``); support search; the refund's
 state machine (``refunds``)."""
 
-__all__ = ["actions", "addresses", "api_reads", "customers", "edits", "queries", "refunds", "search"]
+__all__ = ["actions", "addresses", "api_reads", "customers", "edits", "queries", "refunds", "search", "ship_by"]

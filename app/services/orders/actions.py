@@ -22,7 +22,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "allocated": frozenset({"picking", "new", "cancelled"}),
     "partially_allocated": frozenset({"allocated", "picking", "new", "cancelled"}),
     "backordered": frozenset({"allocated", "partially_allocated", "new", "cancelled"}),
-    "picking": frozenset({"packed", "cancelled"}),
+    # back to allocation: the pick list cancelled, or a short pick (DESIGN.md)
+    "picking": frozenset({"packed", "cancelled", "allocated", "partially_allocated", "backordered"}),
     "packed": frozenset({"partially_shipped", "shipped", "cancelled"}),
     "partially_shipped": frozenset({"shipped"}),
     "shipped": frozenset({"delivered"}),

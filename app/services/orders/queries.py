@@ -213,3 +213,13 @@ def channel_group(order: Order) -> str:
     """The outbox group of an order's write-back messages: one per order and channel, so a
     refund never overtakes the fulfilment before it."""
     return f"channel:{order.channel_id}:order:{order.id}"
+
+
+def stock_ledger(session: Session, order_id: int, limit: int = 200) -> list:
+    """The stock movements an order caused (reservations, releases, shipments, counts), newest
+    first: the order page's ledger."""
+    from app.models import StockMovement
+
+    return list(session.scalars(select(StockMovement).where(StockMovement.order_id == order_id)
+                                .options(selectinload(StockMovement.product), selectinload(StockMovement.warehouse))
+                                .order_by(StockMovement.id.desc()).limit(limit)))

@@ -1,0 +1,41 @@
+"""The warehouse home page's reads: open pick lists, orders ready to pick by ship-by, orders
+packed but not shipped, today's shipped count, the at-risk tile. Reads only."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models import Order, OrderHold, PickList, Shipment, Warehouse
+from app.models.base import utcnow
+from app.services.fulfilment import picking, sla
+
+READY_LIMIT = 50
+
+
+def home(session: Session, now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    held = exists().where(OrderHold.order_id == Order.id, OrderHold.released_at.is_(None))
+    return {
+        "warehouses": list(session.scalars(select(Warehouse).where(Warehouse.active.is_(True)).order_by(Warehouse.code))),
+        "pick_lists": list(session.scalars(select(PickList).where(PickList.status.in_(picking.LIVE))
+                                           .options(selectinload(PickList.lines), selectinload(PickList.warehouse))
+                                           .order_by(PickList.id))),
+        "ready": list(session.scalars(select(Order).where(Order.status == "allocated", ~held)
+                                      .order_by(Order.ship_by.is_(None), Order.ship_by, Order.id).limit(READY_LIMIT))),
+        "packed": list(session.scalars(select(Order).where(Order.status == "packed").order_by(Order.id).limit(READY_LIMIT))),
+        "shipped_today": session.scalar(select(func.count(func.distinct(Shipment.order_id))).where(
+            Shipment.shipped_at >= start)) or 0,
+        "sla": sla.tile(session, now),
+        "unshipped_labels": unshipped_labels(session),
+    }
+
+
+def unshipped_labels(session: Session) -> list[Shipment]:
+    """End of day: labels bought whose order was not ship-confirmed (it changed while the label
+    was bought, or waits for a person): to ship or to void."""
+    return list(session.scalars(select(Shipment).join(Order).where(
+        Shipment.status.in_(("label_created", "label_uncertain")), Shipment.shipped_at.is_(None),
+        Order.status.not_in(("shipped", "partially_shipped", "delivered"))).order_by(Shipment.id).limit(READY_LIMIT)))
