@@ -32,7 +32,7 @@ PUBLIC_EVENTS = (
     "refund.changed", "stock.changed",
 )
 INTERNAL_EVENTS = ("stock.available", "order.lines_changed", "order.address_changed",
-                   "outbox.dead")
+                   "outbox.dead", "return.label_ready")
 KNOWN_EVENTS = frozenset(PUBLIC_EVENTS + INTERNAL_EVENTS)
 
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)

@@ -2,4 +2,4 @@
 (``carriers``), labels bought, reprinted and voided (``labels``), parcels tracked
 (``tracking``) and the delivery exceptions queue (``exceptions``)."""
 
-__all__ = ["carriers", "exceptions", "labels", "shipments", "tracking"]
+__all__ = ["carriers", "exceptions", "labels", "return_labels", "shipments", "tracking"]
