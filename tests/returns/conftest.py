@@ -1,0 +1,39 @@
+"""Returns tests: a shipped order of two lines (SKU-A 2 × 30.00, SKU-B 1 × 40.00) with an
+order-level discount of 10.00, tax 6.00 + 4.00 and shipping 8.00 (paid 108.00)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from app.services.core import settings
+from app.services.fulfilment import shipments
+
+
+@pytest.fixture
+def shipped(session, make, actor):
+    wh = make.warehouse("WH1")
+    pa = make.product("SKU-A", stock={wh: 2})
+    pb = make.product("SKU-B", stock={wh: 1})
+    channel = make.channel("shop")
+    order = make.order(channel, [("SKU-A", 2, "30.00"), ("SKU-B", 1, "40.00")])
+    a, b = order.lines
+    a.tax, b.tax = Decimal("6.00"), Decimal("4.00")
+    order.discount_total, order.tax_total, order.shipping_total = Decimal("10"), Decimal("10"), Decimal("8")
+    order.total = Decimal("108.00")
+    session.commit()
+    staff = actor("warehouse")
+    shipments.start_picking(session, order.id, staff)
+    shipments.mark_packed(session, order.id, staff)
+    shipments.ship(session, order.id, staff, carrier="ups", tracking_number="1ZTEST")
+    return SimpleNamespace(order=order, order_id=order.id, a=a, b=b, wh=wh, pa=pa, pb=pb, channel=channel)
+
+
+@pytest.fixture
+def policy_set(session, actor):
+    def set_(**values):
+        for key, value in values.items():
+            settings.set_value(session, key, value, actor("admin"))
+        session.commit()
+    return set_
