@@ -142,13 +142,16 @@ def init_domain_events(app: Flask) -> None:
 
 def init_webhooks(app: Flask) -> None:
     """Channel and carrier webhooks: outside FAB, CSRF-exempt, verified by signature; and
-    the opt-out link of customer mails (public, reached by a signed link)."""
+    the opt-out link of customer mails (public, reached by a signed link) and the self-service
+    return page (public, CSRF-protected, rate-limited)."""
     from . import carrier_webhooks  # noqa: F401 — adds /webhooks/carriers/... to the blueprint
     from .mail_public import bp as mail_bp
+    from .returns_public import bp as returns_bp
     from .webhooks import bp
 
     app.register_blueprint(bp)
     app.register_blueprint(mail_bp)
+    app.register_blueprint(returns_bp)
 
 
 def init_error_handlers(app: Flask) -> None:

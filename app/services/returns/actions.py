@@ -46,7 +46,7 @@ def _add_lines(session: Session, ret: Return, order, requested: dict, default_re
         qty = validation.quantity(qty, f"lines.{key}")
         left, why = limits.get(line.id, (0, "not shipped yet"))
         if qty > left:
-            raise ValidationFailed.field(f"lines.{key}", why or f"only {left} unit(s) can be returned")
+            raise ValidationFailed.field(f"lines.{key}", why or f"only {left} shipped unit(s) can be returned")
         row = policy.reason(session, code, f"lines.{key}.reason")
         note = validation.text(note, f"lines.{key}.note", max_length=1000, required=row.needs_note)
         ret.lines.append(ReturnLine(order_line_id=line.id, quantity=qty, reason_code=row.code, note=note))

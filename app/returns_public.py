@@ -1,0 +1,95 @@
+"""The self-service return page (DESIGN.md "Interfaces": ``/returns/start``, public: the
+customer is not a user). The order is found by number + e-mail, or by the signed link in the
+order's mails; the page shows what can be returned and why not, takes units and a reason per
+line, and answers with the RMA and, once authorized and bought, the return label. CSRF on the
+forms; rate-limited per client address (``OMS_RETURNS_PUBLIC_LIMIT`` requests a minute).
+The order's identity travels between the two steps in a signed token, never as a bare id."""
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file
+
+from .extensions import db
+from .public_limit import PerAddressLimit
+from app.services.core.actor import Actor
+from app.services.core.errors import DomainError, ValidationFailed
+from app.services.fulfilment import return_labels
+from app.services.returns import actions as returns, policy, self_service
+
+bp = Blueprint("returns_public", __name__, url_prefix="/returns")
+LIMIT = PerAddressLimit()
+TEMPLATE = "returns_public/start.html"
+
+
+@bp.before_request
+def _rate_limit():
+    if not LIMIT.hit(request.remote_addr or "?", int(current_app.config.get("OMS_RETURNS_PUBLIC_LIMIT", 30))):
+        return render_template(TEMPLATE, error="Too many requests: try again in a minute."), 429, {"Retry-After": "60"}
+    return None
+
+
+def _choose(order, error=None, status=200):
+    return render_template(TEMPLATE, order=order, offers=policy.offers(db.session, order),
+                           reasons=policy.reasons(db.session), token=self_service.link_token(order.id),
+                           error=error), status
+
+
+@bp.route("/start", methods=["GET"])
+def start():
+    return render_template(TEMPLATE)
+
+
+@bp.route("/start", methods=["POST"])
+def find():
+    try:
+        order = self_service.find_order(db.session, request.form.get("order_number"), request.form.get("email"))
+    except DomainError as exc:
+        return render_template(TEMPLATE, error=exc.message), 404 if exc.status == 404 else 422
+    return _choose(order)
+
+
+@bp.route("/start/<token>", methods=["GET"])
+def by_link(token: str):
+    try:
+        order = self_service.order_for_token(db.session, token)
+    except DomainError as exc:
+        return render_template(TEMPLATE, error=exc.message), 404
+    return _choose(order)
+
+
+@bp.route("/start/<token>", methods=["POST"])
+def create(token: str):
+    try:
+        order = self_service.order_for_token(db.session, token)
+    except DomainError as exc:
+        return render_template(TEMPLATE, error=exc.message), 404
+    lines = {}
+    for key, value in request.form.items():
+        if key.startswith("qty_") and value.strip() not in ("", "0"):
+            line_id = key[4:]
+            lines[line_id] = {"quantity": value.strip(), "reason": request.form.get(f"reason_{line_id}"),
+                              "note": request.form.get(f"note_{line_id}") or None}
+    if not lines:
+        return _choose(order, "Choose at least one item to return.", 422)
+    actor = Actor.customer(order.email)
+    try:
+        ret = returns.create_return(db.session, order.id, lines, None, actor, source="customer")
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _choose(order, "; ".join(m for msgs in exc.errors.values() for m in msgs) or exc.message, 422)
+    if returns.label_due(db.session, ret.id):
+        return_labels.buy(db.session, ret.id, actor)
+    ret = returns.get_return(db.session, ret.id)
+    return render_template(TEMPLATE, ret=ret, label_token=self_service.label_token(ret.id) if ret.label_data else None)
+
+
+@bp.route("/label/<token>", methods=["GET"])
+def label(token: str):
+    try:
+        ret = self_service.return_for_label(db.session, token)
+    except DomainError:
+        abort(404)
+    kind = "application/pdf" if ret.label_format == "PDF" else "application/octet-stream"
+    return send_file(io.BytesIO(ret.label_data), mimetype=kind, as_attachment=True,
+                     download_name=f"{ret.rma_number}-label.{(ret.label_format or 'pdf').lower()}")
