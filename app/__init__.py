@@ -127,7 +127,7 @@ def init_domain_events(app: Flask) -> None:
     from app.services.channels import stock_push, writeback
     from app.services.fulfilment import labels
     from app.services.lifecycle import subscribers
-    from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, webhooks
+    from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, return_mail, webhooks
 
     subscribers.register()
     labels.register()  # the carrier.void outbox topic
@@ -137,6 +137,7 @@ def init_domain_events(app: Flask) -> None:
     stock_push.register()  # stock.changed -> channel.inventory messages, sent in batches
     writeback.register()  # shipments, cancels, refunds -> the channel.* outbox topics
     customer_mail.register()  # order and shipment events -> notify.customer mails
+    return_mail.register()  # return.changed / return.label_ready -> return mails (label attached)
     alert_mail.register()  # the notify.alert_mail outbox topic
 
 

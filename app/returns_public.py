@@ -22,22 +22,28 @@ LIMIT = PerAddressLimit()
 TEMPLATE = "returns_public/start.html"
 
 
+def _page(**values):
+    """The page in one of its three states: find the order, choose the lines, done."""
+    return render_template(TEMPLATE, **({"error": None, "order": None, "ret": None, "offers": [], "reasons": [],
+                                         "token": None, "label_token": None} | values))
+
+
 @bp.before_request
 def _rate_limit():
     if not LIMIT.hit(request.remote_addr or "?", int(current_app.config.get("OMS_RETURNS_PUBLIC_LIMIT", 30))):
-        return render_template(TEMPLATE, error="Too many requests: try again in a minute."), 429, {"Retry-After": "60"}
+        return _page(error="Too many requests: try again in a minute."), 429, {"Retry-After": "60"}
     return None
 
 
 def _choose(order, error=None, status=200):
-    return render_template(TEMPLATE, order=order, offers=policy.offers(db.session, order),
+    return _page(order=order, offers=policy.offers(db.session, order),
                            reasons=policy.reasons(db.session), token=self_service.link_token(order.id),
                            error=error), status
 
 
 @bp.route("/start", methods=["GET"])
 def start():
-    return render_template(TEMPLATE)
+    return _page()
 
 
 @bp.route("/start", methods=["POST"])
@@ -45,7 +51,7 @@ def find():
     try:
         order = self_service.find_order(db.session, request.form.get("order_number"), request.form.get("email"))
     except DomainError as exc:
-        return render_template(TEMPLATE, error=exc.message), 404 if exc.status == 404 else 422
+        return _page(error=exc.message), 404 if exc.status == 404 else 422
     return _choose(order)
 
 
@@ -54,7 +60,7 @@ def by_link(token: str):
     try:
         order = self_service.order_for_token(db.session, token)
     except DomainError as exc:
-        return render_template(TEMPLATE, error=exc.message), 404
+        return _page(error=exc.message), 404
     return _choose(order)
 
 
@@ -63,7 +69,7 @@ def create(token: str):
     try:
         order = self_service.order_for_token(db.session, token)
     except DomainError as exc:
-        return render_template(TEMPLATE, error=exc.message), 404
+        return _page(error=exc.message), 404
     lines = {}
     for key, value in request.form.items():
         if key.startswith("qty_") and value.strip() not in ("", "0"):
@@ -81,7 +87,7 @@ def create(token: str):
     if returns.label_due(db.session, ret.id):
         return_labels.buy(db.session, ret.id, actor)
     ret = returns.get_return(db.session, ret.id)
-    return render_template(TEMPLATE, ret=ret, label_token=self_service.label_token(ret.id) if ret.label_data else None)
+    return _page(ret=ret, label_token=self_service.label_token(ret.id) if ret.label_data else None)
 
 
 @bp.route("/label/<token>", methods=["GET"])

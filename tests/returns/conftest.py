@@ -37,3 +37,41 @@ def policy_set(session, actor):
             settings.set_value(session, key, value, actor("admin"))
         session.commit()
     return set_
+
+
+@pytest.fixture
+def label_carrier(session, actor, app, monkeypatch):
+    """A UPS account on the carrier sandbox (tests/carriers/conftest.py's server): return
+    labels are bought from it."""
+    from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
+    from app.services.fulfilment import carriers
+    from tests.carriers.conftest import CarrierSandbox
+
+    app_, root = _carrier_server_root()
+    app_.carriers.state.reset(seed=0)
+    app_.carriers.state.exception_rate = 0.0
+    monkeypatch.setitem(app.config, "OMS_CONNECTOR_OPTIONS", {"time_scale": 0.001})
+    creds = dict(CARRIER_CREDENTIALS["ups"])
+    number = creds.pop("account_number")
+    carriers.save_account(session, {"code": "ups-main", "name": "UPS", "kind": "ups",
+                                    "base_url": carrier_base_urls(root)["ups"], "account_number": number},
+                          actor(), credentials=creds, webhook_secret="ups-track-alert-credential")
+    return CarrierSandbox(root, app_.carriers)
+
+
+_SERVER = []
+
+
+def _carrier_server_root():
+    """One carrier sandbox for the returns tests (started at first use)."""
+    if not _SERVER:
+        from connectors.sandbox import create_sandbox_app, start_sandbox
+        sandbox_app = create_sandbox_app(seed=0, time_scale=0.001)
+        server, _thread, root = start_sandbox(sandbox_app)
+        _SERVER.append((sandbox_app, root, server))
+    return _SERVER[0][0], _SERVER[0][1]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for _app, _root, server in _SERVER:
+        server.shutdown()
