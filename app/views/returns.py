@@ -12,12 +12,12 @@ from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
 
 from ..extensions import db
-from ..models import Refund, Return, Warehouse
+from ..models import Channel, Refund, Return, Warehouse
 from ..models.returns import DISPOSITIONS, GRADES, REFUND_STATUSES, RETURN_STATUSES
 from ..security import permissions as p
 from app.services.core import settings
 from app.services.fulfilment import return_labels
-from app.services.returns import actions as return_service, policy
+from app.services.returns import actions as return_service, listing as return_listing, policy
 from app.services.core.errors import DomainError, ValidationFailed
 from .base import (
     select_field,
@@ -294,3 +294,27 @@ class ReturnReasonView(BaseView):
         service_call(policy.save_reason, db.session, values, current_actor(),
                      reason_id=form.get("id") or None, success=lambda r: f"Reason {r.code} saved")
         return redirect(url_for("ReturnReasonView.index"))
+
+
+class ReturnQueueView(BaseView):
+    """The returns list with filters by reason, state, channel and age (overdue: expected at
+    the warehouse for longer than the policy's days)."""
+    route_base = "/returns/queue"
+    default_view = "index"
+    class_permission_name = p.RESOURCE_RETURN
+    method_permission_name = {"index": p.READ}
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self):
+        args = request.args
+        channel = args.get("channel_id", "")
+        rows = return_listing.search(db.session, reason=args.get("reason") or None,
+                                     status=args.get("status") or None,
+                                     channel_id=int(channel) if channel.isdigit() else None,
+                                     overdue=args.get("age") == "overdue")
+        return self.render_template(
+            "oms/return_queue.html", rows=rows, args=args, statuses=RETURN_STATUSES,
+            reasons=policy.reasons(db.session, active_only=False),
+            channels=db.session.query(Channel).order_by(Channel.code).all(),
+            expected_days=settings.get(db.session, "return_expected_days"))
