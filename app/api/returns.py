@@ -14,11 +14,11 @@ from ..models import Return, ReturnLine
 from ..security import permissions as p
 from app.services.core import settings
 from app.services.fulfilment import return_labels
-from app.services.returns import actions as returns, policy
+from app.services.returns import actions as returns, exchanges, policy
 from app.services.core.validation import Errors
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
-from .schemas.returns import (ReceiveInSchema, RefundInSchema, RejectInSchema, ReturnDetailSchema,
+from .schemas.returns import (ExchangeInSchema, ReceiveInSchema, RefundInSchema, RejectInSchema, ReturnDetailSchema,
                               ReturnInSchema)
 
 
@@ -27,10 +27,11 @@ class ReturnApi(ReadOnlyApi):
     datamodel = WaybillInterface(Return)
     class_permission_name = p.RESOURCE_RETURN
     method_permission_name = p.method_map(create_return=p.CREATE, receive=p.RECEIVE,
-                                          refund=p.REFUND, authorize=p.AUTHORIZE, reject=p.AUTHORIZE)
+                                          refund=p.REFUND, authorize=p.AUTHORIZE, reject=p.AUTHORIZE,
+                                          exchange=p.AUTHORIZE, exchange_paid=p.AUTHORIZE)
     openapi_spec_tag = "Returns"
     openapi_spec_component_schemas = (ReturnInSchema, RefundInSchema, ReturnDetailSchema, RejectInSchema,
-                                      ReceiveInSchema)
+                                      ReceiveInSchema, ExchangeInSchema)
     list_columns = [
         "id", "rma_number", "order_id", "order.order_number", "status", "reason", "created_by",
         "created_at", "received_at",
@@ -100,6 +101,31 @@ class ReturnApi(ReadOnlyApi):
         returns.authorize(db.session, pk, self.actor())
         if returns.label_due(db.session, pk):
             return_labels.buy(db.session, pk, self.actor())
+        return self._result(200, pk)
+
+    @expose("/<int:pk>/exchange", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("exchange")
+    @domain_errors
+    @documented("Exchange instead of (or in part of) a refund: a new order linked to the return, "
+                "stock reserved now; a dearer one is held (payment) until the difference is marked paid",
+                body="ExchangeIn", result="ReturnDetail", ok=201)
+    def exchange(self, pk: int):
+        body = load(ExchangeInSchema())
+        exchanges.create_exchange(db.session, pk, body["items"], self.actor())
+        return self._result(201, pk)
+
+    @expose("/<int:pk>/exchange/paid", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("exchange_paid")
+    @domain_errors
+    @documented("The customer paid the exchange's difference: its payment hold is released",
+                result="ReturnDetail")
+    def exchange_paid(self, pk: int):
+        load(EmptyInSchema())
+        exchanges.mark_paid(db.session, pk, self.actor())
         return self._result(200, pk)
 
     @expose("/<int:pk>/reject", methods=["POST"])

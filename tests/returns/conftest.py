@@ -9,6 +9,7 @@ import pytest
 
 from app.services.core import settings
 from app.services.fulfilment import shipments
+from tests.api.conftest import _jwt_cache, api, jwt_headers  # noqa: F401 - fixtures
 
 
 @pytest.fixture

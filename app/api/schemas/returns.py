@@ -55,6 +55,7 @@ class ReturnDetailSchema(OutSchema):
     label_tracking = fields.Str(allow_none=True)
     label_error = fields.Str(allow_none=True)
     extras = fields.Raw(allow_none=True)
+    exchange_order_id = fields.Int(allow_none=True)
     lines = fields.List(fields.Nested(ReturnLineOutSchema))
     refunds = fields.List(fields.Nested(RefundOutSchema))
     breakdown = fields.Raw(metadata={"description": "the refund the policy calculates (items, discount, "
@@ -93,3 +94,9 @@ class RefundInSchema(InSchema):
     amount = fields.Decimal(load_default=None, allow_none=True,
                             metadata={"description": "in the order's currency; default: the policy's calculation"})
     reason = fields.Str(allow_none=True, load_default=None)
+
+
+class ExchangeInSchema(InSchema):
+    items = fields.Dict(keys=fields.Str(), values=fields.Int(strict=True, validate=Range(1, INT_MAX)), required=True,
+                        metadata={"description": "SKU -> units the customer gets instead (a new order on "
+                                                 "the same channel, stock reserved now)"})

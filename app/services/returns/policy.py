@@ -169,17 +169,18 @@ class Breakdown:
     tax: Decimal = Decimal("0")
     shipping: Decimal = Decimal("0")
     restocking_fee: Decimal = Decimal("0")  # taken off
+    exchange: Decimal = Decimal("0")  # the exchange order's value (taken off: the customer got goods)
     left: Decimal = Decimal("0")  # paid less refunded: the most that can be refunded
     lines: list = field(default_factory=list)  # [{"line_id", "quantity"}]
 
     @property
     def total(self) -> Decimal:
-        value = self.items - self.discount + self.tax + self.shipping - self.restocking_fee
+        value = self.items - self.discount + self.tax + self.shipping - self.restocking_fee - self.exchange
         return max(min(value, self.left), Decimal("0")).quantize(currencies.quantum(self.currency))
 
     def as_dict(self) -> dict:
         return {k: str(getattr(self, k)) for k in ("items", "discount", "tax", "shipping", "restocking_fee",
-                                                   "left", "total")} | {"currency": self.currency}
+                                                   "exchange", "left", "total")} | {"currency": self.currency}
 
 
 def _order_discount(order) -> Decimal:
@@ -197,7 +198,7 @@ def _cents(value: Decimal, currency: str) -> Decimal:
     return value.quantize(currencies.quantum(currency), rounding=ROUND_HALF_UP)
 
 
-def breakdown(session: Session, ret: Return) -> Breakdown:
+def breakdown(session: Session, ret: Return, *, with_exchange: bool = True) -> Breakdown:
     order, cur = ret.order, ret.order.currency
     result = Breakdown(cur, left=refunds.paid(order) - refunds.counted(session, order.id))
     all_net = sum((_line_net(l) for l in order.lines), Decimal("0"))
@@ -224,4 +225,6 @@ def breakdown(session: Session, ret: Return) -> Breakdown:
         refunded_shipping = session.scalar(select(func.coalesce(func.sum(Refund.shipping), 0)).where(
             Refund.order_id == order.id, Refund.status.in_(refunds.COUNTED)))
         result.shipping = max(order.shipping_total - Decimal(str(refunded_shipping or 0)), Decimal("0"))
+    if with_exchange and ret.exchange_order is not None:
+        result.exchange = ret.exchange_order.total or Decimal("0")
     return result
