@@ -17,7 +17,7 @@ from ..models.returns import DISPOSITIONS, GRADES, REFUND_STATUSES, RETURN_STATU
 from ..security import permissions as p
 from app.services.core import settings
 from app.services.fulfilment import return_labels
-from app.services.returns import actions as return_service, listing as return_listing, policy
+from app.services.returns import actions as return_service, exchanges, listing as return_listing, policy
 from app.services.core.errors import DomainError, ValidationFailed
 from .base import (
     select_field,
@@ -69,9 +69,9 @@ class ReturnView(ReadOnlyModelView):
     class_permission_name = p.RESOURCE_RETURN
     method_permission_name = p.method_map(
         create_return=p.CREATE, receive=p.RECEIVE, authorize=p.AUTHORIZE, reject=p.AUTHORIZE,
-        buy_label=p.AUTHORIZE, label=p.READ, refund=p.REFUND)
+        buy_label=p.AUTHORIZE, label=p.READ, refund=p.REFUND, exchange=p.AUTHORIZE, exchange_paid=p.AUTHORIZE)
     include_route_methods = {"list", "show", "create_return", "receive", "authorize", "reject", "buy_label",
-                             "label", "refund"}
+                             "label", "refund", "exchange", "exchange_paid"}
     show_template = "oms/return_show.html"
 
     list_title = "Returns"
@@ -163,6 +163,27 @@ class ReturnView(ReadOnlyModelView):
             abort(404)
         return send_file(io.BytesIO(ret.label_data), mimetype="application/pdf" if ret.label_format == "PDF"
                          else "application/octet-stream", download_name=f"{ret.rma_number}-label.pdf")
+
+    @expose("/<int:pk>/exchange", methods=["POST"])
+    @has_access
+    def exchange(self, pk):
+        """Items instead of money: "SKU=units" pairs, comma-separated."""
+        _return_or_404(pk)
+        items = {}
+        for part in (request.form.get("items") or "").split(","):
+            sku, _, units = part.partition("=")
+            if sku.strip():
+                items[sku.strip()] = units.strip() or "1"
+        service_call(exchanges.create_exchange, db.session, pk, items, current_actor(),
+                     success=lambda o: f"Exchange order {o.order_number} created")
+        return redirect(url_for("ReturnView.show", pk=pk))
+
+    @expose("/<int:pk>/exchange/paid", methods=["POST"])
+    @has_access
+    def exchange_paid(self, pk):
+        _return_or_404(pk)
+        service_call(exchanges.mark_paid, db.session, pk, current_actor(), success="Difference marked paid")
+        return redirect(url_for("ReturnView.show", pk=pk))
 
     @expose("/<int:pk>/reject", methods=["POST"])
     @has_access

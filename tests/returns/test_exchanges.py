@@ -52,3 +52,15 @@ def test_exchange_api(api, session, shipped, make, actor):
     made = api.post(f"/api/v1/return/{ret.id}/exchange", {"items": {"SKU-C": 1}}, as_="support")
     assert made.status_code == 201 and made.get_json()["result"]["exchange_order_id"]
     assert made.get_json()["result"]["breakdown"]["exchange"] == "10.00"
+
+
+def test_exchange_from_the_return_page(client_for, session, shipped, make, actor):
+    make.product("SKU-D", stock={shipped.wh: 3})
+    ret = returns.create_return(session, shipped.order_id, {shipped.a.id: 1}, "too_small", actor("support"))
+    support = client_for("support")
+    page = support.post(f"/returns/{ret.id}/exchange", data={"items": "SKU-D=4", "csrf_token": support.csrf_token},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Exchange order" in page and "The difference is paid" in page
+    support.post(f"/returns/{ret.id}/exchange/paid", data={"csrf_token": support.csrf_token})
+    session.expire_all()
+    assert not session.get(Order, session.get(type(ret), ret.id).exchange_order_id).is_held
