@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Order, OrderLine
@@ -41,6 +42,27 @@ def _lines(session: Session, items) -> list[OrderLine]:
     return lines
 
 
+def local_order(session: Session, original: Order, lines: list[OrderLine], total: Decimal, suffix: str) -> Order:
+    """A new order of ours (an exchange, a reship) on the original's channel, to the same
+    customer and address; paid; screened (staff made it); never written back."""
+    number = f"{original.order_number}-{suffix}"[:64]
+    external_id = f"{original.external_id}-{suffix}"[:64]
+    if session.scalar(select(Order.id).where(Order.channel_id == original.channel_id,
+                                              Order.external_id == external_id)) is not None:
+        raise Conflict(f"Order {number} exists already")
+    now = utcnow()
+    new = Order(channel_id=original.channel_id, external_id=external_id, order_number=number,
+                customer_id=original.customer_id, email=original.email, email_domain=original.email_domain,
+                customer_name=original.customer_name, phone=original.phone,
+                shipping_address=original.shipping_address, billing_address=original.billing_address,
+                ship_country=original.ship_country, ship_address_key=original.ship_address_key,
+                currency=original.currency, subtotal=total, total=total, financial_status="paid", placed_at=now,
+                screened_at=now, tags=[LOCAL_ORDER_TAG], status="new", lines=lines)
+    session.add(new)
+    session.flush()
+    return new
+
+
 @transactional
 def create_exchange(session: Session, return_id, items, actor: Actor) -> Order:
     """Authorize the return (if it is not yet) and open its exchange order, stock reserved."""
@@ -54,17 +76,7 @@ def create_exchange(session: Session, return_id, items, actor: Actor) -> Order:
     original = ret.order
     lines = _lines(session, items)
     total = sum((line.subtotal for line in lines), Decimal("0"))
-    now = utcnow()
-    new = Order(channel_id=original.channel_id, external_id=f"{original.external_id}-X{ret.id}"[:64],
-                order_number=f"{original.order_number}-X{ret.id}"[:64], customer_id=original.customer_id,
-                email=original.email, email_domain=original.email_domain, customer_name=original.customer_name,
-                phone=original.phone, shipping_address=original.shipping_address,
-                billing_address=original.billing_address, ship_country=original.ship_country,
-                ship_address_key=original.ship_address_key, currency=original.currency, subtotal=total,
-                total=total, financial_status="paid", placed_at=now, tags=[LOCAL_ORDER_TAG],
-                status="new", lines=lines)
-    session.add(new)
-    session.flush()
+    new = local_order(session, original, lines, total, f"X{ret.id}")
     ret.exchange_order_id = new.id
     events.order_event(session, new, actor, "exchange_created",
                        f"Exchange for return {ret.rma_number} of order {original.order_number}",
@@ -72,8 +84,7 @@ def create_exchange(session: Session, return_id, items, actor: Actor) -> Order:
     events.order_event(session, original, actor, "exchange_created",
                        f"Exchange order {new.order_number} for return {ret.rma_number}",
                        {"return_id": ret.id, "exchange_order_id": new.id})
-    new.screened_at = now  # staff made it: no risk screening; allocation reserves its stock now
-    pipeline.process(session, new, actor)
+    pipeline.process(session, new, actor)  # allocation reserves its stock now
     difference = total - policy.breakdown(session, ret, with_exchange=False).total
     if difference > 0:
         orders.place_hold_in_tx(session, new, "payment",
