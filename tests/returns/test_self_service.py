@@ -56,6 +56,8 @@ def test_customer_returns_one_item_and_gets_the_label(app, client_for, session, 
     assert context["ret"]["has_label"] and context["ret"]["rma_number"] == ret.rma_number
     # the signed link (the order's mails) reaches the same order
     assert number in web.get(f"/returns/start/{self_service.link_token(shipped.order_id)}").get_data(as_text=True)
+    link = mail_render.context_for(session, {"event": "delivered", "order_id": shipped.order_id})["return_url"]
+    assert number in web.get(link.split("localhost:8080", 1)[-1]).get_data(as_text=True)
     assert web.get("/returns/start/forged").status_code == 404
 
 

@@ -31,6 +31,7 @@ from app.models import (
 from app.models.notifications import OutboxMessage
 from app.services.core.outbox import PermanentError
 from app.services.notify import mail_templates as templates
+from app.services.returns import policy, self_service
 
 TOPIC = "notify.customer"
 DEFAULT_FROM = "Waybill <no-reply@localhost>"
@@ -157,6 +158,8 @@ def _context(payload: dict, data: dict) -> dict:
                   "email": order.email, "lines": _items(lines)},
         "items": _items(lines), "remaining": [], "reason": order.cancel_reason or "",
         "shipment": {}, "refund": {}, "ret": {},
+        # the signed link to the self-service return page (not for channel-run returns)
+        "return_url": "" if channel.kind in policy.SELF_SERVICE_EXCLUDED_KINDS else self_service.start_url(order.id),
         **templates.formatters(language, order.currency),
     }
     shipment = data["shipments"].get(payload.get("shipment_id"))

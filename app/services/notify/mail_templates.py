@@ -101,7 +101,8 @@ DEFAULTS: dict[tuple[str, str], dict] = {
     ("delivered", "en"): _t(
         "Your order {{ order.number }} was delivered",
         [_EN_HELLO, "your parcel ({{ shipment.carrier }} {{ shipment.tracking_number }}) was "
-         "delivered. We hope you enjoy it."]),
+         "delivered. We hope you enjoy it.",
+         "{% if return_url %}Something not right? Start a return: {{ return_url }}{% endif %}"]),
     ("delivered", "de"): _t(
         "Ihre Bestellung {{ order.number }} wurde zugestellt",
         [_DE_HELLO, "Ihr Paket ({{ shipment.carrier }} {{ shipment.tracking_number }}) wurde "
@@ -305,6 +306,7 @@ def sample_context(language: str = "en") -> dict:
         "shipment": {"carrier": "DHL", "tracking_number": "123", "status": "in_transit",
                      "tracking_url": "https://www.dhl.com/track?AWB=123"},
         "refund": {"amount": Decimal("12.5"), "method": "card"},
+        "return_url": "https://example.com/returns/start/token",
         "ret": {"rma_number": "RMA-1-1", "status": "authorized", "rejection_reason": "worn",
                 "label_carrier": "ups", "label_tracking": "1Z999", "has_label": True, "items": items,
                 "start_url": "https://example.com/returns/start/token"},
