@@ -6,12 +6,11 @@ forms; rate-limited per client address (``OMS_RETURNS_PUBLIC_LIMIT`` requests a 
 The order's identity travels between the two steps in a signed token, never as a bare id."""
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import Blueprint, abort, current_app, render_template, request
 
 from .extensions import db
 from .public_limit import PerAddressLimit
+from .views.returns import label_file, lines_from_form
 from app.services.core.actor import Actor
 from app.services.core.errors import DomainError, ValidationFailed
 from app.services.fulfilment import return_labels
@@ -55,27 +54,28 @@ def find():
     return _choose(order)
 
 
+def _linked(view):
+    """A page reached by the signed link: the order, or 404 with the reason."""
+    def wrapper(token: str):
+        try:
+            order = self_service.order_for_token(db.session, token)
+        except DomainError as exc:
+            return _page(error=exc.message), 404
+        return view(order, token)
+    wrapper.__name__ = view.__name__
+    return wrapper
+
+
 @bp.route("/start/<token>", methods=["GET"])
-def by_link(token: str):
-    try:
-        order = self_service.order_for_token(db.session, token)
-    except DomainError as exc:
-        return _page(error=exc.message), 404
+@_linked
+def by_link(order, token: str):
     return _choose(order)
 
 
 @bp.route("/start/<token>", methods=["POST"])
-def create(token: str):
-    try:
-        order = self_service.order_for_token(db.session, token)
-    except DomainError as exc:
-        return _page(error=exc.message), 404
-    lines = {}
-    for key, value in request.form.items():
-        if key.startswith("qty_") and value.strip() not in ("", "0"):
-            line_id = key[4:]
-            lines[line_id] = {"quantity": value.strip(), "reason": request.form.get(f"reason_{line_id}"),
-                              "note": request.form.get(f"note_{line_id}") or None}
+@_linked
+def create(order, token: str):
+    lines = lines_from_form(request.form)
     if not lines:
         return _choose(order, "Choose at least one item to return.", 422)
     actor = Actor.customer(order.email)
@@ -96,6 +96,4 @@ def label(token: str):
         ret = self_service.return_for_label(db.session, token)
     except DomainError:
         abort(404)
-    kind = "application/pdf" if ret.label_format == "PDF" else "application/octet-stream"
-    return send_file(io.BytesIO(ret.label_data), mimetype=kind, as_attachment=True,
-                     download_name=f"{ret.rma_number}-label.{(ret.label_format or 'pdf').lower()}")
+    return label_file(ret)

@@ -53,6 +53,25 @@ RETURN_DISPLAY = {
 }
 
 
+def lines_from_form(form) -> dict:
+    """The lines asked on a return form (staff's or the customer's): qty_<line>, reason_<line>,
+    note_<line> -> {line id: {"quantity", "reason", "note"}} for the lines with units."""
+    lines = {}
+    for key, value in form.items():
+        if key.startswith("qty_") and value.strip() not in ("", "0"):
+            line_id = key[4:]
+            lines[line_id] = {"quantity": value.strip(), "reason": form.get(f"reason_{line_id}"),
+                              "note": form.get(f"note_{line_id}") or None}
+    return lines
+
+
+def label_file(ret: Return):
+    """The return label as a download (the return page, the customer's page)."""
+    pdf = ret.label_format in (None, "PDF")
+    return send_file(io.BytesIO(ret.label_data), mimetype="application/pdf" if pdf else "application/octet-stream",
+                     as_attachment=True, download_name=f"{ret.rma_number}-label.{'pdf' if pdf else 'zpl'}")
+
+
 def _return_or_404(pk) -> Return:
     ret = db.session.get(Return, pk)
     if ret is None:
@@ -110,12 +129,7 @@ class ReturnView(ReadOnlyModelView):
     @expose("/order/<int:pk>/create", methods=["POST"])
     @has_access
     def create_return(self, pk):
-        lines = {}
-        for key, value in request.form.items():
-            if key.startswith("qty_") and value.strip() not in ("", "0"):
-                line_id = key[4:]
-                lines[line_id] = {"quantity": value.strip(), "reason": request.form.get(f"reason_{line_id}"),
-                                  "note": request.form.get(f"note_{line_id}") or None}
+        lines = lines_from_form(request.form)
         if not lines:
             flash_error(ValidationFailed.field("lines", "choose at least one line to return"))
         else:
@@ -161,8 +175,7 @@ class ReturnView(ReadOnlyModelView):
         ret = _return_or_404(pk)
         if not ret.label_data:
             abort(404)
-        return send_file(io.BytesIO(ret.label_data), mimetype="application/pdf" if ret.label_format == "PDF"
-                         else "application/octet-stream", download_name=f"{ret.rma_number}-label.pdf")
+        return label_file(ret)
 
     @expose("/<int:pk>/exchange", methods=["POST"])
     @has_access
