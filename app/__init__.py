@@ -127,9 +127,11 @@ def init_domain_events(app: Flask) -> None:
     from app.services.channels import stock_push, writeback
     from app.services.fulfilment import labels
     from app.services.lifecycle import subscribers
+    from app.services.returns import subscribers as return_subscribers
     from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, return_mail, webhooks
 
     subscribers.register()
+    return_subscribers.register()  # a return label's tracking -> the return in transit
     labels.register()  # the carrier.void outbox topic
     alerts.register()  # outbox.dead -> an alert
     alert_channels.register()  # the notify.alert outbox topic

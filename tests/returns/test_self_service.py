@@ -87,3 +87,27 @@ def test_the_public_page_is_rate_limited(app, client_for, monkeypatch):
     web = client_for(None)
     assert [web.get("/returns/start").status_code for _ in range(4)] == [200, 200, 200, 429]
     returns_public.LIMIT.clear()
+
+
+def test_the_return_parcels_tracking_moves_it_in_transit(session, shipped, policy_set, label_carrier, actor):
+    from datetime import timedelta
+
+    from connectors.carriers.base import TrackingEvent, TrackingUpdate
+    from app.models import CarrierAccount
+    from app.models.base import utcnow
+    from app.services.fulfilment import return_labels, tracking
+
+    policy_set(return_label_paid_by="us")
+    ret = returns.create_return(session, shipped.order_id, {shipped.a.id: 1}, "changed_mind", actor("support"))
+    returns.authorize(session, ret.id, actor("support"))
+    ret = return_labels.buy(session, ret.id, actor("support"))
+    account_id = session.scalar(select(CarrierAccount.id).where(CarrierAccount.code == "ups-main"))
+    at = utcnow()
+    tracking.record(session, account_id, TrackingUpdate(ret.label_tracking, "pre_transit", events=[
+        TrackingEvent(at - timedelta(hours=1), "pre_transit", "MP", "Label created")]), source="webhook")
+    session.commit()
+    assert session.get(Return, ret.id).status == "authorized"
+    tracking.record(session, account_id, TrackingUpdate(ret.label_tracking, "in_transit", events=[
+        TrackingEvent(at, "in_transit", "I", "Picked up")]), source="webhook")
+    session.commit()
+    assert session.get(Return, ret.id).status == "in_transit"
