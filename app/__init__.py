@@ -127,9 +127,11 @@ def init_domain_events(app: Flask) -> None:
     from app.services.channels import stock_push, writeback
     from app.services.fulfilment import labels, packing
     from app.services.lifecycle import subscribers
-    from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, webhooks
+    from app.services.returns import subscribers as return_subscribers
+    from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, return_mail, webhooks
 
     subscribers.register()
+    return_subscribers.register()  # a return label's tracking -> the return in transit
     labels.register()  # the carrier.void outbox topic
     packing.register()  # a cancel or new address voids a live label
     alerts.register()  # outbox.dead -> an alert
@@ -138,18 +140,22 @@ def init_domain_events(app: Flask) -> None:
     stock_push.register()  # stock.changed -> channel.inventory messages, sent in batches
     writeback.register()  # shipments, cancels, refunds -> the channel.* outbox topics
     customer_mail.register()  # order and shipment events -> notify.customer mails
+    return_mail.register()  # return.changed / return.label_ready -> return mails (label attached)
     alert_mail.register()  # the notify.alert_mail outbox topic
 
 
 def init_webhooks(app: Flask) -> None:
     """Channel and carrier webhooks: outside FAB, CSRF-exempt, verified by signature; and
-    the opt-out link of customer mails (public, reached by a signed link)."""
+    the opt-out link of customer mails (public, reached by a signed link) and the self-service
+    return page (public, CSRF-protected, rate-limited)."""
     from . import carrier_webhooks  # noqa: F401 — adds /webhooks/carriers/... to the blueprint
     from .mail_public import bp as mail_bp
+    from .returns_public import bp as returns_bp
     from .webhooks import bp
 
     app.register_blueprint(bp)
     app.register_blueprint(mail_bp)
+    app.register_blueprint(returns_bp)
 
 
 def init_error_handlers(app: Flask) -> None:

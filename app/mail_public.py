@@ -6,40 +6,24 @@ to the List-Unsubscribe URL) works; a GET shows a confirmation button and change
 Rate-limited per client address (``OMS_MAIL_PUBLIC_LIMIT`` requests a minute, per process)."""
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-
 from flask import Blueprint, current_app, render_template_string, request
 
 from .extensions import csrf, db
+from .public_limit import PerAddressLimit
 from app.services.core.errors import DomainError
 from app.services.notify import customer_mail
 
 bp = Blueprint("mail_public", __name__, url_prefix="/mail")
 csrf.exempt(bp)
 
-# Per client address and process: enough for a person, not for someone walking tokens.
-WINDOW_SECONDS = 60
-_hits: dict[str, deque] = {}
-_hits_lock = threading.Lock()
+LIMIT = PerAddressLimit()
 
 
 @bp.before_request
 def _rate_limit():
-    limit = int(current_app.config.get("OMS_MAIL_PUBLIC_LIMIT", 20))
-    now, address = time.monotonic(), request.remote_addr or "?"
-    with _hits_lock:
-        if len(_hits) > 10_000:  # a flood of addresses: forget the quiet ones
-            for key in [k for k, v in _hits.items() if not v or now - v[-1] > WINDOW_SECONDS]:
-                del _hits[key]
-        hits = _hits.setdefault(address, deque())
-        while hits and now - hits[0] > WINDOW_SECONDS:
-            hits.popleft()
-        if len(hits) >= limit:
-            return render_template_string(PAGE, error="Too many requests: try again in a "
-                                          "minute.", done=False), 429, {"Retry-After": "60"}
-        hits.append(now)
+    if not LIMIT.hit(request.remote_addr or "?", int(current_app.config.get("OMS_MAIL_PUBLIC_LIMIT", 20))):
+        return render_template_string(PAGE, error="Too many requests: try again in a "
+                                      "minute.", done=False), 429, {"Retry-After": "60"}
     return None
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Unsubscribe</title></head>

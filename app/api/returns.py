@@ -1,6 +1,7 @@
 """/api/v1/return/: returns (RMAs) with their lines and refunds, and the return actions
-(services/returns/actions.py): create (Support), receive with restocking (Warehouse), refund
-(Admin). Never written through FAB's generic endpoints."""
+(services/returns/actions.py): create (Support), authorize / reject (Support), receive with
+inspection and disposition (Warehouse), refund by the policy's calculation (Support up to
+their limit). Never written through FAB's generic endpoints."""
 from __future__ import annotations
 
 from flask_appbuilder.api import expose, protect, safe
@@ -11,12 +12,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..extensions import db
 from ..models import Return, ReturnLine
 from ..security import permissions as p
-from app.services.returns import actions as returns
-from app.services.core.errors import NotFound
+from app.services.core import settings
+from app.services.fulfilment import return_labels
+from app.services.returns import actions as returns, exchanges, policy
 from app.services.core.validation import Errors
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
-from .schemas.returns import RefundInSchema, ReturnDetailSchema, ReturnInSchema
+from .schemas.returns import (ExchangeInSchema, ReceiveInSchema, RefundInSchema, RejectInSchema, ReturnDetailSchema,
+                              ReturnInSchema)
 
 
 class ReturnApi(ReadOnlyApi):
@@ -24,9 +27,11 @@ class ReturnApi(ReadOnlyApi):
     datamodel = WaybillInterface(Return)
     class_permission_name = p.RESOURCE_RETURN
     method_permission_name = p.method_map(create_return=p.CREATE, receive=p.RECEIVE,
-                                          refund=p.REFUND)
+                                          refund=p.REFUND, authorize=p.AUTHORIZE, reject=p.AUTHORIZE,
+                                          exchange=p.AUTHORIZE, exchange_paid=p.AUTHORIZE)
     openapi_spec_tag = "Returns"
-    openapi_spec_component_schemas = (ReturnInSchema, RefundInSchema, ReturnDetailSchema)
+    openapi_spec_component_schemas = (ReturnInSchema, RefundInSchema, ReturnDetailSchema, RejectInSchema,
+                                      ReceiveInSchema, ExchangeInSchema)
     list_columns = [
         "id", "rma_number", "order_id", "order.order_number", "status", "reason", "created_by",
         "created_at", "received_at",
@@ -47,7 +52,10 @@ class ReturnApi(ReadOnlyApi):
 
     def _result(self, status: int, pk: int):
         db.session.expire_all()
-        return self.response(status, id=pk, result=self.detail_schema.dump(self.load_detail(pk)))
+        ret = self.load_detail(pk)
+        result = self.detail_schema.dump(ret)
+        result["breakdown"] = policy.breakdown(db.session, ret).as_dict()
+        return self.response(status, id=pk, result=result)
 
     @expose("/", methods=["POST"])
     @protect()
@@ -58,7 +66,7 @@ class ReturnApi(ReadOnlyApi):
                 result="ReturnDetail", ok=201)
     def create_return(self):
         body = load(ReturnInSchema())
-        quantities, errors = {}, Errors()
+        quantities, errors = {}, Errors()  # the keys are line ids
         for key, quantity in body["lines"].items():
             try:
                 quantities[int(key)] = quantity
@@ -74,11 +82,62 @@ class ReturnApi(ReadOnlyApi):
     @safe
     @permission_name("receive")
     @domain_errors
-    @documented("The returned goods arrived: count them back into stock",
-                result="ReturnDetail")
+    @documented("The returned goods arrived: count every unit back, grade and dispose of each line "
+                "(only restock adds stock)", body="ReceiveIn", result="ReturnDetail")
     def receive(self, pk: int):
+        body = load(ReceiveInSchema())
+        returns.receive_and_inspect(db.session, pk, body["lines"], self.actor())
+        return self._result(200, pk)
+
+    @expose("/<int:pk>/authorize", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("authorize")
+    @domain_errors
+    @documented("Authorize a requested return (a return label is bought when the policy says we pay)",
+                result="ReturnDetail")
+    def authorize(self, pk: int):
         load(EmptyInSchema())
-        returns.receive_return(db.session, pk, self.actor())
+        returns.authorize(db.session, pk, self.actor())
+        if returns.label_due(db.session, pk):
+            return_labels.buy(db.session, pk, self.actor())
+        return self._result(200, pk)
+
+    @expose("/<int:pk>/exchange", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("exchange")
+    @domain_errors
+    @documented("Exchange instead of (or in part of) a refund: a new order linked to the return, "
+                "stock reserved now; a dearer one is held (payment) until the difference is marked paid",
+                body="ExchangeIn", result="ReturnDetail", ok=201)
+    def exchange(self, pk: int):
+        body = load(ExchangeInSchema())
+        exchanges.create_exchange(db.session, pk, body["items"], self.actor())
+        return self._result(201, pk)
+
+    @expose("/<int:pk>/exchange/paid", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("exchange_paid")
+    @domain_errors
+    @documented("The customer paid the exchange's difference: its payment hold is released",
+                result="ReturnDetail")
+    def exchange_paid(self, pk: int):
+        load(EmptyInSchema())
+        exchanges.mark_paid(db.session, pk, self.actor())
+        return self._result(200, pk)
+
+    @expose("/<int:pk>/reject", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("authorize")
+    @domain_errors
+    @documented("Reject a requested return, with the reason the customer is told", body="RejectIn",
+                result="ReturnDetail")
+    def reject(self, pk: int):
+        body = load(RejectInSchema())
+        returns.reject(db.session, pk, body["reason"], self.actor())
         return self._result(200, pk)
 
     @expose("/<int:pk>/refund", methods=["POST"])
@@ -86,13 +145,14 @@ class ReturnApi(ReadOnlyApi):
     @safe
     @permission_name("refund")
     @domain_errors
-    @documented("Refund money against a return (at most the order total)",
-                body="RefundIn", result="ReturnDetail", ok=201)
+    @documented("Refund a return: the policy's calculation, or an amount (never more than paid less "
+                "refunded; Support up to the support refund limit)", body="RefundIn", result="ReturnDetail",
+                ok=201)
     def refund(self, pk: int):
         body = load(RefundInSchema())
-        order_id = db.session.scalar(select(Return.order_id).where(Return.id == pk))
-        if order_id is None:
-            raise NotFound(f"Return {pk} not found")
-        returns.refund(db.session, order_id, body["amount"], body["reason"], self.actor(),
-                       return_id=pk)
+        limit = None
+        if not self.appbuilder.sm.has_access(p.can(p.REFUND_ANY), p.RESOURCE_ORDER):
+            limit = settings.get(db.session, "support_refund_limit")
+        returns.refund_return(db.session, pk, self.actor(), amount=body["amount"], reason=body["reason"],
+                              limit=limit)
         return self._result(201, pk)

@@ -14,7 +14,7 @@ from .mail import (  # noqa: F401
 from .orders import (  # noqa: F401
     Allocation, Customer, Order, OrderEvent, OrderHold, OrderLine,
 )
-from .returns import Refund, Return, ReturnLine  # noqa: F401
+from .returns import Refund, Return, ReturnLine, ReturnReason  # noqa: F401
 from .routing import AllocationDecision  # noqa: F401
 from .rules import Rule, RuleVersion  # noqa: F401
 from .shipping import (  # noqa: F401

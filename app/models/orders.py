@@ -132,7 +132,8 @@ class Order(TimestampMixin, Model):
         order_by="(OrderEvent.created_at.desc(), OrderEvent.id.desc())",
     )
     shipments = relationship("Shipment", back_populates="order", order_by="Shipment.id")
-    returns = relationship("Return", back_populates="order", order_by="Return.id")
+    returns = relationship("Return", back_populates="order", order_by="Return.id",
+                           foreign_keys="Return.order_id")
 
     def __repr__(self) -> str:
         return self.order_number

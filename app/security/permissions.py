@@ -40,6 +40,7 @@ REALLOCATE = "reallocate"
 ADJUST = "adjust"  # stock: adjust, receive
 CREATE = "create"
 RECEIVE = "receive"
+AUTHORIZE = "authorize"  # returns: authorize, reject
 REFUND = "refund"  # returns: refund; orders: refund up to the Support limit
 REFUND_ANY = "refund_any"  # orders: refund any amount (above the Support limit)
 RESOLVE = "resolve"  # sync: resolve conflicts, poll now

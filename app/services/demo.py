@@ -413,13 +413,13 @@ def _advance(session, ctx, rng, order, target, later) -> None:
         line = order.lines[0]
         with later(60 * 24, 60 * 24 * 7):
             ret = returns.create_return(session, order.id, {line.id: 1},
-                                        rng.choice(["Too small", "Arrived damaged", "Not as pictured"]),
+                                        rng.choice(["too_small", "damaged", "not_as_described"]),
                                         support)
+            returns.authorize(session, ret.id, support)
         with later(60 * 24, 60 * 24 * 5):
-            returns.receive_return(session, ret.id, staff)
+            returns.receive_and_inspect(session, ret.id, None, staff)
         with later(30, 600):
-            returns.refund(session, order.id, line.unit_price, "Return received", Actor.system(),
-                           return_id=ret.id)
+            returns.refund_return(session, ret.id, Actor.system())
 
 
 def _tracking(carrier: str, rng: random.Random) -> str:

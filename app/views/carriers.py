@@ -13,6 +13,7 @@ from ..models import CarrierAccount, DeliveryException, Shipment
 from ..models.fulfillment import CARRIER_KINDS, LABEL_FORMATS
 from ..security import permissions as p
 from app.services.fulfilment import carriers, exceptions, labels, tracking
+from app.services.returns import parcels
 from app.services.fulfilment.carriers import REQUIRED_CREDENTIALS
 from .base import EagerSQLAInterface, ReadOnlyModelView, can, current_actor, redirect_back, service_call
 
@@ -56,8 +57,9 @@ class DeliveryExceptionView(ReadOnlyModelView):
     route_base = "/delivery-exceptions"
     datamodel = EagerSQLAInterface(DeliveryException)
     class_permission_name = p.RESOURCE_DELIVERY_EXCEPTION
-    method_permission_name = p.method_map(contacted=p.RESOLVE, correct_address=p.RESOLVE, resolve=p.RESOLVE)
-    include_route_methods = {"list", "contacted", "correct_address", "resolve"}
+    method_permission_name = p.method_map(contacted=p.RESOLVE, correct_address=p.RESOLVE, resolve=p.RESOLVE,
+                                          reship=p.RESOLVE, receive_back=p.RESOLVE)
+    include_route_methods = {"list", "contacted", "correct_address", "resolve", "reship", "receive_back"}
     list_title = "Delivery exceptions"
 
     @expose("/list/")
@@ -91,6 +93,35 @@ class DeliveryExceptionView(ReadOnlyModelView):
     def resolve(self, pk):
         service_call(exceptions.resolve, db.session, pk, current_actor(), request.form.get("text"),
                      success="Resolved")
+        return self._back()
+
+
+    def _open_item(self, pk):
+        item = db.session.get(DeliveryException, pk)
+        if item is None:
+            abort(404)
+        return item
+
+    @expose("/<int:pk>/reship", methods=["POST"])
+    @has_access
+    def reship(self, pk):
+        """Send the goods again: a replacement order (stock reserved), then the item resolved."""
+        item = self._open_item(pk)
+        new = service_call(parcels.reship, db.session, item.order_id, current_actor(), reference=str(pk),
+                           success=lambda o: f"Replacement order {o.order_number} created")
+        if new:
+            service_call(exceptions.resolve, db.session, pk, current_actor(), f"reshipped as {new.order_number}")
+        return self._back()
+
+    @expose("/<int:pk>/receive-back", methods=["POST"])
+    @has_access
+    def receive_back(self, pk):
+        """The parcel came back to us: a return received now, inspected at the receiving station."""
+        item = self._open_item(pk)
+        ret = service_call(parcels.receive_back, db.session, item.order_id, current_actor(),
+                           success=lambda r: f"Return {r.rma_number} received back: inspect it")
+        if ret:
+            service_call(exceptions.resolve, db.session, pk, current_actor(), f"received back as {ret.rma_number}")
         return self._back()
 
 

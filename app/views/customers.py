@@ -8,6 +8,7 @@ from markupsafe import Markup
 from flask import url_for
 
 from ..extensions import db
+from app.services.returns import listing as return_listing
 from ..models import Customer
 from ..security import permissions as p
 from app.services.orders import queries as order_queries
@@ -42,4 +43,5 @@ class CustomerView(ReadOnlyModelView):
         except (ValueError, NotFound):
             abort(404)
         return self.render_template("oms/customer_show.html", summary=summary,
-                                    customer=summary.customer)
+                                    customer=summary.customer,
+                                    returns=return_listing.for_customer(db.session, summary.customer.id))

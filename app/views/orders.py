@@ -19,7 +19,7 @@ from ..security import permissions as p
 from app.services.channels.writeback import status as channel_status
 from app.services.core import settings
 from app.services.orders import edits as order_edits
-from app.services.returns import actions as returns
+from app.services.returns import actions as returns, policy as return_policy
 from app.services.lifecycle import order_actions
 from app.services.orders import queries as order_queries
 from app.services.orders import actions as order_service
@@ -152,6 +152,8 @@ class OrderView(OmsModelView):
             unsynced_edits=self._unsynced_edits(detail.order, sync),
             refund_limit=None if abilities["refund_any"] else settings.get(db.session, "support_refund_limit"),
             hold_reasons=[(r, HOLD_LABELS.get(r, humanize(r))) for r in HOLD_REASONS],
+            return_reasons=return_policy.reasons(db.session) if abilities.get("create_return") else [],
+            return_breakdowns={r.id: return_policy.breakdown(db.session, r) for r in detail.order.returns},
             editable=detail.order.status in order_service.EDITABLE_STATUSES,
             holdable=detail.order.status in order_service.HOLDABLE_STATUSES,
             cancellable=detail.order.status not in order_service.SHIPPED_STATUSES

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Order, OrderEvent, Refund, Return, Shipment, StockLevel, StockMovement
+from app.models import Order, OrderEvent, Refund, Return, ReturnLine, Shipment, StockLevel, StockMovement
 
 from .conftest import assert_error
 
@@ -89,21 +89,25 @@ def shipped(api, world):
 def test_return_create_receive_refund(api, shipped, session):
     line = shipped.order.lines[0]
     created = api.post("/api/v1/return/", {"order_id": shipped.order_id,
-                                           "lines": {str(line.id): 1}, "reason": "too big"},
+                                           "lines": {str(line.id): 1}, "reason": "too_large"},
                        as_="support")
     assert created.status_code == 201, created.get_json()
     ret = created.get_json()["result"]
-    assert ret["status"] == "authorized" and ret["lines"][0]["quantity"] == 1
+    assert ret["status"] == "requested" and ret["lines"][0]["quantity"] == 1
+    assert ret["lines"][0]["reason_code"] == "too_large"
+    authorized = api.post(f"/api/v1/return/{ret['id']}/authorize", as_="support")
+    assert authorized.get_json()["result"]["status"] == "authorized", authorized.get_json()
     level = session.scalar(select(StockLevel).where(StockLevel.product_id == shipped.p1.id,
                                                     StockLevel.warehouse_id == shipped.wh1.id))
     on_hand = level.on_hand
     received = api.post(f"/api/v1/return/{ret['id']}/receive", as_="warehouse")
-    assert received.status_code == 200 and received.get_json()["result"]["status"] == "received"
+    assert received.status_code == 200 and received.get_json()["result"]["status"] == "inspected"
+    assert received.get_json()["result"]["lines"][0]["disposition"] == "restock"
     session.rollback()
     assert session.get(StockLevel, level.id).on_hand == on_hand + 1
     refunded = api.post(f"/api/v1/return/{ret['id']}/refund", {"amount": "9.99"}, as_="admin")
     assert refunded.status_code == 201
-    assert refunded.get_json()["result"]["status"] == "refunded"
+    assert refunded.get_json()["result"]["status"] == "closed"
     assert refunded.get_json()["result"]["refunds"][0]["amount"] == "9.99"
     types = session.scalars(select(OrderEvent.type).where(
         OrderEvent.order_id == shipped.order_id)).all()
@@ -112,14 +116,17 @@ def test_return_create_receive_refund(api, shipped, session):
 
 def test_return_permissions(api, shipped, session):
     line = shipped.order.lines[0]
-    body = {"order_id": shipped.order_id, "lines": {str(line.id): 1}}
+    body = {"order_id": shipped.order_id, "lines": {str(line.id): 1}, "reason": "changed_mind"}
     for role in ("warehouse", "operations", "viewer"):
         assert_error(api.post("/api/v1/return/", body, as_=role), 403)
     ret_id = api.post("/api/v1/return/", body, as_="admin").get_json()["id"]
     for role in ("support", "operations", "viewer"):
         assert_error(api.post(f"/api/v1/return/{ret_id}/receive", as_=role), 403)
-    for role in ("support", "warehouse", "operations", "viewer"):
+    for role in ("warehouse", "operations", "viewer"):
         assert_error(api.post(f"/api/v1/return/{ret_id}/refund", {"amount": "1"}, as_=role), 403)
+        assert_error(api.post(f"/api/v1/return/{ret_id}/reject", {"reason": "no"}, as_=role), 403)
+    for role in ("support", "operations", "viewer"):
+        assert_error(api.post(f"/api/v1/return/{ret_id}/receive", as_=role), 403)
     assert count(session, Refund) == 0
 
 
@@ -139,14 +146,26 @@ def test_return_bad_input_is_422_or_409_and_stores_nothing(api, shipped, session
     assert_error(api.post("/api/v1/return/", {"order_id": 999999,
                                               "lines": {str(line.id): 1}}), 404)
     assert count(session, Return) == 0
-    ret_id = api.post("/api/v1/return/", {"order_id": shipped.order_id,
+    assert_error(api.post("/api/v1/return/", {"order_id": shipped.order_id,
+                                              "lines": {str(line.id): 1}}), 422, f"lines.{line.id}.reason")
+    assert_error(api.post("/api/v1/return/", {"order_id": shipped.order_id, "reason": "other",
+                                              "lines": {str(line.id): 1}}), 422, f"lines.{line.id}.note")
+    assert count(session, Return) == 0
+    ret_id = api.post("/api/v1/return/", {"order_id": shipped.order_id, "reason": "damaged",
                                           "lines": {str(line.id): 1}}).get_json()["id"]
+    assert_error(api.post(f"/api/v1/return/{ret_id}/reject", {}), 422, "reason")
     assert_error(api.post(f"/api/v1/return/{ret_id}/refund", {"amount": "-5"}), 422, "amount")
     assert_error(api.post(f"/api/v1/return/{ret_id}/refund", {"amount": "1000"}), 422, "amount")
     assert_error(api.post(f"/api/v1/return/{ret_id}/refund", {"amount": "ten"}), 422, "amount")
     assert count(session, Refund) == 0
+    assert_error(api.post(f"/api/v1/return/{ret_id}/receive", {"lines": {"999999": {"grade": "A"}}}), 422, "lines")
+    rl_id = session.scalar(select(ReturnLine.id).where(ReturnLine.return_id == ret_id))
+    assert_error(api.post(f"/api/v1/return/{ret_id}/receive", {"lines": {str(rl_id): {"grade": "E"}}}), 422,
+                 f"lines.{rl_id}.grade")
+    assert session.get(Return, ret_id).status == "requested"
     assert api.post(f"/api/v1/return/{ret_id}/receive").status_code == 200
     assert_error(api.post(f"/api/v1/return/{ret_id}/receive"), 409, code="invalid_transition")
+    assert_error(api.post(f"/api/v1/return/{ret_id}/authorize"), 409, code="invalid_transition")
     assert_error(api.post("/api/v1/return/999999/receive"), 404)
     assert_error(api.post("/api/v1/return/999999/refund", {"amount": "1"}), 404)
 

@@ -34,7 +34,7 @@ def busy(api, world, session):
         shipment = api.post(f"/api/v1/shipment/order/{order.id}/ship", {"carrier": "ups"})
         assert shipment.status_code == 201
         line_id = api.get(f"/api/v1/order/{order.id}").get_json()["result"]["lines"][0]["id"]
-        assert api.post("/api/v1/return/", {"order_id": order.id,
+        assert api.post("/api/v1/return/", {"order_id": order.id, "reason": "changed_mind",
                                             "lines": {str(line_id): 1}}).status_code == 201
     for channel in session.scalars(select(Channel)):
         run = sync.start_run(session, channel, "pull_orders", None)

@@ -32,7 +32,7 @@ def shipped(world, session):
     shipment = fulfillment.ship(session, world.order_id, actor, carrier="ups",
                                 tracking_number="1Z999")
     line = world.order.lines[0]
-    rma = returns.create_return(session, world.order_id, {line.id: 1}, "too small", actor)
+    rma = returns.create_return(session, world.order_id, {line.id: 1}, "too_small", actor)
     return shipment.id, rma.id
 
 
@@ -96,7 +96,7 @@ def test_shipment_show_has_lines_and_tracking(api, world, shipped):
 def test_return_show_has_lines(api, world, shipped):
     _, return_id = shipped
     body = api.get(f"/api/v1/return/{return_id}").get_json()["result"]
-    assert body["rma_number"].startswith("RMA-") and body["status"] == "authorized"
+    assert body["rma_number"].startswith("RMA-") and body["status"] == ("requested")
     assert [(l["sku"], l["quantity"]) for l in body["lines"]] == [("sku-1", 1)]
     assert body["refunds"] == []
 

@@ -13,10 +13,11 @@ from app.security.roles import ROLE_MATRIX, ROLES, matrix_row_for
 # Endpoints anyone may call: signing in and out, static files, the language switch, the
 # home page (it sends anonymous users to the login), token refresh (needs a refresh
 # token), the channel webhooks (verified by their signatures instead) and the opt-out
-# link of customer mails (a signed link).
+# link of customer mails (a signed link), the self-service return page (order number +
+# e-mail or a signed link; CSRF; rate-limited).
 PUBLIC_ENDPOINTS = re.compile(
     r"^(static|appbuilder\.static|AuthDBView\.(login|logout)|UtilView\.back|LocaleView\.index"
-    r"|.*IndexView\.index|SecurityApi\.(login|refresh)|webhooks\..*|mail_public\..*)$"
+    r"|.*IndexView\.index|SecurityApi\.(login|refresh)|webhooks\..*|mail_public\..*|returns_public\..*)$"
 )
 # FAB's @action dispatchers check the permission of the action they run (tested below).
 ACTION_DISPATCHERS = re.compile(r"^.*\.(action|action_post)$")

@@ -338,7 +338,8 @@ def test_a_return_sends_return_changed_with_the_return_as_the_api_shows_it(
     ret = returns.create_return(session, order.id, {line.id: 1}, "damaged", ADMIN)
     returns.receive_return(session, ret.id, ADMIN)
     send()  # (the shipment's own messages — a customer mail, a channel push — go too)
+    assert len(receiver.requests) == 2
     opened, received = (request["body"] for request in receiver.requests)
     assert [opened["type"], received["type"]] == ["return.changed", "return.changed"]
     assert opened["data"]["rma_number"] == received["data"]["rma_number"] == ret.rma_number
-    assert (opened["data"]["status"], received["data"]["status"]) == ("authorized", "received")
+    assert (opened["data"]["status"], received["data"]["status"]) == ("requested", "received")

@@ -106,7 +106,7 @@ def test_every_stock_change_reaches_every_channel_as_its_atp(app, session, stock
     fulfilment.ship(session, order.id, admin, carrier="UPS", tracking_number="1ZPUSH1")
     shipped = session.get(Order, order.id)
     ret = returns.create_return(session, shipped.id, {shipped.lines[0].id: 2}, "damaged", admin)
-    returns.receive_return(session, ret.id, admin)  # return restock
+    returns.receive_and_inspect(session, ret.id, None, admin)  # return restock (grade A)
     orders.cancel_order(session, short.id, "customer request", admin)  # cancel: released
 
     # one pending message per listing of the changed products, however many changes

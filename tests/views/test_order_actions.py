@@ -173,13 +173,13 @@ def test_pick_pack_ship_and_return(client_for, shop):
 
     line = reload(oid).lines[0]
     page = follow(support, post(support, f"/returns/order/{oid}/create",
-                                {f"qty_{line.id}": "5", "reason": "too big"}))
+                                {f"qty_{line.id}": "5", f"reason_{line.id}": "too_large"}))
     assert "shipped unit(s) can be returned" in page
     assert not db.session.scalars(select(Return)).all()
     page = follow(support, post(support, f"/returns/order/{oid}/create", {"reason": "too big"}))
     assert "choose at least one line" in page
     page = follow(support, post(support, f"/returns/order/{oid}/create",
-                                {f"qty_{line.id}": "1", "reason": "too big"}))
+                                {f"qty_{line.id}": "1", f"reason_{line.id}": "too_large"}))
     assert "Return RMA-" in page
     ret = db.session.scalar(select(Return))
     assert events_of(oid, "return_created")
@@ -193,6 +193,21 @@ def test_pick_pack_ship_and_return(client_for, shop):
     db.session.expire_all()
     assert db.session.get(Return, ret.id).status == "received"
     assert reload(oid).lines[0].quantity_returned == 1
+    # the receiving station: grade and dispose; then Support refunds the policy's amount
+    assert "RMA-" in warehouse.get(f"/returns/receiving/?code={ret.rma_number}", follow_redirects=True).get_data(as_text=True)
+    rl = db.session.get(Return, ret.id).lines[0]
+    assert post(support, f"/returns/receiving/{ret.id}/inspect").status_code == 403
+    follow(warehouse, post(warehouse, f"/returns/receiving/{ret.id}/inspect",
+                           {f"grade_{rl.id}": "B", f"disposition_{rl.id}": "refurbish", f"note_{rl.id}": "scuffed"}))
+    db.session.expire_all()
+    assert db.session.get(Return, ret.id).status == "inspected"
+    page = support.get(f"/returns/show/{ret.id}").get_data(as_text=True)
+    assert 'id="refund-button"' in page and "scuffed" in page
+    assert post(warehouse, f"/returns/{ret.id}/refund").status_code == 403
+    page = follow(support, post(support, f"/returns/{ret.id}/refund"))
+    db.session.expire_all()
+    assert db.session.get(Return, ret.id).status == "closed"
+    assert db.session.get(Return, ret.id).refunds[0].status == "succeeded"
 
 
 def test_fulfillment_refused_while_held(client_for, shop, session, actor):

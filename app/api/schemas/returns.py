@@ -16,6 +16,12 @@ class ReturnLineOutSchema(OutSchema):
     quantity = fields.Int()
     condition = fields.Str(allow_none=True)
     restock = fields.Bool()
+    reason_code = fields.Str(allow_none=True)
+    note = fields.Str(allow_none=True)
+    quantity_received = fields.Int()
+    grade = fields.Str(allow_none=True)
+    disposition = fields.Str(allow_none=True)
+    warehouse_id = fields.Int(allow_none=True)
 
 
 class RefundOutSchema(OutSchema):
@@ -43,23 +49,54 @@ class ReturnDetailSchema(OutSchema):
     created_by = fields.Str()
     created_at = fields.DateTime()
     received_at = fields.DateTime(allow_none=True)
+    source = fields.Str()
+    rejection_reason = fields.Str(allow_none=True)
+    label_carrier = fields.Str(allow_none=True)
+    label_tracking = fields.Str(allow_none=True)
+    label_error = fields.Str(allow_none=True)
+    extras = fields.Raw(allow_none=True)
+    exchange_order_id = fields.Int(allow_none=True)
     lines = fields.List(fields.Nested(ReturnLineOutSchema))
     refunds = fields.List(fields.Nested(RefundOutSchema))
+    breakdown = fields.Raw(metadata={"description": "the refund the policy calculates (items, discount, "
+                                                    "tax, shipping, restocking_fee, left, total)"})
 
 
 class ReturnInSchema(InSchema):
     order_id = fields.Int(strict=True, required=True)
-    lines = fields.Dict(keys=fields.Str(), values=fields.Int(strict=True, validate=Range(1, INT_MAX)),
-                        required=True,
-                        metadata={"description": "order line id -> units to return"})
-    reason = fields.Str(allow_none=True, load_default=None, validate=Length(max=1000))
+    lines = fields.Dict(keys=fields.Str(), values=fields.Raw(), required=True,
+                        metadata={"description": "order line id -> units to return, or "
+                                                 "{quantity, reason (a reason code), note}"})
+    reason = fields.Str(allow_none=True, load_default=None, validate=Length(max=32),
+                        metadata={"description": "the reason code of lines without their own"})
     # the keys of lines are line ids (1 and up), and at least one line is returned
     openapi_extra = {"properties": {"lines": {
         "minProperties": 1, "additionalProperties": False,
-        "patternProperties": {"^[1-9][0-9]{0,8}$": {"type": "integer", "minimum": 1,
-                                                    "maximum": INT_MAX}}}}}
+        "patternProperties": {"^[1-9][0-9]{0,8}$": {"oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": INT_MAX},
+            {"type": "object", "properties": {"quantity": {"type": "integer", "minimum": 1},
+                                              "reason": {"type": "string"}, "note": {"type": "string"}}}]}}}}}
+
+
+class RejectInSchema(InSchema):
+    reason = fields.Str(required=True, validate=Length(min=1, max=1000),
+                        metadata={"description": "told to the customer"})
+
+
+class ReceiveInSchema(InSchema):
+    lines = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=None, allow_none=True,
+                        metadata={"description": "return line id -> {grade (A-D), disposition (restock, "
+                                                 "refurbish, scrap, vendor), warehouse_id, note}; "
+                                                 "default: grade A, restocked where it shipped from"})
 
 
 class RefundInSchema(InSchema):
-    amount = fields.Decimal(required=True, metadata={"description": "in the order's currency"})
+    amount = fields.Decimal(load_default=None, allow_none=True,
+                            metadata={"description": "in the order's currency; default: the policy's calculation"})
     reason = fields.Str(allow_none=True, load_default=None)
+
+
+class ExchangeInSchema(InSchema):
+    items = fields.Dict(keys=fields.Str(), values=fields.Int(strict=True, validate=Range(1, INT_MAX)), required=True,
+                        metadata={"description": "SKU -> units the customer gets instead (a new order on "
+                                                 "the same channel, stock reserved now)"})

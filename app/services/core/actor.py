@@ -1,6 +1,7 @@
 """Who did something. Every order event, stock movement and audit row carries one.
 
-Labels follow DESIGN.md: ``user:<username>``, ``job:<name>``, ``channel:<code>``, ``system``.
+Labels follow DESIGN.md: ``user:<username>``, ``job:<name>``, ``channel:<code>``, ``system``; ``customer:<e-mail>``
+for the buyer on the self-service return page.
 """
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ class Actor:
     @classmethod
     def channel(cls, code: str) -> "Actor":
         return cls(label=f"channel:{code}")
+
+    @classmethod
+    def customer(cls, email: str | None) -> "Actor":
+        """The buyer on a public page (the self-service return page)."""
+        return cls(label=f"customer:{(email or '?').lower()}"[:128])
 
     @classmethod
     def system(cls) -> "Actor":

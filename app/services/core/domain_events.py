@@ -32,7 +32,8 @@ PUBLIC_EVENTS = (
     "refund.changed", "stock.changed",
 )
 INTERNAL_EVENTS = ("stock.available", "order.lines_changed", "order.address_changed",
-                   "outbox.dead", "order.sla_changed")
+                   "outbox.dead", "order.sla_changed", "return.label_ready",
+                   "return.parcel_tracked")
 KNOWN_EVENTS = frozenset(PUBLIC_EVENTS + INTERNAL_EVENTS)
 
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)

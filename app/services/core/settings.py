@@ -101,6 +101,33 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("support_refund_limit", "Support refund limit (order currency)", "decimal",
                Decimal("100"), "Support may refund up to this much per refund; Admins any amount.",
                minimum=0, maximum=Decimal("1000000000")),
+    # --- the return policy (services/returns/policy.py) ---
+    SettingDef("return_window_days", "Returns: window (days from delivery)", "int", 30,
+               "A return may be opened this many days after delivery (or shipment when no delivery "
+               "is known); 0: returns are not accepted.", minimum=0, maximum=3650),
+    SettingDef("return_window_by_channel", "Returns: window per channel", "text", "",
+               "Channel code=days, comma-separated (e.g. 'shop=14, woo=60'); other channels use the "
+               "window above."),
+    SettingDef("return_nonreturnable_skus", "Returns: non-returnable SKUs", "text", "",
+               "SKUs never taken back, comma-separated."),
+    SettingDef("return_nonreturnable_tags", "Returns: non-returnable order tags", "text", "final-sale",
+               "Orders carrying one of these tags (comma-separated) are not returnable."),
+    SettingDef("return_restocking_fee_percent", "Returns: restocking fee (percent)", "decimal",
+               Decimal("0"), "Taken from the items' value when the reason is not our fault.",
+               minimum=0, maximum=Decimal("100")),
+    SettingDef("return_label_paid_by", "Returns: who pays the return label", "choice", "our_fault",
+               "us: always bought at authorization; our_fault: only when a line's reason is our fault; "
+               "customer: never (the customer sends it back their way).",
+               choices=("us", "our_fault", "customer")),
+    SettingDef("return_label_carrier", "Returns: carrier account for return labels", "text", "",
+               "The carrier account code return labels are bought from (empty: the first enabled "
+               "account that sells labels)."),
+    SettingDef("return_auto_authorize_below", "Returns: authorize automatically below (order currency)",
+               "decimal", Decimal("0"), "A return worth less than this is authorized when opened "
+               "(0: every return waits for Support).", minimum=0, maximum=Decimal("1000000000")),
+    SettingDef("return_expected_days", "Returns: expected back within (days)", "int", 14,
+               "An authorized return not received after this long is listed as overdue.",
+               minimum=1, maximum=365),
     SettingDef("channel_notify_customer", "Channels mail the buyer on shipment", "bool", True,
                "Ask the channel to send its own shipping confirmation when a fulfilment is pushed "
                "(Shopify notifyCustomer)."),

@@ -4,7 +4,8 @@
 rules (``shipping_rules``, ``dry_run``), box presets and customs lines (``boxes``), carrier
 manifests (``manifests``); pick lists and scan-verified picking (``picking``), the pack station
 (``packing``), their PDFs (``documents``), the SLA clocks (``sla``) and the Warehouse home
-(``floor``)."""
+(``floor``); return labels (``return_labels``)."""
 
 __all__ = ["boxes", "carriers", "documents", "dry_run", "exceptions", "floor", "labels",
-           "manifests", "packing", "picking", "shipments", "shipping_rules", "sla", "tracking"]
+           "manifests", "packing", "picking", "return_labels", "shipments", "shipping_rules", "sla",
+           "tracking"]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, scoped_session, selectinload
 from connectors import carriers as carrier_connectors
 from connectors.carriers.base import CarrierError, TrackingUpdate
 
-from app.models import CarrierAccount, Shipment, ShipmentPackage, TrackingEvent
+from app.models import CarrierAccount, Return, Shipment, ShipmentPackage, TrackingEvent
 from app.models.base import utcnow
 from app.models.fulfillment import SHIPMENT_CLOSED
 from app.services.core import domain_events, events, settings
@@ -136,8 +136,7 @@ def _record_one(session: Session, account: CarrierAccount, update: TrackingUpdat
                 actor: Actor, shipment: Shipment | None = None) -> int:
     shipment = shipment or _shipment_for(session, account, update.tracking_number)
     if shipment is None:
-        log.info("tracking: %s %s is none of our shipments", account.code, update.tracking_number)
-        return 0
+        return _return_parcel(session, account, update, actor)
     now = utcnow()
     shipment.tracked_at = now
     new_ids = _insert_events(session, shipment, account.kind, update, source)
@@ -166,6 +165,20 @@ def _record_one(session: Session, account: CarrierAccount, update: TrackingUpdat
             exceptions.resolve_delivered(session, shipment)
             _order_delivered(session, shipment, actor)
     return len(new_ids)
+
+
+def _return_parcel(session: Session, account: CarrierAccount, update: TrackingUpdate, actor: Actor) -> int:
+    """An update for a return label we bought: the returns package moves the return on
+    (``return.parcel_tracked``); any other number is none of ours."""
+    return_id = session.scalar(select(Return.id).where(Return.label_tracking == update.tracking_number))
+    if return_id is None:
+        log.info("tracking: %s %s is none of our shipments", account.code, update.tracking_number)
+        return 0
+    latest = update.latest()
+    status = latest.status if latest is not None else update.status
+    domain_events.publish(session, "return.parcel_tracked", {"return_id": return_id, "status": status,
+                                                             "actor": actor})
+    return 0
 
 
 # --- polling ---------------------------------------------------------------------------------

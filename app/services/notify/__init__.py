@@ -6,4 +6,5 @@ domain events; each delivery signed, sent through the outbox in event order per 
 logged, paused when it dies, disabled by 410 Gone). Customer mails (``customer_mail``: domain events → ``notify.customer`` outbox messages,
 rendered at send by ``mail_render`` from ``mail_templates``, sent over SMTP or kept in the mail log)."""
 
-__all__ = ["alert_channels", "alert_mail", "alerts", "customer_mail", "mail_render", "mail_templates", "webhooks"]
+__all__ = ["alert_channels", "alert_mail", "alerts", "customer_mail", "mail_render", "mail_templates", "return_mail",
+           "webhooks"]

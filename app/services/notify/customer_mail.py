@@ -144,7 +144,7 @@ def opted_out(session: Session, channel_id: int, email: str) -> bool:
 # --- queuing (in the transaction of the change) -------------------------------------------------
 
 def queue(session: Session, order_id: int, event: str, *, shipment_id: int | None = None,
-          refund_id: int | None = None, to: str | None = None,
+          refund_id: int | None = None, return_id: int | None = None, to: str | None = None,
           requested_by: str | None = None) -> int | None:
     """Queue ``event``'s mail for the order (no commit). Automatic mails (no ``to``, no
     ``requested_by``) respect the channel's switch and the customer's opt-out, and are
@@ -166,11 +166,13 @@ def queue(session: Session, order_id: int, event: str, *, shipment_id: int | Non
         payload["shipment_id"] = shipment_id
     if refund_id is not None:
         payload["refund_id"] = refund_id
+    if return_id is not None:
+        payload["return_id"] = return_id
     if to:
         payload["to"] = address  # cannot be re-read: a resend to another address
     if requested_by:
         payload["requested_by"] = requested_by
-    cause = shipment_id or refund_id or ""
+    cause = shipment_id or refund_id or return_id or ""
     dedupe = None if resend else f"mail:{event}:{order_id}:{cause}"
     return outbox.enqueue(session, TOPIC, f"mail:{address}"[:128], payload, dedupe_key=dedupe,
                           group_key=f"mail:order:{order_id}", order_id=order_id)

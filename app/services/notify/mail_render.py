@@ -26,11 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import (
-    Channel, ChannelMailSettings, MailTemplate, Order, OrderLine, Refund, Shipment, ShipmentLine,
+    Channel, ChannelMailSettings, MailTemplate, Order, OrderLine, Refund, Return, Shipment, ShipmentLine,
 )
 from app.models.notifications import OutboxMessage
 from app.services.core.outbox import PermanentError
 from app.services.notify import mail_templates as templates
+from app.services.returns import policy, self_service
 
 TOPIC = "notify.customer"
 DEFAULT_FROM = "Waybill <no-reply@localhost>"
@@ -110,6 +111,7 @@ def _read(session: Session, payloads: list[dict]) -> dict:
     channel_ids = {o.channel_id for o in orders.values()}
     shipment_ids = {p["shipment_id"] for p in payloads if p.get("shipment_id")}
     refund_ids = {p["refund_id"] for p in payloads if p.get("refund_id")}
+    return_ids = {p["return_id"] for p in payloads if p.get("return_id")}
     line = (OrderLine.order_id, OrderLine.id, OrderLine.sku, OrderLine.title)
     return {
         "orders": orders,
@@ -132,6 +134,8 @@ def _read(session: Session, payloads: list[dict]) -> dict:
         "refunds": {r.id: r for r in session.scalars(
             select(Refund).where(Refund.id.in_(refund_ids)))} if refund_ids else {},
         "templates": {(t.event, t.language): t for t in session.scalars(select(MailTemplate))},
+        "returns": {r.id: r for r in session.scalars(
+            select(Return).where(Return.id.in_(return_ids)))} if return_ids else {},
     }
 
 
@@ -153,7 +157,9 @@ def _context(payload: dict, data: dict) -> dict:
                   "ship_by": order.ship_by, "total": order.total, "currency": order.currency,
                   "email": order.email, "lines": _items(lines)},
         "items": _items(lines), "remaining": [], "reason": order.cancel_reason or "",
-        "shipment": {}, "refund": {},
+        "shipment": {}, "refund": {}, "ret": {},
+        # the signed link to the self-service return page (not for channel-run returns)
+        "return_url": "" if channel.kind in policy.SELF_SERVICE_EXCLUDED_KINDS else self_service.start_url(order.id),
         **templates.formatters(language, order.currency),
     }
     shipment = data["shipments"].get(payload.get("shipment_id"))
@@ -171,6 +177,14 @@ def _context(payload: dict, data: dict) -> dict:
     if refund is not None:
         context["refund"] = {"amount": refund.amount, "method": refund.reason or ""}
         context.update(templates.formatters(language, refund.currency))
+    ret = data["returns"].get(payload.get("return_id"))
+    if ret is not None:
+        items = [{"sku": rl.line.sku, "title": rl.line.title, "quantity": rl.quantity} for rl in ret.lines]
+        context["ret"] = {"rma_number": ret.rma_number, "status": ret.status,
+                          "rejection_reason": ret.rejection_reason or "", "label_carrier": ret.label_carrier or "",
+                          "label_tracking": ret.label_tracking or "", "has_label": bool(ret.label_data),
+                          "items": items}
+        context["items"] = items
     sender = formataddr((sender_name, settings.sender_address)) if settings.sender_address \
         else default_from()
     return context | {"_sender": sender, "_reply_to": settings.reply_to,

@@ -32,7 +32,8 @@ from app.services.core.transaction import transactional
 
 LANGUAGES = ("en", "de")
 EVENTS = ("order_confirmed", "shipped", "out_for_delivery", "delivered", "delivery_exception",
-          "delayed", "cancelled", "refund_issued")
+          "delayed", "cancelled", "refund_issued", "return_authorized", "return_received",
+          "return_rejected")
 # Mails a customer who opted out does not get; the others are transactional.
 MARKETING_EVENTS = frozenset({"delayed"})
 PARTS = ("subject", "html", "text")
@@ -100,7 +101,8 @@ DEFAULTS: dict[tuple[str, str], dict] = {
     ("delivered", "en"): _t(
         "Your order {{ order.number }} was delivered",
         [_EN_HELLO, "your parcel ({{ shipment.carrier }} {{ shipment.tracking_number }}) was "
-         "delivered. We hope you enjoy it."]),
+         "delivered. We hope you enjoy it.",
+         "{% if return_url %}Something not right? Start a return: {{ return_url }}{% endif %}"]),
     ("delivered", "de"): _t(
         "Ihre Bestellung {{ order.number }} wurde zugestellt",
         [_DE_HELLO, "Ihr Paket ({{ shipment.carrier }} {{ shipment.tracking_number }}) wurde "
@@ -146,6 +148,40 @@ DEFAULTS: dict[tuple[str, str], dict] = {
         "Ihre Erstattung zur Bestellung {{ order.number }}",
         [_DE_HELLO, "wir haben {{ money(refund.amount) }} zu Ihrer Bestellung "
          "{{ order.number }} erstattet{% if refund.method %} ({{ refund.method }}){% endif %}."]),
+    ("return_authorized", "en"): _t(
+        "Your return {{ ret.rma_number }} is authorized",
+        [_EN_HELLO, "we accept the return of:\n" + _ITEMS_TEXT,
+         "{% if ret.has_label %}Your return label ({{ ret.label_carrier | upper }} {{ ret.label_tracking }}) "
+         "is attached: print it and stick it on the parcel.{% else %}Please send the items back with "
+         "the number {{ ret.rma_number }} inside the parcel.{% endif %}"],
+        [_EN_HELLO, "we accept the return of:" + _ITEMS_HTML,
+         "{% if ret.has_label %}Your return label ({{ ret.label_carrier | upper }} {{ ret.label_tracking }}) "
+         "is attached: print it and stick it on the parcel.{% else %}Please send the items back with "
+         "the number {{ ret.rma_number }} inside the parcel.{% endif %}"]),
+    ("return_authorized", "de"): _t(
+        "Ihre Rücksendung {{ ret.rma_number }} ist genehmigt",
+        [_DE_HELLO, "wir nehmen zurück:\n" + _ITEMS_TEXT,
+         "{% if ret.has_label %}Ihr Rücksendeetikett ({{ ret.label_carrier | upper }} {{ ret.label_tracking }}) "
+         "liegt bei.{% else %}Bitte legen Sie die Nummer {{ ret.rma_number }} in das Paket.{% endif %}"],
+        [_DE_HELLO, "wir nehmen zurück:" + _ITEMS_HTML,
+         "{% if ret.has_label %}Ihr Rücksendeetikett ({{ ret.label_carrier | upper }} {{ ret.label_tracking }}) "
+         "liegt bei.{% else %}Bitte legen Sie die Nummer {{ ret.rma_number }} in das Paket.{% endif %}"]),
+    ("return_received", "en"): _t(
+        "We received your return {{ ret.rma_number }}",
+        [_EN_HELLO, "your return {{ ret.rma_number }} for order {{ order.number }} arrived. "
+         "We will check it and tell you about your refund."]),
+    ("return_received", "de"): _t(
+        "Ihre Rücksendung {{ ret.rma_number }} ist angekommen",
+        [_DE_HELLO, "Ihre Rücksendung {{ ret.rma_number }} zur Bestellung {{ order.number }} ist angekommen. "
+         "Wir prüfen sie und melden uns zur Erstattung."]),
+    ("return_rejected", "en"): _t(
+        "About your return request {{ ret.rma_number }}",
+        [_EN_HELLO, "we cannot accept the return {{ ret.rma_number }} for order {{ order.number }}: "
+         "{{ ret.rejection_reason }}"]),
+    ("return_rejected", "de"): _t(
+        "Zu Ihrer Rücksendeanfrage {{ ret.rma_number }}",
+        [_DE_HELLO, "wir können die Rücksendung {{ ret.rma_number }} zur Bestellung {{ order.number }} "
+         "nicht annehmen: {{ ret.rejection_reason }}"]),
 }
 
 LAYOUT_HTML = (
@@ -270,6 +306,10 @@ def sample_context(language: str = "en") -> dict:
         "shipment": {"carrier": "DHL", "tracking_number": "123", "status": "in_transit",
                      "tracking_url": "https://www.dhl.com/track?AWB=123"},
         "refund": {"amount": Decimal("12.5"), "method": "card"},
+        "return_url": "https://example.com/returns/start/token",
+        "ret": {"rma_number": "RMA-1-1", "status": "authorized", "rejection_reason": "worn",
+                "label_carrier": "ups", "label_tracking": "1Z999", "has_label": True, "items": items,
+                "start_url": "https://example.com/returns/start/token"},
         **formatters(language, "EUR"),
     }
 

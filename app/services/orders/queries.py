@@ -198,15 +198,19 @@ def dashboard(session: Session, low_stock_limit: int = 10) -> Dashboard:
     )
 
 
+LOCAL_ORDER_TAG = "waybill-exchange"  # made here (an exchange): the channel does not know it
+
+
 def written_back(order: Order) -> bool:
     """Whether Waybill writes this order's fulfilments, cancel and refunds back to its channel
     (services/channels/writeback): a channel with an API and credentials that does not ship
-    the order itself."""
+    the order itself, and an order the channel knows (not one made here)."""
     from connectors.registry import CHANNEL_KINDS
 
     channel = order.channel
     return (channel is not None and channel.kind in CHANNEL_KINDS and bool(channel.base_url)
-            and channel.has_credentials and not order.fulfilled_by_channel)
+            and channel.has_credentials and not order.fulfilled_by_channel
+            and LOCAL_ORDER_TAG not in (order.tags or []))
 
 
 def channel_group(order: Order) -> str:

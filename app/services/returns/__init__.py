@@ -1,3 +1,3 @@
 """Returns and refunds (``actions``)."""
 
-__all__ = ["actions"]
+__all__ = ["actions", "exchanges", "listing", "parcels", "policy", "self_service", "subscribers"]
