@@ -180,6 +180,36 @@ BOOL_TEXT = ("^\\s*(1|0|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][
              "|[Oo][Ff][Ff]|[Yy]|[Nn])?\\s*$")
 
 
+def _int_range(low: int, high: int) -> str:
+    """A regular expression for the whole numbers low..high (both >= 0): the range split
+    where the numbers share a prefix and end in full digit ranges (1..60 = [1-9]|[1-5][0-9]|60)."""
+    def nines(n: int, k: int) -> int:
+        return int(str(n)[:-k] + "9" * k) if k < len(str(n)) else 10 ** k - 1
+
+    stops, k = {high}, 1
+    while low <= nines(low, k) < high:
+        stops.add(nines(low, k))
+        k += 1
+    k = 1
+    while low < (high + 1) - (high + 1) % 10 ** k - 1 <= high:
+        stops.add((high + 1) - (high + 1) % 10 ** k - 1)
+        k += 1
+    parts, start = [], low
+    for stop in sorted(stops):
+        a, b = str(start).zfill(len(str(stop))), str(stop)
+        parts.append("".join(x if x == y else f"[{x}-{y}]" for x, y in zip(a, b)))
+        start = stop + 1
+    return "|".join(parts)
+
+
+def _decimal_text(definition) -> str:
+    """A decimal setting as text (what settings._parse reads), within its bounds: up to 4
+    decimals below the maximum, the maximum itself with zeros. Whole-number bounds only."""
+    low, high = int(definition.minimum or 0), int(definition.maximum or 999_999_999)
+    below = f"(?:{_int_range(low, high - 1)})(?:\\.[0-9]{{1,4}})?" if high > low else "(?!)"
+    return f"^\\s*(?:{below}|{high}(?:\\.0{{1,4}})?)\\s*$"
+
+
 def _setting_value(definition) -> dict:
     """The JSON Schema of one setting's value, as services/core/settings._parse reads it."""
     if definition.kind == "bool":
@@ -189,14 +219,14 @@ def _setting_value(definition) -> dict:
         return {"type": "string", "enum": list(definition.choices)}
     bounds = {}
     if definition.minimum is not None:
-        bounds["minimum"] = int(definition.minimum)
+        bounds["minimum"] = float(definition.minimum)
     if definition.maximum is not None:
-        bounds["maximum"] = int(definition.maximum)
+        bounds["maximum"] = float(definition.maximum)
     if definition.kind == "int":
-        return {"type": "integer", **bounds}
+        return {"type": "integer", **{k: int(v) for k, v in bounds.items()}}
     if definition.kind == "decimal":
         return {"anyOf": [{"type": "number", **bounds},
-                          {**DECIMAL_STRING, "pattern": "^\\s*[0-9]{1,9}(\\.[0-9]{1,4})?\\s*$"}]}
+                          {**DECIMAL_STRING, "pattern": _decimal_text(definition)}]}
     return {"type": "string", "maxLength": 500, "nullable": True, "pattern": STORABLE_TEXT}
 
 

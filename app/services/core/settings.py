@@ -91,7 +91,7 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
     SettingDef("rate_shopping_seconds", "Rate shopping: wait for carriers (seconds)", "decimal", Decimal("8"),
                "Rates are asked of several carriers at once; one that has not answered within this "
                "time is left out of the choice (shown with its reason).",
-               minimum=Decimal("0.5"), maximum=Decimal("60")),
+               minimum=Decimal("1"), maximum=Decimal("60")),
     SettingDef("box_fill_margin_percent", "Box suggestion: spare room (percent)", "int", 15,
                "The smallest box suggested for an order has at least this much more room than its "
                "items' volume (padding, odd shapes).", minimum=0, maximum=200),
