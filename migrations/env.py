@@ -129,7 +129,10 @@ def run_migrations_online():
                         raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
         finally:
             if sqlite:
-                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+                # Not given back to the pool with foreign keys off (a PRAGMA inside the
+                # transaction alembic may still hold would be ignored): a new connection
+                # gets them on from app._sqlite_pragmas.
+                connection.invalidate()
 
 
 if context.is_offline_mode():
