@@ -41,8 +41,11 @@ def test_an_alert_mails_its_recipients_once_per_quiet_period_and_a_daily_digest(
         alert_mail.queue_digest(session)  # once a day
         send()
     sent = mails(session)
-    assert [m.event for m in sent] == ["alert", "alert", "alert_digest"]
+    # the second pass sends the alert and the digest at once: in either order
+    assert sent[0].event == "alert"
+    assert sorted(m.event for m in sent[1:]) == ["alert", "alert_digest"]
     assert sent[0].to_address == "oncall@example.com, operations@example.com"
     assert "Fulfilments to shop failed for good" in sent[0].text_body
-    assert "seen 5 times" in sent[1].text_body
-    assert sent[2].subject.startswith("[Waybill] 1 open alerts on ")
+    again, digest = sorted(sent[1:], key=lambda m: m.event)
+    assert "seen 5 times" in again.text_body
+    assert digest.subject.startswith("[Waybill] 1 open alerts on ")

@@ -37,7 +37,7 @@ class PackInSchema(InSchema):
 
 
 class BulkLabelsInSchema(InSchema):
-    packages = fields.List(fields.Nested(PackageInSchema), required=True, validate=Length(min=1, max=20),
+    packages = fields.List(fields.Nested(PackageInSchema), required=True, validate=Length(min=1, max=1),
                            metadata={"description": "one package for every order"})
     carrier = fields.Str(allow_none=True, load_default=None, validate=Length(max=32))
     service = fields.Str(allow_none=True, load_default=None, validate=Length(max=64))
