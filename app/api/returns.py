@@ -18,7 +18,7 @@ from app.services.returns import actions as returns, exchanges, policy
 from app.services.core.validation import Errors
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.common import EmptyInSchema
-from .schemas.returns import (ExchangeInSchema, ReceiveInSchema, RefundInSchema, RejectInSchema, ReturnDetailSchema,
+from .schemas.returns import (ExchangeInSchema, ReturnReceiveInSchema, RefundInSchema, RejectInSchema, ReturnDetailSchema,
                               ReturnInSchema)
 
 
@@ -31,7 +31,7 @@ class ReturnApi(ReadOnlyApi):
                                           exchange=p.AUTHORIZE, exchange_paid=p.AUTHORIZE)
     openapi_spec_tag = "Returns"
     openapi_spec_component_schemas = (ReturnInSchema, RefundInSchema, ReturnDetailSchema, RejectInSchema,
-                                      ReceiveInSchema, ExchangeInSchema)
+                                      ReturnReceiveInSchema, ExchangeInSchema)
     list_columns = [
         "id", "rma_number", "order_id", "order.order_number", "status", "reason", "created_by",
         "created_at", "received_at",
@@ -83,9 +83,9 @@ class ReturnApi(ReadOnlyApi):
     @permission_name("receive")
     @domain_errors
     @documented("The returned goods arrived: count every unit back, grade and dispose of each line "
-                "(only restock adds stock)", body="ReceiveIn", result="ReturnDetail")
+                "(only restock adds stock)", body="ReturnReceiveIn", result="ReturnDetail")
     def receive(self, pk: int):
-        body = load(ReceiveInSchema())
+        body = load(ReturnReceiveInSchema())
         returns.receive_and_inspect(db.session, pk, body["lines"], self.actor())
         return self._result(200, pk)
 

@@ -76,10 +76,11 @@ class CarrierAccountOutSchema(OutSchema):
     updated_at = fields.DateTime()
 
 
-def _measure(limit: int):
+def _measure(limit: int, required: bool = True):
     # the bounds services/fulfilment/labels.py checks (DIMENSION_LIMITS)
-    return fields.Decimal(required=True, places=3,
-                          validate=Range(min=Decimal("0.001"), max=limit))
+    optional = {} if required else {"allow_none": True, "load_default": None}
+    return fields.Decimal(required=required, places=3,
+                          validate=Range(min=Decimal("0.001"), max=limit), **optional)
 
 
 class PackageInSchema(InSchema):
@@ -108,12 +109,12 @@ class RateOutSchema(OutSchema):
 class ShipPackageInSchema(InSchema):
     """A package measured by hand, or a box preset of the warehouse (its dimensions; its weight
     from the items' product weights plus the box's tare when ``weight_kg`` is not given)."""
-    box_preset_id = fields.Int(strict=True, allow_none=True, load_default=None)
-    weight_kg = fields.Decimal(as_string=True, places=3, allow_none=True, load_default=None,
-                               validate=Range(min=0, max=150, min_inclusive=False))
-    length_cm = fields.Decimal(as_string=True, places=3, allow_none=True, load_default=None)
-    width_cm = fields.Decimal(as_string=True, places=3, allow_none=True, load_default=None)
-    height_cm = fields.Decimal(as_string=True, places=3, allow_none=True, load_default=None)
+    box_preset_id = fields.Int(strict=True, allow_none=True, load_default=None,
+                               validate=Range(1, INT_MAX))
+    weight_kg = _measure(150, required=False)
+    length_cm = _measure(300, required=False)
+    width_cm = _measure(300, required=False)
+    height_cm = _measure(300, required=False)
 
 
 class ShipWithLabelInSchema(InSchema):

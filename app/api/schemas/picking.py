@@ -14,6 +14,15 @@ class PickListInSchema(InSchema):
     warehouse_id = fields.Int(required=True, validate=Range(min=1, max=INT_MAX))
     filters = fields.Dict(keys=fields.Str(), load_default=dict, metadata={
         "description": "shipping_method, priority, ship_by_before, channel_id, single_item, max_orders, max_units"})
+    # what services/fulfilment/picking.clean_filters reads
+    openapi_extra = {"properties": {"filters": {"type": "object", "additionalProperties": False, "properties": {
+        "shipping_method": {"type": "string", "maxLength": 128, "pattern": "^[^\\x00]*$"},
+        "priority": {"type": "integer", "minimum": 0, "maximum": INT_MAX},
+        "channel_id": {"type": "integer", "minimum": 1, "maximum": INT_MAX},
+        "max_units": {"type": "integer", "minimum": 1, "maximum": INT_MAX},
+        "max_orders": {"type": "integer", "minimum": 1, "maximum": 500},
+        "ship_by_before": {"type": "string", "format": "date-time"},
+        "single_item": {"type": "boolean"}}}}}
 
 
 class ScanInSchema(InSchema):

@@ -74,8 +74,10 @@ class ReturnInSchema(InSchema):
         "minProperties": 1, "additionalProperties": False,
         "patternProperties": {"^[1-9][0-9]{0,8}$": {"oneOf": [
             {"type": "integer", "minimum": 1, "maximum": INT_MAX},
-            {"type": "object", "properties": {"quantity": {"type": "integer", "minimum": 1},
-                                              "reason": {"type": "string"}, "note": {"type": "string"}}}]}}}}}
+            {"type": "object", "additionalProperties": False, "required": ["quantity"],
+             "properties": {"quantity": {"type": "integer", "minimum": 1, "maximum": INT_MAX},
+                            "reason": {"type": "string", "maxLength": 32, "pattern": "^[^\\x00]*$"},
+                            "note": {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00]*$"}}}]}}}}}
 
 
 class RejectInSchema(InSchema):
@@ -83,11 +85,18 @@ class RejectInSchema(InSchema):
                         metadata={"description": "told to the customer"})
 
 
-class ReceiveInSchema(InSchema):
+class ReturnReceiveInSchema(InSchema):
     lines = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=None, allow_none=True,
                         metadata={"description": "return line id -> {grade (A-D), disposition (restock, "
                                                  "refurbish, scrap, vendor), warehouse_id, note}; "
                                                  "default: grade A, restocked where it shipped from"})
+    openapi_extra = {"properties": {"lines": {
+        "additionalProperties": False, "patternProperties": {"^[1-9][0-9]{0,8}$": {
+            "type": "object", "additionalProperties": False, "properties": {
+                "grade": {"type": "string", "enum": ["A", "B", "C", "D"]},
+                "disposition": {"type": "string", "enum": ["restock", "refurbish", "scrap", "vendor"]},
+                "warehouse_id": {"type": "integer", "minimum": 1, "maximum": INT_MAX},
+                "note": {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00]*$"}}}}}}}
 
 
 class RefundInSchema(InSchema):
