@@ -26,6 +26,11 @@ class NamedSchema(Schema):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.__component_name__ = cls.__name__.removesuffix("Schema")
+        other = NAMED_SCHEMAS.get(cls.__component_name__)
+        if other is not None and other.__qualname__ + other.__module__ != cls.__qualname__ + cls.__module__:
+            # the spec would show one of them for both (it did: two ReceiveIn)
+            raise TypeError(f"two API schemas named {cls.__component_name__}: "
+                            f"{other.__module__} and {cls.__module__}")
         NAMED_SCHEMAS[cls.__component_name__] = cls
 
 
