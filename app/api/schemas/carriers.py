@@ -10,7 +10,7 @@ from ...models.fulfillment import CARRIER_KINDS, LABEL_FORMATS
 from ...services.fulfilment.carriers import REQUIRED_CREDENTIALS
 from .common import INT_MAX, InSchema, OutSchema
 
-CODE_PATTERN = "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{1,31}\\s*$"  # services/fulfilment/carriers.CODE_RE, any case
+CODE_PATTERN = "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{1,31}\\s*$"  # services/core/validation.CODE_RE, any case
 
 
 def _kind_rule(kind: str) -> dict:

@@ -1,7 +1,6 @@
 """Channel reference data: created and edited only here (validation, encryption, audit)."""
 from __future__ import annotations
 
-import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +15,6 @@ from app.services.core.actor import Actor
 from app.services.core.errors import AlreadyUsed, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
 
-CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 PLAIN_FIELDS = ("code", "name", "kind", "base_url", "api_version", "poll_interval_seconds",
                 "backfill_days", "stock_buffer", "enabled")
 # the rest of a channel's stock rules (inventory/atp.py): numbers in the forms, the warehouse
@@ -28,9 +26,7 @@ AUDITED_FIELDS = PLAIN_FIELDS + STOCK_FIELDS
 def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
     clean = {}
     if "code" in values or channel is None:
-        code = (validation.text(values.get("code"), "code", max_length=32) or "").lower()
-        if not CODE_RE.match(code):
-            raise ValidationFailed.field("code", "use 2-32 lower-case letters, digits, - or _")
+        code = validation.code(values.get("code"))
         taken = session.scalar(select(Channel.id).where(Channel.code == code))
         if taken and (channel is None or taken != channel.id):
             raise AlreadyUsed.field("code", f"'{code}' is already used by another channel")
@@ -42,10 +38,7 @@ def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
             raise ValidationFailed.field("kind", f"must be one of {', '.join(CHANNEL_KINDS)}")
         clean["kind"] = values["kind"]
     if "base_url" in values:
-        url = validation.text(values.get("base_url"), "base_url", max_length=255, required=False)
-        if url and not re.match(r"^https?://", url):
-            raise ValidationFailed.field("base_url", "must start with http:// or https://")
-        clean["base_url"] = url
+        clean["base_url"] = validation.http_url(values.get("base_url"))
     if "api_version" in values:
         clean["api_version"] = _api_version(values.get("api_version"),
                                             clean.get("kind") or (channel.kind if channel else None))

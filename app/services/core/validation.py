@@ -187,3 +187,23 @@ def address(value: Any, field: str = "address") -> dict:
                     errors.add(name, message)
     errors.raise_if_any("The address is not valid")
     return clean
+
+
+CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
+
+
+def code(value: Any, field: str = "code") -> str:
+    """A record's short code (channels, carrier accounts): 2-32 letters, digits, - or _,
+    kept in lower case."""
+    clean = (text(value, field, max_length=32) or "").lower()
+    if not CODE_RE.match(clean):
+        raise ValidationFailed.field(field, "use 2-32 lower-case letters, digits, - or _")
+    return clean
+
+
+def http_url(value: Any, field: str = "base_url", *, max_length: int = 255) -> str | None:
+    """An optional API root: http:// or https://."""
+    url = text(value, field, max_length=max_length, required=False)
+    if url and not re.match(r"^https?://", url):
+        raise ValidationFailed.field(field, "must start with http:// or https://")
+    return url

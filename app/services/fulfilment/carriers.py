@@ -3,7 +3,6 @@ and the webhook secret are write-only (never read back out); changing where cred
 (``base_url``) needs them entered again (core.credential_targets)."""
 from __future__ import annotations
 
-import re
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
@@ -19,7 +18,6 @@ from app.services.core.actor import Actor
 from app.services.core.errors import AlreadyUsed, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
 
-CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 PLAIN_FIELDS = ("code", "name", "kind", "base_url", "account_number", "label_format", "enabled")
 # what each kind needs among its credentials
 REQUIRED_CREDENTIALS = {"ups": ("client_id", "client_secret"), "easypost": ("api_key",), "manual": (),
@@ -30,9 +28,7 @@ REQUIRED_CREDENTIALS = {"ups": ("client_id", "client_secret"), "easypost": ("api
 def _clean(session: Session, values: dict, account: CarrierAccount | None) -> dict:
     clean = {}
     if "code" in values or account is None:
-        code = (validation.text(values.get("code"), "code", max_length=32) or "").lower()
-        if not CODE_RE.match(code):
-            raise ValidationFailed.field("code", "use 2-32 lower-case letters, digits, - or _")
+        code = validation.code(values.get("code"))
         taken = session.scalar(select(CarrierAccount.id).where(CarrierAccount.code == code))
         if taken and (account is None or taken != account.id):
             raise AlreadyUsed.field("code", f"'{code}' is already used by another carrier account")
@@ -46,9 +42,7 @@ def _clean(session: Session, values: dict, account: CarrierAccount | None) -> di
             raise ValidationFailed.field("kind", "a carrier account keeps its kind: add another account")
         clean["kind"] = values["kind"]
     if "base_url" in values:
-        url = validation.text(values.get("base_url"), "base_url", max_length=255, required=False)
-        if url and not re.match(r"^https?://", url):
-            raise ValidationFailed.field("base_url", "must start with http:// or https://")
+        url = validation.http_url(values.get("base_url"))
         clean["base_url"] = url.rstrip("/") if url else None
     if "account_number" in values:
         clean["account_number"] = validation.text(values.get("account_number"), "account_number",
