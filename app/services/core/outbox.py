@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -190,6 +190,27 @@ def _dialect_insert(session: Session):
     return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(name, insert)
 
 
+def _keyed(statement):
+    """``statement`` that skips a row whose dedupe key already has an open message."""
+    if not hasattr(statement, "on_conflict_do_nothing"):
+        return statement
+    # The index's predicate as literal SQL: with bound parameters PostgreSQL cannot match it
+    # once psycopg prepares the statement (its 6th execution on a connection)
+    return statement.on_conflict_do_nothing(index_elements=["dedupe_key"],
+                                            index_where=text(OPEN_PREDICATE))
+
+
+# Built once, the values passed as parameters: building an INSERT per call cost more than
+# the database's own work (bench/outbox.py (a), the write path).
+_TABLE = OutboxMessage.__table__
+_INSERT = {name: make(_TABLE).returning(_TABLE.c.id)
+           for name, make in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+_INSERT_KEYED = {name: _keyed(make(_TABLE)).returning(_TABLE.c.id)
+                 for name, make in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+_OPEN_WITH_KEY = select(_TABLE.c.id).where(_TABLE.c.dedupe_key == bindparam("dedupe_key"),
+                                           _TABLE.c.status.in_(OUTBOX_OPEN_STATUSES))
+
+
 def _check(topic_name: str, target: str, payload: dict) -> None:
     if not TOPIC_RE.match(topic_name or ""):
         raise ValidationFailed.field("topic", f"{topic_name!r} is not a topic name")
@@ -217,22 +238,15 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
                   payload=payload, dedupe_key=dedupe_key, group_key=group_key,
                   order_id=order_id, status="pending", attempts=0, created_at=now,
                   next_attempt_at=now + (delay or timedelta(0)))
-    table = OutboxMessage.__table__
+    connection = session.connection()
+    dialect = connection.dialect.name
     if dedupe_key is None:
-        return session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
+        return connection.execute(_INSERT[dialect], values).scalar_one()
     for _ in range(3):
-        statement = _dialect_insert(session)(table).values(**values)
-        if hasattr(statement, "on_conflict_do_nothing"):
-            # The index's predicate as literal SQL: with bound parameters PostgreSQL cannot
-            # match it once psycopg prepares the statement (its 6th execution on a connection)
-            statement = statement.on_conflict_do_nothing(
-                index_elements=["dedupe_key"], index_where=text(OPEN_PREDICATE))
-        new_id = session.execute(statement.returning(table.c.id)).scalar()
+        new_id = connection.execute(_INSERT_KEYED[dialect], values).scalar()
         if new_id is not None:
             return new_id
-        existing = session.execute(
-            select(table.c.id).where(table.c.dedupe_key == dedupe_key,
-                                     table.c.status.in_(OUTBOX_OPEN_STATUSES))).scalar()
+        existing = connection.execute(_OPEN_WITH_KEY, {"dedupe_key": dedupe_key}).scalar()
         if existing is not None:
             return existing
         # The open one was sent between our insert and our look: write ours now.
@@ -252,11 +266,7 @@ def enqueue_many(session: Session, topic: str, messages: list[tuple[str, dict, s
                          attempts=0, created_at=now, next_attempt_at=now))
     table = OutboxMessage.__table__
     for start in range(0, len(rows), 500):
-        statement = _dialect_insert(session)(table).values(rows[start:start + 500])
-        if hasattr(statement, "on_conflict_do_nothing"):
-            statement = statement.on_conflict_do_nothing(
-                index_elements=["dedupe_key"], index_where=text(OPEN_PREDICATE))
-        session.execute(statement)
+        session.execute(_keyed(_dialect_insert(session)(table).values(rows[start:start + 500])))
 
 
 # --- what a person does ---------------------------------------------------------------------
