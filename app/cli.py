@@ -45,6 +45,18 @@ def init(demo: bool, order_count: int):
     click.echo(f"init done in {time.monotonic() - started:.1f}s")
 
 
+@oms.command("demo-labels")
+@click.option("--count", default=20, show_default=True, help="Packed orders to ship at most.")
+@with_appcontext
+def demo_labels(count: int):
+    """Ship packed demo orders with labels bought from the running carrier sandbox, so that
+    their parcels move (run after `flask oms sandbox` has started)."""
+    from app.services import demo as demo_data
+
+    bought = demo_data.buy_sandbox_labels(db.session, count, echo=click.echo)
+    click.echo(f"demo labels: {bought} bought from the carrier sandbox")
+
+
 def _upgrade_schema() -> str:
     """Apply the pending migrations without alembic's line per revision; say what changed."""
     import logging

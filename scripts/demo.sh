@@ -14,6 +14,11 @@ flask oms sandbox --port "$OMS_SANDBOX_PORT" --orders 10 --trickle "${OMS_SANDBO
 SANDBOX_PID=$!
 trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
 
+# The sandbox keeps its parcels in memory: once it listens, ship some packed orders with its
+# UPS and EasyPost labels, so the demo has parcels that move (poll_tracking follows them).
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$OMS_SANDBOX_PORT") 2>/dev/null && break; sleep 0.2; done
+flask oms demo-labels --count "${OMS_DEMO_LABELS:-20}" || echo "demo labels: none bought (see above)" >&2
+
 echo
 echo "Waybill is starting on http://127.0.0.1:$PORT  (sign in with the admin login printed above;"
 echo "it is printed only when the admin is first created — set OMS_ADMIN_PASSWORD to choose it)"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import NormalizedAddress, NormalizedLine, NormalizedOrder
 
-from app.models import CarrierAccount, Channel, Order, Product, Warehouse
+from app.models import CarrierAccount, Channel, Order, OrderHold, Product, Warehouse
 from app.models.base import clock_at
 from app.services.channels import config as channels
 from app.services.fulfilment import carriers
@@ -118,6 +118,42 @@ def load(session: Session, orders: int = 1000, echo: Callable[[str], None] = pri
     return {"warehouses": len(warehouses), "products": len(products) + len(out_of_stock),
             "channels": len(channel_rows), "orders_created": created,
             "orders_total": session.scalar(select(func.count(Order.id)))}
+
+
+# Parcels that move: the sandbox keeps its parcels in memory, so labels bought before it ran
+# (or in an earlier run of it) are unknown to it. Once it runs, ``flask oms demo-labels`` buys
+# real sandbox labels for packed orders; the scheduler's poll_tracking (and the sandbox's
+# webhooks) then follow them to the door on the sandbox's fast clock.
+DEMO_BOX = {"length_cm": "30", "width_cm": "22", "height_cm": "12"}
+
+
+def buy_sandbox_labels(session: Session, count: int = 20, echo: Callable[[str], None] = print) -> int:
+    """Buy labels on the demo's sandbox carrier accounts (UPS and EasyPost in turn) for up to
+    ``count`` packed orders, as the pack station does; returns how many were bought. An order
+    the carrier refuses is named and skipped."""
+    from app.services.fulfilment import boxes, labels
+
+    staff = Actor("user:demo-warehouse")
+    accounts = [spec["code"] for spec in CARRIER_ACCOUNTS]
+    held = select(OrderHold.order_id).where(OrderHold.released_at.is_(None))
+    order_ids = session.scalars(select(Order.id).where(Order.status == "packed", Order.id.not_in(held))
+                                .order_by(Order.id).limit(count)).all()
+    bought = 0
+    for n, order_id in enumerate(order_ids):
+        order = session.get(Order, order_id)
+        try:
+            weight = max(boxes.items_weight(order), Decimal("0.1"))
+        except DomainError:
+            weight = Decimal("1")
+        session.rollback()  # buy_label runs its own transactions
+        try:
+            labels.buy_label(session, order_id, staff, carrier=accounts[n % len(accounts)],
+                             packages=[dict(DEMO_BOX, weight_kg=str(weight))])
+            bought += 1
+        except DomainError as err:
+            session.rollback()
+            echo(f"demo labels: order {order_id} not shipped: {err.message}")
+    return bought
 
 
 def _mails(session: Session, echo) -> None:

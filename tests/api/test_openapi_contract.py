@@ -30,6 +30,7 @@ pytestmark = [
 EXAMPLES = int(os.environ.get("OMS_CONTRACT_EXAMPLES", 20))
 NEGATIVE_EXAMPLES = min(2, EXAMPLES)  # invalid ones per operation: each is refused with a 4xx
 TIME_BUDGET = 60.0      # seconds for the whole run on a quiet machine (printed)
+PROCESSES = max(1, min(2, os.cpu_count() or 1))  # CI's machine has 2 cores
 
 # Rules no schema can say, where a 422 on a schema-valid request is the right answer and not
 # a contract failure: a record named in the body must exist (a warehouse, a carrier account:
@@ -105,6 +106,50 @@ def _run_operation(operation, headers, mode, failures: list, counts: Counter,
             raise
 
 
+def _run_in_processes(operations, run_one, processes: int = PROCESSES):
+    """Run ``run_one(operation, failures, counts, negatives)`` for every operation, shared
+    among this process and ``processes - 1`` forked ones taking operations from one queue
+    (the run is mostly Python: generating requests and serving them in process, so one
+    process would leave the machine's other core idle). Each operation's requests are the
+    same whichever process runs it (Hypothesis is derandomized per operation)."""
+    import multiprocessing
+
+    from app.extensions import db
+
+    context = multiprocessing.get_context("fork")
+    todo, results = context.Queue(), context.Queue()
+    for index in range(len(operations)):
+        todo.put(index)
+    for _ in range(processes):
+        todo.put(None)
+
+    def work(in_child: bool):
+        if in_child:  # the parent's pooled connections are not ours to use
+            db.engine.dispose(close=False)
+        failures, counts, negatives = [], Counter(), Counter()
+        while (index := todo.get()) is not None:
+            run_one(operations[index], failures, counts, negatives)
+        if in_child:
+            db.session.remove()
+            results.put((failures, counts, negatives))
+        return failures, counts, negatives
+
+    db.session.remove()
+    children = [context.Process(target=work, args=(True,)) for _ in range(processes - 1)]
+    for child in children:
+        child.start()
+    failures, counts, negatives = work(False)
+    for _ in children:  # read before joining: a child's exit waits for its results to go
+        more = results.get(timeout=600)
+        failures += more[0]
+        counts += more[1]
+        negatives += more[2]
+    for child in children:
+        child.join()
+        assert child.exitcode == 0, f"a contract worker died ({child.exitcode})"
+    return failures, counts, negatives
+
+
 def _enums_only(body: dict | None) -> bool:
     schema = (body or {}).get("content", {}).get("application/json", {}).get("schema", {})
     props = schema.get("properties")
@@ -125,13 +170,11 @@ def test_every_operation_keeps_the_openapi_contract(app, jwt_headers, make):
     documented = sum(1 for item in spec["paths"].values() for method in item
                      if method in ("get", "put", "post", "delete", "patch"))
     operations = [result.ok() for result in schema.get_all_operations()]
-    failures: list = []
-    counts: Counter = Counter()
-    negatives: Counter = Counter()
     started = time.monotonic()
-    for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            _run_operation(operation, headers, mode, failures, counts, negatives)
+    failures, counts, negatives = _run_in_processes(
+        operations, lambda operation, *out: [
+            _run_operation(operation, headers, mode, *out)
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)])
     elapsed = time.monotonic() - started
     # An operation without parameters or body has one possible request: Hypothesis sends
     # it once (it does not repeat an example); every other one gets EXAMPLES of each mode.
