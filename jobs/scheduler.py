@@ -114,7 +114,19 @@ def _sync_channel_jobs(scheduler, app) -> None:
         scheduler.remove_job(job_id)
 
 
+class _DropStillRunning(logging.Filter):
+    """A job still running at its next tick (the outbox's 1 s pass, a slow tracking pass) is
+    skipped by design (max_instances=1): APScheduler says so as a warning every tick."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+_STILL_RUNNING = _DropStillRunning()
+
+
 def start_scheduler(app, *, blocking: bool = False):
+    logging.getLogger("apscheduler.scheduler").addFilter(_STILL_RUNNING)
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
     register_jobs(scheduler, app)
     log.info("scheduler starting with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))

@@ -86,6 +86,9 @@ STATUS_MIX = [
     ("fulfilled_by_channel", 4),
 ]
 CARRIERS = {"US": "UPS", "CA": "UPS", "GB": "DHL", "IE": "DHL"}
+# home goods: stoneware, wooden furniture, bags, linen, lamps
+HS_CODES = ("6912.00", "9403.60", "4202.92", "6302.60", "9405.40")
+ORIGINS = ("PT", "DE", "US", "GB", "IT")
 
 
 @dataclass
@@ -194,7 +197,9 @@ def _products(session, warehouses, order_count, actor) -> tuple[list[Product], l
             product = reference.save(session, "product", {
                 "sku": sku, "name": name, "barcode": f"40{i + 1:011d}", "price": str(price),
                 "weight_kg": str(Decimal(rng.randrange(50, 3000)) / 1000),
-                "reorder_point": rng.randrange(5, 40)}, actor)
+                "reorder_point": rng.randrange(5, 40),
+                # customs data, so the demo's international parcels get labels too
+                "hs_code": HS_CODES[i % len(HS_CODES)], "origin_country": ORIGINS[i % len(ORIGINS)]}, actor)
             # The last ten products are sold out everywhere: they make backorders.
             if i < 190:
                 for warehouse, quantity in zip(warehouses, quantities):
