@@ -52,6 +52,11 @@ class Channel(TimestampMixin, Model):
     stock_cap: Mapped[Optional[int]] = mapped_column(Integer)
     stock_warehouse_ids: Mapped[Optional[list]] = mapped_column(JSON)
     location_warehouses: Mapped[Optional[dict]] = mapped_column(JSON)
+    # the channel's own ship-by promise over the shop-wide settings (orders/ship_by.py):
+    # business days, the same-day cut-off hour, and days per shipping method {"Express": 1}
+    ship_by_days: Mapped[Optional[int]] = mapped_column(Integer)
+    sla_cutoff_hour: Mapped[Optional[int]] = mapped_column(Integer)
+    ship_by_methods: Mapped[Optional[dict]] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextAreaFie
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import IntegerField, PasswordField, TextAreaField
+from wtforms import IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.validators import NumberRange, Optional
 
 from ..extensions import db
@@ -46,6 +46,7 @@ first_line = error_text.first_line
 PLAIN_FIELDS = ["code", "name", "kind", "base_url", "api_version", "poll_interval_seconds",
                 "backfill_days", "stock_buffer", "enabled"]
 STOCK_NUMBERS = ["stock_buffer_percent", "stock_cap"]  # the warehouse lists: through the API
+SHIP_BY_NUMBERS = ["ship_by_days", "sla_cutoff_hour"]  # and ship_by_methods, as text
 SECRET_FIELDS = ["credentials", "webhook_secret"]
 FLASH_LIST_MAX = 15  # reasons listed in a bulk summary before "and N more"
 
@@ -124,7 +125,7 @@ class ChannelView(ServiceModelView):
     show_columns = ["code", "name", "kind", "base_url", "api_version", "poll_interval_seconds", "backfill_days",
                     "stock_buffer", "enabled", "credentials_encrypted",
                     "webhook_secret_encrypted", "created_at", "updated_at"]
-    add_columns = edit_columns = PLAIN_FIELDS + STOCK_NUMBERS + SECRET_FIELDS
+    add_columns = edit_columns = PLAIN_FIELDS + STOCK_NUMBERS + SHIP_BY_NUMBERS + ["ship_by_methods"] + SECRET_FIELDS
     order_columns = ["code", "name", "kind"]
     search_columns = ["code", "name", "kind", "enabled"]
     base_order = ("code", "asc")
@@ -145,12 +146,23 @@ class ChannelView(ServiceModelView):
         "stock_cap": IntegerField(
             "Stock cap", widget=BS3TextFieldWidget(), validators=[Optional(), NumberRange(0)],
             description="Show at most this many on the channel (empty: no cap)"),
+        "ship_by_days": IntegerField(
+            "Ship-by (business days)", widget=BS3TextFieldWidget(), validators=[Optional(), NumberRange(0, 90)],
+            description="This channel's promise when its orders carry none (empty: the shop's setting)"),
+        "sla_cutoff_hour": IntegerField(
+            "Same-day cut-off (hour)", widget=BS3TextFieldWidget(), validators=[Optional(), NumberRange(0, 23)],
+            description="Warehouse time; later orders count from the next business day (empty: the shop's setting)"),
+        "ship_by_methods": StringField(
+            "Ship-by per shipping method", widget=BS3TextFieldWidget(),
+            description="method = business days, comma-separated, e.g. Express = 1, Next day = 0"),
     }
     label_columns = {"code": "Code", "name": "Name", "kind": "Kind", "base_url": "Base URL",
                      "api_version": "API version",
                      "poll_interval_seconds": "Poll every (s)", "backfill_days": "Backfill (days)",
                      "stock_buffer": "Stock buffer", "enabled": "Enabled",
                      "stock_buffer_percent": "Stock buffer (%)", "stock_cap": "Stock cap",
+                     "ship_by_days": "Ship-by (business days)", "sla_cutoff_hour": "Same-day cut-off (hour)",
+                     "ship_by_methods": "Ship-by per shipping method",
                      "credentials_encrypted": "Credentials", "webhook_secret_encrypted":
                      "Webhook secret", "credentials": "Credentials",
                      "webhook_secret": "Webhook secret", "created_at": "Created",
@@ -164,8 +176,25 @@ class ChannelView(ServiceModelView):
 
     # --- writes through the service (FAB's add/edit forms) ------------------------------
 
+    def prefill_form(self, form, pk):
+        channel = db.session.get(Channel, pk)
+        form.ship_by_methods.data = ", ".join(f"{name} = {days}" for name, days
+                                              in (channel.ship_by_methods or {}).items())
+
+    @staticmethod
+    def _methods(text: str | None) -> dict:
+        """"Express = 1, Next day = 0" as {"Express": 1, "Next day": 0} (the service checks it)."""
+        methods = {}
+        for part in filter(None, (p.strip() for p in (text or "").split(","))):
+            name, equals, days = part.rpartition("=")
+            if not equals or not name.strip() or not days.strip().isdigit():
+                raise ValidationFailed.field("ship_by_methods", f"{part!r}: write method = business days")
+            methods[name.strip()] = int(days)
+        return methods
+
     def save(self, form, pk):
-        values = self.form_values(form, PLAIN_FIELDS + STOCK_NUMBERS)
+        values = self.form_values(form, PLAIN_FIELDS + STOCK_NUMBERS + SHIP_BY_NUMBERS)
+        values["ship_by_methods"] = self._methods(form.ship_by_methods.data)
         raw = (form.credentials.data or "").strip()
         credentials = None
         if raw:

@@ -134,3 +134,15 @@ def test_channel_operations_refuse_channels_without_a_connector(api, world):
     assert_error(api.post(f"/api/v1/channel/{world.channel.id}/test-connection"), 409,
                  "base_url")
     assert_error(api.post("/api/v1/sync_run/poll/999999"), 404)
+
+
+def test_a_channel_s_own_ship_by_through_the_api(api, world):
+    channel_id = world.channel.id
+    body = {"ship_by_days": 3, "sla_cutoff_hour": 16, "ship_by_methods": {"Express": 1}}
+    response = api.put(f"/api/v1/channel/{channel_id}", body, as_="operations")
+    assert response.status_code == 200, response.get_json()
+    shown = api.get(f"/api/v1/channel/{channel_id}").get_json()["result"]
+    assert {k: shown[k] for k in body} == body
+    refused = api.put(f"/api/v1/channel/{channel_id}", {"ship_by_methods": {"Express": 91}}, as_="operations")
+    assert refused.status_code == 422 and "ship_by_methods" in str(refused.get_json())
+    assert api.put(f"/api/v1/channel/{channel_id}", body, as_="support").status_code == 403

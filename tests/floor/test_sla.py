@@ -66,3 +66,67 @@ def test_import_keeps_the_channel_promise_else_counts_business_days(floor, sessi
     counted = floor.order([("TEE", 1)], placed_at=datetime(2026, 11, 6, 20, 0, tzinfo=timezone.utc))
     assert session.get(Order, kept.id).ship_by == promised
     assert session.get(Order, counted.id).ship_by == datetime(2026, 11, 12, 17, 0, tzinfo=timezone.utc)
+
+
+def test_a_channel_promises_its_own_ship_by_per_shipping_method(floor, session, actor):
+    """The channel's days for the order's shipping method (any case), else its own days, and
+    its cut-off, over the shop's settings; the channel's promise in the order still wins; the
+    bulk import path counts the same way."""
+    from app.models import Channel, Warehouse
+    from app.services.channels import config as channels
+    from app.services.channels import sync
+    from app.services.core.actor import Actor
+    from app.services.orders.ship_by import Calendar
+    from connectors.base import OrderPage
+    from tests.factories import normalized_order
+
+    warehouse = session.get(Warehouse, floor.warehouse.id)
+    warehouse.timezone = "America/New_York"
+    session.commit()
+    channels.save_channel(session, {"ship_by_days": 5, "sla_cutoff_hour": 16,
+                                    "ship_by_methods": {" Express ": 0, "Two-Day": 1}},
+                          actor("admin"), floor.channel.id)
+    # Monday 2026-11-02 15:00 New York: before the channel's cut-off (16), after the shop's (14)
+    monday = datetime(2026, 11, 2, 20, 0, tzinfo=timezone.utc)
+    express = floor.order([("MUG", 1)], placed_at=monday, shipping_method="EXPRESS")
+    two_day = floor.order([("TEE", 1)], placed_at=monday, shipping_method="two-day")
+    other = floor.order([("CAP", 1)], placed_at=monday, shipping_method="Ground")
+    promised = datetime(2026, 11, 30, 23, 0, tzinfo=timezone.utc)
+    kept = floor.order([("CAP", 1)], placed_at=monday, shipping_method="Express", ship_by=promised)
+    at = lambda day: datetime(2026, 11, day, 21, 0, tzinfo=timezone.utc)  # 16:00 New York (EST)
+    assert session.get(Order, express.id).ship_by == at(2)   # the same day: before the cut-off
+    assert session.get(Order, two_day.id).ship_by == at(3)
+    assert session.get(Order, other.id).ship_by == at(9)     # 5 business days: the weekend skipped
+    assert session.get(Order, kept.id).ship_by == promised
+    # a page of new orders takes the bulk path: the same rules
+    page = [normalized_order([("MUG", 1, "10.00")], placed_at=monday, shipping_method=method)
+            for method in ("express", "Ground")]
+    sync.import_page(session, session.get(Channel, floor.channel.id), OrderPage(orders=page, next_page=None),
+                     Actor.channel("shop"), sync.PullStats())
+    bulk = {o.shipping_method: o.ship_by for o in session.scalars(
+        select(Order).where(Order.external_id.in_([str(n.external_id) for n in page])))}
+    assert bulk == {"express": at(2), "Ground": at(9)}
+    channel = session.get(Channel, floor.channel.id)
+    assert channel.ship_by_methods == {"Express": 0, "Two-Day": 1}  # names kept, trimmed
+    # the shop's settings for a channel without its own, and for no channel
+    calendar = Calendar(session)
+    assert calendar.rules(None, "Express") == (2, 14)
+    channels.save_channel(session, {"ship_by_days": None, "sla_cutoff_hour": None, "ship_by_methods": None},
+                          actor("admin"), floor.channel.id)
+    assert calendar.rules(session.get(Channel, floor.channel.id), "Express") == (2, 14)
+
+
+def test_a_channel_s_ship_by_rules_are_checked(floor, session, actor):
+    import pytest
+
+    from app.services.channels import config as channels
+    from app.services.core.errors import ValidationFailed
+
+    for values, field in (({"ship_by_days": 91}, "ship_by_days"), ({"sla_cutoff_hour": 24}, "sla_cutoff_hour"),
+                          ({"ship_by_methods": {"Express": -1}}, "ship_by_methods"),
+                          ({"ship_by_methods": {"  ": 1}}, "ship_by_methods"),
+                          ({"ship_by_methods": ["Express"]}, "ship_by_methods")):
+        with pytest.raises(ValidationFailed) as err:
+            channels.save_channel(session, values, actor("admin"), floor.channel.id)
+        assert field in err.value.errors, values
+        session.rollback()

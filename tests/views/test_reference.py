@@ -150,3 +150,30 @@ def test_exchange_rate_add(client_for):
     assert "1 EUR =" in admin.get("/exchange-rates/list/").get_data(as_text=True)
     assert post(client_for("operations"), "/exchange-rates/add",
                 {"currency": "GBP", "rate": "1.2"}).status_code == 403
+
+
+def test_a_channel_s_own_ship_by_in_the_form(client_for, make):
+    channel = make.channel("shop")
+    client = client_for("operations")
+    base = {"code": "shop", "name": "Shop", "kind": channel.kind, "poll_interval_seconds": "300",
+            "backfill_days": "30", "stock_buffer": "0", "enabled": "y"}
+    response = post(client, f"/channels/edit/{channel.id}", dict(
+        base, ship_by_days="3", sla_cutoff_hour="16", ship_by_methods="Express = 1, Next day=0"))
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    saved = db.session.get(Channel, channel.id)
+    assert (saved.ship_by_days, saved.sla_cutoff_hour) == (3, 16)
+    assert saved.ship_by_methods == {"Express": 1, "Next day": 0}
+    edit = client.get(f"/channels/edit/{channel.id}").get_data(as_text=True)
+    assert 'value="Express = 1, Next day = 0"' in edit
+    shown = client.get(f"/channels/show/{channel.id}").get_data(as_text=True)
+    assert "3 business day(s), cut-off 16:00; Express: 1 business day(s); Next day: 0 business day(s)" in shown
+    # a method without its days is refused, nothing changes
+    response = post(client, f"/channels/edit/{channel.id}", dict(base, ship_by_methods="Express"))
+    assert "write method = business days" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Channel, channel.id).ship_by_methods == {"Express": 1, "Next day": 0}
+    # emptied: the shop's settings again
+    assert post(client, f"/channels/edit/{channel.id}", base).status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Channel, channel.id)
+    assert (saved.ship_by_days, saved.sla_cutoff_hour, saved.ship_by_methods) == (None, None, None)

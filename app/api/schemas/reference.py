@@ -105,6 +105,18 @@ class ChannelInSchema(InSchema):
     location_warehouses = fields.Dict(keys=fields.Str(), values=fields.List(fields.Int(strict=True, validate=Range(1, INT_MAX))),
                                       allow_none=True, metadata={
                                           "description": "Shopify: {location id: [warehouse ids]} stocked there"})
+    ship_by_days = fields.Int(strict=True, allow_none=True, validate=Range(0, 90), metadata={
+        "description": "business days to ship the channel's orders in; null: the ship_by_days setting"})
+    sla_cutoff_hour = fields.Int(strict=True, allow_none=True, validate=Range(0, 23), metadata={
+        "description": "orders after this hour (warehouse time) count from the next business day; "
+                       "null: the sla_cutoff_hour setting"})
+    ship_by_methods = fields.Dict(
+        keys=fields.Str(validate=Length(min=1, max=128)), values=fields.Int(strict=True, validate=Range(0, 90)),
+        allow_none=True, validate=Length(max=50), metadata={
+            "description": "business days per shipping method as the channel names it "
+                           '({"Express": 1}, matched without case); over ship_by_days',
+            "maxProperties": 50,
+            "propertyNames": {"minLength": 1, "maxLength": 128, "pattern": "^[^\\x00]*\\S[^\\x00]*$"}})
     enabled = fields.Bool()
     credentials = fields.Dict(keys=fields.Str(), allow_none=True, load_only=True, metadata={
         "description": "write-only: replaces the stored credentials; never returned. Each "
@@ -146,6 +158,9 @@ class ChannelOutSchema(OutSchema):
     stock_cap = fields.Int(allow_none=True)
     stock_warehouse_ids = fields.List(fields.Int(), allow_none=True)
     location_warehouses = fields.Dict(allow_none=True)
+    ship_by_days = fields.Int(allow_none=True)
+    sla_cutoff_hour = fields.Int(allow_none=True)
+    ship_by_methods = fields.Dict(keys=fields.Str(), values=fields.Int(), allow_none=True)
     enabled = fields.Bool()
     has_credentials = fields.Function(lambda c: bool(c.credentials_encrypted))
     has_webhook_secret = fields.Function(lambda c: bool(c.webhook_secret_encrypted))

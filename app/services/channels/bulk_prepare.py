@@ -100,7 +100,8 @@ def prepare(context: PageContext, normalized: NormalizedOrder, digest: str,
     storable.check_order(normalized)
     values = importing._channel_values(normalized)
     shipping = values["shipping_address"] or {}
-    promise = normalized.ship_by or context.calendar.ship_by(normalized.placed_at)
+    promise = normalized.ship_by or context.calendar.ship_by(normalized.placed_at, context.channel,
+                                                             normalized.shipping_method)
     currency = normalized.currency.upper()
     for line in normalized.lines:
         if line.sku is not None and len(line.sku) > 128:

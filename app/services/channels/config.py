@@ -20,7 +20,9 @@ PLAIN_FIELDS = ("code", "name", "kind", "base_url", "api_version", "poll_interva
 # the rest of a channel's stock rules (inventory/atp.py): numbers in the forms, the warehouse
 # lists through the API
 STOCK_FIELDS = ("stock_buffer_percent", "stock_cap", "stock_warehouse_ids", "location_warehouses")
-AUDITED_FIELDS = PLAIN_FIELDS + STOCK_FIELDS
+# the channel's own ship-by over the shop's settings (orders/ship_by.py)
+SHIP_BY_FIELDS = ("ship_by_days", "sla_cutoff_hour", "ship_by_methods")
+AUDITED_FIELDS = PLAIN_FIELDS + STOCK_FIELDS + SHIP_BY_FIELDS
 
 
 def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
@@ -48,6 +50,43 @@ def _clean(session: Session, values: dict, channel: Channel | None) -> dict:
     if "enabled" in values:
         clean["enabled"] = bool(values["enabled"])
     clean.update(_stock_rules(session, values))
+    clean.update(_ship_by_rules(values))
+    return clean
+
+
+SHIP_BY_DAYS_MAX, SHIP_BY_METHODS_MAX = 90, 50  # the ship_by_days setting's bound; methods a channel names
+
+
+def _ship_by_days(value, field: str) -> int:
+    days = validation.quantity(value, field, allow_zero=True)
+    if days > SHIP_BY_DAYS_MAX:
+        raise ValidationFailed.field(field, f"at most {SHIP_BY_DAYS_MAX} business days")
+    return days
+
+
+def _ship_by_rules(values: dict) -> dict:
+    """The channel's own ship-by (orders/ship_by.py): business days and cut-off hour (empty:
+    the shop's settings), and days per shipping method as the channel names it."""
+    clean = {}
+    if "ship_by_days" in values:
+        days = values["ship_by_days"]
+        clean["ship_by_days"] = None if days in (None, "") else _ship_by_days(days, "ship_by_days")
+    if "sla_cutoff_hour" in values:
+        hour = values["sla_cutoff_hour"]
+        if hour not in (None, ""):
+            hour = validation.quantity(hour, "sla_cutoff_hour", allow_zero=True)
+            if hour > 23:
+                raise ValidationFailed.field("sla_cutoff_hour", "an hour from 0 to 23")
+        clean["sla_cutoff_hour"] = None if hour in (None, "") else hour
+    if "ship_by_methods" in values:
+        methods = values["ship_by_methods"] or None
+        if methods is not None and not isinstance(methods, dict):
+            raise ValidationFailed.field("ship_by_methods", 'an object {shipping method: business days}')
+        if methods and len(methods) > SHIP_BY_METHODS_MAX:
+            raise ValidationFailed.field("ship_by_methods", f"at most {SHIP_BY_METHODS_MAX} shipping methods")
+        clean["ship_by_methods"] = None if methods is None else {
+            validation.text(name, "ship_by_methods", max_length=128): _ship_by_days(days, "ship_by_methods")
+            for name, days in methods.items()}
     return clean
 
 

@@ -141,7 +141,8 @@ def _create(session: Session, channel: Channel, normalized: NormalizedOrder, dig
     customer = customers.find_or_create(session, values["email"], normalized.customer_name,
                                         (normalized.shipping_address or NormalizedAddress()).phone)
     shipping = values["shipping_address"] or {}
-    promise = normalized.ship_by or ship_by.Calendar(session).ship_by(normalized.placed_at)
+    promise = normalized.ship_by or ship_by.Calendar(session).ship_by(normalized.placed_at, channel,
+                                                                      normalized.shipping_method)
     order = Order(
         channel_id=channel.id, external_id=str(normalized.external_id),
         order_number=str(normalized.order_number), customer=customer,

@@ -1,7 +1,11 @@
 """Ship-by without the channel's promise: ``ship_by_days`` business days after the order's day,
 the day itself counting when the order came before the cut-off hour (``sla_cutoff_hour``), in
 the time zone of the first warehouse (by priority) and skipping its holidays (DESIGN.md
-"Fulfilment" SLA). The channel's own promise (Amazon's ship-by window, LatestShipDate) wins."""
+"Fulfilment" SLA). The channel's own promise (Amazon's ship-by window, LatestShipDate) wins.
+
+The days and the cut-off are the shop's settings unless the channel says otherwise: its days
+for the order's shipping method (``ship_by_methods``, matched without case), else its own
+``ship_by_days``; its ``sla_cutoff_hour``."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
@@ -54,5 +58,17 @@ class Calendar:
         self.zone = warehouse.timezone if warehouse else None
         self.holidays = (warehouse.holidays or []) if warehouse else []
 
-    def ship_by(self, placed_at: datetime) -> datetime:
-        return business_ship_by(placed_at, self.days, self.cutoff, self.zone, self.holidays)
+    def ship_by(self, placed_at: datetime, channel=None, shipping_method: str | None = None) -> datetime:
+        days, cutoff = self.rules(channel, shipping_method)
+        return business_ship_by(placed_at, days, cutoff, self.zone, self.holidays)
+
+    def rules(self, channel=None, shipping_method: str | None = None) -> tuple[int, int]:
+        """(business days, cut-off hour) for an order of ``channel`` shipped by ``shipping_method``."""
+        if channel is None:
+            return self.days, self.cutoff
+        methods = {str(k).strip().casefold(): v for k, v in (channel.ship_by_methods or {}).items()}
+        days = methods.get((shipping_method or "").strip().casefold())
+        if days is None:
+            days = channel.ship_by_days if channel.ship_by_days is not None else self.days
+        cutoff = channel.sla_cutoff_hour if channel.sla_cutoff_hour is not None else self.cutoff
+        return days, cutoff
