@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import Shipment, ShipmentLine
 from ..security import permissions as p
 from app.services.orders import api_reads
-from app.services.fulfilment import labels
+from app.services.fulfilment import labels, printing
 from app.services.fulfilment import shipments as fulfillment
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.carriers import RateOutSchema, RatesInSchema, ShipWithLabelInSchema
@@ -28,7 +28,8 @@ class ShipmentApi(ReadOnlyApi):
     class_permission_name = p.RESOURCE_FULFILLMENT
     # labels (buy, void, reprint) are Fulfillment/write: DESIGN's "labels" row has its roles
     method_permission_name = p.method_map(pick=p.WRITE, pack=p.WRITE, ship=p.WRITE,
-                                          tracking=p.WRITE, rates=p.WRITE, label=p.WRITE, void=p.WRITE)
+                                          tracking=p.WRITE, rates=p.WRITE, label=p.WRITE, void=p.WRITE,
+                                          print_label=p.WRITE)
     openapi_spec_tag = "Fulfillment"
     openapi_spec_component_schemas = (ShipWithLabelInSchema, TrackingInSchema, ShipmentDetailSchema,
                                       RatesInSchema, RateOutSchema)
@@ -131,6 +132,18 @@ class ShipmentApi(ReadOnlyApi):
         kind, ext = ("application/pdf", "pdf") if label.format == "PDF" else ("application/zpl", "zpl")
         return Response(label.data, mimetype=kind, headers={
             "Content-Disposition": f'attachment; filename="label-{label.tracking_number}.{ext}"'})
+
+    @expose("/<int:pk>/print", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("label")
+    @domain_errors
+    @documented("Send the shipment's ZPL label to its warehouse's network printer (through the outbox); "
+                "409 for a PDF label or a warehouse without a printer", result="ShipmentDetail", ok=202)
+    def print_label(self, pk: int):
+        load(EmptyInSchema())
+        printing.send_to_printer(db.session, pk, self.actor())
+        return self._shipment(202, pk)
 
     @expose("/<int:pk>/void", methods=["POST"])
     @protect()

@@ -17,7 +17,7 @@ class WarehouseApi(ServiceWriteApi):
     openapi_spec_tag = "Warehouses"
     list_columns = [
         "id", "code", "name", "country", "city", "postcode", "address_line1", "latitude",
-        "longitude", "priority", "ships_to", "active", "label_format", "updated_at",
+        "longitude", "priority", "ships_to", "active", "label_format", "printer_address", "updated_at",
     ]
     show_columns = list_columns + ["created_at"]
     order_columns = ["id", "code"]

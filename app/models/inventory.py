@@ -37,6 +37,8 @@ class Warehouse(TimestampMixin, Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     # the label printer's format here (PDF 4x6 or ZPL); empty: the carrier account's
     label_format: Mapped[Optional[str]] = mapped_column(String(8))
+    # the network label printer ZPL labels are sent to ("host:port", raw TCP; empty: download)
+    printer_address: Mapped[Optional[str]] = mapped_column(String(255))
     # the SLA clock's calendar: an IANA zone (cut-off hours are local) and holidays (ISO dates)
     timezone: Mapped[Optional[str]] = mapped_column(String(64))
     holidays: Mapped[Optional[list]] = mapped_column(JSON)

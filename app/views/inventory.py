@@ -160,7 +160,7 @@ class WarehouseView(ServiceModelView):
     list_title = "Warehouses"
     list_columns = ["code", "name", "country", "city", "priority", "ships_to", "active"]
     show_columns = ["code", "name", "address_line1", "city", "postcode", "country", "latitude",
-                    "longitude", "priority", "ships_to", "active", "label_format"]
+                    "longitude", "priority", "ships_to", "active", "label_format", "printer_address"]
     add_columns = edit_columns = show_columns
     order_columns = ["code", "name", "country", "priority"]
     search_columns = ["code", "name", "country", "active"]
@@ -175,8 +175,10 @@ class WarehouseView(ServiceModelView):
     label_columns = {"code": "Code", "name": "Name", "address_line1": "Address", "city": "City",
                      "postcode": "Postcode", "country": "Country", "latitude": "Latitude",
                      "longitude": "Longitude", "priority": "Priority", "ships_to": "Ships to",
-                     "active": "Active", "label_format": "Label format"}
-    description_columns = {"priority": "Lower ships first", "country": "Two-letter ISO code"}
+                     "active": "Active", "label_format": "Label format", "printer_address": "Label printer"}
+    description_columns = {"priority": "Lower ships first", "country": "Two-letter ISO code",
+                           "printer_address": "ZPL labels are sent to this network printer (host or host:port, "
+                                              "port 9100 by default); empty: labels are downloaded"}
 
     def prefill_form(self, form, pk):
         warehouse = db.session.get(Warehouse, pk)

@@ -53,6 +53,9 @@ class ShipmentDetailSchema(OutSchema):
     delivered_at = fields.DateTime(allow_none=True)
     carrier_account = fields.Function(lambda s: s.carrier_account.code if s.carrier_account else None)
     label_format = fields.Function(lambda s: next((l.format for l in s.labels if l.voided_at is None), None))
+    # where a ZPL label is sent to print (the warehouse's printer); null: downloaded
+    label_printer = fields.Function(lambda s: s.warehouse.printer_address if s.warehouse and any(
+        l.format == "ZPL" and l.voided_at is None for l in s.labels) else None)
     label_error = fields.Str(allow_none=True)
     packages = fields.List(fields.Nested(ShipmentPackageOutSchema))
     lines = fields.List(fields.Nested(ShipmentLineOutSchema))

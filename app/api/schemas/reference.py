@@ -7,7 +7,7 @@ from marshmallow.validate import Length, OneOf, Range
 
 from app.models.sync import CHANNEL_KINDS
 
-from app.services.core.validation import INT_MAX, MONEY_LIMIT
+from app.services.core.validation import HOST_PORT_PATTERN, INT_MAX, MONEY_LIMIT
 
 from .common import InSchema, OutSchema, one_of_keys
 
@@ -36,6 +36,10 @@ class WarehouseInSchema(InSchema):
     active = fields.Bool()
     label_format = fields.Str(allow_none=True, validate=OneOf(("PDF", "ZPL")), metadata={
         "description": "labels printed here: PDF 4x6 or ZPL; empty: the carrier account's"})
+    printer_address = fields.Str(allow_none=True, validate=Length(max=255), metadata={
+        "description": "the network label printer ZPL labels are sent to: host or host:port "
+                       "(raw TCP, 9100 by default); empty: labels are downloaded",
+        "pattern": f"^\\s*({HOST_PORT_PATTERN})?\\s*$"})
 
 
 class WarehouseAddSchema(WarehouseInSchema):

@@ -207,3 +207,21 @@ def http_url(value: Any, field: str = "base_url", *, max_length: int = 255) -> s
     if url and not re.match(r"^https?://", url):
         raise ValidationFailed.field(field, "must start with http:// or https://")
     return url
+
+
+# "host" or "host:port": a host name or IPv4 address, a port from 1 to 65535 (the API's
+# schema documents the same pattern)
+PORT_PATTERN = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+HOST_PORT_PATTERN = (r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+                     rf"(:{PORT_PATTERN})?")
+
+
+def host_port(value: Any, field: str, *, default_port: int) -> str | None:
+    """An optional network address, "host" or "host:port" (a host name or IPv4 address),
+    returned as "host:port"."""
+    address = text(value, field, max_length=255, required=False)
+    if address is None:
+        return None
+    if not re.fullmatch(HOST_PORT_PATTERN, address, flags=re.ASCII):
+        raise ValidationFailed.field(field, f"a host name or IPv4 address and a port, e.g. 192.168.1.50:{default_port}")
+    return address if ":" in address else f"{address}:{default_port}"

@@ -31,7 +31,7 @@ from app.services.core.actor import Actor
 from app.services.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.services.core.outbox import Message, PermanentError, RetryableError, Sent
 from app.services.core.transaction import transactional, write_intent
-from app.services.fulfilment import boxes, carriers, shipments, shipping_rules
+from app.services.fulfilment import boxes, carriers, printing, shipments, shipping_rules
 from app.services.orders import actions as orders
 
 VOID_TOPIC = "carrier.void"
@@ -175,11 +175,12 @@ def _attach(session: Session, shipment_id: int, label: Label, actor: Actor, *, r
         raise Conflict(f"Shipment {shipment_id} is {shipment.status}: its label was settled already")
     order = orders.get_order(session, shipment.order_id, for_update=True)
     now = utcnow()
-    shipment.labels.append(ShipmentLabel(
+    stored = ShipmentLabel(
         carrier=shipment.carrier, service=label.service or shipment.service, tracking_number=label.tracking_number,
         format=label.format, data=label.data, cost=label.cost, currency=label.currency,
         carrier_shipment_id=label.carrier_shipment_id, package_tracking_numbers=list(label.package_tracking_numbers),
-        recovered=recovered, created_at=now))
+        recovered=recovered, created_at=now)
+    shipment.labels.append(stored)
     shipment.tracking_number, shipment.status, shipment.label_error = label.tracking_number, "label_created", None
     shipment.carrier_shipment_id = label.carrier_shipment_id or shipment.carrier_shipment_id
     if shipment.carrier == "easypost" and ":" in label.service:
@@ -193,6 +194,7 @@ def _attach(session: Session, shipment_id: int, label: Label, actor: Actor, *, r
     shipment.shipped_at, shipment.next_track_at = now, now
     _ship_confirm(session, order, shipment, actor)
     _subscribe_later(session, shipment)
+    printing.on_label_bought(session, shipment, stored)  # a ZPL label to the warehouse's printer
     if recovered:
         events.order_event(session, order, actor, "label_recovered",
                            f"Label {label.tracking_number} found at the carrier after an unanswered purchase: "

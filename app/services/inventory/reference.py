@@ -73,6 +73,7 @@ def _clean_warehouse(session: Session, values: dict, current) -> dict:
                                                    allow_zero=True))
     take("ships_to", _countries)
     take("label_format", _label_format)
+    take("printer_address", lambda v: validation.host_port(v, "printer_address", default_port=9100))
     if "active" in values:
         clean["active"] = bool(values["active"])
     errors.raise_if_any("The warehouse is not valid")
@@ -149,7 +150,8 @@ def _customs_and_size(values: dict) -> dict:
 ENTITIES = {
     "warehouse": Entity("warehouse", Warehouse,
                         ("code", "name", "address_line1", "city", "postcode", "country",
-                         "latitude", "longitude", "priority", "ships_to", "active", "label_format"),
+                         "latitude", "longitude", "priority", "ships_to", "active", "label_format",
+                         "printer_address"),
                         _clean_warehouse),
     "product": Entity("product", Product,
                       ("sku", "name", "barcode", "weight_kg", "price", "reorder_point", "active", "hs_code",

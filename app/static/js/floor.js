@@ -267,7 +267,8 @@
       call("POST", url("ship", order.order_id), body).then(function (result) {
         if (!result.ok) { say(refusal(result), false); keepFocus(); return; }
         var shipment = result.data.result;
-        say("Shipped: shipment " + shipment.id + (shipment.tracking_number ? " · " + shipment.tracking_number : ""), true);
+        say("Shipped: shipment " + shipment.id + (shipment.tracking_number ? " · " + shipment.tracking_number : "") +
+            (shipment.label_printer ? " · label sent to the printer " + shipment.label_printer : ""), true);
         resultBox.innerHTML = "";
         var links = [["Packing slip", url("slip", order.order_id)], ["Order", url("order-page", order.order_id)]];
         if (shipment.carrier !== "manual") { links.unshift(["Label", url("label", shipment.id)]); }
