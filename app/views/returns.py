@@ -17,7 +17,8 @@ from ..models.returns import DISPOSITIONS, GRADES, REFUND_STATUSES, RETURN_STATU
 from ..security import permissions as p
 from app.services.core import settings
 from app.services.fulfilment import return_labels
-from app.services.returns import actions as return_service, exchanges, listing as return_listing, policy
+from app.services.returns import (actions as return_service, approvals, exchanges, listing as return_listing,
+                                  policy)
 from app.services.core.errors import DomainError, ValidationFailed
 from .base import (
     select_field,
@@ -70,6 +71,13 @@ def label_file(ret: Return):
     pdf = ret.label_format in (None, "PDF")
     return send_file(io.BytesIO(ret.label_data), mimetype="application/pdf" if pdf else "application/octet-stream",
                      as_attachment=True, download_name=f"{ret.rma_number}-label.{'pdf' if pdf else 'zpl'}")
+
+
+def refund_made(rf: Refund) -> str:
+    """The flash after a refund button: made, sent to the channel, or waiting for an Admin."""
+    what = {"pending": "sent to the channel", "succeeded": "made",
+            "pending_approval": "is above your limit: it waits for an Admin's approval"}
+    return f"Refund of {rf.amount} {rf.currency} {what.get(rf.status, rf.status)}"
 
 
 def _return_or_404(pk) -> Return:
@@ -213,7 +221,7 @@ class ReturnView(ReadOnlyModelView):
         limit = None if can(p.REFUND_ANY, p.RESOURCE_ORDER) else settings.get(db.session, "support_refund_limit")
         service_call(return_service.refund_return, db.session, pk, current_actor(),
                      amount=request.form.get("amount") or None, reason=request.form.get("reason") or None,
-                     limit=limit, success=lambda rf: f"Refund of {rf.amount} {rf.currency} {rf.status}")
+                     limit=limit, success=refund_made)
         return redirect(url_for("ReturnView.show", pk=pk))
 
 
@@ -302,6 +310,36 @@ class RefundView(ReadOnlyModelView):
     label_columns = {"id": "Refund", "order": "Order", "return_": "Return", "amount": "Amount",
                      "status": "Status", "reason": "Reason", "created_by": "By",
                      "created_at": "When", "external_id": "Channel refund id"}
+
+
+class RefundApprovalView(BaseView):
+    """Refunds above a Support agent's limit, waiting for an Admin (Order refund_any): approve
+    (it goes to the channel as any refund) or reject (with a reason the asker reads)."""
+    route_base = "/refunds/approval"
+    default_view = "index"
+    class_permission_name = p.RESOURCE_ORDER
+    method_permission_name = {"index": p.REFUND_ANY, "approve": p.REFUND_ANY, "reject": p.REFUND_ANY}
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self):
+        return self.render_template("oms/refund_approval.html", refunds=approvals.awaiting(db.session),
+                                    me=current_actor().label)
+
+    @expose("/<int:pk>/approve", methods=["POST"])
+    @has_access
+    def approve(self, pk):
+        service_call(approvals.approve, db.session, pk, current_actor(),
+                     success=lambda rf: f"Refund of {rf.amount} {rf.currency} approved: "
+                                        + ("sent to the channel" if rf.status == "pending" else "made"))
+        return redirect(url_for("RefundApprovalView.index"))
+
+    @expose("/<int:pk>/reject", methods=["POST"])
+    @has_access
+    def reject(self, pk):
+        service_call(approvals.reject, db.session, pk, request.form.get("reason"), current_actor(),
+                     success=lambda rf: f"Refund of {rf.amount} {rf.currency} rejected")
+        return redirect(url_for("RefundApprovalView.index"))
 
 
 class ReturnReasonView(BaseView):

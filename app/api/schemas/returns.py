@@ -34,7 +34,7 @@ class RefundOutSchema(OutSchema):
     source = fields.Str()
     shipping = Money()
     lines = fields.Raw(allow_none=True)
-    error = fields.Str(allow_none=True, metadata={"description": "the channel's reason for a failure"})
+    error = fields.Str(allow_none=True, metadata={"description": "the channel's reason for a failure, or an Admin's for a rejection"})
     created_by = fields.Str()
     created_at = fields.DateTime()
 
@@ -109,3 +109,8 @@ class ExchangeInSchema(InSchema):
     items = fields.Dict(keys=fields.Str(), values=fields.Int(strict=True, validate=Range(1, INT_MAX)), required=True,
                         metadata={"description": "SKU -> units the customer gets instead (a new order on "
                                                  "the same channel, stock reserved now)"})
+
+
+class RefundRejectInSchema(InSchema):
+    reason = fields.Str(allow_none=True, load_default=None, validate=Length(max=1000),
+                        metadata={"description": "why not: the asker reads it on the refund and the order"})

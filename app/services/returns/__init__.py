@@ -1,3 +1,3 @@
-"""Returns and refunds (``actions``)."""
+"""Returns and refunds (``actions``; refunds above a limit: ``approvals``)."""
 
-__all__ = ["actions", "exchanges", "listing", "parcels", "policy", "self_service", "subscribers"]
+__all__ = ["actions", "approvals", "exchanges", "listing", "parcels", "policy", "self_service", "subscribers"]
