@@ -29,7 +29,7 @@ class RefundApi(ReadOnlyApi):
         "external_id", "error", "created_by", "created_at", "updated_at",
     ]
     show_columns = list_columns + ["lines"]
-    order_columns = ["id", "created_at", "amount"]
+    order_columns = ["id"]
     base_order = ("id", "desc")
     search_operators = {"status": ["eq", "in"], "order": ["rel_o_m"], "created_by": ["eq"],
                         "created_at": ["gt", "lt"]}

@@ -18,7 +18,7 @@ from ..security import permissions as p
 from app.services.core import settings
 from app.services.fulfilment import return_labels
 from app.services.returns import (actions as return_service, approvals, exchanges, listing as return_listing,
-                                  policy)
+                                  policy, subscribers as return_events)
 from app.services.core.errors import DomainError, ValidationFailed
 from .base import (
     select_field,
@@ -48,6 +48,8 @@ RETURN_DISPLAY = {
     "created_at": lambda r: utc(r.created_at),
     "received_at": lambda r: utc(r.received_at),
     "lines": lambda r: _return_lines(r.lines),
+    "parcel_status": lambda r: Markup("{} <small class=\"text-muted\">{}</small>").format(
+        return_events.parcel_text(r.parcel_status), utc(r.parcel_event_at)) if r.parcel_status else DASH,
     "refunds": lambda r: Markup("<br>").join(
         Markup("{} {}").format(money(rf.amount, rf.currency), status_badge(rf.status))
         for rf in r.refunds) if r.refunds else DASH,
@@ -103,9 +105,9 @@ class ReturnView(ReadOnlyModelView):
 
     list_title = "Returns"
     show_title = "Return"
-    list_columns = ["rma_number", "order", "status", "reason", "created_by", "created_at",
+    list_columns = ["rma_number", "order", "status", "parcel_status", "reason", "created_by", "created_at",
                     "received_at"]
-    show_columns = ["rma_number", "order", "status", "reason", "lines", "refunds", "created_by",
+    show_columns = ["rma_number", "order", "status", "parcel_status", "reason", "lines", "refunds", "created_by",
                     "created_at", "received_at"]
     order_columns = ["rma_number", "status", "created_at", "received_at"]
     search_columns = ["rma_number", "status", "created_at", "received_at"]
@@ -113,7 +115,7 @@ class ReturnView(ReadOnlyModelView):
         "status": select_field("Status", [(s, humanize(s)) for s in RETURN_STATUSES]),
     }
     base_order = ("id", "desc")
-    label_columns = {"rma_number": "RMA", "order": "Order", "status": "Status",
+    label_columns = {"rma_number": "RMA", "order": "Order", "status": "Status", "parcel_status": "Return parcel",
                      "reason": "Reason", "lines": "Units", "refunds": "Refunds",
                      "created_by": "Created by", "created_at": "Created",
                      "received_at": "Received"}

@@ -54,6 +54,10 @@ class ReturnDetailSchema(OutSchema):
     label_carrier = fields.Str(allow_none=True)
     label_tracking = fields.Str(allow_none=True)
     label_error = fields.Str(allow_none=True)
+    parcel_status = fields.Str(allow_none=True, metadata={
+        "description": "the return label's parcel as the carrier tracks it (in_transit, delivered: at the "
+                       "warehouse, not received yet)"})
+    parcel_event_at = fields.DateTime(allow_none=True)
     extras = fields.Raw(allow_none=True)
     exchange_order_id = fields.Int(allow_none=True)
     lines = fields.List(fields.Nested(ReturnLineOutSchema))
