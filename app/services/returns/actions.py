@@ -55,10 +55,16 @@ def _add_lines(session: Session, ret: Return, order, requested: dict, default_re
 
 
 def _limits(session: Session, order, source: str) -> dict:
-    """Units each line may give back: the customer within the policy; staff up to what was
-    shipped and is not back or on its way (they may make exceptions to the window)."""
+    """Units each line may give back: the customer within the policy; staff (and a channel that
+    runs its own returns) up to what was shipped and is not back or on its way (they may make
+    exceptions to the window)."""
     if source == "customer":
         return {o.line.id: (o.left, o.why_not) for o in policy.offers(session, order)}
+    return limits(session, order)
+
+
+def limits(session: Session, order) -> dict:
+    """{order line id: (units shipped and not back or on their way, None)}."""
     pending = policy.pending_units(session, order.id)
     return {line.id: (max(line.quantity_shipped - line.quantity_returned - pending.get(line.id, 0), 0), None)
             for line in order.lines}
@@ -66,9 +72,10 @@ def _limits(session: Session, order, source: str) -> dict:
 
 @transactional
 def create_return(session: Session, order_id: int, quantities: dict, reason: str | None,
-                  actor: Actor, *, source: str = "staff") -> Return:
+                  actor: Actor, *, source: str = "staff", rma_number: str | None = None) -> Return:
     """Open a return: ``quantities`` maps order line id -> units or {"quantity", "reason",
-    "note"}; ``reason``: the reason code of lines without their own. Authorized at once when
+    "note"}; ``reason``: the reason code of lines without their own; ``rma_number``: the
+    channel's, for a return the channel runs (else RMA-<order>-<n>). Authorized at once when
     worth less than the policy's automatic authorization amount."""
     order = orders.get_order(session, order_id, for_update=True)
     if not quantities:
@@ -76,7 +83,7 @@ def create_return(session: Session, order_id: int, quantities: dict, reason: str
     count = session.scalar(select(func.count(Return.id)).where(Return.order_id == order.id)) or 0
     limits = _limits(session, order, source)
     policy.reasons(session)  # (the defaults written before the new return is in the session)
-    ret = Return(order=order, rma_number=f"RMA-{order.id}-{count + 1}", status="requested", source=source,
+    ret = Return(order=order, rma_number=rma_number or f"RMA-{order.id}-{count + 1}", status="requested", source=source,
                  created_by=actor.label, created_at=utcnow())
     session.add(ret)
     used = _add_lines(session, ret, order, quantities, reason, limits)
