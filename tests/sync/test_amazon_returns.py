@@ -35,7 +35,7 @@ def test_amazon_returns_are_read_as_return_requests_once(sandbox, sandbox_channe
     ret = session.scalar(select(Return).where(Return.rma_number == rma))
     assert (ret.order_id, ret.source, ret.status, ret.created_by) == (order_id, "channel", "authorized",
                                                                      f"channel:{channel.code}")
-    assert ret.label_tracking == "1ZRETURN0001" and ret.label_carrier == "UPS"
+    assert ret.label_tracking == "1ZRETURN0001" and ret.label_carrier == "channel:UPS"
     by_sku = {rl.line.sku: rl for rl in ret.lines}
     assert (by_sku[first.sku].quantity, by_sku[first.sku].reason_code) == (1, "too_small")
     assert by_sku[second.sku].reason_code == "wrong_item" and "CR-SWITCHEROO" in by_sku[second.sku].note

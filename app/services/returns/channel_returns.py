@@ -84,8 +84,9 @@ def _import_one(session: Session, channel_id: int, rma: str, rows: list, actor: 
 
 
 def _carrier(row) -> str | None:
-    # the channel's carrier name, kept apart from our carrier account codes (never polled with ours)
-    return f"{row.carrier}"[:32] if row.carrier else None
+    # the channel's carrier name, never one of our carrier account codes (which have no ":"):
+    # the tracking pass does not poll the channel's label with our accounts
+    return f"channel:{row.carrier}"[:32] if row.carrier else None
 
 
 def _lines(session: Session, order, rows) -> dict:
