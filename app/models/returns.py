@@ -125,7 +125,8 @@ class Refund(Model):
     lines: Mapped[Optional[list]] = mapped_column(JSON)  # [{"line_id", "quantity"}]
     shipping: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), server_default="0",
                                               nullable=False)
-    error: Mapped[Optional[str]] = mapped_column(Text)  # the channel's reason for a failure; an Admin's for a rejection
+    # the channel's reason for a failure; an Admin's for a rejection
+    error: Mapped[Optional[str]] = mapped_column(Text)
     updated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     order = relationship("Order")

@@ -34,7 +34,8 @@ class RefundOutSchema(OutSchema):
     source = fields.Str()
     shipping = Money()
     lines = fields.Raw(allow_none=True)
-    error = fields.Str(allow_none=True, metadata={"description": "the channel's reason for a failure, or an Admin's for a rejection"})
+    error = fields.Str(allow_none=True, metadata={
+        "description": "the channel's reason for a failure, or an Admin's for a rejection"})
     created_by = fields.Str()
     created_at = fields.DateTime()
 

@@ -77,7 +77,8 @@ def buy(session: Session, return_id: int, actor: Actor) -> Return:
         account = _account(session)
         warehouse = _warehouse(session, ret)
         request = ShipmentRequest(labels._ship_to(ret.order), labels._ship_from(warehouse),
-                                  (parcel(session, ret, warehouse),), f"wbr-{ret.id}-{uuid.uuid4().hex[:8]}", "PDF")
+                                  (parcel(session, ret, warehouse),), f"wbr-{ret.id}-{uuid.uuid4().hex[:8]}",
+                                  "PDF")
     except ValidationFailed as exc:
         return _failed(session, return_id, exc.message, actor)
     account_id = account.id

@@ -175,7 +175,8 @@ def _return_parcel(session: Session, account: CarrierAccount, update: TrackingUp
     (by time, like a shipment) and when to look again; a new status is published as
     ``return.parcel_tracked`` for the returns package (in transit, delivered to the
     warehouse). Any other number is none of ours."""
-    ret = session.scalar(select(Return).where(Return.label_tracking == update.tracking_number).with_for_update())
+    ret = session.scalar(select(Return).where(Return.label_tracking == update.tracking_number)
+                         .with_for_update())
     if ret is None:
         log.info("tracking: %s %s is none of our shipments", account.code, update.tracking_number)
         return 0
@@ -190,8 +191,8 @@ def _return_parcel(session: Session, account: CarrierAccount, update: TrackingUp
     ret.next_track_at = None if ret.parcel_status in PARCEL_DONE else next_look(
         now, ret.parcel_event_at, _poll_minutes(session))
     if ret.parcel_status != before:
-        domain_events.publish(session, "return.parcel_tracked", {"return_id": ret.id, "status": ret.parcel_status,
-                                                                 "actor": actor})
+        domain_events.publish(session, "return.parcel_tracked",
+                              {"return_id": ret.id, "status": ret.parcel_status, "actor": actor})
     return 0
 
 
@@ -247,7 +248,8 @@ def _postpone(session: Session, account_id: int, numbers: list[str], error: str)
                                                            Shipment.tracking_number.in_(numbers))):
         shipment.next_track_at = later
     code = select(CarrierAccount.code).where(CarrierAccount.id == account_id).scalar_subquery()
-    for ret in session.scalars(select(Return).where(Return.label_carrier == code, Return.label_tracking.in_(numbers))):
+    for ret in session.scalars(select(Return).where(Return.label_carrier == code,
+                                                    Return.label_tracking.in_(numbers))):
         ret.next_track_at = later
 
 

@@ -60,10 +60,10 @@ def _limits(session: Session, order, source: str) -> dict:
     exceptions to the window)."""
     if source == "customer":
         return {o.line.id: (o.left, o.why_not) for o in policy.offers(session, order)}
-    return limits(session, order)
+    return units_left(session, order)
 
 
-def limits(session: Session, order) -> dict:
+def units_left(session: Session, order) -> dict:
     """{order line id: (units shipped and not back or on their way, None)}."""
     pending = policy.pending_units(session, order.id)
     return {line.id: (max(line.quantity_shipped - line.quantity_returned - pending.get(line.id, 0), 0), None)
@@ -83,8 +83,8 @@ def create_return(session: Session, order_id: int, quantities: dict, reason: str
     count = session.scalar(select(func.count(Return.id)).where(Return.order_id == order.id)) or 0
     limits = _limits(session, order, source)
     policy.reasons(session)  # (the defaults written before the new return is in the session)
-    ret = Return(order=order, rma_number=rma_number or f"RMA-{order.id}-{count + 1}", status="requested", source=source,
-                 created_by=actor.label, created_at=utcnow())
+    ret = Return(order=order, rma_number=rma_number or f"RMA-{order.id}-{count + 1}", status="requested",
+                 source=source, created_by=actor.label, created_at=utcnow())
     session.add(ret)
     used = _add_lines(session, ret, order, quantities, reason, limits)
     ret.reason = ", ".join(dict.fromkeys(r.label for r in used))

@@ -92,7 +92,7 @@ def _carrier(row) -> str | None:
 def _lines(session: Session, order, rows) -> dict:
     """{order line id: {"quantity", "reason", "note"}} for the rows' SKUs, each at most what
     was shipped and is not back or on its way."""
-    left = {line_id: units for line_id, (units, _why) in actions.limits(session, order).items()}
+    left = {line_id: units for line_id, (units, _why) in actions.units_left(session, order).items()}
     known = {r.code for r in policy.reasons(session)}
     lines: dict = {}
     for row in rows:
