@@ -93,7 +93,9 @@ def test_admins_approve_on_their_page_with_role_checks_and_csrf(session, shipped
         assert client.get("/refunds/approval/").status_code == 403
         assert client.post(f"/refunds/approval/{asked.id}/approve",
                            data={"csrf_token": client.csrf_token}).status_code == 403
+    assert "Refunds to approve" not in client_for("support").get("/orders/list/").get_data(as_text=True)
     admin = client_for("admin")
+    assert "Refunds to approve" in admin.get("/orders/list/").get_data(as_text=True)  # the menu
     page = admin.get("/refunds/approval/").get_data(as_text=True)
     assert f'id="refund-{asked.id}"' in page and "user:support" in page and "60.00" in page
     assert admin.post(f"/refunds/approval/{asked.id}/approve").status_code == 400  # no CSRF token
