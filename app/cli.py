@@ -171,6 +171,17 @@ def sync_listings_command(code):
                  lambda run: f"{run.fetched} listings, {run.created} new, {run.conflicts} unmatched")
 
 
+@oms.command("pull-returns")
+@click.option("--channel", "code", default=None, help="Only this channel (its code).")
+@with_appcontext
+def pull_returns_command(code):
+    """Read the returns of the channels that run their own (Amazon) now (each under its job lock)."""
+    from jobs import pull_returns
+
+    _per_channel([code] if code else pull_returns.codes(), pull_returns.JOB, pull_returns.run,
+                 lambda run: f"{run.fetched} returned items, {run.created} new returns, {run.conflicts} skipped")
+
+
 def _per_channel(codes, job: str, fn, figures) -> None:
     """Run a channel job for each channel under its job lock; exit 1 when one failed."""
     from jobs.scheduler import run_job

@@ -30,6 +30,7 @@ from . import amazon_2026
 from .base import ListingSnapshot, NormalizedAddress, NormalizedLine, NormalizedListing, NormalizedOrder, checked
 from .errors import ChannelAuthError, ChannelError, ChannelNotFound, InvalidPayload
 from .http import SP_API_RATES, ChannelSession, make_session
+from .amazon_returns import AmazonReturns
 from .amazon_writes import AmazonWrites
 from .paging import PagedOrderConnector
 from .stock_push import AmazonStock
@@ -386,7 +387,7 @@ def _sandbox_token_url(base_url: str) -> Optional[str]:
     return None
 
 
-class AmazonConnector(AmazonStock, AmazonWrites, PagedOrderConnector):
+class AmazonConnector(AmazonStock, AmazonWrites, AmazonReturns, PagedOrderConnector):
     """``AmazonConnector("https://sellingpartnerapi-eu.amazon.com", {"refresh_token": .., "client_id": ..,
     "client_secret": .., "marketplace_ids": ["A1PA6795UKMFR9"]})``.
 

@@ -75,6 +75,9 @@ SP_API_RATES: dict[str, tuple[float, int]] = {
     "getFeed": (2.0, 15),
     "getFeeds": (0.0222, 10),
     "getFeedDocument": (0.0222, 10),
+    "createReport": (0.0167, 15),
+    "getReport": (2.0, 15),
+    "getReportDocument": (0.0167, 15),
 }
 
 # ---------------------------------------------------------------------------------------------

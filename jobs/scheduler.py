@@ -44,7 +44,7 @@ def run_job(app, name: str, fn, *args, exclusive=True) -> object | None:
 
 
 def register_jobs(scheduler, app) -> None:
-    from . import (alert_digest, allocate_backorders, check_alerts, poll_tracking, pull_orders,
+    from . import (alert_digest, allocate_backorders, check_alerts, poll_tracking, pull_orders, pull_returns,
                    send_outbox, sla_watch, stock_drift, sync_listings)
 
     common = dict(max_instances=1, coalesce=True, misfire_grace_time=60, replace_existing=True)
@@ -55,6 +55,8 @@ def register_jobs(scheduler, app) -> None:
                       id="allocate_backorders", **common)
     scheduler.add_job(_sync_all_listings, "interval", seconds=sync_listings.INTERVAL_SECONDS, args=[app],
                       id="sync_listings", **common)
+    scheduler.add_job(_pull_all_returns, "interval", seconds=pull_returns.INTERVAL_SECONDS, args=[app],
+                      id=pull_returns.JOB, **common)
     scheduler.add_job(run_job, "interval", seconds=app.config.get("OMS_OUTBOX_INTERVAL", 1),
                       args=[app, send_outbox.NAME, send_outbox.run],
                       kwargs={"exclusive": send_outbox.exclusive}, id=send_outbox.NAME,
@@ -81,6 +83,15 @@ def _sync_all_listings(app) -> None:
         codes = sync_listings.codes()
     for code in codes:
         run_job(app, f"sync_listings:{code}", sync_listings.run, code)
+
+
+def _pull_all_returns(app) -> None:
+    from . import pull_returns
+
+    with app.app_context():
+        codes = pull_returns.codes()
+    for code in codes:
+        run_job(app, f"{pull_returns.JOB}:{code}", pull_returns.run, code)
 
 
 def _check_all_drift(app) -> None:

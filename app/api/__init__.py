@@ -18,6 +18,7 @@ from .notifications import NotificationApi
 from .orders import OrderApi
 from .outbox import OutboxApi
 from .picking import PackApi, PickListApi
+from .refunds import RefundApi
 from .returns import ReturnApi
 from .rules import RuleApi
 from .search import SearchApi
@@ -30,7 +31,7 @@ APIS = (
     OrderApi, CustomerApi, SearchApi, StockLevelApi, StockMovementApi, ShipmentApi,
     ReturnApi, ProductApi, SkuAliasApi, WarehouseApi, ChannelApi, SyncConflictApi,
     SyncRunApi, OutboxApi, RuleApi, SettingApi, WebhookSubscriptionApi, CarrierAccountApi,
-    DeliveryExceptionApi, NotificationApi, PickListApi, PackApi,
+    DeliveryExceptionApi, NotificationApi, PickListApi, PackApi, RefundApi,
 )
 
 

@@ -17,9 +17,10 @@ RETURN_STATUSES = ("requested", "authorized", "in_transit", "received", "inspect
 RETURN_SOURCES = ("staff", "customer", "channel")
 GRADES = ("A", "B", "C", "D")
 DISPOSITIONS = ("restock", "refurbish", "scrap", "vendor")  # only restock adds stock
-# pending: queued for the channel; sent: the channel has it and has not confirmed yet (an
-# Amazon feed); succeeded only when the channel says so; failed: the channel refused it
-REFUND_STATUSES = ("pending", "sent", "succeeded", "failed")
+# pending_approval: above the asker's refund limit, waiting for an Admin (approved -> pending,
+# or rejected); pending: queued for the channel; sent: the channel has it and has not confirmed
+# yet (an Amazon feed); succeeded only when the channel says so; failed: the channel refused it
+REFUND_STATUSES = ("pending_approval", "pending", "sent", "succeeded", "failed", "rejected")
 REFUND_SOURCES = ("waybill", "channel")  # made here (pushed) or in the channel's admin (read back)
 
 
@@ -47,6 +48,11 @@ class Return(Model):
     label_data: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
     label_cost: Mapped[Optional[Decimal]] = mapped_column(MONEY)
     label_error: Mapped[Optional[str]] = mapped_column(Text)
+    # the label's parcel as tracking sees it (fulfilment's tracking pass, like a shipment's):
+    # its latest carrier status and when that happened, and when to look again (None: not polled)
+    parcel_status: Mapped[Optional[str]] = mapped_column(String(32))
+    parcel_event_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    next_track_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     extras: Mapped[Optional[list]] = mapped_column(JSON)  # items that came back but were not on it
     exchange_order_id: Mapped[Optional[int]] = mapped_column(ForeignKey("orders.id"))
 
@@ -119,7 +125,8 @@ class Refund(Model):
     lines: Mapped[Optional[list]] = mapped_column(JSON)  # [{"line_id", "quantity"}]
     shipping: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), server_default="0",
                                               nullable=False)
-    error: Mapped[Optional[str]] = mapped_column(Text)  # the channel's reason for a failure
+    # the channel's reason for a failure; an Admin's for a rejection
+    error: Mapped[Optional[str]] = mapped_column(Text)
     updated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     order = relationship("Order")

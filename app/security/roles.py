@@ -107,7 +107,7 @@ ROW_LABELS: dict[tuple[str, str], str] = {
     (p.RESOURCE_ORDER, p.AMEND): "orders: cancel, edit (address, lines), review",
     (p.RESOURCE_ORDER, p.REALLOCATE): "orders: re-allocate (single and bulk)",
     (p.RESOURCE_ORDER, p.REFUND): "orders: refund (Support up to the support refund limit)",
-    (p.RESOURCE_ORDER, p.REFUND_ANY): "orders: refund any amount",
+    (p.RESOURCE_ORDER, p.REFUND_ANY): "orders: refund any amount, approve or reject refunds above the limit",
     (p.RESOURCE_STOCK, p.READ): "stock: read",
     (p.RESOURCE_STOCK, p.ADJUST): "stock: adjust, receive",
     (p.RESOURCE_FULFILLMENT, p.READ): "fulfillment: read",

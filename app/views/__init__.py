@@ -24,7 +24,7 @@ def register_views(appbuilder) -> None:
     from .mail import MailLogView, MailTemplateView
     from .orders import OrderView
     from .outbox import OutboxView
-    from .returns import RefundView, ReturnQueueView, ReturnReasonView, ReturnStationView, ReturnView
+    from .returns import RefundApprovalView, RefundView, ReturnQueueView, ReturnReasonView, ReturnStationView, ReturnView
     from .rules import ReviewQueueView, RuleView
     from .search import SearchView
     from .security import ApiKeyView
@@ -52,6 +52,7 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view_no_menu(ShipmentLabelView)
     add(ReturnView, "Returns", icon="fa-undo", category="Returns", category_icon="fa-undo")
     add(RefundView, "Refunds", icon="fa-money", category="Returns")
+    add(RefundApprovalView, "Refunds to approve", icon="fa-check-square-o", category="Returns")
     add(ReturnQueueView, "Returns by reason and age", icon="fa-filter", category="Returns")
     add(ReturnStationView, "Receive returns", icon="fa-inbox", category="Returns")
     add(ReturnReasonView, "Return reasons", icon="fa-list", category="Returns")

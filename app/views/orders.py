@@ -33,6 +33,7 @@ from .base import (
     OmsListWidget, OmsModelView, can, current_actor, flash_error, service_call,
 )
 from .formatting import HOLD_LABELS, hold_badges, humanize, money, status_badge, utc
+from .returns import refund_made
 
 
 def _order_link(order: Order) -> Markup:
@@ -260,8 +261,7 @@ class OrderView(OmsModelView):
         limit = None if can(p.REFUND_ANY, p.RESOURCE_ORDER) else settings.get(db.session, "support_refund_limit")
         service_call(returns.refund, db.session, pk, form.get("amount") or None, form.get("reason"),
                      current_actor(), lines=lines or None, shipping=form.get("shipping") or None, limit=limit,
-                     success=lambda r: f"Refund of {r.amount} {r.currency} "
-                                       + ("sent to the channel" if r.status == "pending" else "made"))
+                     success=refund_made)
         return self._back(pk)
 
     @expose("/<int:pk>/address", methods=["GET", "POST"])

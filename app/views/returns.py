@@ -17,7 +17,8 @@ from ..models.returns import DISPOSITIONS, GRADES, REFUND_STATUSES, RETURN_STATU
 from ..security import permissions as p
 from app.services.core import settings
 from app.services.fulfilment import return_labels
-from app.services.returns import actions as return_service, exchanges, listing as return_listing, policy
+from app.services.returns import (actions as return_service, approvals, exchanges, listing as return_listing,
+                                  policy, subscribers as return_events)
 from app.services.core.errors import DomainError, ValidationFailed
 from .base import (
     select_field,
@@ -47,6 +48,8 @@ RETURN_DISPLAY = {
     "created_at": lambda r: utc(r.created_at),
     "received_at": lambda r: utc(r.received_at),
     "lines": lambda r: _return_lines(r.lines),
+    "parcel_status": lambda r: Markup("{} <small class=\"text-muted\">{}</small>").format(
+        return_events.parcel_text(r.parcel_status), utc(r.parcel_event_at)) if r.parcel_status else DASH,
     "refunds": lambda r: Markup("<br>").join(
         Markup("{} {}").format(money(rf.amount, rf.currency), status_badge(rf.status))
         for rf in r.refunds) if r.refunds else DASH,
@@ -72,6 +75,13 @@ def label_file(ret: Return):
                      as_attachment=True, download_name=f"{ret.rma_number}-label.{'pdf' if pdf else 'zpl'}")
 
 
+def refund_made(rf: Refund) -> str:
+    """The flash after a refund button: made, sent to the channel, or waiting for an Admin."""
+    what = {"pending": "sent to the channel", "succeeded": "made",
+            "pending_approval": "is above your limit: it waits for an Admin's approval"}
+    return f"Refund of {rf.amount} {rf.currency} {what.get(rf.status, rf.status)}"
+
+
 def _return_or_404(pk) -> Return:
     ret = db.session.get(Return, pk)
     if ret is None:
@@ -95,9 +105,9 @@ class ReturnView(ReadOnlyModelView):
 
     list_title = "Returns"
     show_title = "Return"
-    list_columns = ["rma_number", "order", "status", "reason", "created_by", "created_at",
+    list_columns = ["rma_number", "order", "status", "parcel_status", "reason", "created_by", "created_at",
                     "received_at"]
-    show_columns = ["rma_number", "order", "status", "reason", "lines", "refunds", "created_by",
+    show_columns = ["rma_number", "order", "status", "parcel_status", "reason", "lines", "refunds", "created_by",
                     "created_at", "received_at"]
     order_columns = ["rma_number", "status", "created_at", "received_at"]
     search_columns = ["rma_number", "status", "created_at", "received_at"]
@@ -105,7 +115,7 @@ class ReturnView(ReadOnlyModelView):
         "status": select_field("Status", [(s, humanize(s)) for s in RETURN_STATUSES]),
     }
     base_order = ("id", "desc")
-    label_columns = {"rma_number": "RMA", "order": "Order", "status": "Status",
+    label_columns = {"rma_number": "RMA", "order": "Order", "status": "Status", "parcel_status": "Return parcel",
                      "reason": "Reason", "lines": "Units", "refunds": "Refunds",
                      "created_by": "Created by", "created_at": "Created",
                      "received_at": "Received"}
@@ -213,7 +223,7 @@ class ReturnView(ReadOnlyModelView):
         limit = None if can(p.REFUND_ANY, p.RESOURCE_ORDER) else settings.get(db.session, "support_refund_limit")
         service_call(return_service.refund_return, db.session, pk, current_actor(),
                      amount=request.form.get("amount") or None, reason=request.form.get("reason") or None,
-                     limit=limit, success=lambda rf: f"Refund of {rf.amount} {rf.currency} {rf.status}")
+                     limit=limit, success=refund_made)
         return redirect(url_for("ReturnView.show", pk=pk))
 
 
@@ -302,6 +312,36 @@ class RefundView(ReadOnlyModelView):
     label_columns = {"id": "Refund", "order": "Order", "return_": "Return", "amount": "Amount",
                      "status": "Status", "reason": "Reason", "created_by": "By",
                      "created_at": "When", "external_id": "Channel refund id"}
+
+
+class RefundApprovalView(BaseView):
+    """Refunds above a Support agent's limit, waiting for an Admin (Order refund_any): approve
+    (it goes to the channel as any refund) or reject (with a reason the asker reads)."""
+    route_base = "/refunds/approval"
+    default_view = "index"
+    class_permission_name = p.RESOURCE_ORDER
+    method_permission_name = {"index": p.REFUND_ANY, "approve": p.REFUND_ANY, "reject": p.REFUND_ANY}
+
+    @expose("/", methods=["GET"])
+    @has_access
+    def index(self):
+        return self.render_template("oms/refund_approval.html", refunds=approvals.awaiting(db.session),
+                                    me=current_actor().label)
+
+    @expose("/<int:pk>/approve", methods=["POST"])
+    @has_access
+    def approve(self, pk):
+        service_call(approvals.approve, db.session, pk, current_actor(),
+                     success=lambda rf: f"Refund of {rf.amount} {rf.currency} approved: "
+                                        + ("sent to the channel" if rf.status == "pending" else "made"))
+        return redirect(url_for("RefundApprovalView.index"))
+
+    @expose("/<int:pk>/reject", methods=["POST"])
+    @has_access
+    def reject(self, pk):
+        service_call(approvals.reject, db.session, pk, request.form.get("reason"), current_actor(),
+                     success=lambda rf: f"Refund of {rf.amount} {rf.currency} rejected")
+        return redirect(url_for("RefundApprovalView.index"))
 
 
 class ReturnReasonView(BaseView):

@@ -12,6 +12,7 @@ Channel paths::
     /amazon/<region>/tokens/2021-03-01/restrictedDataToken  (Tokens API: RDTs)
     /amazon/<region>/listings/2021-08-01/items/<sellerId>   (searchListingsItems)
     /amazon/<region>/sellers/v1/marketplaceParticipations
+    /amazon/<region>/reports/2021-06-30/reports | reports/<id> | documents/<id>  (the returns report: reports.py)
 
 Shopify serves only the supported versions (SHOPIFY_VERSIONS); any other is answered as the
 oldest supported one, with ``X-Shopify-API-Version`` saying so.
@@ -45,7 +46,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import InvalidPayload
 from ..parsing import parse_time
 from ..woocommerce import oauth1_signature
-from . import render, shopify_graphql, write_api
+from . import render, reports, shopify_graphql, write_api
 from . import stock as stock_writes
 from .carriers import CarrierHub
 from .state import CHANNELS, SHOPIFY_BUCKET, SP_API_LIMITS, Bucket, LeakyBucket, SandboxState, SimOrder
@@ -107,7 +108,7 @@ class ChannelRequest:
         self.channel, self.shop, self.operation, self.continuation = channel, shop, operation, continuation
 
 
-class SandboxApp(stock_writes.StockEndpoints, write_api.WriteApi):
+class SandboxApp(stock_writes.StockEndpoints, write_api.WriteApi, reports.ReportsApi):
     respond = staticmethod(json_response)
 
     def __init__(self, state: SandboxState):
@@ -148,6 +149,7 @@ class SandboxApp(stock_writes.StockEndpoints, write_api.WriteApi):
             Rule("/amazon/<shop>/orders/2026-01-01/orders/<oid>", endpoint="amz_get", methods=["GET"]),
             *stock_writes.rules(),
             *write_api.rules(),
+            *reports.rules(),
         ])
         # The carriers (carriers/): each registers its routes on this frame under its prefix.
         self.carriers = CarrierHub(state)
@@ -1010,6 +1012,7 @@ AMAZON_OPERATIONS = {
     "amz_buyer_info": "getOrderBuyerInfo", "amz_rdt": "createRestrictedDataToken",
     "amz_search": "searchOrders", "amz_get": "getOrder2026", "amz_listings": "searchListingsItems",
     **write_api.OPERATIONS,
+    **reports.OPERATIONS,
 }
 
 # what a Restricted Data Token may name: the v0 operations that return PII ({orderId}: any order)

@@ -78,7 +78,8 @@ SP_API_LIMITS = {"getOrders": (0.0167, 20), "getOrder": (0.5, 30), "getOrderItem
                  "searchOrders": (0.0056, 20), "getOrder2026": (0.5, 30),
                  "createRestrictedDataToken": (1.0, 10), "searchListingsItems": (5.0, 5),
                  "confirmShipment": (2.0, 10), "createFeedDocument": (0.5, 15), "createFeed": (0.0083, 15),
-                 "getFeed": (2.0, 15), "getFeeds": (0.0222, 10), "getFeedDocument": (0.0222, 10)}
+                 "getFeed": (2.0, 15), "getFeeds": (0.0222, 10), "getFeedDocument": (0.0222, 10),
+                 "createReport": (0.0167, 15), "getReport": (2.0, 15), "getReportDocument": (0.0167, 15)}
 # searchOrders pagination tokens live this long (nominal seconds)
 PAGINATION_TOKEN_SECONDS = 24 * 3600
 SHOPIFY_BUCKET = 40
@@ -379,6 +380,9 @@ class SandboxState:
             # Amazon Feeds API: documents (id -> {"content_type", "content"}) and feeds
             self.feed_documents: dict[str, dict] = {}
             self.feeds: dict[str, dict] = {}
+            # Amazon returns the buyers asked for (reports.request_return) and Reports API reports
+            self.amazon_returns: list[dict] = []
+            self.reports: dict[str, dict] = {}
             self.fulfillment_seq = 0
             # Shopify's @idempotent(key:) on refundCreate: key -> the refund it made
             self.idempotency_keys: dict[tuple[str, str], Any] = {}

@@ -171,7 +171,8 @@ def test_return_bad_input_is_422_or_409_and_stores_nothing(api, shipped, session
 
 
 def test_order_refund_roles_limit_and_bad_input(api, world, session):
-    """POST /api/v1/order/<pk>/refund: Support up to the limit, Admin any amount, never more
+    """POST /api/v1/order/<pk>/refund: Support up to the limit (above it, pending an Admin's
+    approval), Admin any amount, never more
     than paid less refunded; the other roles 403; bad input 422 with the field, nothing stored."""
     order_id = world.order_id
     for role in ("warehouse", "operations", "viewer"):
@@ -181,7 +182,9 @@ def test_order_refund_roles_limit_and_bad_input(api, world, session):
     assert_error(api.post(f"/api/v1/order/{order_id}/refund", {}), 422, "amount")
     assert count(session, Refund) == 0
     api.put("/api/v1/setting/support_refund_limit", {"value": "5"})
-    assert_error(api.post(f"/api/v1/order/{order_id}/refund", {"amount": "6"}, as_="support"), 422, "amount")
+    above = api.post(f"/api/v1/order/{order_id}/refund", {"amount": "6"}, as_="support")  # an Admin approves
+    assert above.status_code == 201 and above.get_json()["result"]["status"] == "pending_approval"
+    assert api.post(f"/api/v1/refund/{above.get_json()['id']}/reject").status_code == 200
     ok = api.post(f"/api/v1/order/{order_id}/refund", {"amount": "5", "reason": "late"}, as_="support")
     assert ok.status_code == 201, ok.get_json()
     assert ok.get_json()["result"]["amount"] == "5.00" and ok.get_json()["result"]["source"] == "waybill"
@@ -190,4 +193,4 @@ def test_order_refund_roles_limit_and_bad_input(api, world, session):
     assert by_lines.status_code == 201, by_lines.get_json()
     total = session.get(Order, order_id).total
     assert_error(api.post(f"/api/v1/order/{order_id}/refund", {"amount": str(total)}), 422, "amount")
-    assert count(session, Refund) == 2
+    assert count(session, Refund) == 3  # one of them rejected

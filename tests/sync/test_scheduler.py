@@ -14,7 +14,7 @@ def test_jobs_are_registered_from_code_per_channel(app, sandbox_channels, sessio
     register_jobs(scheduler, app)
     ids = {job.id for job in scheduler.get_jobs()}
     assert {"sync_channel_jobs", "allocate_backorders", "pull_orders:sb-shopify",
-            "pull_orders:sb-woocommerce", "pull_orders:sb-amazon"} <= ids
+            "pull_orders:sb-woocommerce", "pull_orders:sb-amazon", "pull_returns"} <= ids
 
 
 def test_a_held_lock_makes_the_job_skip(app):

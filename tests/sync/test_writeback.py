@@ -14,7 +14,7 @@ from app.services.channels.writeback import fulfilments, status
 from app.services.core import domain_events
 from app.services.core.errors import Conflict
 from app.services.orders import actions as orders
-from app.services.returns import actions as returns
+from app.services.returns import actions as returns, approvals
 
 from dataclasses import replace
 
@@ -125,8 +125,22 @@ def test_refunds_never_exceed_what_was_paid(world, session):
     returns.refund(session, order.id, order.total - Decimal("1"), "most of it", admin)
     with pytest.raises(Exception, match="left to refund"):
         returns.refund(session, order.id, "2.00", "too much", admin)
-    with pytest.raises(Exception, match="up to 0.50"):
-        returns.refund(session, order.id, "1.00", "over the limit", admin, limit=Decimal("0.50"))
+
+
+def test_a_refund_above_the_limit_reaches_the_channel_once_approved(world, session, actor):
+    state, channels, admin = world
+    sim = sim_order(state, "shopify")
+    order = import_order(session, channels["shopify"], sim)
+    asked = returns.refund(session, order.id, "1.00", "over the limit", actor("support"), limit=Decimal("0.50"))
+    assert asked.status == "pending_approval"
+    deliver()
+    assert sim.refunds == [] and messages(session, "channel.refund") == []  # nothing leaves before approval
+    approvals.approve(session, asked.id, admin)
+    deliver()
+    refund = session.get(Refund, asked.id)
+    assert refund.status == "succeeded" and refund.external_id
+    assert [r.amount for r in sim.refunds] == [Decimal("1.00")]
+    assert _fresh(session, order.id).financial_status == "partially_refunded"
 
 
 def test_a_refund_in_the_channels_admin_is_read_back_and_never_pushed(world, session):

@@ -34,7 +34,8 @@ class RefundOutSchema(OutSchema):
     source = fields.Str()
     shipping = Money()
     lines = fields.Raw(allow_none=True)
-    error = fields.Str(allow_none=True, metadata={"description": "the channel's reason for a failure"})
+    error = fields.Str(allow_none=True, metadata={
+        "description": "the channel's reason for a failure, or an Admin's for a rejection"})
     created_by = fields.Str()
     created_at = fields.DateTime()
 
@@ -54,6 +55,10 @@ class ReturnDetailSchema(OutSchema):
     label_carrier = fields.Str(allow_none=True)
     label_tracking = fields.Str(allow_none=True)
     label_error = fields.Str(allow_none=True)
+    parcel_status = fields.Str(allow_none=True, metadata={
+        "description": "the return label's parcel as the carrier tracks it (in_transit, delivered: at the "
+                       "warehouse, not received yet)"})
+    parcel_event_at = fields.DateTime(allow_none=True)
     extras = fields.Raw(allow_none=True)
     exchange_order_id = fields.Int(allow_none=True)
     lines = fields.List(fields.Nested(ReturnLineOutSchema))
@@ -109,3 +114,8 @@ class ExchangeInSchema(InSchema):
     items = fields.Dict(keys=fields.Str(), values=fields.Int(strict=True, validate=Range(1, INT_MAX)), required=True,
                         metadata={"description": "SKU -> units the customer gets instead (a new order on "
                                                  "the same channel, stock reserved now)"})
+
+
+class RefundRejectInSchema(InSchema):
+    reason = fields.Str(allow_none=True, load_default=None, validate=Length(max=1000),
+                        metadata={"description": "why not: the asker reads it on the refund and the order"})

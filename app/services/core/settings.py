@@ -99,7 +99,8 @@ DEFINITIONS: dict[str, SettingDef] = {d.key: d for d in [
                "Raise an alert when a delivery exception has waited this long without being resolved.",
                minimum=1, maximum=30 * 24),
     SettingDef("support_refund_limit", "Support refund limit (order currency)", "decimal",
-               Decimal("100"), "Support may refund up to this much per refund; Admins any amount.",
+               Decimal("100"), "Support may refund up to this much per refund; above it the refund "
+               "waits for an Admin's approval (Returns → Refunds to approve).",
                minimum=0, maximum=Decimal("1000000000")),
     # --- the return policy (services/returns/policy.py) ---
     SettingDef("return_window_days", "Returns: window (days from delivery)", "int", 30,

@@ -79,12 +79,16 @@ def items_weight(order: Order) -> Decimal:
 
 def items_volume(order: Order) -> Optional[Decimal]:
     """Σ product volume × quantity, or None when a product has no dimensions."""
+    return volume_of([(line.product, line.quantity_open) for line in _open_lines(order)])
+
+
+def volume_of(items) -> Optional[Decimal]:
+    """Σ volume × units of (product, units) pairs, or None when a product has no dimensions."""
     total = Decimal("0")
-    for line in _open_lines(order):
-        p = line.product
-        if None in (p.length_cm, p.width_cm, p.height_cm):
+    for product, units in items:
+        if product is None or None in (product.length_cm, product.width_cm, product.height_cm):
             return None
-        total += p.length_cm * p.width_cm * p.height_cm * line.quantity_open
+        total += product.length_cm * product.width_cm * product.height_cm * units
     return total
 
 
@@ -92,13 +96,19 @@ def suggest_box(session: Session, order: Order, warehouse_id: int) -> Optional[B
     """The smallest enabled box whose volume holds the items with the margin, whose max weight
     holds them, and whose longest side fits the longest item; None when none fits or the items
     have no dimensions."""
-    volume = items_volume(order)
+    items = [(line.product, line.quantity_open) for line in _open_lines(order)]
+    if volume_of(items) is None:
+        return None
+    return box_for(session, items, items_weight(order), warehouse_id)
+
+
+def box_for(session: Session, items, weight: Decimal, warehouse_id: int) -> Optional[BoxPreset]:
+    """``suggest_box`` for any (product, units) pairs weighing ``weight`` (a return's units too)."""
+    volume = volume_of(items)
     if volume is None:
         return None
     margin = Decimal(100 + settings.get(session, "box_fill_margin_percent")) / 100
-    weight = items_weight(order)
-    longest = max((max(line.product.length_cm, line.product.width_cm, line.product.height_cm)
-                   for line in _open_lines(order)), default=Decimal("0"))
+    longest = max((max(p.length_cm, p.width_cm, p.height_cm) for p, _units in items), default=Decimal("0"))
     for box in boxes(session, warehouse_id):
         fits = box.volume_cm3 >= volume * margin and weight + box.tare_kg <= box.max_weight_kg
         if fits and max(box.length_cm, box.width_cm, box.height_cm) >= longest:

@@ -1,6 +1,7 @@
 """Return labels: bought from a carrier when a return is authorized and the policy says we
 pay (the returns package decides that; views and the API call ``buy`` then). The parcel goes
-from the customer's address to the warehouse the goods left from.
+from the customer's address to the warehouse the goods left from, weighing what the returned
+units' products weigh (``parcel``).
 
 Like an outbound label, the purchase is never repeated blindly: the carrier is asked outside
 any transaction, and one transaction keeps the label on the return; a refusal is kept as the
@@ -8,7 +9,7 @@ return's ``label_error`` for Support (the return stays authorized; they may buy 
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,9 +21,28 @@ from app.services.core import domain_events, events, settings
 from app.services.core.actor import Actor
 from app.services.core.errors import NotFound, ValidationFailed
 from app.services.core.transaction import transactional
-from app.services.fulfilment import carriers, labels
+from app.services.fulfilment import boxes, carriers, labels
 
-PARCEL = Package(Decimal("1"), Decimal("30"), Decimal("20"), Decimal("10"))  # one small box
+# A returned unit whose product has no weight counts as this much: the fixed parcel every return
+# label used before weights were read, more rather than less than most items (a carrier bills an
+# under-declared parcel again, and may hold it).
+UNWEIGHED_UNIT_KG = Decimal("1")
+BOX_CM = (Decimal("30"), Decimal("20"), Decimal("10"))  # without product dimensions or a box preset that fits
+MIN_KG = Decimal("0.1")
+
+
+def parcel(session: Session, ret: Return, warehouse: Warehouse) -> Package:
+    """The return parcel: the returned units' product weights (UNWEIGHED_UNIT_KG for a product
+    without one) in the smallest box preset of the warehouse that holds them (its tare added;
+    fulfilment.boxes, as at the pack station), else in a 30×20×10 cm box."""
+    items = [(rl.line.product, rl.quantity) for rl in ret.lines]
+    weight = sum((p.weight_kg if p is not None and p.weight_kg is not None else UNWEIGHED_UNIT_KG) * units
+                 for p, units in items) or UNWEIGHED_UNIT_KG
+    box = boxes.box_for(session, items, weight, warehouse.id) if warehouse is not None else None
+    if box is not None:
+        return Package((weight + box.tare_kg).quantize(Decimal("0.001"), ROUND_UP), box.length_cm, box.width_cm,
+                       box.height_cm)
+    return Package(max(weight, MIN_KG).quantize(Decimal("0.001"), ROUND_UP), *BOX_CM)
 
 
 def _account(session: Session) -> CarrierAccount:
@@ -55,8 +75,10 @@ def buy(session: Session, return_id: int, actor: Actor) -> Return:
         return ret
     try:
         account = _account(session)
-        request = ShipmentRequest(labels._ship_to(ret.order), labels._ship_from(_warehouse(session, ret)),
-                                  (PARCEL,), f"wbr-{ret.id}-{uuid.uuid4().hex[:8]}", "PDF")
+        warehouse = _warehouse(session, ret)
+        request = ShipmentRequest(labels._ship_to(ret.order), labels._ship_from(warehouse),
+                                  (parcel(session, ret, warehouse),), f"wbr-{ret.id}-{uuid.uuid4().hex[:8]}",
+                                  "PDF")
     except ValidationFailed as exc:
         return _failed(session, return_id, exc.message, actor)
     account_id = account.id

@@ -4,7 +4,8 @@ status follows its latest event by time, not by arrival; every shipment of an or
 delivered -> the order ``delivered``; each change publishes ``shipment.tracking_updated``.
 
 ``poll`` asks each carrier about its open shipments in the batches it allows, less often the
-older a parcel's last event, never once it is delivered, returned or voided.
+older a parcel's last event, never once it is delivered, returned or voided; the labels of
+returns on their way to us (bought by return_labels) are asked in the same pass.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from app.services.orders import actions as orders
 log = logging.getLogger(__name__)
 ACTOR = Actor.job("poll_tracking")
 NOT_TRACKED = SHIPMENT_CLOSED + ("label_uncertain",)
+PARCEL_DONE = ("delivered", "returned_to_sender", "cancelled")  # a return parcel no longer polled
+RETURN_TRACKED = ("authorized", "in_transit")  # a return received is in our hands
 # (age of the last event, how many poll intervals until the next look)
 SLOWER = ((timedelta(days=3), 12), (timedelta(days=1), 3))
 
@@ -168,16 +171,28 @@ def _record_one(session: Session, account: CarrierAccount, update: TrackingUpdat
 
 
 def _return_parcel(session: Session, account: CarrierAccount, update: TrackingUpdate, actor: Actor) -> int:
-    """An update for a return label we bought: the returns package moves the return on
-    (``return.parcel_tracked``); any other number is none of ours."""
-    return_id = session.scalar(select(Return.id).where(Return.label_tracking == update.tracking_number))
-    if return_id is None:
+    """An update for a return label we bought: the return keeps its parcel's latest status
+    (by time, like a shipment) and when to look again; a new status is published as
+    ``return.parcel_tracked`` for the returns package (in transit, delivered to the
+    warehouse). Any other number is none of ours."""
+    ret = session.scalar(select(Return).where(Return.label_tracking == update.tracking_number)
+                         .with_for_update())
+    if ret is None:
         log.info("tracking: %s %s is none of our shipments", account.code, update.tracking_number)
         return 0
+    now = utcnow()
     latest = update.latest()
     status = latest.status if latest is not None else update.status
-    domain_events.publish(session, "return.parcel_tracked", {"return_id": return_id, "status": status,
-                                                             "actor": actor})
+    at = latest.occurred_at if latest is not None else None
+    before = ret.parcel_status
+    newer = at is None or ret.parcel_event_at is None or at >= ret.parcel_event_at
+    if status not in (None, "unknown") and newer:
+        ret.parcel_status, ret.parcel_event_at = status, at or ret.parcel_event_at
+    ret.next_track_at = None if ret.parcel_status in PARCEL_DONE else next_look(
+        now, ret.parcel_event_at, _poll_minutes(session))
+    if ret.parcel_status != before:
+        domain_events.publish(session, "return.parcel_tracked",
+                              {"return_id": ret.id, "status": ret.parcel_status, "actor": actor})
     return 0
 
 
@@ -205,9 +220,24 @@ def due(session: Session, *, carrier: str | None = None, now: datetime | None = 
     if carrier:
         query = query.where(or_(CarrierAccount.code == carrier, CarrierAccount.kind == carrier))
     found: dict[int, list[str]] = {}
-    for account_id, number in session.execute(query):
+    for account_id, number in [*session.execute(query), *session.execute(_returns_due(carrier, now, limit))]:
         found.setdefault(account_id, []).append(number)
     return found
+
+
+def _returns_due(carrier: str | None, now: datetime, limit: int):
+    """The labels of returns on their way to us, asked like shipments (the return keeps the
+    account's code)."""
+    query = (select(CarrierAccount.id, Return.label_tracking)
+             .join(CarrierAccount, CarrierAccount.code == Return.label_carrier)
+             .where(CarrierAccount.enabled.is_(True), CarrierAccount.kind != "manual",
+                    Return.label_tracking.is_not(None), Return.status.in_(RETURN_TRACKED),
+                    or_(Return.parcel_status.is_(None), Return.parcel_status.not_in(PARCEL_DONE)),
+                    or_(Return.next_track_at.is_(None), Return.next_track_at <= now))
+             .order_by(Return.next_track_at.asc().nulls_first(), Return.id).limit(limit))
+    if carrier:
+        query = query.where(or_(CarrierAccount.code == carrier, CarrierAccount.kind == carrier))
+    return query
 
 
 @transactional
@@ -217,6 +247,10 @@ def _postpone(session: Session, account_id: int, numbers: list[str], error: str)
     for shipment in session.scalars(select(Shipment).where(Shipment.carrier_account_id == account_id,
                                                            Shipment.tracking_number.in_(numbers))):
         shipment.next_track_at = later
+    code = select(CarrierAccount.code).where(CarrierAccount.id == account_id).scalar_subquery()
+    for ret in session.scalars(select(Return).where(Return.label_carrier == code,
+                                                    Return.label_tracking.in_(numbers))):
+        ret.next_track_at = later
 
 
 RECORD_BATCH = 50  # updates recorded in one transaction by a poll

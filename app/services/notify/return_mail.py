@@ -16,11 +16,17 @@ MAILS = {"authorized": "return_authorized", "received": "return_received", "reje
 
 def on_return_changed(session: Session, payload: dict) -> None:
     event = MAILS.get(payload.get("to") or "")
-    if event is None:
+    if event is None or _channel_runs_it(session, payload["return_id"]):
         return
     if event == "return_authorized" and returns.label_due(session, payload["return_id"]):
         return  # the label is bought next: its mail follows on return.label_ready
     customer_mail.queue(session, payload["order_id"], event, return_id=payload["return_id"])
+
+
+def _channel_runs_it(session: Session, return_id: int) -> bool:
+    """A return the channel runs (Amazon) is the channel's to tell its customer about."""
+    ret = session.get(Return, return_id)
+    return ret is not None and ret.source == "channel"
 
 
 def on_label_ready(session: Session, payload: dict) -> None:

@@ -14,9 +14,12 @@ from app.models.base import utcnow
 from app.services.core import domain_events, events
 from app.services.core.actor import Actor
 
-COUNTED = ("pending", "sent", "succeeded")  # money no longer refundable
-TEXT = {"pending": "requested", "sent": "sent to the channel", "succeeded": "confirmed",
-        "failed": "failed"}
+# money no longer refundable: a refund waiting for an Admin's approval holds its amount, so
+# approving it can never exceed what was paid
+COUNTED = ("pending_approval", "pending", "sent", "succeeded")
+TEXT = {"pending_approval": "awaits an Admin's approval", "pending": "requested",
+        "sent": "sent to the channel", "succeeded": "confirmed", "failed": "failed",
+        "rejected": "rejected"}
 
 
 def paid(order: Order) -> Decimal:

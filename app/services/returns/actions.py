@@ -55,10 +55,16 @@ def _add_lines(session: Session, ret: Return, order, requested: dict, default_re
 
 
 def _limits(session: Session, order, source: str) -> dict:
-    """Units each line may give back: the customer within the policy; staff up to what was
-    shipped and is not back or on its way (they may make exceptions to the window)."""
+    """Units each line may give back: the customer within the policy; staff (and a channel that
+    runs its own returns) up to what was shipped and is not back or on its way (they may make
+    exceptions to the window)."""
     if source == "customer":
         return {o.line.id: (o.left, o.why_not) for o in policy.offers(session, order)}
+    return units_left(session, order)
+
+
+def units_left(session: Session, order) -> dict:
+    """{order line id: (units shipped and not back or on their way, None)}."""
     pending = policy.pending_units(session, order.id)
     return {line.id: (max(line.quantity_shipped - line.quantity_returned - pending.get(line.id, 0), 0), None)
             for line in order.lines}
@@ -66,9 +72,10 @@ def _limits(session: Session, order, source: str) -> dict:
 
 @transactional
 def create_return(session: Session, order_id: int, quantities: dict, reason: str | None,
-                  actor: Actor, *, source: str = "staff") -> Return:
+                  actor: Actor, *, source: str = "staff", rma_number: str | None = None) -> Return:
     """Open a return: ``quantities`` maps order line id -> units or {"quantity", "reason",
-    "note"}; ``reason``: the reason code of lines without their own. Authorized at once when
+    "note"}; ``reason``: the reason code of lines without their own; ``rma_number``: the
+    channel's, for a return the channel runs (else RMA-<order>-<n>). Authorized at once when
     worth less than the policy's automatic authorization amount."""
     order = orders.get_order(session, order_id, for_update=True)
     if not quantities:
@@ -76,8 +83,8 @@ def create_return(session: Session, order_id: int, quantities: dict, reason: str
     count = session.scalar(select(func.count(Return.id)).where(Return.order_id == order.id)) or 0
     limits = _limits(session, order, source)
     policy.reasons(session)  # (the defaults written before the new return is in the session)
-    ret = Return(order=order, rma_number=f"RMA-{order.id}-{count + 1}", status="requested", source=source,
-                 created_by=actor.label, created_at=utcnow())
+    ret = Return(order=order, rma_number=rma_number or f"RMA-{order.id}-{count + 1}", status="requested",
+                 source=source, created_by=actor.label, created_at=utcnow())
     session.add(ret)
     used = _add_lines(session, ret, order, quantities, reason, limits)
     ret.reason = ", ".join(dict.fromkeys(r.label for r in used))
@@ -340,10 +347,11 @@ def refund(session: Session, order_id: int, amount, reason: str | None, actor: A
     """A refund of ``amount`` (or, without one, of the ``lines`` and ``shipping`` given), at
     most what was paid less what is refunded or being refunded. The order row is locked
     first, so two agents refunding one order at once are served one after the other and the
-    second sees the first's refund. ``limit``: the most this actor may refund (Support's
-    limit). An order written back to its channel gets a ``pending`` refund and a
-    ``channel.refund`` message (``succeeded`` only when the channel confirms); any other is
-    refunded at once. A refund against a received or inspected return closes it."""
+    second sees the first's refund. ``limit``: the most this actor may refund alone (Support's
+    limit): above it the refund is recorded ``pending_approval`` (its amount held) and waits
+    for an Admin (returns.approvals). An order written back to its channel gets a ``pending``
+    refund and a ``channel.refund`` message (``succeeded`` only when the channel confirms);
+    any other is refunded at once. A refund against a received or inspected return closes it."""
     order = orders.get_order(session, order_id, for_update=True)
     reason = validation.text(reason, "reason", max_length=1000, required=False)
     clean_lines = _refund_lines(session, order, lines)
@@ -355,17 +363,31 @@ def refund(session: Session, order_id: int, amount, reason: str | None, actor: A
         if amount <= 0:
             raise ValidationFailed.field("amount", "give an amount, or lines or shipping to refund")
     amount = validation.decimal(amount, "amount", positive=True).quantize(currencies.quantum(order.currency))
-    if limit is not None and amount > limit:
-        raise ValidationFailed.field("amount", f"you may refund up to {limit} {order.currency}: ask an Admin")
     left = refunds.paid(order) - refunds.counted(session, order.id)
     if amount > left:
         raise ValidationFailed.field("amount", f"only {max(left, Decimal('0'))} {order.currency} is left to "
                                                f"refund (paid less refunded or being refunded)")
+    approval = limit is not None and amount > limit
     row = Refund(order_id=order.id, return_id=return_id, amount=amount, currency=order.currency,
-                 reason=reason, status="pending", source="waybill", lines=clean_lines, shipping=shipping,
-                 created_by=actor.label, created_at=utcnow(), updated_at=utcnow())
+                 reason=reason, status="pending_approval" if approval else "pending", source="waybill",
+                 lines=clean_lines, shipping=shipping, created_by=actor.label, created_at=utcnow(),
+                 updated_at=utcnow())
     session.add(row)
     session.flush()
+    if approval:
+        events.order_event(session, order, actor, "refund_pending_approval",
+                           f"Refund of {amount} {order.currency} asked by {actor.label} awaits an Admin's "
+                           f"approval (above the refund limit of {limit})",
+                           {"refund_id": row.id, "amount": str(amount), "limit": str(limit)})
+        refunds.published(session, row, actor)
+    else:
+        send_refund(session, order, row, actor)
+    return row
+
+
+def send_refund(session: Session, order, row: Refund, actor: Actor) -> None:
+    """A refund made (at once, or once approved): it closes its received return, and goes to
+    the channel through the outbox — or, where no channel is told, it is made."""
     if row.return_id:
         ret = session.get(Return, row.return_id)
         if ret is not None and ret.status in ("received", "inspected"):
@@ -378,7 +400,6 @@ def refund(session: Session, order_id: int, amount, reason: str | None, actor: A
                        order_id=order.id)
     else:  # no channel to tell: the refund is made
         refunds.set_state(session, row, "succeeded", actor)
-    return row
 
 
 def refund_return(session: Session, return_id, actor: Actor, *, amount=None, reason: str | None = None,
