@@ -2,16 +2,16 @@
 pending_approval and rejected); a return label's parcel is tracked by the tracking pass
 (its status, the time of its latest event, when to look again).
 
-Revision ID: 0022_returns
-Revises: 0021
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-07 10:30:00.000000
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0022_returns'
-down_revision = '0021'
+revision = '0024'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
