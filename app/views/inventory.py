@@ -18,6 +18,8 @@ from app.services.inventory import catalog
 from app.services.inventory import stock as inventory
 from app.services.inventory import reference
 from app.services.core.errors import DomainError, ValidationFailed
+from app.services.core.transaction import unit_of_work
+from app.services.fulfilment import shipping_rules
 from .base import (
     checkbox,    select_field,
     form_error_status,
@@ -161,11 +163,13 @@ class WarehouseView(ServiceModelView):
     list_columns = ["code", "name", "country", "city", "priority", "ships_to", "active"]
     show_columns = ["code", "name", "address_line1", "city", "postcode", "country", "latitude",
                     "longitude", "priority", "ships_to", "active", "label_format", "printer_address"]
-    add_columns = edit_columns = show_columns
+    add_columns = edit_columns = show_columns + ["carriers"]
     order_columns = ["code", "name", "country", "priority"]
     search_columns = ["code", "name", "country", "active"]
     add_form_extra_fields = edit_form_extra_fields = {
         "ships_to": StringField("Ships to", description="Country codes, comma-separated; empty = everywhere"),
+        "carriers": StringField("Carriers", description="Carrier account codes this warehouse ships with, "
+                                                        "comma-separated; empty = every enabled account"),
         "active": checkbox("Active"),
         "label_format": select_field("Label format", [("", "the carrier account's"), ("PDF", "PDF 4×6"),
                                                       ("ZPL", "ZPL")], default="",
@@ -183,10 +187,15 @@ class WarehouseView(ServiceModelView):
     def prefill_form(self, form, pk):
         warehouse = db.session.get(Warehouse, pk)
         form.ships_to.data = ", ".join(warehouse.ships_to or [])
+        form.carriers.data = ", ".join(shipping_rules.carriers_of(db.session, pk))
 
     def save(self, form, pk):
-        return reference.save(db.session, "warehouse", self.form_values(form, self.add_columns),
-                              current_actor(), pk)
+        codes = [c for c in (part.strip() for part in (form.carriers.data or "").split(",")) if c]
+        with unit_of_work(db.session):  # the warehouse and its carriers: both or neither
+            warehouse = reference.save(db.session, "warehouse", self.form_values(form, self.show_columns),
+                                       current_actor(), pk)
+            shipping_rules.allow_carriers(db.session, warehouse.id, codes, current_actor())
+        return warehouse
 
     def remove(self, pk):
         return reference.delete(db.session, "warehouse", pk, current_actor())

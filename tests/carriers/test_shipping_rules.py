@@ -208,3 +208,39 @@ def test_manifests_scan_form_ground_close_and_our_own_pdf(session, actor, accoun
     with pytest.raises(ValidationFailed):
         manifests.close(session, "usps-1", warehouse.id, actor("warehouse"))  # nothing new
     assert session.query(Manifest).count() == 4
+
+
+def test_a_warehouse_s_carriers_are_set_on_its_page_and_through_the_api(app, api_headers, client_for, session,
+                                                                       actor, accounts, shop):
+    from app.models import AuditLog, Warehouse
+    from tests.views.conftest import post
+
+    warehouse_id = shop["warehouse"].id
+    session.rollback()
+    client, url = app.test_client(), f"/api/v1/warehouse/{warehouse_id}/carriers"
+    assert client.get(url, headers=api_headers("viewer")).json["result"] == {"warehouse_id": warehouse_id,
+                                                                            "carriers": []}
+    assert client.put(url, json={"carriers": ["usps-1"]}, headers=api_headers("viewer")).status_code == 403
+    response = client.put(url, json={"carriers": [" USPS-1 ", "dhl-1"]}, headers=api_headers("operations"))
+    assert response.status_code == 200 and response.json["result"]["carriers"] == ["dhl-1", "usps-1"]
+    refused = client.put(url, json={"carriers": ["nope-1"]}, headers=api_headers("operations"))
+    assert refused.status_code == 422 and "unknown carrier account(s): nope-1" in str(refused.json)
+    assert client.put("/api/v1/warehouse/999999/carriers", json={"carriers": []},
+                      headers=api_headers("operations")).status_code == 404
+    assert shipping_rules.carriers_of(db.session, warehouse_id) == ["dhl-1", "usps-1"]
+    [change] = [a.changes for a in db.session.scalars(select(AuditLog)) if "carriers" in (a.changes or {})]
+    assert change["carriers"] == {"old": [], "new": ["dhl-1", "usps-1"]}
+
+    page = client_for("operations")
+    edit = page.get(f"/warehouses/edit/{warehouse_id}").get_data(as_text=True)
+    assert 'value="dhl-1, usps-1"' in edit
+    form = {"code": shop["warehouse"].code, "name": "Main", "country": "US", "priority": "100",
+            "carriers": "ups-1", "active": "y"}
+    assert post(page, f"/warehouses/edit/{warehouse_id}", form).status_code == 302
+    assert shipping_rules.carriers_of(db.session, warehouse_id) == ["ups-1"]
+    # an unknown account: refused, and the warehouse's other changes are not kept either
+    html = post(page, f"/warehouses/edit/{warehouse_id}", dict(form, name="Renamed", carriers="ghost")).get_data(
+        as_text=True)
+    assert "unknown carrier account(s): ghost" in html
+    db.session.expire_all()
+    assert db.session.get(Warehouse, warehouse_id).name == "Main"

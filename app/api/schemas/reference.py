@@ -50,6 +50,19 @@ class WarehouseAddSchema(WarehouseInSchema):
     country = fields.Str(required=True, metadata=COUNTRY)
 
 
+class WarehouseCarriersInSchema(InSchema):
+    """The carrier accounts a warehouse may ship with (rate shopping asks only these)."""
+
+    carriers = fields.List(fields.Str(validate=Length(min=1, max=32), metadata={
+        "pattern": "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{1,31}\\s*$"}), required=True, validate=Length(max=50), metadata={
+        "description": "carrier account codes; empty: every enabled account", "maxItems": 50})
+
+
+class WarehouseCarriersOutSchema(OutSchema):
+    warehouse_id = fields.Int()
+    carriers = fields.List(fields.Str(), metadata={"description": "empty: every enabled account"})
+
+
 class ProductInSchema(InSchema):
     """A product's changes (PUT)."""
 

@@ -296,16 +296,30 @@ def map_method(session: Session, method: str, service_level: str, actor: Actor, 
     return row
 
 
+def carriers_of(session: Session, warehouse_id: int) -> list[str]:
+    """The codes of the carrier accounts a warehouse is limited to (empty: it may use all)."""
+    return sorted(session.scalars(select(CarrierAccount.code).join(
+        WarehouseCarrier, WarehouseCarrier.carrier_account_id == CarrierAccount.id)
+        .where(WarehouseCarrier.warehouse_id == warehouse_id)))
+
+
 @transactional
 def allow_carriers(session: Session, warehouse_id: int, codes: list[str], actor: Actor) -> list[str]:
     """The carrier accounts a warehouse may ship with (an empty list: all of them)."""
-    accounts = {a.code: a for a in session.scalars(select(CarrierAccount).where(CarrierAccount.code.in_(codes or [])))}
+    from app.models import Warehouse
+
+    if session.get(Warehouse, warehouse_id) is None:
+        raise NotFound(f"Warehouse {warehouse_id} not found")
+    codes = sorted({str(code).strip().lower() for code in codes or []})
+    accounts = {a.code: a for a in session.scalars(select(CarrierAccount).where(CarrierAccount.code.in_(codes)))}
     unknown = [c for c in codes if c not in accounts]
     if unknown:
         raise ValidationFailed.field("carriers", f"unknown carrier account(s): {', '.join(unknown)}")
+    before = carriers_of(session, warehouse_id)
     for row in session.scalars(select(WarehouseCarrier).where(WarehouseCarrier.warehouse_id == warehouse_id)):
         session.delete(row)
     session.flush()
     session.add_all([WarehouseCarrier(warehouse_id=warehouse_id, carrier_account_id=a.id) for a in accounts.values()])
-    audit.record(session, actor, "warehouse", warehouse_id, "update", {"carriers": {"old": None, "new": sorted(codes)}})
-    return sorted(codes)
+    if before != codes:
+        audit.record(session, actor, "warehouse", warehouse_id, "update", {"carriers": {"old": before, "new": codes}})
+    return codes
