@@ -13,12 +13,13 @@ from ..extensions import db
 from ..models import Shipment, ShipmentLine
 from ..security import permissions as p
 from app.services.orders import api_reads
-from app.services.fulfilment import labels, printing
+from app.services.fulfilment import floor, labels, printing
 from app.services.fulfilment import shipments as fulfillment
 from .base import ReadOnlyApi, WaybillInterface, documented, domain_errors, load
 from .schemas.carriers import RateOutSchema, RatesInSchema, ShipWithLabelInSchema
 from .schemas.common import EmptyInSchema
-from .schemas.fulfillment import ShipmentDetailSchema, TrackingInSchema
+from .schemas.fulfillment import (ConfirmLabelledInSchema, ConfirmLabelledOutSchema, ShipmentDetailSchema,
+                                  TrackingInSchema)
 from .schemas.orders import OrderDetailSchema
 
 
@@ -29,10 +30,10 @@ class ShipmentApi(ReadOnlyApi):
     # labels (buy, void, reprint) are Fulfillment/write: DESIGN's "labels" row has its roles
     method_permission_name = p.method_map(pick=p.WRITE, pack=p.WRITE, ship=p.WRITE,
                                           tracking=p.WRITE, rates=p.WRITE, label=p.WRITE, void=p.WRITE,
-                                          print_label=p.WRITE)
+                                          print_label=p.WRITE, confirm=p.WRITE, confirm_labelled=p.WRITE)
     openapi_spec_tag = "Fulfillment"
     openapi_spec_component_schemas = (ShipWithLabelInSchema, TrackingInSchema, ShipmentDetailSchema,
-                                      RatesInSchema, RateOutSchema)
+                                      RatesInSchema, RateOutSchema, ConfirmLabelledInSchema, ConfirmLabelledOutSchema)
     list_columns = [
         "id", "order_id", "order.order_number", "warehouse_id", "warehouse.code", "carrier",
         "service", "tracking_number", "status", "cost", "currency", "created_at", "shipped_at",
@@ -144,6 +145,31 @@ class ShipmentApi(ReadOnlyApi):
         load(EmptyInSchema())
         printing.send_to_printer(db.session, pk, self.actor())
         return self._shipment(202, pk)
+
+    @expose("/<int:pk>/confirm", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("confirm")
+    @domain_errors
+    @documented("Ship confirm with a label bought earlier whose order was not confirmed then (held or "
+                "changed meanwhile, packed and free now)", result="ShipmentDetail")
+    def confirm(self, pk: int):
+        load(EmptyInSchema())
+        labels.confirm_label(db.session, pk, self.actor())
+        return self._shipment(200, pk)
+
+    @expose("/confirm_labelled", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("confirm_labelled")
+    @domain_errors
+    @documented("End of day: ship confirm every label bought and not shipped in a warehouse whose order "
+                "is packed and free; the others listed with why", path=(), body="ConfirmLabelledIn",
+                result="ConfirmLabelledOut", errors=(401, 403, 422))
+    def confirm_labelled(self):
+        body = load(ConfirmLabelledInSchema())
+        result = floor.confirm_labelled(db.session, body["warehouse_id"], self.actor())
+        return self.response(200, result=ConfirmLabelledOutSchema().dump(result))
 
     @expose("/<int:pk>/void", methods=["POST"])
     @protect()

@@ -299,3 +299,43 @@ def test_a_parcel_late_past_its_promise_reaches_the_queue(session, actor, accoun
     problems = sorted(item.problem for item in exceptions.queue(session))
     assert problems == ["address", "delay"]
     assert session.get(Shipment, shipment_id).promised_delivery == promised  # kept, not revised
+
+
+def test_a_label_bought_while_the_order_was_held_is_confirmed_at_the_end_of_day(app, api_headers, session, actor,
+                                                                               accounts, packed, carrier_sandbox):
+    """The purchase's answer is lost and its lookup fails; meanwhile a hold is placed; the label
+    found later is kept but not shipped: the end of day lists it and, the hold released, ship
+    confirms it (one at a time or the warehouse's all at once)."""
+    from app.services.fulfilment import floor
+    from app.services.orders import actions as orders
+
+    order_id = packed()
+    carrier_sandbox.control("faults", carrier="ups", script=["lost"], handler="ship")
+    carrier_sandbox.control("faults", carrier="ups", script=["500"] * 4, handler="recovery")
+    uncertain = labels.buy_label(session, order_id, actor(), carrier="ups-main", packages=PACKAGE)
+    assert uncertain.status == "label_uncertain"
+    orders.place_hold(session, order_id, "manual", "customer called", actor("support"))
+    found = labels.recover(session, uncertain.id, actor())  # the label is at UPS: kept, not shipped
+    assert found.status == "label_created" and found.shipped_at is None and found.order.status == "packed"
+    assert [s.id for s in floor.unshipped_labels(session)] == [found.id]
+    warehouse_id = found.warehouse_id
+    session.rollback()
+    client = app.test_client()
+    held = client.post(f"/api/v1/shipment/{found.id}/confirm", json={}, headers=api_headers("warehouse"))
+    assert held.status_code == 409 and "on hold" in held.json["message"]
+    everything = client.post("/api/v1/shipment/confirm_labelled", json={"warehouse_id": warehouse_id},
+                             headers=api_headers("warehouse"))
+    assert everything.json["result"]["shipped"] == []
+    assert everything.json["result"]["waiting"][0]["shipment_id"] == found.id
+    orders.release_hold(session, order_id, actor("support"), reason="manual")
+    assert client.post("/api/v1/shipment/confirm_labelled", json={"warehouse_id": warehouse_id},
+                       headers=api_headers("support")).status_code == 403
+    everything = client.post("/api/v1/shipment/confirm_labelled", json={"warehouse_id": warehouse_id},
+                             headers=api_headers("warehouse"))
+    assert everything.json["result"] == {"shipped": [found.id], "waiting": []}
+    session.expire_all()
+    shipped = session.get(Shipment, found.id)
+    assert shipped.order.status == "shipped" and shipped.shipped_at is not None and len(shipped.lines) == 1
+    assert floor.unshipped_labels(session) == []
+    again = client.post(f"/api/v1/shipment/{found.id}/confirm", json={}, headers=api_headers("warehouse"))
+    assert again.status_code == 409 and "nothing to confirm" in again.json["message"]

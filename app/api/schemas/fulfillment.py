@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from marshmallow import fields
-from marshmallow.validate import Length
+from marshmallow.validate import Length, Range
 
 from ...models.fulfillment import SHIPMENT_STATUSES
+from app.services.core.validation import INT_MAX
+
 from .common import InSchema, Money, OutSchema
 
 
@@ -76,3 +78,15 @@ class TrackingInSchema(InSchema):
     status = fields.Str(required=True, metadata={"enum": list(SHIPMENT_STATUSES)})
     description = fields.Str(allow_none=True, load_default=None, validate=Length(max=2000))
     location = fields.Str(allow_none=True, load_default=None, validate=Length(max=255))
+
+
+class ConfirmLabelledInSchema(InSchema):
+    """End of day: the warehouse whose labels bought and not shipped are ship-confirmed."""
+
+    warehouse_id = fields.Int(required=True, strict=True, validate=Range(1, INT_MAX))
+
+
+class ConfirmLabelledOutSchema(OutSchema):
+    shipped = fields.List(fields.Int(), metadata={"description": "the shipments confirmed"})
+    waiting = fields.List(fields.Dict(), metadata={
+        "description": "the others, each {shipment_id, message}: why it cannot ship yet (held, changed)"})

@@ -1,5 +1,6 @@
-"""The warehouse home page's reads: open pick lists, orders ready to pick by ship-by, orders
-packed but not shipped, today's shipped count, the at-risk tile. Reads only."""
+"""The warehouse home page: open pick lists, orders ready to pick by ship-by, orders packed but
+not shipped, today's shipped count, the at-risk tile; the end of day's labels bought and not
+shipped, and their ship confirm in one go per warehouse."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,7 +10,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Order, OrderHold, PickList, Shipment, Warehouse
 from app.models.base import utcnow
-from app.services.fulfilment import picking, sla
+from app.services.core.actor import Actor
+from app.services.core.errors import DomainError
+from app.services.fulfilment import labels, picking, sla
 
 READY_LIMIT = 50
 
@@ -39,3 +42,21 @@ def unshipped_labels(session: Session) -> list[Shipment]:
     return list(session.scalars(select(Shipment).join(Order).where(
         Shipment.status.in_(("label_created", "label_uncertain")), Shipment.shipped_at.is_(None),
         Order.status.not_in(("shipped", "partially_shipped", "delivered"))).order_by(Shipment.id).limit(READY_LIMIT)))
+
+
+def confirm_labelled(session: Session, warehouse_id: int, actor: Actor) -> dict:
+    """End of day, one warehouse: ship confirm every label bought and not shipped whose order is
+    packed and free now; the others are listed with why (held, changed): to void or wait."""
+    waiting = session.scalars(select(Shipment.id).where(
+        Shipment.warehouse_id == warehouse_id, Shipment.status == "label_created",
+        Shipment.shipped_at.is_(None)).order_by(Shipment.id)).all()
+    session.rollback()
+    result: dict = {"shipped": [], "waiting": []}
+    for shipment_id in waiting:
+        try:
+            labels.confirm_label(session, shipment_id, actor)
+            result["shipped"].append(shipment_id)
+        except DomainError as err:
+            session.rollback()
+            result["waiting"].append({"shipment_id": shipment_id, "message": err.message})
+    return result

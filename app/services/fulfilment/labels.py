@@ -213,10 +213,29 @@ def _ship_confirm(session: Session, order, shipment: Shipment, actor: Actor) -> 
         if allocations:
             shipments.confirm(session, order, shipment, allocations, actor)
             return
+    shipment.shipped_at = None  # not gone yet: the end of day lists it, to confirm or void
     events.order_event(session, order, actor, "label_not_shipped",
                        f"Label {shipment.tracking_number} bought, but the order is {order.status}"
-                       f"{' and held' if order.is_held else ''}: not ship-confirmed; void it or ship by hand",
+                       f"{' and held' if order.is_held else ''}: not ship-confirmed; confirm or void it "
+                       "at the end of day",
                        {"shipment_id": shipment.id})
+
+
+@transactional
+def confirm_label(session: Session, shipment_id: int, actor: Actor) -> Shipment:
+    """Ship confirm with a label bought earlier whose order was not confirmed then (it was
+    held or changed meanwhile, and is packed and free again): the end of day's action."""
+    shipment = session.get(Shipment, shipment_id, with_for_update=True)
+    if shipment is None:
+        raise NotFound(f"Shipment {shipment_id} not found")
+    if shipment.status != "label_created" or shipment.shipped_at is not None or shipment.lines:
+        raise Conflict(f"Shipment {shipment_id} is {shipment.status}"
+                       f"{' and shipped' if shipment.shipped_at else ''}: nothing to confirm")
+    order = shipments.packed_order(session, shipment.order_id)
+    shipment.shipped_at = utcnow()
+    shipments.confirm(session, order, shipment, shipments.open_allocations(session, order, shipment.warehouse_id),
+                      actor)
+    return shipment
 
 
 def _public_url() -> str:

@@ -4,16 +4,23 @@
    and beeps. */
 (function () {
   "use strict";
-  /* End of day: void a label bought and not shipped (the void goes through the outbox). */
+  /* End of day: a label bought and not shipped is voided (through the outbox) or ship
+     confirmed; "Ship all" confirms a warehouse's at once. Each button names its URL, its
+     question and its JSON body. */
   document.addEventListener("click", function (event) {
-    var button = event.target.closest ? event.target.closest("[data-void]") : null;
-    if (!button || !window.confirm("Void this label at the carrier?")) { return; }
+    var button = event.target.closest ? event.target.closest("[data-post]") : null;
+    if (!button || !window.confirm(button.getAttribute("data-question"))) { return; }
     button.disabled = true;
-    fetch(button.getAttribute("data-void"), {method: "POST", credentials: "same-origin",
+    fetch(button.getAttribute("data-post"), {method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "Accept": "application/json",
-                "X-CSRFToken": button.getAttribute("data-csrf")}, body: "{}"})
+                "X-CSRFToken": button.getAttribute("data-csrf")}, body: button.getAttribute("data-body") || "{}"})
       .then(function (r) { return r.json().then(function (d) { return {ok: r.ok, d: d}; }); })
-      .then(function (res) { button.textContent = res.ok ? "Void requested" : (res.d.message || "refused"); });
+      .then(function (res) {
+        var result = res.d.result || {};
+        if (!res.ok) { button.textContent = res.d.message || "refused"; return; }
+        button.textContent = result.shipped ? result.shipped.length + " shipped, " + result.waiting.length + " waiting"
+                                            : button.getAttribute("data-done");
+      });
   });
 
   // --- the new pick list's preview (home page) ---------------------------------------------------
