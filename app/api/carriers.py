@@ -22,7 +22,7 @@ class CarrierAccountApi(SecretsWriteOnlyApi):
     method_permission_name = p.method_map()
     exclude_route_methods = {"delete"}
     openapi_spec_tag = "Carriers"
-    list_columns = ["id", "code", "name", "kind", "base_url", "account_number", "label_format", "enabled",
+    list_columns = ["id", "code", "name", "kind", "base_url", "tracking_url", "account_number", "label_format", "enabled",
                     "has_credentials", "updated_at"]
     list_select_columns = [c for c in list_columns if c != "has_credentials"] + ["credentials_encrypted"]
     order_columns = ["id", "code"]

@@ -188,6 +188,8 @@ class CarrierAccount(TimestampMixin, Model):
     name: Mapped[str] = mapped_column(String(128), nullable=False)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     base_url: Mapped[Optional[str]] = mapped_column(String(255))
+    # the tracking API's root where it is not the base URL (DHL's Unified Tracking); credentials go there too
+    tracking_url: Mapped[Optional[str]] = mapped_column(String(255))
     account_number: Mapped[Optional[str]] = mapped_column(String(32))
     label_format: Mapped[str] = mapped_column(String(8), default="PDF", nullable=False)
     credentials_encrypted: Mapped[Optional[str]] = mapped_column(Text)

@@ -17,7 +17,7 @@ from app.services.returns import parcels
 from app.services.fulfilment.carriers import REQUIRED_CREDENTIALS
 from .base import EagerSQLAInterface, ReadOnlyModelView, can, current_actor, redirect_back, service_call
 
-PLAIN = ("code", "name", "kind", "base_url", "account_number", "label_format")
+PLAIN = ("code", "name", "kind", "base_url", "tracking_url", "account_number", "label_format")
 
 
 class CarrierAccountView(ReadOnlyModelView):

@@ -33,6 +33,7 @@ class Account:
     base_url: str
     credentials: dict
     account_number: Optional[str] = None
+    tracking_url: Optional[str] = None  # the tracking API's root where it is not base_url (DHL)
     time_scale: float = 1.0
     timeout: tuple[float, float] = (5.0, 30.0)
 

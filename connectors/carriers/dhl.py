@@ -3,7 +3,9 @@ tracking every DHL division (CARRIERS.md).
 
 Credentials: ``username``, ``password`` (MyDHL, HTTP Basic) and ``api_key`` (Unified Tracking,
 header ``DHL-API-Key``); the Express account number is the account's ``account_number``.
-Both APIs sit under the account's base URL (``/mydhlapi/...``, ``/track/shipments``).
+MyDHL sits under the account's base URL (``/mydhlapi/...``: https://express.api.dhl.com), the
+tracking API under its tracking URL (``/track/shipments``: https://api-eu.dhl.com), the base URL
+when none is set.
 DHL cannot void a label (an unused one is not billed): ``void`` only marks it with us. It has
 no lookup of a label by our reference either: a purchase whose answer is lost waits for a
 person. The tracking API has a daily quota and answers 429 past it (the session waits out
@@ -133,6 +135,7 @@ class DHL:
     def __init__(self, account: Account):
         self.account = account
         self.base = account.base_url.rstrip("/")
+        self.tracking_base = (account.tracking_url or account.base_url).rstrip("/")
         self.http = session(account)
         creds = account.credentials
         self.auth = (creds.get("username", ""), creds.get("password", ""))
@@ -204,7 +207,7 @@ class DHL:
         updates = []
         for number in numbers:
             try:
-                answer = call(self.http, "GET", f"{self.base}/track/shipments", carrier=CARRIER, errors=error_of,
+                answer = call(self.http, "GET", f"{self.tracking_base}/track/shipments", carrier=CARRIER, errors=error_of,
                               params={"trackingNumber": number},
                               headers={"DHL-API-Key": self.account.credentials.get("api_key", "")})
                 updates += parse_tracking(answer)

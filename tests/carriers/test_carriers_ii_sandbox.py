@@ -140,3 +140,15 @@ def test_dhl_tracking_quota_answers_429(dhl_account, carrier_sandbox, monkeypatc
     client.track(["1000000001"])
     with pytest.raises(CarrierRetryable, match="rate limited"):
         client.track(["1000000001"])
+
+
+def test_dhl_tracking_asks_its_own_host_when_one_is_set(dhl_account, carrier_sandbox):
+    """MyDHL and the Unified Tracking API live on two hosts: the account's tracking URL is where
+    tracking goes (the base URL when none is set)."""
+    label = dhl.connect(dhl_account).buy_label(abroad(), dhl.connect(dhl_account).rates(abroad())[0])
+    split = dataclasses.replace(dhl_account, base_url=f"{carrier_sandbox.root}/nowhere",
+                                tracking_url=dhl_account.base_url)
+    updates = {u.tracking_number: u for u in dhl.connect(split).track([label.tracking_number])}
+    assert updates[label.tracking_number].events  # tracking reached on its own host
+    with pytest.raises(CarrierPermanent):
+        dhl.connect(split).rates(abroad())  # MyDHL is not at the tracking host

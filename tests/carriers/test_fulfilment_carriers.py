@@ -339,3 +339,21 @@ def test_a_label_bought_while_the_order_was_held_is_confirmed_at_the_end_of_day(
     assert floor.unshipped_labels(session) == []
     again = client.post(f"/api/v1/shipment/{found.id}/confirm", json={}, headers=api_headers("warehouse"))
     assert again.status_code == 409 and "nothing to confirm" in again.json["message"]
+
+
+def test_a_new_tracking_url_needs_the_credentials_again(session, actor, carrier_sandbox):
+    """The tracking URL is where a DHL account's API key goes: changing it is guarded like the
+    base URL's change."""
+    from app.services.core.errors import ValidationFailed
+
+    url = carrier_base_urls(carrier_sandbox.root)["dhl"]
+    creds = dict(CARRIER_CREDENTIALS["dhl"])
+    number = creds.pop("account_number", None)
+    account = carriers.save_account(session, {"code": "dhl-1", "name": "DHL", "kind": "dhl", "base_url": url,
+                                              "account_number": number}, actor(), credentials=creds)
+    with pytest.raises(ValidationFailed) as refused:
+        carriers.save_account(session, {"tracking_url": "https://collector.example"}, actor(), account.id)
+    assert "change the tracking url" in str(refused.value.errors["credentials"])
+    session.rollback()
+    saved = carriers.save_account(session, {"tracking_url": url + "/"}, actor(), account.id, credentials=creds)
+    assert saved.tracking_url == url and carriers.connector_account(saved).tracking_url == url

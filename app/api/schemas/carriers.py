@@ -40,6 +40,11 @@ class CarrierAccountInSchema(InSchema):
         "pattern": "^\\s*(https?://[^\\x00]*)?$",
         "description": "the carrier's API root (UPS: https://onlinetools.ups.com, EasyPost: "
                        "https://api.easypost.com); required for every kind but manual"})
+    tracking_url = fields.Str(allow_none=True, validate=Length(max=255), metadata={
+        "pattern": "^\\s*(https?://[^\\x00]*)?$",
+        "description": "the tracking API's root where it is not the base URL (DHL: https://api-eu.dhl.com "
+                       "for the Unified Shipment Tracking API); empty: the base URL. Credentials go "
+                       "there too: changing it needs them again"})
     account_number = fields.Str(allow_none=True, validate=Length(max=32))
     label_format = fields.Str(validate=OneOf(LABEL_FORMATS))
     enabled = fields.Bool()
@@ -67,6 +72,7 @@ class CarrierAccountOutSchema(OutSchema):
     name = fields.Str()
     kind = fields.Str()
     base_url = fields.Str(allow_none=True)
+    tracking_url = fields.Str(allow_none=True)
     account_number = fields.Str(allow_none=True)
     label_format = fields.Str()
     enabled = fields.Bool()

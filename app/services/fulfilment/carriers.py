@@ -1,6 +1,6 @@
 """Carrier accounts: created and edited only here (validation, encryption, audit). Credentials
 and the webhook secret are write-only (never read back out); changing where credentials go
-(``base_url``) needs them entered again (core.credential_targets)."""
+(``base_url``, ``tracking_url``) needs them entered again (core.credential_targets)."""
 from __future__ import annotations
 
 
@@ -18,7 +18,8 @@ from app.services.core.actor import Actor
 from app.services.core.errors import AlreadyUsed, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
 
-PLAIN_FIELDS = ("code", "name", "kind", "base_url", "account_number", "label_format", "enabled")
+PLAIN_FIELDS = ("code", "name", "kind", "base_url", "tracking_url", "account_number", "label_format", "enabled")
+URL_FIELDS = ("base_url", "tracking_url")  # where the credentials go
 # what each kind needs among its credentials
 REQUIRED_CREDENTIALS = {"ups": ("client_id", "client_secret"), "easypost": ("api_key",), "manual": (),
                         "fedex": ("client_id", "client_secret"), "usps": ("client_id", "client_secret"),
@@ -41,9 +42,10 @@ def _clean(session: Session, values: dict, account: CarrierAccount | None) -> di
         if account is not None and values["kind"] != account.kind:
             raise ValidationFailed.field("kind", "a carrier account keeps its kind: add another account")
         clean["kind"] = values["kind"]
-    if "base_url" in values:
-        url = validation.http_url(values.get("base_url"))
-        clean["base_url"] = url.rstrip("/") if url else None
+    for field in URL_FIELDS:
+        if field in values:
+            url = validation.http_url(values.get(field), field)
+            clean[field] = url.rstrip("/") if url else None
     if "account_number" in values:
         clean["account_number"] = validation.text(values.get("account_number"), "account_number",
                                                   max_length=32, required=False)
@@ -83,10 +85,11 @@ def save_account(session: Session, values: dict, actor: Actor, account_id: int |
         credentials = _check_credentials(kind, credentials)
     elif account is None and kind != "manual":
         raise ValidationFailed.field("credentials", f"a {kind} account needs its credentials")
-    if account is not None and "base_url" in clean:
-        credential_targets.guard(session, actor, "carrier_account", account.id, old_url=account.base_url,
-                                 new_url=clean["base_url"], has_stored_credentials=account.has_credentials,
-                                 credentials_given=credentials is not None)
+    for field in URL_FIELDS:
+        if account is not None and field in clean:
+            credential_targets.guard(session, actor, "carrier_account", account.id, old_url=getattr(account, field),
+                                     new_url=clean[field], has_stored_credentials=account.has_credentials,
+                                     credentials_given=credentials is not None, url_field=field)
     before = {f: getattr(account, f) for f in PLAIN_FIELDS} if account else {}
     if account is None:
         account = CarrierAccount(**{"label_format": "PDF", "enabled": True, **clean})
@@ -132,6 +135,7 @@ def _time_scale() -> float:
 def connector_account(account: CarrierAccount) -> Account:
     """The plain data a carrier connector needs (credentials decrypted in memory only)."""
     return Account(code=account.code, kind=account.kind, base_url=account.base_url or "",
+                   tracking_url=account.tracking_url,
                    credentials=secrets.decrypt_json(account.credentials_encrypted),
                    account_number=account.account_number, time_scale=_time_scale())
 
