@@ -239,16 +239,18 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
     raise Conflict(f"could not queue the message {dedupe_key!r}: it keeps changing")
 
 
-def enqueue_many(session: Session, topic: str, messages: list[tuple[str, dict, str]]) -> None:
-    """Write many keyed messages of one topic in the caller's transaction (no commit):
-    ``messages`` = [(target, payload, dedupe_key)], in the order the caller wants them
-    written (concurrent writers that use one order never wait on each other in a circle).
-    A key that already has a message not yet sent is that message, as with ``enqueue``."""
+def enqueue_many(session: Session, topic: str, messages: list[tuple]) -> None:
+    """Write many messages of one topic in one statement in the caller's transaction (no
+    commit): ``messages`` = [(target, payload, dedupe_key[, group_key[, order_id]])], in the
+    order the caller wants them written (concurrent writers that use one order never wait on
+    each other in a circle; a group's messages leave in that order). A key that already has
+    a message not yet sent is that message, as with ``enqueue``."""
     now, rows = utcnow(), []
-    for target, payload, dedupe_key in messages:
+    for target, payload, dedupe_key, *rest in messages:
+        group_key, order_id = (*rest, None, None)[:2]
         _check(topic, target, payload)
         rows.append(dict(message_id=str(uuid.uuid4()), topic=topic, target=target[:128], payload=payload,
-                         dedupe_key=dedupe_key, group_key=None, order_id=None, status="pending",
+                         dedupe_key=dedupe_key, group_key=group_key, order_id=order_id, status="pending",
                          attempts=0, created_at=now, next_attempt_at=now))
     table = OutboxMessage.__table__
     for start in range(0, len(rows), 500):
