@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from app.models.base import utcnow
 from app.models.notifications import OPEN_PREDICATE, OUTBOX_OPEN_STATUSES, OutboxMessage
-from app.services.core import audit, events
+from app.services.core import audit, batch_writes, events
 from app.services.core.actor import Actor
 from app.services.core.paging import CappedPage
 from app.services.core.bulk import BulkResult, apply_each
@@ -252,13 +252,8 @@ def enqueue_many(session: Session, topic: str, messages: list[tuple]) -> None:
         rows.append(dict(message_id=str(uuid.uuid4()), topic=topic, target=target[:128], payload=payload,
                          dedupe_key=dedupe_key, group_key=group_key, order_id=order_id, status="pending",
                          attempts=0, created_at=now, next_attempt_at=now))
-    table = OutboxMessage.__table__
-    for start in range(0, len(rows), 500):
-        statement = _dialect_insert(session)(table).values(rows[start:start + 500])
-        if hasattr(statement, "on_conflict_do_nothing"):
-            statement = statement.on_conflict_do_nothing(
-                index_elements=["dedupe_key"], index_where=text(OPEN_PREDICATE))
-        session.execute(statement)
+    batch_writes.insert_many(session, OutboxMessage.__table__, rows, conflict=("dedupe_key",),
+                             conflict_where=OPEN_PREDICATE)
 
 
 # --- what a person does ---------------------------------------------------------------------

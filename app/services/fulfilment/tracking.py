@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors import carriers as carrier_connectors
 from connectors.carriers.base import CarrierError, TrackingUpdate, merge
@@ -50,7 +50,8 @@ def next_look(now: datetime, last_event_at: datetime | None, minutes: int) -> da
 SHIPMENT_COLUMNS = frozenset({"tracked_at", "next_track_at", "status", "last_event_at", "delivered_at",
                               "promised_delivery"})
 ORDER_COLUMNS = frozenset({"status", "fulfillment_status"})
-NOT_FOLLOWED = ("voided", "label_uncertain")  # their events are kept, their status is ours
+NOT_FOLLOWED = ("voided", "label_uncertain")
+EVENT_KEY = ("carrier", "tracking_number", "occurred_at", "carrier_code")  # stored once  # their events are kept, their status is ours
 
 
 @dataclass
@@ -153,17 +154,11 @@ def _insert_events(session: Session, carrier: str, parcels: list[_Parcel], sourc
                     problem=event.problem, source=source, received_at=now))
     if not rows:
         return 0
-    table = TrackingEvent.__table__
-    dialect = session.get_bind().dialect.name
-    statement = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)(table)
-    if hasattr(statement, "on_conflict_do_nothing"):
-        statement = statement.on_conflict_do_nothing(
-            index_elements=["carrier", "tracking_number", "occurred_at", "carrier_code"])
-    statement = statement.returning(table.c.id, table.c.shipment_id, table.c.occurred_at, table.c.status,
-                                    table.c.carrier_code, table.c.description, table.c.problem)
     by_id = {parcel.shipment.id: parcel for parcel in parcels}
-    # executemany with RETURNING (SQLAlchemy's insertmanyvalues): one statement
-    new = sorted(session.execute(statement, list(rows.values())).all(), key=lambda row: row.id)
+    new = sorted(batch_writes.insert_many(
+        session, TrackingEvent.__table__, list(rows.values()), conflict=EVENT_KEY,
+        returning=("id", "shipment_id", "occurred_at", "status", "carrier_code", "description", "problem")),
+        key=lambda row: row.id)
     for row in new:
         by_id[row.shipment_id].new.append(row)
     return len(new)
@@ -206,9 +201,11 @@ def _move_shipments(session: Session, parcels: list[_Parcel], followed: list[_Pa
 
 def _load_orders(session: Session, shipments: list[Shipment]) -> None:
     """The orders the order events name, in one query (``shipment.order`` then costs none)."""
-    ids = {s.order_id for s in shipments}
-    if ids:
-        session.scalars(select(Order).where(Order.id.in_(ids))).all()
+    missing = [s for s in shipments if "order" not in s.__dict__]
+    if missing:
+        orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_({s.order_id for s in missing})))}
+        for shipment in missing:
+            set_committed_value(shipment, "order", orders[shipment.order_id])
 
 
 def _open_exceptions(session: Session, followed: list[_Parcel], now: datetime) -> None:
