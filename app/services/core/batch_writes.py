@@ -13,6 +13,7 @@ rows that conflict are skipped or the new ids are wanted back (a tracking batch'
 from __future__ import annotations
 
 import operator
+from datetime import datetime
 
 import orjson
 
@@ -126,8 +127,8 @@ def _update_from_arrays(conn, table, keys, rows, stamped, now) -> int:
 
 
 def _array_literal(values: list) -> str | None:
-    """A PostgreSQL array literal ('{1,2,NULL}', '{"a","b"}') for a list of ints or of
-    strings, built at C speed (the driver adapts a list element by element in Python);
+    """A PostgreSQL array literal ('{1,2,NULL}', '{"a","b"}') for a list of ints, of
+    strings or of aware datetimes, built at C speed (the driver adapts a list element by element in Python);
     None for other types, which are bound as an ARRAY."""
     if all(type(v) is int or v is None for v in values):
         return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
@@ -135,6 +136,10 @@ def _array_literal(values: list) -> str | None:
         return "{" + ",".join("NULL" if v is None else
                               '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
                               for v in values) + "}"
+    if all(v is None or (type(v) is datetime and v.tzinfo is not None) for v in values):
+        # aware times as ISO text (with their offset) for a timestamptz[]: a tracking
+        # batch binds thousands, and a driver adapts a list of datetimes one by one
+        return "{" + ",".join("NULL" if v is None else '"' + v.isoformat() + '"' for v in values) + "}"
     return None
 
 

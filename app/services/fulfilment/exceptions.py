@@ -30,7 +30,7 @@ def open_item(session: Session, shipment: Shipment, problem: str, carrier_code: 
 def open_many(session: Session, wanted: list[tuple]) -> list[DeliveryException]:
     """Open the items ``wanted`` = [(shipment, problem, carrier code, description, occurred
     at)], in that order, each unless one is open for its shipment and problem already (read
-    in one query for all of them). No commit. The shipments' orders are expected loaded."""
+    in one query for all of them). No commit."""
     if not wanted:
         return []
     shipment_ids = {shipment.id for shipment, *_ in wanted}
@@ -45,7 +45,7 @@ def open_many(session: Session, wanted: list[tuple]) -> list[DeliveryException]:
                                  status="open", carrier_code=carrier_code, description=description,
                                  occurred_at=occurred_at, opened_at=now, notes=[])
         session.add(item)
-        events.order_event(session, shipment.order, Actor.job("poll_tracking"), "delivery_exception",
+        events.order_event(session, shipment.order_id, Actor.job("poll_tracking"), "delivery_exception",
                            f"Delivery exception ({problem}): {description or carrier_code}"[:1000],
                            {"shipment_id": shipment.id, "carrier_code": carrier_code})
         opened.append(item)

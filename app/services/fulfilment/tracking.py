@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors import carriers as carrier_connectors
 from connectors.carriers.base import CarrierError, TrackingUpdate, merge
@@ -98,7 +97,6 @@ def _record(session: Session, account: CarrierAccount, updates: list[TrackingUpd
         now = utcnow()
         _move_shipments(session, parcels, followed, now)
         moved = [p for p in followed if p.latest is not None and p.shipment.status != p.before]
-        _load_orders(session, [p.shipment for p in followed if p.new or p.shipment.promised_delivery])
         _open_exceptions(session, followed, now)
         _tell(session, moved, actor)
     return stored
@@ -199,15 +197,6 @@ def _move_shipments(session: Session, parcels: list[_Parcel], followed: list[_Pa
     batch_writes.write_column_changes(session, [p.shipment for p in parcels], SHIPMENT_COLUMNS)
 
 
-def _load_orders(session: Session, shipments: list[Shipment]) -> None:
-    """The orders the order events name, in one query (``shipment.order`` then costs none)."""
-    missing = [s for s in shipments if "order" not in s.__dict__]
-    if missing:
-        orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_({s.order_id for s in missing})))}
-        for shipment in missing:
-            set_committed_value(shipment, "order", orders[shipment.order_id])
-
-
 def _open_exceptions(session: Session, followed: list[_Parcel], now: datetime) -> None:
     """A parcel late past its promise, and each new event with a problem: the queue."""
     wanted = []
@@ -227,25 +216,27 @@ def _tell(session: Session, moved: list[_Parcel], actor: Actor) -> None:
         return
     for parcel in moved:
         shipment = parcel.shipment
-        events.tracking_update(session, shipment.order, actor, shipment, shipment.status, parcel.latest.description)
+        events.tracking_update(session, shipment.order_id, actor, shipment, shipment.status,
+                               parcel.latest.description)
     domain_events.publish_many(session, "shipment.tracking_updated", [
         {"shipment_id": p.shipment.id, "order_id": p.shipment.order_id, "status": p.shipment.status, "actor": actor}
         for p in moved])
     delivered = [p.shipment for p in moved if p.shipment.status == "delivered"]
     if delivered:
         exceptions.resolve_delivered(session, [s.id for s in delivered])
-        _orders_delivered(session, {s.order for s in delivered}, actor)
+        _orders_delivered(session, {s.order_id for s in delivered}, actor)
 
 
-def _orders_delivered(session: Session, orders: set[Order], actor: Actor) -> None:
+def _orders_delivered(session: Session, order_ids: set[int], actor: Actor) -> None:
     """A shipped order whose every live shipment is delivered is delivered (the shipments'
-    statuses read in one query, the orders written in one statement)."""
+    statuses read in one query, those orders in one, written in one statement)."""
     statuses: dict[int, list[str]] = {}
     for order_id, status in session.execute(select(Shipment.order_id, Shipment.status).where(
-            Shipment.order_id.in_([o.id for o in orders]), Shipment.status.not_in(("voided", "cancelled")))):
+            Shipment.order_id.in_(order_ids), Shipment.status.not_in(("voided", "cancelled")))):
         statuses.setdefault(order_id, []).append(status)
-    done = [o for o in sorted(orders, key=lambda o: o.id) if o.status == "shipped" and statuses.get(o.id)
-            and all(status == "delivered" for status in statuses[o.id])]
+    arrived = [order_id for order_id, found in statuses.items() if all(status == "delivered" for status in found)]
+    done = list(session.scalars(select(Order).where(Order.id.in_(arrived), Order.status == "shipped")
+                                .order_by(Order.id))) if arrived else []
     for order in done:
         orders_actions.transition(session, order, "delivered", actor)
     batch_writes.write_column_changes(session, done, ORDER_COLUMNS)
@@ -303,7 +294,8 @@ def _postpone(session: Session, account_id: int, numbers: list[str], error: str)
         shipment.next_track_at = later
 
 
-RECORD_BATCH = 50  # updates recorded in one transaction by a poll
+RECORD_BATCH = 250  # updates recorded in one transaction by a poll
+FETCH_WORKERS = 2  # threads asking the carriers (two requests in flight) while the answers are recorded
 
 
 def _record_all(session: Session, account_id: int, updates: list[TrackingUpdate]) -> int:
@@ -316,56 +308,68 @@ def _record_all(session: Session, account_id: int, updates: list[TrackingUpdate]
         return sum(record(session, account_id, update, source="poll") for update in updates)
 
 
-def _fetched(client, numbers: list[str], batch: int):
-    """(chunk, updates or the CarrierError) for each chunk, asked in a thread one chunk ahead
-    of the caller: the next answers travel while the last ones are recorded."""
+def _fetched(jobs: list[tuple[int, list[str]]], clients: dict[int, list], workers: int):
+    """(account id, chunk, updates or the CarrierError) for each job (account id, chunk),
+    asked by ``workers`` threads ahead of the caller, worker n with ``clients[account][n]``
+    (a client and its HTTP session serve one thread): the answers travel while the last
+    ones are recorded (a poll is at most ``due``'s limit of numbers: it may all be ahead).
+    When the caller stops early, the workers stop at their next chunk."""
     import queue
     import threading
 
-    ahead: queue.Queue = queue.Queue(maxsize=2)
-    chunks = [numbers[start:start + batch] for start in range(0, len(numbers), batch)]
+    answers: queue.Queue = queue.Queue()
+    todo = iter(jobs)
+    lock, stop = threading.Lock(), threading.Event()
 
-    def fetch():
-        for chunk in chunks:
-            try:
-                ahead.put((chunk, client.track(chunk)))
-            except CarrierError as exc:
-                ahead.put((chunk, exc))
-            except BaseException as exc:  # noqa: BLE001 — handed to the caller, who raises it
-                ahead.put((chunk, exc))
+    def fetch(n: int):
+        while not stop.is_set():
+            with lock:
+                job = next(todo, None)
+            if job is None:
                 return
+            account_id, chunk = job
+            try:
+                answers.put((account_id, chunk, clients[account_id][n].track(chunk)))
+            except BaseException as exc:  # noqa: BLE001 — a CarrierError is the chunk's answer; others are raised
+                answers.put((account_id, chunk, exc))
 
-    threading.Thread(target=fetch, name="tracking-fetch", daemon=True).start()
-    for _ in chunks:
-        chunk, answer = ahead.get()
-        if isinstance(answer, BaseException) and not isinstance(answer, CarrierError):
-            raise answer
-        yield chunk, answer
+    for n in range(workers):
+        threading.Thread(target=fetch, args=(n,), name=f"tracking-fetch-{n}", daemon=True).start()
+    try:
+        for _ in jobs:
+            account_id, chunk, answer = answers.get()
+            if isinstance(answer, BaseException) and not isinstance(answer, CarrierError):
+                raise answer
+            yield account_id, chunk, answer
+    finally:
+        stop.set()
 
 
 def poll(session: Session, *, carrier: str | None = None, now: datetime | None = None) -> PollSummary:
-    """One tracking pass (the ``poll_tracking`` job and ``flask oms track``)."""
+    """One tracking pass (the ``poll_tracking`` job and ``flask oms track``): every carrier
+    asked in the chunks it takes, by ``FETCH_WORKERS`` threads, the answers recorded by
+    batches of ``RECORD_BATCH`` per account while the next ones are asked."""
     summary = PollSummary()
-    work = due(session, carrier=carrier, now=now)
-    session.rollback()
-    for account_id, numbers in work.items():
+    jobs, clients, codes = [], {}, {}
+    for account_id, numbers in due(session, carrier=carrier, now=now).items():
         account = session.get(CarrierAccount, account_id)
         batch = max(1, carrier_connectors.module(account.kind).TRACK_BATCH)
-        client = carriers.client(account)
-        session.rollback()
-        pending: list[TrackingUpdate] = []
-        for chunk, answer in _fetched(client, numbers, batch):
-            summary.asked += len(chunk)
-            if isinstance(answer, CarrierError):
-                summary.errors.append(f"{account.code}: {answer.message}")
-                _postpone(session, account_id, chunk, answer.message)
-                continue
-            pending += answer
-            if len(pending) >= RECORD_BATCH:
-                summary.new_events += _record_all(session, account_id, pending)
-                pending = []
-        if pending:
-            summary.new_events += _record_all(session, account_id, pending)
+        jobs += [(account_id, numbers[start:start + batch]) for start in range(0, len(numbers), batch)]
+        clients[account_id] = [carriers.client(account) for _ in range(FETCH_WORKERS)]
+        codes[account_id] = account.code
+    session.rollback()
+    pending: dict[int, list[TrackingUpdate]] = {}
+    for account_id, chunk, answer in _fetched(jobs, clients, min(FETCH_WORKERS, len(jobs))):
+        summary.asked += len(chunk)
+        if isinstance(answer, CarrierError):
+            summary.errors.append(f"{codes[account_id]}: {answer.message}")
+            _postpone(session, account_id, chunk, answer.message)
+            continue
+        pending.setdefault(account_id, []).extend(answer)
+        if len(pending[account_id]) >= RECORD_BATCH:
+            summary.new_events += _record_all(session, account_id, pending.pop(account_id))
+    for account_id, updates in pending.items():
+        summary.new_events += _record_all(session, account_id, updates)
     return summary
 
 

@@ -154,7 +154,7 @@ def queue(session: Session, order_id: int, event: str, *, shipment_id: int | Non
         return None
     address = (to or order.email or "").strip()
     resend = requested_by is not None
-    if not address or (not resend and not _wanted(session, order, event, address, {})):
+    if not address or (not resend and not _wanted(session, order.channel_id, event, address, {})):
         return None
     ids = {"shipment_id": shipment_id, "refund_id": refund_id, "return_id": return_id}
     target, payload, dedupe, group, _ = _message(order_id, event, address, ids, to=to, requested_by=requested_by)
@@ -166,25 +166,26 @@ def queue_many(session: Session, mails: list[tuple[int, str, dict]]) -> None:
     [(order id, event, {"shipment_id": ...})]; the same rules as ``queue``."""
     if not mails:
         return
-    orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_({m[0] for m in mails})))}
+    orders = {row.id: row for row in session.execute(select(Order.id, Order.email, Order.channel_id).where(
+        Order.id.in_({m[0] for m in mails})))}
     channels: dict[int, set] = {}
     messages = []
     for order_id, event, ids in mails:
         order = orders.get(order_id)
         address = (order.email or "").strip() if order is not None else ""
-        if address and _wanted(session, order, event, address, channels):
+        if address and _wanted(session, order.channel_id, event, address, channels):
             messages.append(_message(order_id, event, address, ids))
     outbox.enqueue_many(session, TOPIC, messages)
 
 
-def _wanted(session: Session, order: Order, event: str, address: str, channels: dict) -> bool:
+def _wanted(session: Session, channel_id: int, event: str, address: str, channels: dict) -> bool:
     """An automatic mail goes when its channel sends it and, for a marketing mail, the
     customer has not opted out. ``channels``: the channels' switches read so far."""
-    if order.channel_id not in channels:
-        channels[order.channel_id] = events_on(session, order.channel)
-    if event not in channels[order.channel_id]:
+    if channel_id not in channels:
+        channels[channel_id] = events_on(session, session.get(Channel, channel_id))
+    if event not in channels[channel_id]:
         return False
-    return event not in templates.MARKETING_EVENTS or not opted_out(session, order.channel_id, address)
+    return event not in templates.MARKETING_EVENTS or not opted_out(session, channel_id, address)
 
 
 def _message(order_id: int, event: str, address: str, ids: dict, *, to: str | None = None,
