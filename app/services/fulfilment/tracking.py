@@ -295,6 +295,8 @@ def _postpone(session: Session, account_id: int, numbers: list[str], error: str)
 
 
 RECORD_BATCH = 250  # updates recorded in one transaction by a poll
+PASS_LIMIT = 50_000  # numbers one pass asks at most (the next pass takes the rest)
+AHEAD = 4 * RECORD_BATCH  # numbers asked but not yet taken by the recording, at most
 FETCH_WORKERS = 2  # threads asking the carriers (two requests in flight) while the answers are recorded
 
 
@@ -312,14 +314,15 @@ def _fetched(jobs: list[tuple[int, list[str]]], clients: dict[int, list], worker
     """(account id, chunk, updates or the CarrierError) for each job (account id, chunk),
     asked by ``workers`` threads ahead of the caller, worker n with ``clients[account][n]``
     (a client and its HTTP session serve one thread): the answers travel while the last
-    ones are recorded (a poll is at most ``due``'s limit of numbers: it may all be ahead).
-    When the caller stops early, the workers stop at their next chunk."""
+    ones are recorded, at most ``AHEAD`` numbers ahead of them. When the caller stops early,
+    the workers stop at their next chunk."""
     import queue
     import threading
 
     answers: queue.Queue = queue.Queue()
     todo = iter(jobs)
     lock, stop = threading.Lock(), threading.Event()
+    room = threading.Semaphore(AHEAD)  # the answers held in memory stay bounded
 
     def fetch(n: int):
         while not stop.is_set():
@@ -328,6 +331,10 @@ def _fetched(jobs: list[tuple[int, list[str]]], clients: dict[int, list], worker
             if job is None:
                 return
             account_id, chunk = job
+            for _ in chunk:
+                while not room.acquire(timeout=1):
+                    if stop.is_set():
+                        return
             try:
                 answers.put((account_id, chunk, clients[account_id][n].track(chunk)))
             except BaseException as exc:  # noqa: BLE001 — a CarrierError is the chunk's answer; others are raised
@@ -338,6 +345,8 @@ def _fetched(jobs: list[tuple[int, list[str]]], clients: dict[int, list], worker
     try:
         for _ in jobs:
             account_id, chunk, answer = answers.get()
+            for _ in chunk:
+                room.release()
             if isinstance(answer, BaseException) and not isinstance(answer, CarrierError):
                 raise answer
             yield account_id, chunk, answer
@@ -351,7 +360,7 @@ def poll(session: Session, *, carrier: str | None = None, now: datetime | None =
     batches of ``RECORD_BATCH`` per account while the next ones are asked."""
     summary = PollSummary()
     jobs, clients, codes = [], {}, {}
-    for account_id, numbers in due(session, carrier=carrier, now=now).items():
+    for account_id, numbers in due(session, carrier=carrier, now=now, limit=PASS_LIMIT).items():
         account = session.get(CarrierAccount, account_id)
         batch = max(1, carrier_connectors.module(account.kind).TRACK_BATCH)
         jobs += [(account_id, numbers[start:start + batch]) for start in range(0, len(numbers), batch)]
