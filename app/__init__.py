@@ -125,7 +125,7 @@ def init_domain_events(app: Flask) -> None:
     (app/services/core/domain_events.py): stock available -> allocate, last hold released
     -> continue the pipeline, ..."""
     from app.services.channels import stock_push, writeback
-    from app.services.fulfilment import labels, packing
+    from app.services.fulfilment import labels, manifests, packing
     from app.services.lifecycle import subscribers
     from app.services.returns import subscribers as return_subscribers
     from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, return_mail, webhooks
@@ -133,6 +133,7 @@ def init_domain_events(app: Flask) -> None:
     subscribers.register()
     return_subscribers.register()  # a return label's tracking -> the return in transit
     labels.register()  # the carrier.void outbox topic
+    manifests.register()  # the carrier.manifest outbox topic; a refused close releases its shipments
     packing.register()  # a cancel or new address voids a live label
     alerts.register()  # outbox.dead -> an alert
     alert_channels.register()  # the notify.alert outbox topic
