@@ -15,7 +15,7 @@ from connectors.carriers.base import CarrierRetryable, Rate
 from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
 
 from app.extensions import db
-from app.models import Manifest, OutboxMessage, Shipment
+from app.models import Manifest, OrderEvent, OutboxMessage, Shipment
 from app.services.core import outbox_sender
 from app.services.core.errors import ValidationFailed
 from app.services.fulfilment import boxes, carriers, dry_run, labels, manifests, shipments, shipping_rules
@@ -239,6 +239,8 @@ def test_a_carrier_manifest_goes_through_the_outbox_and_is_never_closed_twice(se
     assert message.status == "uncertain" and message.attempts == 1
     assert session.get(Manifest, scan_id).status == "pending" and len(forms("usps")) == 1  # asked once
     assert session.get(Shipment, usps_one.id).manifest_id == scan_id
+    said = session.scalars(select(OrderEvent.type).where(OrderEvent.order_id == usps_one.order_id)).all()
+    assert "manifest_requested" in said and "manifest_uncertain" in said
 
     ground = labels.buy_label(session, shop["packed"](), actor("warehouse"), carrier="fedex-1",
                               service="FEDEX_GROUND", packages=PACKAGE)

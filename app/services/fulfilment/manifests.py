@@ -195,8 +195,18 @@ def _released(session: Session, payload: dict) -> None:
                            f"{payload.get('error')}"[:1000], {"shipment_id": shipment.id, "manifest_id": manifest.id})
 
 
+def _uncertain(session: Session, message: Message) -> None:
+    """A SCAN form whose answer was lost: said on each of its orders, for the person who checks."""
+    manifest = session.get(Manifest, message.payload["manifest_id"])
+    for shipment in session.scalars(select(Shipment).where(Shipment.manifest_id == manifest.id)):
+        events.order_event(session, shipment.order, SENDER, "manifest_uncertain",
+                           f"{manifest.carrier_account.code} did not answer manifest {manifest.id}: check the "
+                           f"carrier, then retry or discard outbox message #{message.id}",
+                           {"shipment_id": shipment.id, "manifest_id": manifest.id})
+
+
 def register() -> None:
-    outbox.register(TOPIC, _send, unknown_outcome="hold")
+    outbox.register(TOPIC, _send, unknown_outcome="hold", on_uncertain=_uncertain)
     domain_events.subscribe("outbox.dead", _released)
 
 

@@ -49,8 +49,8 @@ def next_look(now: datetime, last_event_at: datetime | None, minutes: int) -> da
 SHIPMENT_COLUMNS = frozenset({"tracked_at", "next_track_at", "status", "last_event_at", "delivered_at",
                               "promised_delivery"})
 ORDER_COLUMNS = frozenset({"status", "fulfillment_status"})
-NOT_FOLLOWED = ("voided", "label_uncertain")
-EVENT_KEY = ("carrier", "tracking_number", "occurred_at", "carrier_code")  # stored once  # their events are kept, their status is ours
+NOT_FOLLOWED = ("voided", "label_uncertain")  # their events are kept, their status is ours
+EVENT_KEY = ("carrier", "tracking_number", "occurred_at", "carrier_code")  # an event is stored once
 
 
 @dataclass
