@@ -125,7 +125,7 @@ def init_domain_events(app: Flask) -> None:
     (app/services/core/domain_events.py): stock available -> allocate, last hold released
     -> continue the pipeline, ..."""
     from app.services.channels import stock_push, writeback
-    from app.services.fulfilment import labels, packing, printing
+    from app.services.fulfilment import labels, manifests, packing, printing
     from app.services.lifecycle import subscribers
     from app.services.returns import subscribers as return_subscribers
     from app.services.notify import alert_channels, alert_mail, alerts, customer_mail, return_mail, webhooks
@@ -134,6 +134,7 @@ def init_domain_events(app: Flask) -> None:
     return_subscribers.register()  # a return label's tracking -> the return in transit
     labels.register()  # the carrier.void outbox topic
     printing.register()  # the label.print outbox topic: ZPL to the warehouse's printer
+    manifests.register()  # the carrier.manifest outbox topic; a refused close releases its shipments
     packing.register()  # a cancel or new address voids a live label
     alerts.register()  # outbox.dead -> an alert
     alert_channels.register()  # the notify.alert outbox topic

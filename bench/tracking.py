@@ -8,7 +8,8 @@ the sandbox clock moved ``--hours`` on so every parcel has events to tell. The s
 a child process (its CPU is not ours), rate limits and quotas off.
 
 1. Our pass: ``tracking.poll`` (the ``poll_tracking`` job) until nothing is due, every
-   request logged by the sandbox.
+   request logged by the sandbox. The pass asks with ``tracking.FETCH_WORKERS`` threads
+   (printed) while it records the answers.
 2. The floor, in the same run: exactly the requests of that log (method, path, headers, body)
    replayed one after the other with bare ``requests`` on one keep-alive session, answers read
    and thrown away.
@@ -220,7 +221,7 @@ def main() -> None:
     print(f"our pass: {asked} numbers asked in {passes} poll(s), {updated} shipments updated, {new_events} new "
           f"events ({stored} stored), {len(errors)} errors; statuses {statuses}")
     print(f"  {ours_wall:.1f} s wall, {updated / ours_wall:.0f} updates/s, CPU {1000 * ours_cpu / max(1, updated):.2f} "
-          f"ms per update, {len(log)} HTTP requests")
+          f"ms per update, {len(log)} HTTP requests by {tracking.FETCH_WORKERS} fetch thread(s)")
     print(f"floor (bare requests replaying the same {len(log)} requests): {floor_wall:.1f} s wall, "
           f"{updated / floor_wall:.0f} updates/s, CPU {1000 * floor_cpu / max(1, updated):.2f} ms per update, "
           f"{floor_errors} 5xx")

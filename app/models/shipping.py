@@ -15,6 +15,8 @@ from .base import MONEY, TimestampMixin, UTCDateTime, non_negative, status_check
 SERVICE_LEVELS = ("standard", "expedited", "express", "economy")
 RULE_STRATEGIES = ("cheapest", "fastest")
 MANIFEST_KINDS = ("scan_form", "ground_close", "local")
+# pending: the carrier's close is in the outbox; refused: the carrier said no (shipments released)
+MANIFEST_STATUSES = ("pending", "closed", "refused")
 
 
 class ShippingMethodMap(Model):
@@ -95,12 +97,13 @@ class BoxPreset(Model):
 class Manifest(Model):
     """The day's labels handed over: a carrier's SCAN form or Ground close, or our own PDF."""
     __tablename__ = "manifests"
-    __table_args__ = (status_check("kind", MANIFEST_KINDS),)
+    __table_args__ = (status_check("kind", MANIFEST_KINDS), status_check("status", MANIFEST_STATUSES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     carrier_account_id: Mapped[int] = mapped_column(ForeignKey("carrier_accounts.id"), nullable=False, index=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), nullable=False, index=True)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="closed", server_default="closed", nullable=False)
     reference: Mapped[Optional[str]] = mapped_column(String(64))
     tracking_numbers: Mapped[list] = mapped_column(JSON, nullable=False)
     shipment_count: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -118,7 +118,8 @@ class ManifestView(ReadOnlyModelView):
     def close(self):
         form = request.form
         service_call(manifests.close, db.session, form.get("carrier") or "", form.get("warehouse_id", type=int) or 0,
-                     current_actor(), success=lambda m: f"Manifest {m.reference or m.id}: {m.shipment_count} shipment(s)")
+                     current_actor(), success=lambda m: f"Manifest {m.reference or m.id}: {m.shipment_count} shipment(s)"
+                     + ("" if m.document else ", sent to the carrier (its document follows)"))
         return redirect_back(url_for("ManifestView.list"))
 
     @expose("/<int:pk>/document")

@@ -22,6 +22,7 @@ import easypost
 import requests
 from easypost import errors as ep_errors
 
+from ..http import EnvironmentOnceSession
 from ..errors import InvalidPayload
 from ..parsing import parse_time
 from .base import (Account, Address, CarrierError, CarrierNotFound, CarrierOutcomeUnknown, CarrierPermanent,
@@ -160,6 +161,8 @@ class EasyPost:
         self.base = account.base_url.rstrip("/")
         self.client = easypost.EasyPostClient(account.credentials.get("api_key", ""),
                                               api_base=f"{self.base}/v2", timeout=account.timeout)
+        # the SDK's own session, but reading the environment once (connectors.http)
+        self.client._requests_session = EnvironmentOnceSession()
         adapter = requests.adapters.HTTPAdapter(max_retries=0)  # see the module's note
         self.client._requests_session.mount(self.base, adapter)
         self.http = session(account)

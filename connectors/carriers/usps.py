@@ -267,8 +267,9 @@ class USPS:
                                    carrier=CARRIER, code="not_found") from None
 
     def scan_form(self, numbers: list[str], ship_from: Address, mailing_date: str) -> dict:
-        """A SCAN form (PS Form 5630) for these labels: one scan at acceptance for all."""
-        answer = self._call("POST", "/scan-forms/v3/scan-form", headers={"Accept": "application/vnd.usps.labels+json"},
+        """A SCAN form (PS Form 5630) for these labels: one scan at acceptance for all. Sent
+        once (USPS has no lookup of a form: a lost answer is ``CarrierOutcomeUnknown``)."""
+        answer = self._call("POST", "/scan-forms/v3/scan-form", purchase=True, headers={"Accept": "application/vnd.usps.labels+json"},
                             json={"form": "5630", "imageType": "PDF", "labelType": "8.5x11LABEL",
                                   "mailingDate": mailing_date, "overwriteMailingDate": False,
                                   "entryFacilityZIPCode": ship_from.postcode[:5],

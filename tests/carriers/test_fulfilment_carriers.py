@@ -357,3 +357,68 @@ def test_a_new_tracking_url_needs_the_credentials_again(session, actor, carrier_
     session.rollback()
     saved = carriers.save_account(session, {"tracking_url": url + "/"}, actor(), account.id, credentials=creds)
     assert saved.tracking_url == url and carriers.connector_account(saved).tracking_url == url
+
+
+def test_a_batch_records_each_change_once_and_tells_it(session, actor, accounts, packed):
+    """One batch, as a poll records it: a number twice, a multi-piece shipment named by its
+    second package; both parcels delivered -> each change on the timeline by the job, one
+    "delivered" mail each through the outbox, the order delivered once. The same batch
+    again stores and tells nothing."""
+    from connectors.carriers.base import TrackingEvent as Event, TrackingUpdate
+
+    from app.models import OrderEvent, ShipmentPackage
+
+    order_id = packed()
+    first = shipments.ship(session, order_id, actor(), carrier="ups", tracking_number="1ZFIRST")
+    ups = carriers.get_account(session, "ups-main")
+    first.carrier_account_id = ups.id
+    second = Shipment(order_id=order_id, warehouse_id=first.warehouse_id, carrier="ups", tracking_number="1ZSECOND",
+                      status="in_transit", carrier_account_id=ups.id, created_by="test", created_at=utcnow())
+    session.add(second)
+    session.flush()
+    session.add(ShipmentPackage(shipment_id=second.id, weight_kg=1, length_cm=10, width_cm=10, height_cm=10,
+                                tracking_number="1ZSECOND-2"))
+    session.commit()
+    first_id, second_id = first.id, second.id
+    at = utcnow().replace(microsecond=0)
+
+    def delivered(number):
+        return TrackingUpdate(number, "unknown", events=[
+            Event(at - timedelta(hours=2), "out_for_delivery", "OT", "Out For Delivery Today"),
+            Event(at, "delivered", "FS", "DELIVERED")])
+
+    def told():
+        timeline = session.execute(select(OrderEvent.type, OrderEvent.actor).where(
+            OrderEvent.order_id == order_id, OrderEvent.type.in_(("tracking", "status_changed")))).all()
+        mails = session.scalars(select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.topic == "notify.customer", OutboxMessage.order_id == order_id,
+            OutboxMessage.dedupe_key.like("mail:delivered:%"))).all()
+        return sorted(timeline), sorted(mails)
+
+    batch = [delivered("1ZFIRST"), delivered("1ZSECOND-2"), delivered("1ZFIRST")]
+    assert tracking.record_batch(session, ups.id, batch, source="poll") == 4
+    session.expire_all()
+    assert {session.get(Shipment, pk).status for pk in (first_id, second_id)} == {"delivered"}
+    assert session.get(Shipment, second_id).order.status == "delivered"
+    timeline, mails = told()
+    assert timeline.count(("tracking", "job:poll_tracking")) == 2  # the order's two parcels
+    assert timeline.count(("status_changed", "job:poll_tracking")) == 1  # shipped -> delivered
+    assert mails == sorted(f"mail:delivered:{order_id}:{pk}" for pk in (first_id, second_id))
+    assert tracking.record_batch(session, ups.id, batch, source="poll") == 0
+    assert told() == (timeline, mails)
+    assert session.scalar(select(func.count(TrackingEvent.id)).where(
+        TrackingEvent.shipment_id.in_((first_id, second_id)))) == 4
+
+
+def test_one_pass_asks_every_carrier_due_and_records_their_answers(session, actor, accounts, packed,
+                                                                    carrier_sandbox):
+    """UPS and EasyPost in one pass, asked by the fetch threads while the answers are recorded."""
+    ids = [labels.buy_label(session, packed(), actor(), carrier=code, packages=PACKAGE).id
+           for code in ("ups-main", "ep", "ups-main")]
+    carrier_sandbox.control("advance", hours=24 * 10)
+    summary = tracking.poll(session)
+    assert summary.asked == 3 and not summary.errors and summary.new_events >= 12
+    session.expire_all()
+    assert [session.get(Shipment, pk).status for pk in ids] == ["delivered"] * 3
+    assert all(session.get(Shipment, pk).order.status == "delivered" for pk in ids)
+    assert tracking.poll(session).asked == 0

@@ -15,7 +15,7 @@ from connectors.carriers.base import CarrierRetryable, Rate
 from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
 
 from app.extensions import db
-from app.models import Manifest, OutboxMessage, Shipment
+from app.models import Manifest, OrderEvent, OutboxMessage, Shipment
 from app.services.core import outbox_sender
 from app.services.core.errors import ValidationFailed
 from app.services.fulfilment import boxes, carriers, dry_run, labels, manifests, shipments, shipping_rules
@@ -195,11 +195,15 @@ def test_manifests_scan_form_ground_close_and_our_own_pdf(session, actor, accoun
     overnight = labels.buy_label(session, shop["packed"](), actor("warehouse"), carrier="fedex-1",
                                  service="PRIORITY_OVERNIGHT", packages=PACKAGE)
     ups_one = buy(session, actor, shop["packed"](), carrier="ups-1")
-    scan = manifests.close(session, "usps-1", warehouse.id, actor("warehouse"))
+    scan_id = manifests.close(session, "usps-1", warehouse.id, actor("warehouse")).id
+    close_id = manifests.close(session, "fedex-1", warehouse.id, actor("warehouse")).id
+    outbox_sender.send_pass(db.engine)  # the carriers' closes go through the outbox (carrier.manifest)
+    session.rollback()  # a fresh snapshot: the send pass wrote from its own sessions
+    scan, close = session.get(Manifest, scan_id), session.get(Manifest, close_id)
     assert scan.kind == "scan_form" and scan.reference.startswith("9475") and scan.document.startswith(b"%PDF")
     assert scan.tracking_numbers == [usps_one.tracking_number]
-    close = manifests.close(session, "fedex-1", warehouse.id, actor("warehouse"))
     assert close.kind == "ground_close" and close.tracking_numbers == [ground.tracking_number]
+    assert close.reference.startswith("GC") and close.document
     rest = manifests.close(session, "fedex-1", warehouse.id, actor("warehouse"))  # not Ground: ours
     assert rest.kind == "local" and rest.tracking_numbers == [overnight.tracking_number]
     local = manifests.close(session, "ups-1", warehouse.id, actor("warehouse"))
@@ -244,3 +248,54 @@ def test_a_warehouse_s_carriers_are_set_on_its_page_and_through_the_api(app, api
     assert "unknown carrier account(s): ghost" in html
     db.session.expire_all()
     assert db.session.get(Warehouse, warehouse_id).name == "Main"
+
+
+def test_a_carrier_manifest_goes_through_the_outbox_and_is_never_closed_twice(session, actor, accounts, shop,
+                                                                                carrier_sandbox):
+    """Over real HTTP: a USPS SCAN form whose answer is lost is not asked again by itself
+    (uncertain, for a person); a FedEx Ground close whose answer is lost is sent again (the
+    close is repeatable) and recorded once; a refused close releases its shipments."""
+    warehouse, state = shop["warehouse"], carrier_sandbox.hub.state
+
+    def forms(carrier):
+        return [m for m in state.manifests if m["carrier"] == carrier]
+
+    def send():
+        outbox_sender.send_pass(db.engine)
+        session.rollback()  # a fresh snapshot: the send pass wrote from its own sessions
+
+    usps_one = buy(session, actor, shop["packed"](), carrier="usps-1")
+    carrier_sandbox.control("faults", carrier="usps", handler="scan_form", script=["lost"])
+    scan_id = manifests.close(session, "usps-1", warehouse.id, actor("warehouse")).id
+    with pytest.raises(ValidationFailed):  # its shipment is taken while the carrier is asked
+        manifests.close(session, "usps-1", warehouse.id, actor("warehouse"))
+    send()
+    send()
+    message = session.scalar(select(OutboxMessage).where(OutboxMessage.topic == "carrier.manifest"))
+    assert message.status == "uncertain" and message.attempts == 1
+    assert session.get(Manifest, scan_id).status == "pending" and len(forms("usps")) == 1  # asked once
+    assert session.get(Shipment, usps_one.id).manifest_id == scan_id
+    said = session.scalars(select(OrderEvent.type).where(OrderEvent.order_id == usps_one.order_id)).all()
+    assert "manifest_requested" in said and "manifest_uncertain" in said
+
+    ground = labels.buy_label(session, shop["packed"](), actor("warehouse"), carrier="fedex-1",
+                              service="FEDEX_GROUND", packages=PACKAGE)
+    carrier_sandbox.control("faults", carrier="fedex", handler="close", script=["lost"])
+    close_id = manifests.close(session, "fedex-1", warehouse.id, actor("warehouse")).id
+    send()
+    close = session.get(Manifest, close_id)
+    assert close.status == "closed" and close.reference.startswith("GC") and close.document and close.tracking_numbers == [ground.tracking_number]
+    assert [m["numbers"] for m in forms("fedex")] == [[ground.tracking_number], []]  # closed once at FedEx
+    send()
+    assert len(forms("fedex")) == 2  # sent: never asked again
+
+    usps_two = buy(session, actor, shop["packed"](), carrier="usps-1")
+    carrier_sandbox.control("faults", carrier="usps", handler="scan_form", script=["400"])
+    refused_id = manifests.close(session, "usps-1", warehouse.id, actor("warehouse")).id
+    send()
+    assert session.get(Manifest, refused_id).status == "refused" and session.get(Shipment, usps_two.id).manifest_id is None
+    again = manifests.close(session, "usps-1", warehouse.id, actor("warehouse"))  # waits for the next close
+    assert again.tracking_numbers == [usps_two.tracking_number]
+    send()
+    again = session.get(Manifest, again.id)
+    assert again.status == "closed" and again.reference.startswith("9475")

@@ -216,3 +216,23 @@ def test_no_credential_in_any_log_line_or_error(sandbox, sandbox_control, caplog
     assert "woocommerce" in text and "GET" in text  # something was logged
     for secret in (creds["consumer_key"], creds["consumer_secret"], "cs_wrong_secret_value"):
         assert secret not in text
+
+
+def test_the_environment_read_once_per_host_merges_as_requests_does(monkeypatch):
+    """Proxies, no_proxy and the CA bundle from the environment: the same settings as a plain
+    requests session, read once per host while the session lives."""
+    from connectors.http import EnvironmentOnceSession
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    ours, plain = EnvironmentOnceSession(), requests.Session()
+    for url in ("https://api.carrier.example/track/1", "https://internal.example/x", "http://127.0.0.1:9/y"):
+        for verify in (None, True, False):
+            assert (ours.merge_environment_settings(url, {}, None, verify, None)
+                    == plain.merge_environment_settings(url, {}, None, verify, None))
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:3128")  # read once: the session keeps its own
+    url = "https://api.carrier.example/z"
+    assert ours.merge_environment_settings(url, {}, None, None, None)["proxies"]["https"] == "http://proxy.example:3128"
+    assert EnvironmentOnceSession().merge_environment_settings(
+        url, {}, None, None, None)["proxies"]["https"] == "http://other.example:3128"

@@ -7,15 +7,18 @@ orders would be a thousand round trips. ``update_rows`` writes them all in one s
 version check (``WHERE version = :seen``, the row count compared with the number of
 rows). ``write_column_changes`` does that for ORM objects and marks them as saved so the
 flush skips them; objects with other pending changes are left to the unit of work.
-``insert_rows`` is the same for new rows (COPY on PostgreSQL).
+``insert_rows`` is the same for new rows (COPY on PostgreSQL); ``insert_many`` too, where
+rows that conflict are skipped or the new ids are wanted back (a tracking batch's events).
 """
 from __future__ import annotations
 
 import operator
+from datetime import datetime
 
 import orjson
 
-from sqlalchemy import ARRAY, JSON, String, TypeDecorator, bindparam, inspect, text
+from sqlalchemy import ARRAY, JSON, String, TypeDecorator, bindparam, inspect, insert, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -124,8 +127,8 @@ def _update_from_arrays(conn, table, keys, rows, stamped, now) -> int:
 
 
 def _array_literal(values: list) -> str | None:
-    """A PostgreSQL array literal ('{1,2,NULL}', '{"a","b"}') for a list of ints or of
-    strings, built at C speed (the driver adapts a list element by element in Python);
+    """A PostgreSQL array literal ('{1,2,NULL}', '{"a","b"}') for a list of ints, of
+    strings or of aware datetimes, built at C speed (the driver adapts a list element by element in Python);
     None for other types, which are bound as an ARRAY."""
     if all(type(v) is int or v is None for v in values):
         return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
@@ -133,6 +136,10 @@ def _array_literal(values: list) -> str | None:
         return "{" + ",".join("NULL" if v is None else
                               '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
                               for v in values) + "}"
+    if all(v is None or (type(v) is datetime and v.tzinfo is not None) for v in values):
+        # aware times as ISO text (with their offset) for a timestamptz[]: a tracking
+        # batch binds thousands, and a driver adapts a list of datetimes one by one
+        return "{" + ",".join("NULL" if v is None else '"' + v.isoformat() + '"' for v in values) + "}"
     return None
 
 
@@ -166,6 +173,53 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
                 copy.write_row(values)
     except conn.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would raise it
         raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+
+
+def insert_many(session: Session, table, rows: list[dict], *, returning: tuple[str, ...] = (),
+                conflict: tuple[str, ...] = (), conflict_where: str | None = None) -> list:
+    """INSERT many rows (every row with the same keys) in one statement, in their order (ids
+    ascending), skipping those that conflict with a row already there on the unique index of
+    ``conflict`` (``conflict_where``: a partial index's predicate, as SQL); returns the
+    ``returning`` columns of the rows inserted (in no set order). PostgreSQL: ``INSERT ... SELECT FROM
+    unnest(arrays)``, one statement of one parameter per column however many rows (a
+    multi-row VALUES of thousands of parameters is converted anew by psycopg on every run:
+    1.3 s of a 2,000-shipment tracking pass). Elsewhere executemany. No commit."""
+    if not rows:
+        return []
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        statement = (sqlite.insert(table) if conn.dialect.name == "sqlite" else insert(table))
+        if conflict:
+            statement = statement.on_conflict_do_nothing(
+                index_elements=list(conflict), index_where=text(conflict_where) if conflict_where else None)
+        if not returning:
+            conn.execute(statement, rows)
+            return []
+        return conn.execute(statement.returning(*(table.c[k] for k in returning)), rows).all()
+    keys = list(rows[0])
+    arrays = ", ".join(f"CAST(:a_{k} AS {table.c[k].type.compile(conn.dialect)}[])" for k in keys)
+    names = ", ".join(f'"{table.c[k].name}"' for k in keys)
+    sql = (f'INSERT INTO "{table.name}" ({names}) SELECT {", ".join(f"v.{k}" for k in keys)} '
+           f'FROM unnest({arrays}) WITH ORDINALITY AS v({", ".join(keys)}, n) ORDER BY v.n')
+    if conflict:
+        sql += f' ON CONFLICT ({", ".join(conflict)})' + (f" WHERE {conflict_where}" if conflict_where else "")
+        sql += " DO NOTHING"
+    if returning:
+        sql += f' RETURNING {", ".join(table.c[k].name for k in returning)}'
+    params, binds = {}, []
+    for k in keys:
+        column_type = table.c[k].type
+        values = [row[k] for row in rows]
+        if isinstance(column_type, JSON):
+            values = [None if v is None else _json_text(v) for v in values]
+        literal = _array_literal(values)
+        params[f"a_{k}"] = values if literal is None else literal
+        binds.append(bindparam(f"a_{k}", type_=ARRAY(column_type) if literal is None else String()))
+    statement = text(sql).bindparams(*binds)
+    if not returning:
+        conn.execute(statement, params)
+        return []
+    return conn.execute(statement.columns(*(table.c[k] for k in returning)), params).all()
 
 
 def _json_text(value) -> str:

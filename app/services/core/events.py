@@ -36,17 +36,21 @@ def batched(session: Session, orders, now=None):
         session.expire(order, ["events"])
 
 
-def order_event(session: Session, order: Order, actor: Actor, type: str, message: str,
+def order_event(session: Session, order: Order | int, actor: Actor, type: str, message: str,
                 data: dict[str, Any] | None = None) -> OrderEvent | None:
-    """Add an event to the order's timeline (None when it is batched: see ``batched``)."""
+    """Add an event to the timeline of ``order`` (the order, or the id of one stored: a
+    batch that has only the ids need not load the orders). None when it is batched: see
+    ``batched``."""
+    order_id = order if isinstance(order, int) else order.id
     batch = session.info.get(_BATCH)
-    if batch is not None and order.id is not None:
+    if batch is not None and order_id is not None:
         rows, now = batch
-        rows.append(dict(order_id=order.id, created_at=now, actor=actor.label,
+        rows.append(dict(order_id=order_id, created_at=now, actor=actor.label,
                          user_id=actor.user_id, type=type, message=message, data=data))
         return None
+    link = {"order_id": order} if isinstance(order, int) else {"order": order}
     event = OrderEvent(
-        order=order, created_at=utcnow(), actor=actor.label, user_id=actor.user_id,
+        **link, created_at=utcnow(), actor=actor.label, user_id=actor.user_id,
         type=type, message=message, data=data,
     )
     session.add(event)

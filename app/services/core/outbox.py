@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.models.base import utcnow
 from app.models.notifications import OPEN_PREDICATE, OUTBOX_OPEN_STATUSES, OutboxMessage
-from app.services.core import audit, events
+from app.services.core import audit, batch_writes, events
 from app.services.core.actor import Actor
 from app.services.core.paging import CappedPage
 from app.services.core.bulk import BulkResult, apply_each
@@ -185,11 +185,6 @@ def registered_topics() -> tuple[str, ...]:
 
 # --- writing a message ---------------------------------------------------------------------
 
-def _dialect_insert(session: Session):
-    name = session.get_bind().dialect.name
-    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(name, insert)
-
-
 def _keyed(statement):
     """``statement`` that skips a row whose dedupe key already has an open message."""
     if not hasattr(statement, "on_conflict_do_nothing"):
@@ -253,20 +248,21 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
     raise Conflict(f"could not queue the message {dedupe_key!r}: it keeps changing")
 
 
-def enqueue_many(session: Session, topic: str, messages: list[tuple[str, dict, str]]) -> None:
-    """Write many keyed messages of one topic in the caller's transaction (no commit):
-    ``messages`` = [(target, payload, dedupe_key)], in the order the caller wants them
-    written (concurrent writers that use one order never wait on each other in a circle).
-    A key that already has a message not yet sent is that message, as with ``enqueue``."""
+def enqueue_many(session: Session, topic: str, messages: list[tuple]) -> None:
+    """Write many messages of one topic in one statement in the caller's transaction (no
+    commit): ``messages`` = [(target, payload, dedupe_key[, group_key[, order_id]])], in the
+    order the caller wants them written (concurrent writers that use one order never wait on
+    each other in a circle; a group's messages leave in that order). A key that already has
+    a message not yet sent is that message, as with ``enqueue``."""
     now, rows = utcnow(), []
-    for target, payload, dedupe_key in messages:
+    for target, payload, dedupe_key, *rest in messages:
+        group_key, order_id = (*rest, None, None)[:2]
         _check(topic, target, payload)
         rows.append(dict(message_id=str(uuid.uuid4()), topic=topic, target=target[:128], payload=payload,
-                         dedupe_key=dedupe_key, group_key=None, order_id=None, status="pending",
+                         dedupe_key=dedupe_key, group_key=group_key, order_id=order_id, status="pending",
                          attempts=0, created_at=now, next_attempt_at=now))
-    table = OutboxMessage.__table__
-    for start in range(0, len(rows), 500):
-        session.execute(_keyed(_dialect_insert(session)(table).values(rows[start:start + 500])))
+    batch_writes.insert_many(session, OutboxMessage.__table__, rows, conflict=("dedupe_key",),
+                             conflict_where=OPEN_PREDICATE)
 
 
 # --- what a person does ---------------------------------------------------------------------

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from app.models import DeliveryException, Shipment, TrackingEvent
+from app.models import DeliveryException, Shipment
 from app.models.base import utcnow
 from app.services.core import audit, events, validation
 from app.services.core.actor import Actor
@@ -21,45 +21,55 @@ from app.services.core.transaction import transactional
 ADDRESS_FIELDS = ("name", "company", "line1", "line2", "city", "region", "postcode", "country", "phone")
 
 
-def open_for(session: Session, shipment: Shipment, event: TrackingEvent) -> DeliveryException | None:
-    """Open an item for the event's problem unless one is open for it already (no commit)."""
-    return open_item(session, shipment, event.problem, event.carrier_code, event.description, event.occurred_at)
-
-
 def open_item(session: Session, shipment: Shipment, problem: str, carrier_code: str | None,
               description: str | None, occurred_at) -> DeliveryException | None:
-    already = session.scalar(select(DeliveryException).where(
-        DeliveryException.shipment_id == shipment.id, DeliveryException.problem == problem,
-        DeliveryException.status == "open"))
-    if already is not None:
-        return None
-    item = DeliveryException(shipment_id=shipment.id, order_id=shipment.order_id, problem=problem,
-                             status="open", carrier_code=carrier_code, description=description,
-                             occurred_at=occurred_at, opened_at=utcnow(), notes=[])
-    session.add(item)
-    events.order_event(session, shipment.order, Actor.job("poll_tracking"), "delivery_exception",
-                       f"Delivery exception ({problem}): {description or carrier_code}"[:1000],
-                       {"shipment_id": shipment.id, "carrier_code": carrier_code})
-    return item
+    opened = open_many(session, [(shipment, problem, carrier_code, description, occurred_at)])
+    return opened[0] if opened else None
+
+
+def open_many(session: Session, wanted: list[tuple]) -> list[DeliveryException]:
+    """Open the items ``wanted`` = [(shipment, problem, carrier code, description, occurred
+    at)], in that order, each unless one is open for its shipment and problem already (read
+    in one query for all of them). No commit."""
+    if not wanted:
+        return []
+    shipment_ids = {shipment.id for shipment, *_ in wanted}
+    already = set(session.execute(select(DeliveryException.shipment_id, DeliveryException.problem).where(
+        DeliveryException.shipment_id.in_(shipment_ids), DeliveryException.status == "open")))
+    opened, now = [], utcnow()
+    for shipment, problem, carrier_code, description, occurred_at in wanted:
+        if (shipment.id, problem) in already:
+            continue
+        already.add((shipment.id, problem))
+        item = DeliveryException(shipment_id=shipment.id, order_id=shipment.order_id, problem=problem,
+                                 status="open", carrier_code=carrier_code, description=description,
+                                 occurred_at=occurred_at, opened_at=now, notes=[])
+        session.add(item)
+        events.order_event(session, shipment.order_id, Actor.job("poll_tracking"), "delivery_exception",
+                           f"Delivery exception ({problem}): {description or carrier_code}"[:1000],
+                           {"shipment_id": shipment.id, "carrier_code": carrier_code})
+        opened.append(item)
+    return opened
 
 
 LATE_AFTER = timedelta(hours=24)  # past the promised day's end, a parcel is late
 
 
-def open_if_late(session: Session, shipment: Shipment, now) -> DeliveryException | None:
-    """A parcel not delivered a day after the carrier's first estimate (its promise)."""
+def late(shipment: Shipment, now) -> tuple | None:
+    """The item ``open_many`` opens for a parcel late past its promise, or None."""
     if shipment.promised_delivery is None or now <= shipment.promised_delivery + LATE_AFTER:
         return None
-    return open_item(session, shipment, "delay", None,
-                     f"Not delivered by {shipment.promised_delivery:%Y-%m-%d}, the carrier's first estimate",
-                     now)
+    return (shipment, "delay", None,
+            f"Not delivered by {shipment.promised_delivery:%Y-%m-%d}, the carrier's first estimate", now)
 
 
-def resolve_delivered(session: Session, shipment: Shipment) -> None:
-    for item in session.scalars(select(DeliveryException).where(
-            DeliveryException.shipment_id == shipment.id, DeliveryException.status == "open")):
-        item.status, item.resolved_at, item.resolved_by = "resolved", utcnow(), "job:poll_tracking"
-        item.resolution = "delivered"
+def resolve_delivered(session: Session, shipment_ids) -> None:
+    """What is still open on these delivered shipments is resolved (one statement)."""
+    ids = sorted(shipment_ids)
+    if ids:
+        session.execute(update(DeliveryException).where(
+            DeliveryException.shipment_id.in_(ids), DeliveryException.status == "open").values(
+            status="resolved", resolved_at=utcnow(), resolved_by="job:poll_tracking", resolution="delivered"))
 
 
 def queue(session: Session, *, status: str | None = "open", limit: int = 200) -> list[DeliveryException]:

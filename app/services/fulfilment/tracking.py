@@ -13,21 +13,20 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, scoped_session, selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from connectors import carriers as carrier_connectors
-from connectors.carriers.base import CarrierError, TrackingUpdate
+from connectors.carriers.base import CarrierError, TrackingUpdate, merge
 
-from app.models import CarrierAccount, Return, Shipment, ShipmentPackage, TrackingEvent
+from app.models import CarrierAccount, Order, Return, Shipment, ShipmentPackage, TrackingEvent
 from app.models.base import utcnow
 from app.models.fulfillment import SHIPMENT_CLOSED
-from app.services.core import domain_events, events, settings
+from app.services.core import batch_writes, domain_events, events, settings
 from app.services.core.actor import Actor
 from app.services.core.transaction import transactional
 from app.services.fulfilment import carriers, exceptions
-from app.services.orders import actions as orders
+from app.services.orders import actions as orders_actions
 
 log = logging.getLogger(__name__)
 ACTOR = Actor.job("poll_tracking")
@@ -44,60 +43,32 @@ def next_look(now: datetime, last_event_at: datetime | None, minutes: int) -> da
     return now + timedelta(minutes=minutes * factor)
 
 
-def _shipment_for(session: Session, account: CarrierAccount, number: str) -> Shipment | None:
-    shipment = session.scalar(select(Shipment).where(Shipment.carrier_account_id == account.id,
-                                                     Shipment.tracking_number == number).with_for_update())
-    if shipment is None:  # another piece of a multi-piece shipment
-        shipment = session.scalar(select(Shipment).join(ShipmentPackage).where(
-            Shipment.carrier_account_id == account.id, ShipmentPackage.tracking_number == number)
-            .with_for_update())
-    return shipment
+# --- recording --------------------------------------------------------------------------------
+# A batch of carrier answers (a poll's, or one webhook's) is recorded set by set, not shipment by
+# shipment: the shipments read and locked in one query, every new event in one insert, the
+# latest event of each in one query, the shipments written in one UPDATE, the order events in
+# one insert, the mails and webhooks in one outbox insert. Statements per batch, not per update.
+
+SHIPMENT_COLUMNS = frozenset({"tracked_at", "next_track_at", "status", "last_event_at", "delivered_at",
+                              "promised_delivery"})
+ORDER_COLUMNS = frozenset({"status", "fulfillment_status"})
+NOT_FOLLOWED = ("voided", "label_uncertain")  # their events are kept, their status is ours
+EVENT_KEY = ("carrier", "tracking_number", "occurred_at", "carrier_code")  # an event is stored once
 
 
-def _insert_events(session: Session, shipment: Shipment, carrier: str, update: TrackingUpdate,
-                   source: str) -> list[int]:
-    """Insert the events not stored yet, in one statement; the ids of the new ones (a repeat
-    inserts nothing)."""
-    if not update.events:
-        return []
-    table = TrackingEvent.__table__
-    dialect = session.get_bind().dialect.name
-    make = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
-    now = utcnow()
-    rows = {}
-    for event in update.events:  # the same event twice in one answer: once
-        key = (event.occurred_at, event.carrier_code[:32])
-        rows.setdefault(key, dict(
-            shipment_id=shipment.id, occurred_at=event.occurred_at, status=event.status,
-            description=event.description[:2000] or None, location=(event.location or "")[:255] or None,
-            carrier=carrier, tracking_number=update.tracking_number, carrier_code=event.carrier_code[:32],
-            problem=event.problem, source=source, received_at=now))
-    statement = make(table)
-    if hasattr(statement, "on_conflict_do_nothing"):
-        statement = statement.on_conflict_do_nothing(
-            index_elements=["carrier", "tracking_number", "occurred_at", "carrier_code"])
-    # executemany with RETURNING (SQLAlchemy's insertmanyvalues): one statement, compiled once
-    return sorted(session.execute(statement.returning(table.c.id), list(rows.values())).scalars())
+@dataclass
+class _Parcel:
+    """A shipment of the batch, the updates that name it (a multi-piece shipment: one per
+    package number) and what this batch stored for it."""
+    shipment: Shipment
+    updates: list[TrackingUpdate]
+    before: str
+    new: list = field(default_factory=list)  # rows of the events stored now, by id
+    latest: object = None  # its latest carrier event after them (a row)
 
-
-def _follow_latest(session: Session, shipment: Shipment) -> TrackingEvent | None:
-    """The shipment's status is its latest carrier event's (by time; ties: the later stored)."""
-    latest = session.scalar(select(TrackingEvent).where(
-        TrackingEvent.shipment_id == shipment.id, TrackingEvent.carrier.is_not(None))
-        .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc()).limit(1))
-    if latest is None or latest.status == "unknown":
-        return latest
-    shipment.status, shipment.last_event_at = latest.status, latest.occurred_at
-    if latest.status == "delivered":
-        shipment.delivered_at = latest.occurred_at
-    return latest
-
-
-def _order_delivered(session: Session, shipment: Shipment, actor: Actor) -> None:
-    order = shipment.order
-    live = [s for s in order.shipments if s.status not in ("voided", "cancelled")]
-    if order.status == "shipped" and live and all(s.status == "delivered" for s in live):
-        orders.transition(session, order, "delivered", actor)
+    @property
+    def followed(self) -> bool:
+        return self.before not in NOT_FOLLOWED
 
 
 @transactional
@@ -105,69 +76,173 @@ def record(session: Session, account_id: int, update: TrackingUpdate, *, source:
            actor: Actor = ACTOR) -> int:
     """Store one carrier update for the shipment it names; returns how many events were new
     (0 for a number we do not ship, or an update already stored)."""
-    return _record_one(session, session.get(CarrierAccount, account_id), update, source, actor)
+    return _record(session, session.get(CarrierAccount, account_id), [update], source, actor)
 
 
 @transactional
 def record_batch(session: Session, account_id: int, updates: list[TrackingUpdate], *, source: str,
                  actor: Actor = ACTOR) -> int:
-    """Several updates of one account in one transaction (a poll's batch): one commit, the
-    order events in one insert, webhook subscriptions read once. Same effects as ``record``."""
-    account = session.get(CarrierAccount, account_id)
-    # the batch's shipments (and their orders) locked and read in one query, not one each
-    found = {s.tracking_number: s for s in session.scalars(
-        select(Shipment).where(Shipment.carrier_account_id == account.id,
-                               Shipment.tracking_number.in_({u.tracking_number for u in updates}))
-        .options(selectinload(Shipment.order)).with_for_update(of=Shipment))}
-    with events.batched(session, []):
-        return sum(_record_one(session, account, update, source, actor, found.get(update.tracking_number))
-                   for update in updates)
+    """Several updates of one account in one transaction (a poll's batch). Same effects as
+    ``record`` on each, except that a shipment named twice changes status once, to where
+    its events lead."""
+    return _record(session, session.get(CarrierAccount, account_id), updates, source, actor)
 
 
-def _poll_minutes(session: Session) -> int:
-    """The poll interval, read once per transaction (a batch records many updates)."""
-    real = session() if isinstance(session, scoped_session) else session
-    transaction = real.get_transaction()
-    cached = session.info.get("tracking_poll_minutes")
-    if cached is None or cached[0] is not transaction:
-        cached = (transaction, settings.get(session, "tracking_poll_minutes"))
-        session.info["tracking_poll_minutes"] = cached
-    return cached[1]
-
-
-def _record_one(session: Session, account: CarrierAccount, update: TrackingUpdate, source: str,
-                actor: Actor, shipment: Shipment | None = None) -> int:
-    shipment = shipment or _shipment_for(session, account, update.tracking_number)
-    if shipment is None:
-        return _return_parcel(session, account, update, actor)
-    now = utcnow()
-    shipment.tracked_at = now
-    new_ids = _insert_events(session, shipment, account.kind, update, source)
-    if shipment.status in ("voided", "label_uncertain"):
-        return len(new_ids)
-    before = shipment.status
-    if shipment.promised_delivery is None and update.estimated_delivery is not None:
-        shipment.promised_delivery = update.estimated_delivery  # the first estimate is the promise
-    latest = _follow_latest(session, shipment) if new_ids else None
-    if shipment.status not in NOT_TRACKED:
-        exceptions.open_if_late(session, shipment, now)
-    shipment.next_track_at = None if shipment.status in NOT_TRACKED else next_look(
-        now, shipment.last_event_at, _poll_minutes(session))
-    if not new_ids:
+def _record(session: Session, account: CarrierAccount, updates: list[TrackingUpdate], source: str,
+            actor: Actor) -> int:
+    parcels = _parcels(session, account, updates, actor)
+    if not parcels:
         return 0
-    if any(e.problem for e in update.events):  # only then are the new rows read back
-        for event in session.scalars(select(TrackingEvent).where(TrackingEvent.id.in_(new_ids))):
-            if event.problem:
-                exceptions.open_for(session, shipment, event)
-    if latest is not None and shipment.status != before:
-        events.tracking_update(session, shipment.order, actor, shipment, shipment.status, latest.description)
-        domain_events.publish(session, "shipment.tracking_updated",
-                              {"shipment_id": shipment.id, "order_id": shipment.order_id,
-                               "status": shipment.status, "actor": actor})
-        if shipment.status == "delivered":
-            exceptions.resolve_delivered(session, shipment)
-            _order_delivered(session, shipment, actor)
-    return len(new_ids)
+    with events.batched(session, []):
+        stored = _insert_events(session, account.kind, parcels, source)
+        followed = [p for p in parcels if p.followed]
+        _read_latest(session, [p for p in followed if p.new])
+        now = utcnow()
+        _move_shipments(session, parcels, followed, now)
+        moved = [p for p in followed if p.latest is not None and p.shipment.status != p.before]
+        _open_exceptions(session, followed, now)
+        _tell(session, moved, actor)
+    return stored
+
+
+def _parcels(session: Session, account: CarrierAccount, updates: list[TrackingUpdate],
+             actor: Actor) -> list[_Parcel]:
+    """The batch's shipments, locked, each with its updates (a number twice: merged); a
+    number that names no shipment may be a return's (``_return_parcel``)."""
+    merged: dict[str, TrackingUpdate] = {}
+    for update in updates:
+        merge(merged, update)
+    found = _shipments_for(session, account, list(merged))
+    parcels: dict[int, _Parcel] = {}
+    for number, update in merged.items():
+        shipment = found.get(number)
+        if shipment is None:
+            _return_parcel(session, account, update, actor)
+            continue
+        parcel = parcels.setdefault(shipment.id, _Parcel(shipment, [], shipment.status))
+        parcel.updates.append(update)
+    return list(parcels.values())
+
+
+def _shipments_for(session: Session, account: CarrierAccount, numbers: list[str]) -> dict[str, Shipment]:
+    """{number: shipment} locked, in id order (two workers lock in one order); a number not on
+    a shipment may be a package's of a multi-piece shipment."""
+    found = {s.tracking_number: s for s in session.scalars(
+        select(Shipment).where(Shipment.carrier_account_id == account.id, Shipment.tracking_number.in_(numbers))
+        .order_by(Shipment.id).with_for_update())}
+    missing = [n for n in numbers if n not in found]
+    if missing:
+        for number, shipment in session.execute(
+                select(ShipmentPackage.tracking_number, Shipment).join(ShipmentPackage.shipment)
+                .where(Shipment.carrier_account_id == account.id, ShipmentPackage.tracking_number.in_(missing))
+                .order_by(Shipment.id).with_for_update(of=Shipment)):
+            found.setdefault(number, shipment)
+    return found
+
+
+def _insert_events(session: Session, carrier: str, parcels: list[_Parcel], source: str) -> int:
+    """Insert the batch's events not stored yet, in one statement; each parcel gets the rows
+    of its new ones (a repeat inserts nothing). Returns how many were new."""
+    now, rows = utcnow(), {}
+    for parcel in parcels:
+        for update in parcel.updates:
+            for event in update.events:  # the same event twice: once
+                code = event.carrier_code[:32]
+                rows.setdefault((update.tracking_number, event.occurred_at, code), dict(
+                    shipment_id=parcel.shipment.id, occurred_at=event.occurred_at, status=event.status,
+                    description=event.description[:2000] or None, location=(event.location or "")[:255] or None,
+                    carrier=carrier, tracking_number=update.tracking_number, carrier_code=code,
+                    problem=event.problem, source=source, received_at=now))
+    if not rows:
+        return 0
+    by_id = {parcel.shipment.id: parcel for parcel in parcels}
+    new = sorted(batch_writes.insert_many(
+        session, TrackingEvent.__table__, list(rows.values()), conflict=EVENT_KEY,
+        returning=("id", "shipment_id", "occurred_at", "status", "carrier_code", "description", "problem")),
+        key=lambda row: row.id)
+    for row in new:
+        by_id[row.shipment_id].new.append(row)
+    return len(new)
+
+
+def _read_latest(session: Session, parcels: list[_Parcel]) -> None:
+    """Each parcel's latest carrier event by time (ties: the later stored), in one query."""
+    if not parcels:
+        return
+    rank = func.row_number().over(partition_by=TrackingEvent.shipment_id,
+                                  order_by=(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc()))
+    ranked = (select(TrackingEvent.shipment_id, TrackingEvent.status, TrackingEvent.occurred_at,
+                     TrackingEvent.description, rank.label("rank"))
+              .where(TrackingEvent.shipment_id.in_([p.shipment.id for p in parcels]),
+                     TrackingEvent.carrier.is_not(None)).subquery())
+    latest = {row.shipment_id: row for row in session.execute(select(ranked).where(ranked.c.rank == 1))}
+    for parcel in parcels:
+        parcel.latest = latest.get(parcel.shipment.id)
+
+
+def _move_shipments(session: Session, parcels: list[_Parcel], followed: list[_Parcel], now: datetime) -> None:
+    """Status from the latest event (an ``unknown`` one changes nothing), the first estimate
+    as the promise, the next look; written in one statement."""
+    minutes = settings.get(session, "tracking_poll_minutes") if followed else 0
+    for parcel in parcels:
+        parcel.shipment.tracked_at = now
+    for parcel in followed:
+        shipment, latest = parcel.shipment, parcel.latest
+        if shipment.promised_delivery is None:  # the first estimate is the promise
+            shipment.promised_delivery = next((u.estimated_delivery for u in parcel.updates
+                                               if u.estimated_delivery is not None), None)
+        if latest is not None and latest.status != "unknown":
+            shipment.status, shipment.last_event_at = latest.status, latest.occurred_at
+            if latest.status == "delivered":
+                shipment.delivered_at = latest.occurred_at
+        shipment.next_track_at = None if shipment.status in NOT_TRACKED else next_look(
+            now, shipment.last_event_at, minutes)
+    batch_writes.write_column_changes(session, [p.shipment for p in parcels], SHIPMENT_COLUMNS)
+
+
+def _open_exceptions(session: Session, followed: list[_Parcel], now: datetime) -> None:
+    """A parcel late past its promise, and each new event with a problem: the queue."""
+    wanted = []
+    for parcel in followed:
+        shipment = parcel.shipment
+        if shipment.status not in NOT_TRACKED and (late := exceptions.late(shipment, now)):
+            wanted.append(late)
+        wanted += [(shipment, e.problem, e.carrier_code, e.description, e.occurred_at)
+                   for e in parcel.new if e.problem]
+    exceptions.open_many(session, wanted)
+
+
+def _tell(session: Session, moved: list[_Parcel], actor: Actor) -> None:
+    """Each status change on its order's timeline and published (mails, webhooks); what a
+    delivery settles: its open exceptions, and the order once all its parcels arrived."""
+    if not moved:
+        return
+    for parcel in moved:
+        shipment = parcel.shipment
+        events.tracking_update(session, shipment.order_id, actor, shipment, shipment.status,
+                               parcel.latest.description)
+    domain_events.publish_many(session, "shipment.tracking_updated", [
+        {"shipment_id": p.shipment.id, "order_id": p.shipment.order_id, "status": p.shipment.status, "actor": actor}
+        for p in moved])
+    delivered = [p.shipment for p in moved if p.shipment.status == "delivered"]
+    if delivered:
+        exceptions.resolve_delivered(session, [s.id for s in delivered])
+        _orders_delivered(session, {s.order_id for s in delivered}, actor)
+
+
+def _orders_delivered(session: Session, order_ids: set[int], actor: Actor) -> None:
+    """A shipped order whose every live shipment is delivered is delivered (the shipments'
+    statuses read in one query, those orders in one, written in one statement)."""
+    statuses: dict[int, list[str]] = {}
+    for order_id, status in session.execute(select(Shipment.order_id, Shipment.status).where(
+            Shipment.order_id.in_(order_ids), Shipment.status.not_in(("voided", "cancelled")))):
+        statuses.setdefault(order_id, []).append(status)
+    arrived = [order_id for order_id, found in statuses.items() if all(status == "delivered" for status in found)]
+    done = list(session.scalars(select(Order).where(Order.id.in_(arrived), Order.status == "shipped")
+                                .order_by(Order.id))) if arrived else []
+    for order in done:
+        orders_actions.transition(session, order, "delivered", actor)
+    batch_writes.write_column_changes(session, done, ORDER_COLUMNS)
 
 
 def _return_parcel(session: Session, account: CarrierAccount, update: TrackingUpdate, actor: Actor) -> int:
@@ -253,7 +328,10 @@ def _postpone(session: Session, account_id: int, numbers: list[str], error: str)
         ret.next_track_at = later
 
 
-RECORD_BATCH = 50  # updates recorded in one transaction by a poll
+RECORD_BATCH = 250  # updates recorded in one transaction by a poll
+PASS_LIMIT = 50_000  # numbers one pass asks at most (the next pass takes the rest)
+AHEAD = 4 * RECORD_BATCH  # numbers asked but not yet taken by the recording, at most
+FETCH_WORKERS = 2  # threads asking the carriers (two requests in flight) while the answers are recorded
 
 
 def _record_all(session: Session, account_id: int, updates: list[TrackingUpdate]) -> int:
@@ -266,56 +344,75 @@ def _record_all(session: Session, account_id: int, updates: list[TrackingUpdate]
         return sum(record(session, account_id, update, source="poll") for update in updates)
 
 
-def _fetched(client, numbers: list[str], batch: int):
-    """(chunk, updates or the CarrierError) for each chunk, asked in a thread one chunk ahead
-    of the caller: the next answers travel while the last ones are recorded."""
+def _fetched(jobs: list[tuple[int, list[str]]], clients: dict[int, list], workers: int):
+    """(account id, chunk, updates or the CarrierError) for each job (account id, chunk),
+    asked by ``workers`` threads ahead of the caller, worker n with ``clients[account][n]``
+    (a client and its HTTP session serve one thread): the answers travel while the last
+    ones are recorded, at most ``AHEAD`` numbers ahead of them. When the caller stops early,
+    the workers stop at their next chunk."""
     import queue
     import threading
 
-    ahead: queue.Queue = queue.Queue(maxsize=2)
-    chunks = [numbers[start:start + batch] for start in range(0, len(numbers), batch)]
+    answers: queue.Queue = queue.Queue()
+    todo = iter(jobs)
+    lock, stop = threading.Lock(), threading.Event()
+    room = threading.Semaphore(AHEAD)  # the answers held in memory stay bounded
 
-    def fetch():
-        for chunk in chunks:
-            try:
-                ahead.put((chunk, client.track(chunk)))
-            except CarrierError as exc:
-                ahead.put((chunk, exc))
-            except BaseException as exc:  # noqa: BLE001 — handed to the caller, who raises it
-                ahead.put((chunk, exc))
+    def fetch(n: int):
+        while not stop.is_set():
+            with lock:
+                job = next(todo, None)
+            if job is None:
                 return
+            account_id, chunk = job
+            for _ in chunk:
+                while not room.acquire(timeout=1):
+                    if stop.is_set():
+                        return
+            try:
+                answers.put((account_id, chunk, clients[account_id][n].track(chunk)))
+            except BaseException as exc:  # noqa: BLE001 — a CarrierError is the chunk's answer; others are raised
+                answers.put((account_id, chunk, exc))
 
-    threading.Thread(target=fetch, name="tracking-fetch", daemon=True).start()
-    for _ in chunks:
-        chunk, answer = ahead.get()
-        if isinstance(answer, BaseException) and not isinstance(answer, CarrierError):
-            raise answer
-        yield chunk, answer
+    for n in range(workers):
+        threading.Thread(target=fetch, args=(n,), name=f"tracking-fetch-{n}", daemon=True).start()
+    try:
+        for _ in jobs:
+            account_id, chunk, answer = answers.get()
+            for _ in chunk:
+                room.release()
+            if isinstance(answer, BaseException) and not isinstance(answer, CarrierError):
+                raise answer
+            yield account_id, chunk, answer
+    finally:
+        stop.set()
 
 
 def poll(session: Session, *, carrier: str | None = None, now: datetime | None = None) -> PollSummary:
-    """One tracking pass (the ``poll_tracking`` job and ``flask oms track``)."""
+    """One tracking pass (the ``poll_tracking`` job and ``flask oms track``): every carrier
+    asked in the chunks it takes, by ``FETCH_WORKERS`` threads, the answers recorded by
+    batches of ``RECORD_BATCH`` per account while the next ones are asked."""
     summary = PollSummary()
-    work = due(session, carrier=carrier, now=now)
-    session.rollback()
-    for account_id, numbers in work.items():
+    jobs, clients, codes = [], {}, {}
+    for account_id, numbers in due(session, carrier=carrier, now=now, limit=PASS_LIMIT).items():
         account = session.get(CarrierAccount, account_id)
         batch = max(1, carrier_connectors.module(account.kind).TRACK_BATCH)
-        client = carriers.client(account)
-        session.rollback()
-        pending: list[TrackingUpdate] = []
-        for chunk, answer in _fetched(client, numbers, batch):
-            summary.asked += len(chunk)
-            if isinstance(answer, CarrierError):
-                summary.errors.append(f"{account.code}: {answer.message}")
-                _postpone(session, account_id, chunk, answer.message)
-                continue
-            pending += answer
-            if len(pending) >= RECORD_BATCH:
-                summary.new_events += _record_all(session, account_id, pending)
-                pending = []
-        if pending:
-            summary.new_events += _record_all(session, account_id, pending)
+        jobs += [(account_id, numbers[start:start + batch]) for start in range(0, len(numbers), batch)]
+        clients[account_id] = [carriers.client(account) for _ in range(FETCH_WORKERS)]
+        codes[account_id] = account.code
+    session.rollback()
+    pending: dict[int, list[TrackingUpdate]] = {}
+    for account_id, chunk, answer in _fetched(jobs, clients, min(FETCH_WORKERS, len(jobs))):
+        summary.asked += len(chunk)
+        if isinstance(answer, CarrierError):
+            summary.errors.append(f"{codes[account_id]}: {answer.message}")
+            _postpone(session, account_id, chunk, answer.message)
+            continue
+        pending.setdefault(account_id, []).extend(answer)
+        if len(pending[account_id]) >= RECORD_BATCH:
+            summary.new_events += _record_all(session, account_id, pending.pop(account_id))
+    for account_id, updates in pending.items():
+        summary.new_events += _record_all(session, account_id, updates)
     return summary
 
 

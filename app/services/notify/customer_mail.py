@@ -154,28 +154,52 @@ def queue(session: Session, order_id: int, event: str, *, shipment_id: int | Non
         return None
     address = (to or order.email or "").strip()
     resend = requested_by is not None
-    if not address:
+    if not address or (not resend and not _wanted(session, order.channel_id, event, address, {})):
         return None
-    if not resend:
-        if event not in events_on(session, order.channel):
-            return None
-        if event in templates.MARKETING_EVENTS and opted_out(session, order.channel_id, address):
-            return None
+    ids = {"shipment_id": shipment_id, "refund_id": refund_id, "return_id": return_id}
+    target, payload, dedupe, group, _ = _message(order_id, event, address, ids, to=to, requested_by=requested_by)
+    return outbox.enqueue(session, TOPIC, target, payload, dedupe_key=dedupe, group_key=group, order_id=order_id)
+
+
+def queue_many(session: Session, mails: list[tuple[int, str, dict]]) -> None:
+    """Automatic mails of many orders in one statement (a tracking batch): ``mails`` =
+    [(order id, event, {"shipment_id": ...})]; the same rules as ``queue``."""
+    if not mails:
+        return
+    orders = {row.id: row for row in session.execute(select(Order.id, Order.email, Order.channel_id).where(
+        Order.id.in_({m[0] for m in mails})))}
+    channels: dict[int, set] = {}
+    messages = []
+    for order_id, event, ids in mails:
+        order = orders.get(order_id)
+        address = (order.email or "").strip() if order is not None else ""
+        if address and _wanted(session, order.channel_id, event, address, channels):
+            messages.append(_message(order_id, event, address, ids))
+    outbox.enqueue_many(session, TOPIC, messages)
+
+
+def _wanted(session: Session, channel_id: int, event: str, address: str, channels: dict) -> bool:
+    """An automatic mail goes when its channel sends it and, for a marketing mail, the
+    customer has not opted out. ``channels``: the channels' switches read so far."""
+    if channel_id not in channels:
+        channels[channel_id] = events_on(session, session.get(Channel, channel_id))
+    if event not in channels[channel_id]:
+        return False
+    return event not in templates.MARKETING_EVENTS or not opted_out(session, channel_id, address)
+
+
+def _message(order_id: int, event: str, address: str, ids: dict, *, to: str | None = None,
+             requested_by: str | None = None) -> tuple:
+    """(target, payload, dedupe key, group key, order id) of a mail's outbox message."""
     payload = {"event": event, "order_id": order_id}
-    if shipment_id is not None:
-        payload["shipment_id"] = shipment_id
-    if refund_id is not None:
-        payload["refund_id"] = refund_id
-    if return_id is not None:
-        payload["return_id"] = return_id
+    payload.update((key, value) for key, value in ids.items() if value is not None)
     if to:
         payload["to"] = address  # cannot be re-read: a resend to another address
     if requested_by:
         payload["requested_by"] = requested_by
-    cause = shipment_id or refund_id or return_id or ""
-    dedupe = None if resend else f"mail:{event}:{order_id}:{cause}"
-    return outbox.enqueue(session, TOPIC, f"mail:{address}"[:128], payload, dedupe_key=dedupe,
-                          group_key=f"mail:order:{order_id}", order_id=order_id)
+    cause = ids.get("shipment_id") or ids.get("refund_id") or ids.get("return_id") or ""
+    dedupe = None if requested_by is not None else f"mail:{event}:{order_id}:{cause}"
+    return f"mail:{address}"[:128], payload, dedupe, f"mail:order:{order_id}", order_id
 
 
 def on_order_created(session: Session, payload: dict) -> None:
@@ -190,6 +214,11 @@ def on_tracking_updated(session: Session, payload: dict) -> None:
     event = TRACKING_MAILS.get(payload.get("status") or "")
     if event:
         queue(session, payload["order_id"], event, shipment_id=payload["shipment_id"])
+
+
+def on_tracking_updated_many(session: Session, payloads: list[dict]) -> None:
+    queue_many(session, [(p["order_id"], TRACKING_MAILS[p.get("status") or ""], {"shipment_id": p["shipment_id"]})
+                         for p in payloads if (p.get("status") or "") in TRACKING_MAILS])
 
 
 def on_order_cancelled(session: Session, payload: dict) -> None:
@@ -381,7 +410,7 @@ def register() -> None:
     outbox.register(TOPIC, deliver)
     domain_events.subscribe("order.created", on_order_created)
     domain_events.subscribe("shipment.created", on_shipment_created)
-    domain_events.subscribe("shipment.tracking_updated", on_tracking_updated)
+    domain_events.subscribe("shipment.tracking_updated", on_tracking_updated, many=on_tracking_updated_many)
     domain_events.subscribe("order.cancelled", on_order_cancelled)
     domain_events.subscribe("refund.changed", on_refund_changed)
 

@@ -327,7 +327,24 @@ def on_event(type_: str):
     return subscriber
 
 
-_SUBSCRIBERS = {name: on_event(name) for name in EVENT_TYPES}
+def on_events(type_: str):
+    """``on_event``'s many form: the deliveries of a batch's events in one statement."""
+
+    def many(session: Session, payloads: list[dict]) -> None:
+        wanted = [pk for pk, events in _listening(session) if type_ in events]
+        if not wanted:
+            return
+        messages = []
+        for payload in payloads:
+            data = json.loads(json.dumps(_data(session, type_, payload), default=str))
+            messages += [(_group(pk), {"subscription_id": pk, "event": _event(type_, data)}, None, _group(pk))
+                         for pk in wanted]
+        outbox.enqueue_many(session, TOPIC, messages)
+
+    return many
+
+
+_SUBSCRIBERS = {name: (on_event(name), on_events(name)) for name in EVENT_TYPES}
 
 
 def delivery_died(session: Session, payload: dict) -> None:
@@ -433,6 +450,6 @@ def _record(message: Message, event: dict, started: float, log: dict) -> None:
 
 def register() -> None:
     outbox.register(TOPIC, deliver)
-    for name, subscriber in _SUBSCRIBERS.items():
-        domain_events.subscribe(name, subscriber)
+    for name, (subscriber, many) in _SUBSCRIBERS.items():
+        domain_events.subscribe(name, subscriber, many=many)
     domain_events.subscribe("outbox.dead", delivery_died)
