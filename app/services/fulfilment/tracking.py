@@ -264,7 +264,7 @@ def _return_parcel(session: Session, account: CarrierAccount, update: TrackingUp
     if status not in (None, "unknown") and newer:
         ret.parcel_status, ret.parcel_event_at = status, at or ret.parcel_event_at
     ret.next_track_at = None if ret.parcel_status in PARCEL_DONE else next_look(
-        now, ret.parcel_event_at, _poll_minutes(session))
+        now, ret.parcel_event_at, settings.get(session, "tracking_poll_minutes"))
     if ret.parcel_status != before:
         domain_events.publish(session, "return.parcel_tracked",
                               {"return_id": ret.id, "status": ret.parcel_status, "actor": actor})
