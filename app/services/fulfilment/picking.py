@@ -12,12 +12,13 @@ from collections import OrderedDict
 from datetime import datetime
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.models import Allocation, Order, OrderHold, OrderLine, PickList, PickListLine, Product, StockLevel
 from app.models.base import utcnow
 from app.services.core import events, validation
 from app.services.core.actor import Actor
+from app.services.core.batch_writes import write_column_changes
 from app.services.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
 from app.services.inventory import stock as inventory
@@ -30,6 +31,7 @@ DEFAULT_MAX_ORDERS = 100
 FILTER_KEYS = ("shipping_method", "priority", "ship_by_before", "channel_id", "single_item",
                "max_orders", "max_units")
 _PARTS = re.compile(r"(\d+)")
+PICKING_COLUMNS = frozenset({"status"})  # what moving to picking changes on an order
 
 
 def walking_key(bin_code: str | None) -> tuple:
@@ -183,15 +185,19 @@ def create(session: Session, warehouse_id, filters, actor: Actor) -> PickList:
     slots = {order_id: n for n, order_id in enumerate(order_ids, start=1)}
     pick_list.lines = _lines_for(session, allocations, slots)
     session.flush()
-    for order in session.scalars(select(Order).where(Order.id.in_(order_ids))
-                                 .options(selectinload(Order.holds))):
-        orders.transition(session, order, "picking", actor, f"pick list {pick_list.code}, slot {slots[order.id]}")
+    chosen = list(session.scalars(select(Order).where(Order.id.in_(order_ids)).options(selectinload(Order.holds))))
+    # the wave's orders in one UPDATE and their events in one INSERT, not a statement each
+    with session.no_autoflush, events.batched(session, chosen):
+        for order in chosen:
+            orders.transition(session, order, "picking", actor, f"pick list {pick_list.code}, slot {slots[order.id]}")
+        write_column_changes(session, chosen, PICKING_COLUMNS)
     return pick_list
 
 
 def get(session: Session, pick_list_id: int, *, for_update: bool = False) -> PickList:
-    query = select(PickList).where(PickList.id == pick_list_id).options(selectinload(PickList.lines))
-    pick_list = session.scalar(query.with_for_update() if for_update else query)
+    """The pick list with its lines, in one query (locked: the list's row)."""
+    query = select(PickList).where(PickList.id == pick_list_id).options(joinedload(PickList.lines))
+    pick_list = session.execute(query.with_for_update(of=PickList) if for_update else query).unique().scalar_one_or_none()
     if pick_list is None:
         raise NotFound(f"Pick list {pick_list_id} not found")
     return pick_list
