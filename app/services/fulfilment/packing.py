@@ -144,7 +144,9 @@ def station_account(session: Session, carrier: str | None) -> tuple[CarrierAccou
         account = session.scalar(select(CarrierAccount).where(CarrierAccount.code == carrier))
         if account is None:
             raise ValidationFailed.field("carrier", f"unknown carrier account {carrier}")
-        return (None, account) if account.kind == "manual" else (account, None)
+        if account.kind != "manual":
+            return account, None
+        return None, account if account.enabled else next((a for a in _accounts(session) if a.kind == "manual"), None)
     enabled = _accounts(session)
     return (next((a for a in enabled if a.kind != "manual"), None),
             next((a for a in enabled if a.kind == "manual"), None))
