@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from app.models import CarrierAccount, Order, PickList, PickListLine, Shipment, ShipmentPackage
+from app.models import Allocation, CarrierAccount, Order, PickList, PickListLine, Shipment, ShipmentPackage
 from app.models.base import utcnow
 from app.services.core import domain_events, events, validation
 from app.services.core.actor import Actor
@@ -89,18 +89,29 @@ def _check_items(order: Order, lines: list[PickListLine], scanned: dict[int, int
         raise ValidationFailed.field("items", f"{sum(missing.values())} picked units are not scanned yet")
 
 
-def _pack(session: Session, order: Order, scanned: dict[int, int], actor: Actor) -> None:
-    """Every picked unit scanned: the pick lines count them packed, the order is ``packed``."""
+def _may_pack(order: Order) -> None:
     if order.is_held:
         raise Conflict(f"Order {order.order_number} is on hold ({', '.join(h.reason for h in order.open_holds)})")
-    if order.status == "packed":
-        return
     if order.status not in PACKABLE:
         raise Conflict(f"Order {order.order_number} is {order.status}: it cannot be packed")
-    lines = list(session.scalars(select(PickListLine).join(PickList).where(
-        PickListLine.order_id == order.id, PickList.status != "cancelled")
-        .order_by(PickListLine.id).with_for_update(of=PickListLine)))
-    _check_items(order, lines, scanned)
+
+
+def _picked(session: Session, order_id: int) -> tuple[list[PickListLine], list[Allocation]]:
+    """The order's pick list lines on lists not cancelled (locked), and the reservations they
+    are for that are still open (a short pick released the rest): one query."""
+    rows = session.execute(
+        select(PickListLine, Allocation).join(PickList, PickList.id == PickListLine.pick_list_id)
+        .outerjoin(Allocation, and_(Allocation.id == PickListLine.allocation_id, Allocation.status == "open"))
+        .where(PickListLine.order_id == order_id, PickList.status != "cancelled")
+        .order_by(PickListLine.id).with_for_update(of=PickListLine)).all()
+    allocations = {allocation.id: allocation for _line, allocation in rows if allocation is not None}
+    return [line for line, _allocation in rows], [allocations[key] for key in sorted(allocations)]
+
+
+def _packed(session: Session, order: Order, lines: list[PickListLine], actor: Actor) -> None:
+    """Every picked unit scanned (checked): the pick lines count them packed, the order is ``packed``."""
+    if order.status == "packed":
+        return
     for line in lines:
         line.quantity_packed = line.quantity_picked
     if order.status != "picking":  # sent back to allocation by a short pick: what was picked ships
@@ -111,69 +122,64 @@ def _pack(session: Session, order: Order, scanned: dict[int, int], actor: Actor)
 @transactional
 def pack(session: Session, order_id: int, items, actor: Actor) -> Order:
     order = orders.get_order(session, order_id, for_update=True)
-    _pack(session, order, clean_scanned(items), actor)
+    scanned = clean_scanned(items)
+    _may_pack(order)
+    if order.status != "packed":
+        lines, _allocations = _picked(session, order.id)
+        _check_items(order, lines, scanned)
+        _packed(session, order, lines, actor)
     return order
 
 
-def _manual_account(session: Session) -> CarrierAccount | None:
-    return session.scalar(select(CarrierAccount).where(CarrierAccount.kind == "manual",
-                                                       CarrierAccount.enabled.is_(True)).order_by(CarrierAccount.id).limit(1))
+def _accounts(session: Session) -> list[CarrierAccount]:
+    return list(session.scalars(select(CarrierAccount).where(CarrierAccount.enabled.is_(True))
+                                .order_by(CarrierAccount.id)))
 
 
-def label_account(session: Session, carrier: str | None) -> CarrierAccount | None:
-    """The account whose label the station buys: the one asked for, else the first enabled
-    carrier that sells labels; None: the manual carrier."""
+def station_account(session: Session, carrier: str | None) -> tuple[CarrierAccount | None, CarrierAccount | None]:
+    """The account whose label the station buys (the one asked for, else the first enabled
+    carrier that sells labels; None: the manual carrier), and the manual account that
+    ships without one (None when there is none)."""
     if carrier:
         account = session.scalar(select(CarrierAccount).where(CarrierAccount.code == carrier))
         if account is None:
             raise ValidationFailed.field("carrier", f"unknown carrier account {carrier}")
-        return None if account.kind == "manual" else account
-    return session.scalar(select(CarrierAccount).where(CarrierAccount.enabled.is_(True), CarrierAccount.kind != "manual")
-                          .order_by(CarrierAccount.id).limit(1))
+        if account.kind != "manual":
+            return account, None
+        return None, account if account.enabled else next((a for a in _accounts(session) if a.kind == "manual"), None)
+    enabled = _accounts(session)
+    return (next((a for a in enabled if a.kind != "manual"), None),
+            next((a for a in enabled if a.kind == "manual"), None))
 
 
 @transactional
 def ship_manual(session: Session, order_id: int, items, packages, actor: Actor, *,
-                tracking_number: str | None = None) -> Shipment:
-    """Pack and ship confirm in one transaction with the manual carrier (no label bought)."""
+                account: CarrierAccount | None = None, tracking_number: str | None = None) -> Shipment:
+    """Pack and ship confirm in one transaction with the manual carrier (no label bought).
+    The shipment is written first: the order's row is then written once, at the commit."""
     packages = labels.clean_packages(packages)
     tracking_number = validation.text(tracking_number, "tracking_number", max_length=64, required=False)
+    scanned = clean_scanned(items)
     order = orders.get_order(session, order_id, for_update=True)
-    _pack(session, order, clean_scanned(items), actor)
-    allocations = packed_allocations(session, order)
-    account = _manual_account(session)
+    _may_pack(order)
+    lines, allocations = _picked(session, order.id)
+    if order.status != "packed":
+        _check_items(order, lines, scanned)
+    if not allocations:
+        raise Conflict(f"Order {order.order_number}: nothing picked to ship")
     shipment = Shipment(order=order, warehouse_id=allocations[0].warehouse_id, carrier="manual",
                         carrier_account_id=account.id if account else None, service="manual",
                         tracking_number=tracking_number, status="in_transit", created_by=actor.label,
-                        created_at=utcnow(), shipped_at=utcnow(),
-                        pick_list_id=_pick_list_of(session, order.id),
+                        created_at=utcnow(), shipped_at=utcnow(), pick_list_id=lines[-1].pick_list_id,
                         packages=[ShipmentPackage(weight_kg=p.weight_kg, length_cm=p.length_cm,
-                                                  width_cm=p.width_cm, height_cm=p.height_cm) for p in packages])
+                                                  width_cm=p.width_cm, height_cm=p.height_cm) for p in packages],
+                        lines=[])
     session.add(shipment)
     session.flush()
-    shipments.confirm(session, order, shipment, allocations, actor)
+    with events.batched(session, [order]), session.no_autoflush:
+        _packed(session, order, lines, actor)
+        shipments.confirm(session, order, shipment, allocations, actor)
     return shipment
-
-
-def packed_allocations(session: Session, order: Order) -> list:
-    """The open reservations whose units were picked and packed (a short pick released the rest)."""
-    from sqlalchemy.orm import selectinload
-
-    from app.models import Allocation
-
-    allocations = list(session.scalars(select(Allocation).where(
-        Allocation.status == "open", Allocation.id.in_(select(PickListLine.allocation_id).join(PickList).where(
-            PickListLine.order_id == order.id, PickList.status != "cancelled"))).order_by(Allocation.id)
-        # ship confirm reads each one's level and line: two queries, not two per allocation
-        .options(selectinload(Allocation.stock_level), selectinload(Allocation.line))))
-    if not allocations:
-        raise Conflict(f"Order {order.order_number}: nothing picked to ship")
-    return allocations
-
-
-def _pick_list_of(session: Session, order_id: int) -> int | None:
-    return session.scalar(select(PickListLine.pick_list_id).join(PickList).where(
-        PickListLine.order_id == order_id, PickList.status != "cancelled").order_by(PickListLine.id.desc()).limit(1))
 
 
 def pack_and_ship(session: Session, order_id: int, items, packages, actor: Actor, *,
@@ -182,9 +188,10 @@ def pack_and_ship(session: Session, order_id: int, items, packages, actor: Actor
     """The pack station's one action: pack, label, ship confirm. With a carrier account the
     order is packed first (its own transaction), then the label bought and the order
     ship-confirmed with it; a purchase that fails leaves the order packed, to try again."""
-    account = label_account(session, carrier)
+    account, manual = station_account(session, carrier)
     if account is None:
-        return ship_manual(session, order_id, items, packages, actor, tracking_number=tracking_number)
+        return ship_manual(session, order_id, items, packages, actor, account=manual,
+                           tracking_number=tracking_number)
     code = account.code
     labels.clean_packages(packages)
     pack(session, order_id, items, actor)

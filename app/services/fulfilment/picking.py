@@ -11,13 +11,14 @@ import re
 from collections import OrderedDict
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from app.models import Allocation, Order, OrderHold, OrderLine, PickList, PickListLine, Product, StockLevel
 from app.models.base import utcnow
 from app.services.core import events, validation
 from app.services.core.actor import Actor
+from app.services.core.batch_writes import write_column_changes
 from app.services.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from app.services.core.transaction import transactional
 from app.services.inventory import stock as inventory
@@ -30,6 +31,7 @@ DEFAULT_MAX_ORDERS = 100
 FILTER_KEYS = ("shipping_method", "priority", "ship_by_before", "channel_id", "single_item",
                "max_orders", "max_units")
 _PARTS = re.compile(r"(\d+)")
+PICKING_COLUMNS = frozenset({"status"})  # what moving to picking changes on an order
 
 
 def walking_key(bin_code: str | None) -> tuple:
@@ -183,15 +185,19 @@ def create(session: Session, warehouse_id, filters, actor: Actor) -> PickList:
     slots = {order_id: n for n, order_id in enumerate(order_ids, start=1)}
     pick_list.lines = _lines_for(session, allocations, slots)
     session.flush()
-    for order in session.scalars(select(Order).where(Order.id.in_(order_ids))
-                                 .options(selectinload(Order.holds))):
-        orders.transition(session, order, "picking", actor, f"pick list {pick_list.code}, slot {slots[order.id]}")
+    chosen = list(session.scalars(select(Order).where(Order.id.in_(order_ids)).options(selectinload(Order.holds))))
+    # the wave's orders in one UPDATE and their events in one INSERT, not a statement each
+    with session.no_autoflush, events.batched(session, chosen):
+        for order in chosen:
+            orders.transition(session, order, "picking", actor, f"pick list {pick_list.code}, slot {slots[order.id]}")
+        write_column_changes(session, chosen, PICKING_COLUMNS)
     return pick_list
 
 
 def get(session: Session, pick_list_id: int, *, for_update: bool = False) -> PickList:
-    query = select(PickList).where(PickList.id == pick_list_id).options(selectinload(PickList.lines))
-    pick_list = session.scalar(query.with_for_update() if for_update else query)
+    """The pick list with its lines, in one query (locked: the list's row)."""
+    query = select(PickList).where(PickList.id == pick_list_id).options(joinedload(PickList.lines))
+    pick_list = session.execute(query.with_for_update(of=PickList) if for_update else query).unique().scalar_one_or_none()
     if pick_list is None:
         raise NotFound(f"Pick list {pick_list_id} not found")
     return pick_list
@@ -261,6 +267,26 @@ class WrongScan(ValidationFailed):
     code = "wrong_scan"
 
 
+def _scannable(session: Session, pick_list_id: int, bin_code: str | None) -> tuple[PickList, list[PickListLine], int]:
+    """In one query: the pick list, locked; the lines a scan at ``bin_code`` may be for (the
+    bin's: a scan reads one stop, not the whole list; every line when no bin is given); and
+    how many lines elsewhere still have units to pick (is the list done after this scan)."""
+    lines = PickListLine.pick_list_id == PickList.id
+    elsewhere = literal(0)
+    if bin_code:
+        code, other = bin_code.strip().upper(), aliased(PickListLine)
+        lines = and_(lines, func.upper(PickListLine.bin) == code)
+        elsewhere = select(func.count()).where(
+            other.pick_list_id == PickList.id, other.quantity > other.quantity_picked + other.quantity_short,
+            or_(other.bin.is_(None), func.upper(other.bin) != code)).scalar_subquery()
+    rows = session.execute(select(PickList, PickListLine, elsewhere).outerjoin(PickListLine, lines)
+                           .where(PickList.id == pick_list_id).order_by(PickListLine.id)
+                           .with_for_update(of=PickList)).all()
+    if not rows:
+        raise NotFound(f"Pick list {pick_list_id} not found")
+    return rows[0][0], [line for _list, line, _left in rows if line is not None], rows[0][2]
+
+
 @transactional
 def scan_item(session: Session, pick_list_id: int, bin_code: str | None, item_code, actor: Actor,
               quantity=1) -> dict:
@@ -268,12 +294,12 @@ def scan_item(session: Session, pick_list_id: int, bin_code: str | None, item_co
     at that bin, or more than is left to pick, is refused."""
     item_code = validation.text(item_code, "item", max_length=128)
     quantity = validation.quantity(quantity)
-    pick_list = get(session, pick_list_id, for_update=True)
+    pick_list, lines, elsewhere = _scannable(session, pick_list_id, bin_code)
     _start(pick_list, actor)
-    at_bin = [l for l in pick_list.lines if (l.bin or "").upper() == (bin_code or "").strip().upper()]
+    at_bin = [l for l in lines if (l.bin or "").upper() == (bin_code or "").strip().upper()]
     if bin_code and not at_bin:
         raise WrongScan.field("bin", f"bin {bin_code} is not on this pick list")
-    candidates = [l for l in (at_bin or pick_list.lines) if _matches(l, item_code)]
+    candidates = [l for l in (at_bin or lines) if _matches(l, item_code)]
     if not candidates:
         raise WrongScan.field("item", f"{item_code} is not to be picked" + (f" at {bin_code}" if bin_code else ""))
     left = sorted((l for l in candidates if l.quantity_left > 0), key=lambda l: l.slot)
@@ -288,7 +314,7 @@ def scan_item(session: Session, pick_list_id: int, bin_code: str | None, item_co
         remaining -= take
         if not remaining:
             break
-    _finish_if_done(session, pick_list)
+    _finish_if_done(pick_list, lines, elsewhere)
     return {"sku": candidates[0].sku, "slots": slots, "status": pick_list.status}
 
 
@@ -314,7 +340,7 @@ def short_pick(session: Session, pick_list_id: int, bin_code: str | None, item_c
     session.flush()
     for order in _orders(session, {line.order_id for line in lines}):
         _back_to_allocation(session, order, pick_list, actor)
-    _finish_if_done(session, pick_list)
+    _finish_if_done(pick_list, pick_list.lines)
     return {"sku": lines[0].sku, "shorts": shorts, "status": pick_list.status}
 
 
@@ -337,8 +363,9 @@ def _back_to_allocation(session: Session, order: Order, pick_list: PickList, act
     allocating.allocate_order(session, order, actor)
 
 
-def _finish_if_done(session: Session, pick_list: PickList) -> None:
-    if all(line.quantity_left == 0 for line in pick_list.lines):
+def _finish_if_done(pick_list: PickList, lines: list[PickListLine], left_elsewhere: int = 0) -> None:
+    """Done when none of ``lines`` and no line elsewhere on the list has units left."""
+    if not left_elsewhere and all(line.quantity_left == 0 for line in lines):
         pick_list.status, pick_list.completed_at = "done", utcnow()
 
 

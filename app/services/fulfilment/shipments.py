@@ -60,20 +60,26 @@ def open_allocations(session: Session, order, warehouse_id: int | None = None) -
 
 
 def confirm(session: Session, order, shipment: Shipment, allocations: list[Allocation], actor: Actor) -> None:
-    """Ship confirm: the reserved units leave stock on this shipment, the order moves on,
-    ``shipment.created`` is published (channel write-back and mails react to it)."""
-    for allocation in allocations:
-        quantity = allocation.quantity
-        inventory.ship(session, allocation, quantity, actor, reference=f"shipment {shipment.id}")
-        shipment.lines.append(ShipmentLine(order_line_id=allocation.order_line_id, quantity=quantity))
-    remaining = sum(line.quantity_open for line in order.lines)
-    if order.shipped_on_time is None:  # the SLA clock: the first shipment counts (KPIs)
-        order.shipped_on_time = order.ship_by is None or utcnow() <= order.ship_by
-        order.sla_state = None
-    orders.transition(session, order, "partially_shipped" if remaining else "shipped", actor)
-    events.shipped(session, order, actor, shipment)
-    domain_events.publish(session, "shipment.created",
-                          {"shipment_id": shipment.id, "order_id": order.id, "actor": actor})
+    """Ship confirm: the reserved units leave stock on this shipment (the ledger's moves of all
+    its lines at once), the order moves on, ``shipment.created`` is published (channel
+    write-back and mails react to it). The shipment is flushed (its id is the ledger's
+    reference); give it ``lines=[]`` when new, so its lines are not read back.
+
+    The order's events go in one INSERT, and nothing is flushed before the commit but what a
+    subscriber flushes itself: the order's row is written once, its lines and allocations
+    each in one executemany."""
+    with events.batched(session, [order]), session.no_autoflush:
+        inventory.ship(session, [(a, a.quantity) for a in allocations], actor, reference=f"shipment {shipment.id}")
+        for allocation in allocations:
+            shipment.lines.append(ShipmentLine(order_line_id=allocation.order_line_id, quantity=allocation.quantity))
+        remaining = sum(line.quantity_open for line in order.lines)
+        if order.shipped_on_time is None:  # the SLA clock: the first shipment counts (KPIs)
+            order.shipped_on_time = order.ship_by is None or utcnow() <= order.ship_by
+            order.sla_state = None
+        orders.transition(session, order, "partially_shipped" if remaining else "shipped", actor)
+        events.shipped(session, order, actor, shipment)
+        domain_events.publish(session, "shipment.created",
+                              {"shipment_id": shipment.id, "order_id": order.id, "actor": actor})
 
 
 @transactional
@@ -89,7 +95,7 @@ def ship(session: Session, order_id: int, actor: Actor, *, carrier: str | None =
     shipment = Shipment(
         order=order, warehouse_id=warehouse_id or allocations[0].warehouse_id, carrier=carrier,
         service=service, tracking_number=tracking_number, status="in_transit",
-        created_by=actor.label, created_at=utcnow(), shipped_at=shipped_at or utcnow(),
+        created_by=actor.label, created_at=utcnow(), shipped_at=shipped_at or utcnow(), lines=[],
     )
     session.add(shipment)
     session.flush()

@@ -9,6 +9,8 @@ re-checks the guard after the first commits and matches no row. The CHECK constr
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session
 
@@ -77,6 +79,65 @@ def move(session: Session, level: StockLevel, *, on_hand_delta: int = 0,
         "stock_level_id": level.id, "product_id": level.product_id, "reason": reason,
         "on_hand_delta": on_hand_delta, "reserved_delta": reserved_delta, "actor": actor})
     return movement
+
+
+class Move(NamedTuple):
+    """One change of a level's figures, as its ledger row says it."""
+    stock_level_id: int
+    warehouse_id: int
+    product_id: int
+    on_hand_delta: int
+    reserved_delta: int
+    reason: str
+    reference: str | None = None
+    order_id: int | None = None
+    note: str | None = None
+
+
+def move_many(session: Session, moves: list[Move], actor: Actor) -> None:
+    """``move`` for several changes at once (a shipment's lines): one guarded UPDATE per level
+    (the deltas of a level summed, the levels in key order so two transactions never wait on
+    each other in a circle), sent as one executemany, and the ledger rows in one INSERT.
+    All or nothing: a level without the units raises InsufficientStock. No commit."""
+    if not moves:
+        return
+    deltas: dict[int, list[int]] = {}
+    for m in moves:
+        delta = deltas.setdefault(m.stock_level_id, [0, 0])
+        delta[0] += m.on_hand_delta
+        delta[1] += m.reserved_delta
+    table, stamp = StockLevel.__table__, utcnow()
+    on_hand, reserved = table.c.on_hand + bindparam("on_hand_delta"), table.c.reserved + bindparam("reserved_delta")
+    result = session.connection().execute(
+        table.update().where(table.c.id == bindparam("level_id"), on_hand >= 0, reserved >= 0, reserved <= on_hand)
+        .values(on_hand=on_hand, reserved=reserved, updated_at=stamp),
+        [{"level_id": level_id, "on_hand_delta": d[0], "reserved_delta": d[1]}
+         for level_id, d in sorted(deltas.items())])
+    if result.rowcount != len(deltas):
+        _insufficient(session, deltas, stamp)
+    insert_rows(session, StockMovement.__table__, [
+        dict(m._asdict(), actor=actor.label, user_id=actor.user_id, created_at=stamp) for m in moves])
+    _expire_levels(session, deltas)
+    for m in moves:
+        domain_events.publish(session, "stock.changed", {
+            "stock_level_id": m.stock_level_id, "product_id": m.product_id, "reason": m.reason,
+            "on_hand_delta": m.on_hand_delta, "reserved_delta": m.reserved_delta, "actor": actor})
+
+
+def _insufficient(session: Session, deltas: dict[int, list[int]], stamp) -> None:
+    """Say which level of a refused ``move_many`` lacks the units: the one the UPDATE did not
+    stamp (the others carry its time, and this transaction's lock)."""
+    rows = session.execute(select(StockLevel.id, StockLevel.warehouse_id, StockLevel.product_id,
+                                  StockLevel.on_hand, StockLevel.reserved, StockLevel.updated_at)
+                           .where(StockLevel.id.in_(sorted(deltas))).order_by(StockLevel.id)).all()
+    for row in rows:
+        if row.updated_at != stamp:
+            on_hand_delta, reserved_delta = deltas[row.id]
+            raise InsufficientStock(
+                f"Not enough stock of product {row.product_id} in warehouse {row.warehouse_id}: "
+                f"on hand {row.on_hand}, reserved {row.reserved}, "
+                f"change on hand {on_hand_delta:+d}, reserved {reserved_delta:+d}")
+    raise InsufficientStock("A stock level to change is gone")
 
 
 @transactional
@@ -322,27 +383,33 @@ def count_missing(session: Session, level: StockLevel, quantity: int, actor: Act
                 order_id=order_id, reference=reference)
 
 
-def ship(session: Session, allocation: Allocation, quantity: int, actor: Actor,
-         reference: str) -> Allocation:
-    """Units of an open allocation leave the building: on_hand and reserved both drop.
-    Shipping part of an allocation splits it. Returns the shipped allocation. No commit."""
-    if allocation.status != "open" or not 0 < quantity <= allocation.quantity:
-        raise ValidationFailed.field("quantity", f"cannot ship {quantity} of allocation {allocation.id}")
-    move(session, allocation.stock_level, on_hand_delta=-quantity, reserved_delta=-quantity,
-         reason="shipment", actor=actor, reference=reference, order_id=allocation.order_id)
-    line = allocation.line
-    line.quantity_allocated -= quantity
-    line.quantity_shipped += quantity
-    if quantity == allocation.quantity:
-        allocation.status, allocation.closed_at = "shipped", utcnow()
-        return allocation
-    allocation.quantity -= quantity
-    shipped = Allocation(
-        order_id=allocation.order_id, order_line_id=allocation.order_line_id,
-        warehouse_id=allocation.warehouse_id, stock_level_id=allocation.stock_level_id,
-        quantity=quantity, status="shipped", created_at=allocation.created_at, closed_at=utcnow(),
-    )
-    session.add(shipped)
+def ship(session: Session, parts: list[tuple[Allocation, int]], actor: Actor,
+         reference: str) -> list[Allocation]:
+    """Units of open allocations leave the building (``parts``: allocation, units): on_hand
+    and reserved both drop, in one guarded UPDATE per level and one ledger row per part
+    (``move_many``). Shipping part of an allocation splits it. Returns the shipped
+    allocations. No commit."""
+    for allocation, quantity in parts:
+        if allocation.status != "open" or not 0 < quantity <= allocation.quantity:
+            raise ValidationFailed.field("quantity", f"cannot ship {quantity} of allocation {allocation.id}")
+    move_many(session, [Move(allocation.stock_level_id, allocation.warehouse_id, allocation.line.product_id,
+                             -quantity, -quantity, "shipment", reference, allocation.order_id)
+                        for allocation, quantity in parts], actor)
+    now, shipped = utcnow(), []
+    for allocation, quantity in parts:
+        line = allocation.line
+        line.quantity_allocated -= quantity
+        line.quantity_shipped += quantity
+        if quantity == allocation.quantity:
+            allocation.status, allocation.closed_at = "shipped", now
+            shipped.append(allocation)
+            continue
+        allocation.quantity -= quantity
+        shipped.append(Allocation(
+            order_id=allocation.order_id, order_line_id=allocation.order_line_id,
+            warehouse_id=allocation.warehouse_id, stock_level_id=allocation.stock_level_id,
+            quantity=quantity, status="shipped", created_at=allocation.created_at, closed_at=now))
+        session.add(shipped[-1])
     return shipped
 
 

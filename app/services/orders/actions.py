@@ -3,7 +3,7 @@ notes and address edits. Each public function is one transaction and writes even
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from app.models import Allocation, Order, OrderHold
 from app.models.base import utcnow
@@ -39,11 +39,12 @@ FULFILLMENT_BY_STATUS = {"partially_shipped": "partial", "shipped": "fulfilled",
 
 
 def get_order(session: Session, order_id: int, *, for_update: bool = False) -> Order:
+    """The order with its lines, holds and channel, in one query (locked: the order's row)."""
     query = select(Order).where(Order.id == order_id).options(
-        selectinload(Order.lines), selectinload(Order.holds))
+        joinedload(Order.lines), joinedload(Order.holds), joinedload(Order.channel))
     if for_update:
-        query = query.with_for_update()
-    order = session.scalar(query)
+        query = query.with_for_update(of=Order)
+    order = session.execute(query).unique().scalar_one_or_none()
     if order is None:
         raise NotFound(f"Order {order_id} not found")
     return order
