@@ -196,7 +196,7 @@ def stats(port: int, reset: bool = False) -> dict:
 
 # --- (a) the write path ---------------------------------------------------------------------------
 
-def write_path(app, orders: int, rounds: int = 6) -> tuple[float, float, float]:
+def write_path(app, orders: int, rounds: int = 24) -> tuple[float, float, float]:
     from sqlalchemy import select
 
     from app.extensions import db
@@ -213,7 +213,9 @@ def write_path(app, orders: int, rounds: int = 6) -> tuple[float, float, float]:
         wh = make.warehouse("WH1")
         make.product("B-1", stock={wh: 10 ** 6})
         channel = make.channel("shop")
-        for _ in range(orders * rounds):
+        # 6 x orders fresh orders in short rounds, with and without in turn: a machine whose
+        # load drifts during the run (a noisy neighbour) weighs on both sides alike
+        for _ in range(orders * 6):
             make.order(channel, [("B-1", 1, "5.00")])
         ids = db.session.scalars(select(Order.id).order_by(Order.id)).all()
         per_round = len(ids) // rounds
