@@ -1,23 +1,15 @@
 """Rendering customer mails at send time, in batches: what a template sees (the order, its
 parcel, what is still to come, the refund, the channel's mail settings), read for many
-messages in a handful of queries, then the MIME message around the rendered parts.
+messages in a handful of queries, then the mail around the rendered parts.
 
 Why batches: a send pass claims up to a few hundred mails at once; read one by one, each
-mail costs eight queries and the database round trips dominate. ``Prefetch`` reads the
-data of the messages the pass is sending (status ``sending``, from this one on) the first
-time a worker thread asks, and hands each thread its own: still read when the mail is
-sent (milliseconds before), so a fixed template or a changed parcel applies.
+mail costs eight queries and the database round trips dominate. ``contexts_by_id`` reads
+the data of a whole claim (the topic's ``prepare``, core.outbox), just before its mails
+are sent: a fixed template or a changed parcel applies to every mail still queued.
 """
 from __future__ import annotations
 
-import threading
-import time
 from collections import defaultdict
-from email.charset import QP, Charset
-from email.header import Header
-from email.mime.application import MIMEApplication
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
 
 from flask import current_app, has_app_context
@@ -28,10 +20,10 @@ from sqlalchemy.orm import Session
 from app.models import (
     Channel, ChannelMailSettings, MailTemplate, Order, OrderLine, Refund, Return, Shipment, ShipmentLine,
 )
-from app.models.notifications import OutboxMessage
 from app.services.core.outbox import PermanentError
 from app.services.notify import mail_templates as templates
 from app.services.returns import policy, self_service
+from connectors import mail as smtp
 
 TOPIC = "notify.customer"
 DEFAULT_FROM = "Waybill <no-reply@localhost>"
@@ -47,7 +39,6 @@ TRACKING_URLS = {
     "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
     "dhl": "https://www.dhl.com/global-en/home/tracking.html?tracking-id={}",
 }
-PREFETCH = 100  # messages read ahead per query round
 
 
 # --- settings, language, links --------------------------------------------------------------
@@ -210,85 +201,30 @@ def context_for(session: Session, payload: dict) -> dict:
     return contexts_for(session, [payload])[0]
 
 
-# --- read ahead for the send pass ----------------------------------------------------------------
+# --- a claim of the send pass at once ----------------------------------------------------------
 
-class Prefetch:
-    """Contexts of the messages being sent, read for up to ``PREFETCH`` at a time."""
-
-    def __init__(self, max_age: float = 30.0):
-        self.lock = threading.Lock()
-        self.ready: dict[int, tuple[float, dict | Exception]] = {}
-        self.max_age = max_age
-
-    def take(self, session: Session, outbox_id: int, payload: dict) -> dict:
-        with self.lock:
-            found = self.ready.pop(outbox_id, None)
-            if found is None or time.monotonic() - found[0] > self.max_age:
-                found = (time.monotonic(), self._load(session, outbox_id, payload))
-        if isinstance(found[1], Exception):
-            raise found[1]
-        return found[1]
-
-    def _load(self, session: Session, outbox_id: int, payload: dict):
-        rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.payload)
-            .where(OutboxMessage.topic == TOPIC, OutboxMessage.status == "sending",
-                   OutboxMessage.id > outbox_id)
-            .order_by(OutboxMessage.id).limit(PREFETCH - 1)).all()
-        ids, payloads = [outbox_id] + [r.id for r in rows], [payload] + [r.payload for r in rows]
-        data = _read(session, payloads)
-        now = time.monotonic()
-        self.ready = {k: v for k, v in self.ready.items() if now - v[0] <= self.max_age}
-        mine = None
-        for pk, each in zip(ids, payloads):
-            try:
-                context = _context(each, data)
-            except Exception as exc:  # noqa: BLE001 — that message's own failure
-                context = exc
-            if pk == outbox_id:
-                mine = context
-            else:
-                self.ready[pk] = (now, context)
-        return mine
+def contexts_by_id(session: Session, messages) -> dict:
+    """{message id: its context, or the exception that message gets} for a claim's
+    messages, read in one query per table (the ``notify.customer`` topic's ``prepare``)."""
+    data = _read(session, [m.payload for m in messages])
+    found = {}
+    for message in messages:
+        try:
+            found[message.id] = _context(message.payload, data)
+        except Exception as exc:  # noqa: BLE001 — that message's own failure
+            found[message.id] = exc
+    return found
 
 
 # --- the message ---------------------------------------------------------------------------------
 
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP  # readable in the raw mail, unlike base64
-
-
-def _header(value: str):
-    """ASCII as it is, anything else RFC 2047-encoded."""
-    return value if value.isascii() else Header(value, "utf-8")
-
-
 def build(context: dict, event: str, message_id: str, attachments=()):
-    """(the rendered parts, the MIME message) for one context. The classic ``email.mime``
-    classes, not ``EmailMessage``: its header registry builds a class per header set and
-    took more time than the rest of the rendering."""
+    """(the rendered parts, the mail ready for the wire) for one context."""
     rendered = templates.render(context["_template"], context)
-    body = MIMEMultipart("alternative")
-    body.attach(MIMEText(rendered.text, "plain", _UTF8_QP))
-    body.attach(MIMEText(rendered.html, "html", _UTF8_QP))
-    if attachments:
-        mail = MIMEMultipart("mixed")
-        mail.attach(body)
-        for filename, mime, data in attachments:
-            maintype, subtype = mime.split("/", 1)
-            part = MIMEApplication(data, subtype) if maintype == "application" \
-                else MIMEText(data.decode(), subtype, "utf-8")
-            part.add_header("Content-Disposition", "attachment", filename=filename)
-            mail.attach(part)
-    else:
-        mail = body
-    mail["From"], mail["To"] = context["_sender"], context["_to"]
-    mail["Subject"] = _header(rendered.subject)
-    mail["Message-ID"] = message_id_for(message_id, context["_sender"])
-    mail["Date"] = formatdate(usegmt=True)
-    if context["_reply_to"]:
-        mail["Reply-To"] = context["_reply_to"]
-    mail["List-Unsubscribe"] = f"<{context['optout_url']}>"
-    mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
-    mail["Content-Language"] = context["language"]
-    return rendered, mail
+    headers = {"From": context["_sender"], "To": context["_to"], "Subject": rendered.subject,
+               "Message-ID": message_id_for(message_id, context["_sender"]),
+               "Date": formatdate(usegmt=True), "Reply-To": context["_reply_to"] or None,
+               "List-Unsubscribe": f"<{context['optout_url']}>",
+               "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058
+               "Content-Language": context["language"]}
+    return rendered, smtp.compose(headers, rendered.text, rendered.html, attachments)
