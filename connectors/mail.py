@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import smtplib
 import socket
 import ssl
@@ -183,15 +184,26 @@ def compose(headers: dict, text: str, html: str | None = None,
         body = _multipart("mixed", [body, *(_attachment(*a) for a in attachments)])
     head = b"".join(_header_line(name, value) for name, value in headers.items()
                     if value is not None)
-    recipients = tuple(a for _, a in getaddresses([headers.get("To") or ""]) if a)
-    return OutgoingMail(_address(headers.get("From") or ""), recipients, dict(headers),
-                        head + b"MIME-Version: 1.0\r\n" + body)
+    return OutgoingMail(_address(headers.get("From") or ""), _recipients(headers.get("To")),
+                        dict(headers), head + b"MIME-Version: 1.0\r\n" + body)
 
 
 @lru_cache(maxsize=256)
 def _address(value: str) -> str:
     found = getaddresses([value])
     return found[0][1] if found else ""
+
+
+_PLAIN_ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
+
+
+def _recipients(to: str | None) -> tuple[str, ...]:
+    """The envelope's recipients: a bare address as it is (a customer mail), a list
+    parsed."""
+    to = (to or "").strip()
+    if _PLAIN_ADDRESS.fullmatch(to):
+        return (to,)
+    return tuple(a for _, a in getaddresses([to]) if a)
 
 
 def _header_line(name: str, value) -> bytes:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import lru_cache
 from typing import Callable
 
 from flask import current_app, has_app_context
@@ -304,7 +305,12 @@ def _rate_cap() -> smtp.RateCap:
 
 def smtp_config() -> smtp.SmtpConfig | None:
     url = current_app.config.get("OMS_SMTP_URL") if has_app_context() else None
-    return smtp.parse_url(url) if url else None
+    return _parsed(url) if url else None
+
+
+@lru_cache(maxsize=8)
+def _parsed(url: str) -> smtp.SmtpConfig:
+    return smtp.parse_url(url)  # once per URL, not per mail
 
 
 def transmit(mail: smtp.OutgoingMail) -> tuple[str, str | None]:

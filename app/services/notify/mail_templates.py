@@ -224,7 +224,6 @@ _html_env = SandboxedEnvironment(autoescape=True)
 _text_env = SandboxedEnvironment(autoescape=False)
 _strict_html = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 _strict_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
-_LAYOUTS = {"html": _html_env.from_string(LAYOUT_HTML), "text": _text_env.from_string(LAYOUT_TEXT)}
 
 
 @dataclass(frozen=True)
@@ -239,9 +238,15 @@ _cache_lock = threading.Lock()
 
 
 def compile_parts(parts: dict, strict: bool = False) -> Compiled:
+    """The parts compiled, each body inside the layout: one template per part, so a mail
+    is three renders (the layout rendered apart was two more for every mail). The layout
+    has no line break before the body: an error's line number is the body's own."""
     html_env, text_env = (_strict_html, _strict_text) if strict else (_html_env, _text_env)
-    return Compiled(text_env.from_string(parts["subject"]), html_env.from_string(parts["html"]),
-                    text_env.from_string(parts["text"]))
+    html = LAYOUT_HTML.replace("{{ body }}", parts["html"], 1)
+    text = LAYOUT_TEXT.replace("{{ body }}", "{% filter trim %}" + parts["text"]
+                               + "{% endfilter %}", 1)
+    return Compiled(text_env.from_string(parts["subject"]), html_env.from_string(html),
+                    text_env.from_string(text))
 
 
 def compiled(parts: dict, version: tuple) -> Compiled:
@@ -277,15 +282,7 @@ class Rendered:
 def render(template: Compiled, context: dict) -> Rendered:
     """The three parts, the bodies inside the layout (logo, opt-out link)."""
     subject = " ".join(template.subject.render(context).split())
-    html = _LAYOUTS["html"].render(context, body=_markup(template.html.render(context)))
-    text = _LAYOUTS["text"].render(context, body=template.text.render(context).strip())
-    return Rendered(subject, html, text)
-
-
-def _markup(html: str):
-    from markupsafe import Markup
-
-    return Markup(html)  # already escaped by the autoescaping body template
+    return Rendered(subject, template.html.render(context), template.text.render(context))
 
 
 # --- editing -----------------------------------------------------------------------------------
