@@ -15,7 +15,7 @@ from email.utils import formataddr, formatdate
 from flask import current_app, has_app_context
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from app.models import (
     Channel, ChannelMailSettings, MailTemplate, Order, OrderLine, Refund, Return, Shipment, ShipmentLine,
@@ -39,8 +39,8 @@ TRACKING_URLS = {
     "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
     "dhl": "https://www.dhl.com/global-en/home/tracking.html?tracking-id={}",
 }
-# What a template sees of an order (its addresses, tags, charges ... are not read: an
-# order has eight JSON columns, most of the reading time when loaded whole).
+# What a template sees of an order, read as plain rows (an order has eight JSON columns
+# and an ORM object per order cost more than the rest of the reading).
 ORDER_FIELDS = (Order.id, Order.channel_id, Order.order_number, Order.email, Order.customer_name,
                 Order.placed_at, Order.ship_by, Order.total, Order.currency, Order.cancel_reason,
                 Order.raw_payload)
@@ -101,28 +101,29 @@ def _items(rows) -> list[dict]:
 
 
 def _read(session: Session, payloads: list[dict]) -> dict:
-    """Everything the payloads need, in one query per table."""
+    """Everything the payloads need, in one query per table (orders, lines, parcels as
+    plain rows)."""
     order_ids = {p["order_id"] for p in payloads}
-    orders = {o.id: o for o in session.scalars(select(Order).options(load_only(*ORDER_FIELDS))
+    orders = {o.id: o for o in session.execute(select(*ORDER_FIELDS)
                                                .where(Order.id.in_(order_ids)))}
     channel_ids = {o.channel_id for o in orders.values()}
     shipment_ids = {p["shipment_id"] for p in payloads if p.get("shipment_id")}
     refund_ids = {p["refund_id"] for p in payloads if p.get("refund_id")}
     return_ids = {p["return_id"] for p in payloads if p.get("return_id")}
     line = (OrderLine.order_id, OrderLine.id, OrderLine.sku, OrderLine.title)
+    channels = {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_(channel_ids)))}
     return {
         "orders": orders,
-        "channels": {c.id: c for c in session.scalars(
-            select(Channel).where(Channel.id.in_(channel_ids)))},
-        "settings": {s.channel_id: s for s in session.scalars(
-            select(ChannelMailSettings).where(ChannelMailSettings.channel_id.in_(channel_ids)))},
+        "channels": channels,
+        "settings": _settings(session, channels),
         "lines": _by(session.execute(select(
             *line, OrderLine.quantity,
             (OrderLine.quantity - OrderLine.quantity_cancelled - OrderLine.quantity_shipped)
             .label("open")).where(OrderLine.order_id.in_(order_ids))
             .order_by(OrderLine.id)).all(), "order_id"),
-        "shipments": {s.id: s for s in session.scalars(
-            select(Shipment).where(Shipment.id.in_(shipment_ids)))} if shipment_ids else {},
+        "shipments": {s.id: s for s in session.execute(
+            select(Shipment.id, Shipment.carrier, Shipment.tracking_number, Shipment.status)
+            .where(Shipment.id.in_(shipment_ids)))} if shipment_ids else {},
         "parcels": _by(session.execute(select(
             ShipmentLine.shipment_id, *line, ShipmentLine.quantity)
             .join(OrderLine, ShipmentLine.order_line_id == OrderLine.id)
@@ -136,12 +137,19 @@ def _read(session: Session, payloads: list[dict]) -> dict:
     }
 
 
+def _settings(session: Session, channels: dict) -> dict:
+    """Each channel's mail settings, stored or its defaults (made once, not per mail)."""
+    stored = {s.channel_id: s for s in session.scalars(
+        select(ChannelMailSettings).where(ChannelMailSettings.channel_id.in_(list(channels))))}
+    return {pk: stored.get(pk) or default_settings(channel) for pk, channel in channels.items()}
+
+
 def _context(payload: dict, data: dict) -> dict:
     order = data["orders"].get(payload["order_id"])
     if order is None:
         raise PermanentError(f"order {payload['order_id']} is gone")
     channel = data["channels"][order.channel_id]
-    settings = data["settings"].get(channel.id) or default_settings(channel)
+    settings = data["settings"][channel.id]
     language = language_of(order.raw_payload, settings.default_language)
     lines = data["lines"].get(order.id, [])
     sender_name = settings.sender_name or channel.name

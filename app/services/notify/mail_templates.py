@@ -13,6 +13,7 @@ bottom (in every mail, DESIGN "Customers and staff told").
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -195,9 +196,11 @@ OPTOUT_LABELS = {"en": "Unsubscribe from these mails", "de": "Diese Mails abbest
 
 # --- formatting for the locale (Babel) --------------------------------------------------------
 
+@lru_cache(maxsize=256)
 def formatters(language: str, currency: str, tz: str = "UTC") -> dict:
     """``money`` and ``date`` for templates: the locale's formats, money in the currency's
-    minor units (JPY 0 decimals, KWD 3)."""
+    minor units (JPY 0 decimals, KWD 3). Made once per language and currency (every mail
+    asks): callers copy the dict, never change it."""
     def money(amount, code: str | None = None) -> str:
         if amount is None:
             return ""
