@@ -131,7 +131,8 @@ def _read(session: Session, payloads: list[dict]) -> dict:
             .order_by(OrderLine.id)).all(), "shipment_id") if shipment_ids else {},
         "refunds": {r.id: r for r in session.scalars(
             select(Refund).where(Refund.id.in_(refund_ids)))} if refund_ids else {},
-        "templates": {(t.event, t.language): t for t in session.scalars(select(MailTemplate))},
+        "templates": {(t.event, t.language, t.channel_id): t
+                      for t in session.scalars(select(MailTemplate))},
         "returns": {r.id: r for r in session.scalars(
             select(Return).where(Return.id.in_(return_ids)))} if return_ids else {},
     }
@@ -194,11 +195,13 @@ def _context(payload: dict, data: dict) -> dict:
         else default_from()
     return context | {"_sender": sender, "_reply_to": settings.reply_to,
                       "_to": payload.get("to") or order.email,
-                      "_template": _template(data["templates"], payload["event"], language)}
+                      "_template": _template(data["templates"], payload["event"], language,
+                                             channel.id)}
 
 
-def _template(stored: dict, event: str, language: str) -> templates.Compiled:
-    row = stored.get((event, language))
+def _template(stored: dict, event: str, language: str, channel_id: int) -> templates.Compiled:
+    """Compiled once per version (templates.compiled): per mail, two dict lookups."""
+    row = templates.pick(stored, event, language, channel_id)
     if row is not None:
         parts = {"subject": row.subject, "html": row.html, "text": row.text}
         return templates.compiled(parts, (event, language, row.id, row.updated_at))

@@ -263,11 +263,28 @@ def compiled(parts: dict, version: tuple) -> Compiled:
     return found
 
 
-def source(session: Session, event: str, language: str) -> tuple[dict, tuple]:
-    """The template's parts and its version: the stored one, else the shipped default
-    (German falls back to English only for an event without a German default)."""
-    row = session.scalar(select(MailTemplate).where(MailTemplate.event == event,
-                                                    MailTemplate.language == language))
+def _stored(session: Session, event: str, language: str,
+            channel_id: int | None) -> MailTemplate | None:
+    owner = MailTemplate.channel_id.is_(None) if channel_id is None \
+        else MailTemplate.channel_id == channel_id
+    return session.scalar(select(MailTemplate).where(MailTemplate.event == event,
+                                                     MailTemplate.language == language, owner))
+
+
+def pick(stored: dict, event: str, language: str, channel_id: int | None = None):
+    """The template that applies, from the stored ones by (event, language, channel id):
+    the channel's own, else the one for every channel; None: the shipped default."""
+    return (stored.get((event, language, channel_id)) if channel_id is not None else None) \
+        or stored.get((event, language, None))
+
+
+def source(session: Session, event: str, language: str,
+           channel_id: int | None = None) -> tuple[dict, tuple]:
+    """The template's parts and its version: the channel's own, else the stored one for
+    every channel, else the shipped default (German falls back to English only for an
+    event without a German default)."""
+    row = (_stored(session, event, language, channel_id) if channel_id is not None else None) \
+        or _stored(session, event, language, None)
     if row is not None:
         return ({"subject": row.subject, "html": row.html, "text": row.text},
                 (event, language, row.id, row.updated_at))
@@ -326,35 +343,49 @@ def check(parts: dict, language: str) -> None:
         raise ValidationFailed.field("template", f"{type(exc).__name__}: {exc}{where}") from None
 
 
+def _check_channel(session: Session, channel_id) -> int | None:
+    if channel_id in (None, ""):
+        return None
+    from app.models import Channel
+
+    if session.get(Channel, int(channel_id)) is None:
+        raise ValidationFailed.field("channel_id", f"no channel {channel_id}")
+    return int(channel_id)
+
+
 @transactional
-def save(session: Session, event: str, language: str, parts: dict, actor: Actor) -> MailTemplate:
+def save(session: Session, event: str, language: str, parts: dict, actor: Actor,
+         channel_id: int | None = None) -> MailTemplate:
+    """Store the template of ``event`` and ``language`` for every channel, or for one
+    (``channel_id``: its orders get it, the others the general one)."""
     if event not in EVENTS:
         raise ValidationFailed.field("event", f"must be one of {', '.join(EVENTS)}")
     if language not in LANGUAGES:
         raise ValidationFailed.field("language", f"must be one of {', '.join(LANGUAGES)}")
+    channel_id = _check_channel(session, channel_id)
     check(parts, language)
-    row = session.scalar(select(MailTemplate).where(MailTemplate.event == event,
-                                                    MailTemplate.language == language))
+    row = _stored(session, event, language, channel_id)
     before = {p: getattr(row, p) for p in PARTS} if row else {}
     if row is None:
-        row = MailTemplate(event=event, language=language)
+        row = MailTemplate(event=event, language=language, channel_id=channel_id)
         session.add(row)
     for part in PARTS:
         setattr(row, part, parts[part])
     row.updated_by = actor.label
     session.flush()
     audit.record(session, actor, "mail_template", row.id, "update" if before else "create",
-                 {"event": event, "language": language,
+                 {"event": event, "language": language, "channel_id": channel_id,
                   "changed": [p for p in PARTS if before.get(p) != parts[p]]})
     return row
 
 
 @transactional
-def reset(session: Session, event: str, language: str, actor: Actor) -> None:
-    """Back to the shipped default."""
-    row = session.scalar(select(MailTemplate).where(MailTemplate.event == event,
-                                                    MailTemplate.language == language))
+def reset(session: Session, event: str, language: str, actor: Actor,
+          channel_id: int | None = None) -> None:
+    """Back to what applies without this template: for a channel, the general one (or the
+    shipped default); for every channel, the shipped default."""
+    row = _stored(session, event, language, _check_channel(session, channel_id))
     if row is not None:
         audit.record(session, actor, "mail_template", row.id, "reset",
-                     {"event": event, "language": language})
+                     {"event": event, "language": language, "channel_id": row.channel_id})
         session.delete(row)
