@@ -39,7 +39,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, insert, select, text, update
+from sqlalchemy import Integer, any_, bindparam, case, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.models import OrderEvent, SyncRun
@@ -56,7 +57,8 @@ from app.services.core.transaction import write_intent
 log = logging.getLogger(__name__)
 
 ACTOR = Actor.job("send_outbox")
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+_ID_ARRAY = ARRAY(Integer)
 ERROR_MAX = 2000  # characters of an error kept on the message
 
 
@@ -333,13 +335,19 @@ def record_sent(engine, done: list[tuple[Message, Sent]], runner: str,
     remote_ids = {i: _remote_id(r) for i, (_, r) in by_id.items() if r.remote_id is not None}
     notes = {i: r.note for i, (_, r) in by_id.items() if r.note is not None}
     with write_intent(), engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
             # Not waiting for this commit's flush to disk: if the database itself crashed
             # before it, the messages would read `sending` and go again with the same id —
             # at least once still holds, and a batch costs one fsync less.
-            connection.execute(_ASYNC_COMMIT)
+            connection.exec_driver_sql(_ASYNC_COMMIT)
+        # PostgreSQL: one array parameter, so the statement's text is the same whatever
+        # the group's size (an IN list is rendered again for each size, and each new text
+        # is parsed again by the driver and the server)
+        ids = table.c.id == any_(bindparam("ids", list(by_id), type_=_ID_ARRAY)) \
+            if postgres else table.c.id.in_(list(by_id))
         mine = connection.execute(
-            update(table).where(table.c.id.in_(list(by_id)), table.c.status == "sending",
+            update(table).where(ids, table.c.status == "sending",
                                 table.c.claimed_by == runner)
             .values(status="sent", sent_at=utcnow(), claimed_by=None,
                     remote_id=case(remote_ids, value=table.c.id) if remote_ids else None,

@@ -8,8 +8,9 @@ still to come), ``shipment.tracking_updated`` → out for delivery, delivered, d
 exception, ``order.cancelled`` → cancelled, ``refund.changed`` to succeeded → refund issued,
 ``queue_delayed`` (the alerts job) → delayed, once per order when its ship-by passed.
 
-Sending (``deliver``): with ``OMS_SMTP_URL`` the mail goes over SMTP (connectors.mail: one
-connection per worker thread for a whole batch, the ``mail_per_minute`` cap); without it the
+Sending (``deliver``, after ``prepare`` read the whole claim's orders, parcels and templates
+at once): with ``OMS_SMTP_URL`` the mail goes over SMTP (connectors.mail: pooled connections,
+one per thread sending at once, reused across batches; the ``mail_per_minute`` cap); without it the
 mail is kept in the mail log only (the demo). Either way the rendered mail is in the mail
 log (``Notification``) as the customer sees it, and the send is on the order's timeline (the
 outbox records it). The Message-ID comes from the outbox message's id, the same on every
