@@ -236,6 +236,8 @@ def _recipients(to: str | None) -> tuple[str, ...]:
 def _header_line(name: str, value) -> bytes:
     """ASCII as it is (folded at spaces past 78 characters), anything else RFC 2047."""
     value = str(value)
+    if len(name) + len(value) < 77 and value.isascii():  # most headers: one short line
+        return f"{name}: {value}{CRLF}".encode("ascii")
     if not value.isascii() and name in ADDRESS_HEADERS:  # encode the names, not the addresses
         value = ", ".join(formataddr(pair) for pair in getaddresses([value]))
     if not value.isascii():
