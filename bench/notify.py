@@ -7,17 +7,17 @@ N "shipped" mails (``notify.customer`` outbox messages, as shipment.created queu
 to a local aiosmtpd (a process of its own, plain SMTP on 127.0.0.1, counting Message-IDs),
 sent by R runner processes running the real send pass: each mail rendered when it is sent
 (the order, its parcel and what is still to come read for the whole claim, the template,
-Babel formatting), pooled SMTP connections (one per sending thread, reused across claims), the mail log written, the outbox row
-marked sent; the per-minute cap off. The orders and shipments are real (made through the
-services: import, pick, pack, ship); the N messages cycle over them, each in a group of its
-own (as N orders would be).
+Babel formatting), pooled SMTP connections (one per sending thread, reused across claims),
+the mail log written, the outbox row marked sent; the per-minute cap off. The orders and
+shipments are real (made through the services: import, pick, pack, ship); the N messages
+cycle over them, each in a group of its own (as N orders would be).
 
 Printed: mails/s from the first claim to the last receipt, the share of the senders' time
 spent rendering versus talking SMTP, the CPU per mail of the runners and of the SMTP server
 (in the pipeline and in the floor: the server's share is a cost the floor pays too, and
-tells how much of the machine the pipeline can have), and the floor: bare ``smtplib`` sends of the same
-rendered messages (read back from the mail log) over one connection, in the same run, to
-the same server. Target: pipeline >= 0.7 of the floor.
+tells how much of the machine the pipeline can have), and the floor: bare ``smtplib`` sends
+of the same rendered messages (read back from the mail log) over one connection, in the same
+run, to the same server. Target: pipeline >= 0.7 of the floor.
 """
 from __future__ import annotations
 
