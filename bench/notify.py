@@ -6,16 +6,18 @@
 N "shipped" mails (``notify.customer`` outbox messages, as shipment.created queues them) go
 to a local aiosmtpd (a process of its own, plain SMTP on 127.0.0.1, counting Message-IDs),
 sent by R runner processes running the real send pass: each mail rendered when it is sent
-(read the order, its parcel and what is still to come, the template, Babel formatting), one
-SMTP connection per sending thread for the pass, the mail log written, the outbox row
-marked sent; the per-minute cap off. The orders and shipments are real (made through the
-services: import, pick, pack, ship); the N messages cycle over them, each in a group of its
-own (as N orders would be).
+(the order, its parcel and what is still to come read for the whole claim, the template,
+Babel formatting), pooled SMTP connections (one per sending thread, reused across claims),
+the mail log written, the outbox row marked sent; the per-minute cap off. The orders and
+shipments are real (made through the services: import, pick, pack, ship); the N messages
+cycle over them, each in a group of its own (as N orders would be).
 
 Printed: mails/s from the first claim to the last receipt, the share of the senders' time
-spent rendering versus talking SMTP, and the floor: bare ``smtplib`` sends of the same
-rendered messages (read back from the mail log) over one connection, in the same run, to
-the same server. Target: pipeline >= 0.7 of the floor.
+spent rendering versus talking SMTP, the CPU per mail of the runners and of the SMTP server
+(in the pipeline and in the floor: the server's share is a cost the floor pays too, and
+tells how much of the machine the pipeline can have), and the floor: bare ``smtplib`` sends
+of the same rendered messages (read back from the mail log) over one connection, in the same
+run, to the same server. Target: pipeline >= 0.7 of the floor.
 """
 from __future__ import annotations
 
@@ -67,11 +69,13 @@ def server_main(port_queue, commands, answers) -> None:
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     port_queue.put(port)
+    base_cpu = time.process_time()  # the server's own start-up is not serving
     while True:
         command = commands.get()
         if command == "stats":
             answers.put({"count": len(seen), "total": sum(seen.values()),
-                         "twice": sum(1 for v in seen.values() if v > 1), **times})
+                         "twice": sum(1 for v in seen.values() if v > 1),
+                         "cpu": time.process_time() - base_cpu, **times})
         elif command == "reset":
             seen.clear()
             times.update(first=None, last=None)
@@ -98,7 +102,7 @@ def runner_main(url: str, smtp_url: str, workers: int, out) -> None:
     app = make_app(url, smtp_url)
     policy = outbox_sender.Policy(workers=workers, batch_size=200, max_seconds=600)
     totals = {"sent": 0, "claimed": 0}
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     with app.app_context():
         while True:
             summary = outbox_sender.send_pass(db.engine, policy=policy)
@@ -106,7 +110,8 @@ def runner_main(url: str, smtp_url: str, workers: int, out) -> None:
             totals["claimed"] += summary.claimed
             if not summary.claimed:
                 break
-    out.put({**totals, **customer_mail.timing.totals, "wall": time.time() - started})
+    out.put({**totals, **customer_mail.timing.totals, "wall": time.time() - started,
+             "cpu": time.process_time() - cpu})
 
 
 def make_orders(app, orders: int) -> list[tuple[int, int]]:
@@ -245,7 +250,11 @@ def main() -> None:
         share = render / (render + talk) if render + talk else 0.0
         commands.put("reset")
         answers.get(timeout=60)
+        commands.put("stats")
+        server_cpu = answers.get(timeout=60)["cpu"]
         floor_rate, floor_n = floor(app, port, args.mails)
+        commands.put("stats")
+        floor_server_cpu = answers.get(timeout=60)["cpu"] - server_cpu
         ratio = rate / floor_rate if floor_rate else 0.0
         lost = args.mails - facts["count"]
         print(f"pipeline: {args.mails:,} shipped mails, {args.runners} runners x "
@@ -253,6 +262,10 @@ def main() -> None:
               f"({elapsed:.1f} s); lost {lost}, twice {facts['twice']}", flush=True)
         print(f"time in the senders: rendering {share:.0%} ({render:.1f} s), SMTP "
               f"{1 - share:.0%} ({talk:.1f} s)")
+        runner_cpu = sum(r["cpu"] for r in results)
+        print(f"CPU per mail: runners {runner_cpu / max(1, facts['count']) * 1000:.2f} ms "
+              f"(after start-up), SMTP server {facts['cpu'] / max(1, facts['count']) * 1000:.2f}"
+              f" ms (floor: {floor_server_cpu / max(1, floor_n) * 1000:.2f} ms)")
         print(f"floor: bare smtplib, one connection, the same {floor_n:,} rendered messages: "
               f"{floor_rate:,.0f} mails/s")
         print(f"pipeline / floor = {ratio:.2f} (target >= 0.70) "

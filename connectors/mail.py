@@ -5,28 +5,45 @@
 relay on the same host). The query may add ``cafile=/path`` (a private CA: tests use a
 self-signed certificate) and ``timeout=<seconds>``. Certificates are always verified.
 
+What goes on the wire is composed here too (``compose``: the headers, a text and an HTML
+part, attachments → the bytes of the message and its envelope), once per mail and by hand:
+the stdlib's ``email`` generator (header folding, a regular expression compiled per
+boundary) and ``send_message`` (parsing the headers back for the envelope) cost more than
+rendering the templates. Tests parse what the server received with ``email`` again.
+
 What a caller gets back: nothing (the server accepted the mail) or an exception:
 - ``MailRefused``: the server answered 5xx — it will never take this mail (bad recipient,
   policy): the outbox marks the message dead at once, with the server's reason;
 - ``MailDeferred``: 4xx, a dropped or refused connection, a timeout, or our own per-minute
   cap: worth trying later (``retry_after`` when we know how long).
 
-Connections: each thread keeps one open connection per server and sends every mail of a
-batch over it (a handshake with STARTTLS and AUTH costs more than a mail); a connection the
-server closed while idle is opened again once. ``close_all`` ends the calling thread's.
+Connections: a sender takes an open connection to the server from the process's pool (or
+opens one), sends, and puts it back — so the mails of a batch, and of the next passes, go
+over as many connections as threads send at once (a handshake with STARTTLS and AUTH costs
+more than a mail); a connection the server closed while idle is opened again once.
+``close_all`` says QUIT on the idle ones.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import smtplib
 import socket
 import ssl
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass
-from email.message import Message as MimeMessage
+from email.header import Header
+from email.utils import formataddr, getaddresses
+from functools import lru_cache
 from urllib.parse import parse_qs, unquote, urlsplit
 
+CRLF = "\r\n"
+ADDRESS_HEADERS = frozenset({"From", "To", "Cc", "Reply-To"})
+_PLAIN_ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")  # a@b, nothing else
 SCHEMES = {"smtp": "plain", "smtp+starttls": "starttls", "smtps": "tls"}
 DEFAULT_PORTS = {"plain": 25, "starttls": 587, "tls": 465}
 
@@ -86,14 +103,43 @@ def _tls_context(config: SmtpConfig) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=config.cafile)
 
 
+class _PlainAddresses:
+    """``MAIL FROM`` and ``RCPT TO`` without smtplib's ``quoteaddr`` for an address that is
+    already bare (``compose`` made the envelope): it runs the RFC 2822 parser on every
+    command, the largest part of the client's time per mail after the socket."""
+
+    def mail(self, sender, options=()):
+        if not _PLAIN_ADDRESS.fullmatch(sender) or any(o.lower() == "smtputf8" for o in options):
+            return super().mail(sender, options)
+        self.putcmd("mail", f"FROM:<{sender}>{self._options(options)}")
+        return self.getreply()
+
+    def rcpt(self, recip, options=()):
+        if not _PLAIN_ADDRESS.fullmatch(recip):
+            return super().rcpt(recip, options)
+        self.putcmd("rcpt", f"TO:<{recip}>{self._options(options)}")
+        return self.getreply()
+
+    def _options(self, options) -> str:
+        return " " + " ".join(options) if options and self.does_esmtp else ""
+
+
+class _Smtp(_PlainAddresses, smtplib.SMTP):
+    pass
+
+
+class _SmtpSsl(_PlainAddresses, smtplib.SMTP_SSL):
+    pass
+
+
 def connect(config: SmtpConfig) -> smtplib.SMTP:
     """An open, authenticated connection (MailRefused on bad credentials)."""
     try:
         if config.security == "tls":
-            client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout,
-                                      context=_tls_context(config))
+            client = _SmtpSsl(config.host, config.port, timeout=config.timeout,
+                              context=_tls_context(config))
         else:
-            client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+            client = _Smtp(config.host, config.port, timeout=config.timeout)
             if config.security == "starttls":
                 client.starttls(context=_tls_context(config))
         if config.username:
@@ -142,22 +188,115 @@ class RateCap:
             self._sent.append(now)
 
 
-_local = threading.local()
+# --- composing -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """A message ready for the wire: its envelope and its bytes (CRLF line ends)."""
+    sender: str  # MAIL FROM
+    recipients: tuple[str, ...]  # RCPT TO
+    headers: dict  # as given, unencoded (the mail log keeps them)
+    data: bytes
+
+    def __getitem__(self, name: str):
+        return self.headers.get(name)
 
 
-def _connections() -> dict:
-    if not hasattr(_local, "connections"):
-        _local.connections = {}
-    return _local.connections
+def compose(headers: dict, text: str, html: str | None = None,
+            attachments=()) -> OutgoingMail:
+    """``headers`` (From, To, Subject, Message-ID, ... in this order) around a plain-text
+    part, an HTML alternative when given, and ``attachments`` ([(filename, mime type,
+    bytes)]) — multipart/mixed then."""
+    body = _text_part("plain", text)
+    if html is not None:
+        body = _multipart("alternative", [body, _text_part("html", html)])
+    if attachments:
+        body = _multipart("mixed", [body, *(_attachment(*a) for a in attachments)])
+    head = b"".join(_header_line(name, value) for name, value in headers.items()
+                    if value is not None)
+    return OutgoingMail(_address(headers.get("From") or ""), _recipients(headers.get("To")),
+                        dict(headers), head + b"MIME-Version: 1.0\r\n" + body)
 
 
-def _connection(config: SmtpConfig, fresh: bool = False) -> smtplib.SMTP:
-    pool = _connections()
-    if fresh:
-        _quit(pool.pop(config.key, None))
-    if config.key not in pool:
-        pool[config.key] = connect(config)
-    return pool[config.key]
+@lru_cache(maxsize=256)
+def _address(value: str) -> str:
+    found = getaddresses([value])
+    return found[0][1] if found else ""
+
+
+def _recipients(to: str | None) -> tuple[str, ...]:
+    """The envelope's recipients: a bare address as it is (a customer mail), a list
+    parsed."""
+    to = (to or "").strip()
+    if _PLAIN_ADDRESS.fullmatch(to):
+        return (to,)
+    return tuple(a for _, a in getaddresses([to]) if a)
+
+
+def _header_line(name: str, value) -> bytes:
+    """ASCII as it is (folded at spaces past 78 characters), anything else RFC 2047."""
+    value = str(value)
+    if len(name) + len(value) < 77 and value.isascii():  # most headers: one short line
+        return f"{name}: {value}{CRLF}".encode("ascii")
+    if not value.isascii() and name in ADDRESS_HEADERS:  # encode the names, not the addresses
+        value = ", ".join(formataddr(pair) for pair in getaddresses([value]))
+    if not value.isascii():
+        encoded = Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
+        return f"{name}: {encoded}{CRLF}".encode("ascii")
+    lines, line = [], f"{name}:"
+    for word in value.split(" "):
+        if len(line) + 1 + len(word) > 78 and len(line) > len(name) + 1:
+            lines.append(line)
+            line = ""
+        line += " " + word
+    return (CRLF.join([*lines, line]) + CRLF).encode("ascii")
+
+
+def _crlf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    """Quoted-printable UTF-8: readable in the raw mail, unlike base64."""
+    encoded = binascii.b2a_qp(_crlf(text.encode("utf-8")), istext=True)
+    return (f"Content-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode() \
+        + _crlf(encoded) + b"\r\n"
+
+
+def _attachment(filename: str, mime: str, data: bytes) -> bytes:
+    name = Header(filename, "utf-8").encode() if not filename.isascii() else filename
+    return (f"Content-Type: {mime}\r\nContent-Transfer-Encoding: base64\r\n"
+            f"Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n").encode() \
+        + _crlf(base64.encodebytes(data))
+
+
+def _multipart(subtype: str, parts: list[bytes]) -> bytes:
+    # "=_" never occurs in quoted-printable ("=" is followed by hex digits or a line end)
+    # nor in base64: the boundary cannot be inside a part, no need to search for it.
+    boundary = f"=_waybill_{uuid.uuid4().hex}"
+    delimiter = f"--{boundary}\r\n".encode()
+    return (f"Content-Type: multipart/{subtype}; boundary=\"{boundary}\"\r\n\r\n").encode() \
+        + b"".join(delimiter + part for part in parts) + f"--{boundary}--\r\n".encode()
+
+
+# --- connections and sending ---------------------------------------------------------------------
+
+_pool: dict[tuple, list[smtplib.SMTP]] = {}  # idle connections per server
+_pool_lock = threading.Lock()
+
+
+def _take(config: SmtpConfig) -> smtplib.SMTP:
+    with _pool_lock:
+        idle = _pool.get(config.key)
+        if idle:
+            return idle.pop()
+    return connect(config)
+
+
+def _give_back(config: SmtpConfig, client: smtplib.SMTP) -> None:
+    with _pool_lock:
+        _pool.setdefault(config.key, []).append(client)
 
 
 def _quit(client: smtplib.SMTP | None) -> None:
@@ -170,26 +309,31 @@ def _quit(client: smtplib.SMTP | None) -> None:
 
 
 def close_all() -> None:
-    """Close the calling thread's connections (end of a batch, tests)."""
-    pool = _connections()
-    while pool:
-        _quit(pool.popitem()[1])
+    """QUIT the idle connections (the end of a runner, tests)."""
+    with _pool_lock:
+        idle = [client for clients in _pool.values() for client in clients]
+        _pool.clear()
+    for client in idle:
+        _quit(client)
 
 
-def send(config: SmtpConfig, message: MimeMessage, *, cap: RateCap | None = None) -> None:
-    """Send ``message`` (From, To and Message-ID set by the caller) over the thread's
-    connection; a connection the server dropped while idle is opened again once."""
+def send(config: SmtpConfig, mail: OutgoingMail, *, cap: RateCap | None = None) -> None:
+    """Send ``mail`` over a pooled connection; a connection the server dropped while idle
+    is opened again once."""
     if cap is not None:
         cap.take()
+    client = _take(config)
     for fresh in (False, True):
-        client = _connection(config, fresh=fresh)
+        if fresh:
+            _quit(client)
+            client = connect(config)
         try:
-            client.send_message(message)
-            return
+            client.sendmail(mail.sender, list(mail.recipients), mail.data)
         except smtplib.SMTPServerDisconnected:
             if fresh:
-                _connections().pop(config.key, None)
+                client.close()
                 raise MailDeferred("the SMTP server closed the connection") from None
+            continue
         except smtplib.SMTPRecipientsRefused as exc:
             code, error = next(iter(exc.recipients.values()))
             _reset(config, client)
@@ -198,9 +342,10 @@ def send(config: SmtpConfig, message: MimeMessage, *, cap: RateCap | None = None
             _reset(config, client)
             raise _by_code(exc.smtp_code, exc.smtp_error) from None
         except (OSError, smtplib.SMTPException) as exc:
-            _connections().pop(config.key, None)
             _quit(client)
             raise MailDeferred(f"{type(exc).__name__}: {exc}") from None
+        _give_back(config, client)
+        return
 
 
 def _reset(config: SmtpConfig, client: smtplib.SMTP) -> None:
@@ -208,5 +353,6 @@ def _reset(config: SmtpConfig, client: smtplib.SMTP) -> None:
     try:
         client.rset()
     except (OSError, smtplib.SMTPException, socket.error):
-        _connections().pop(config.key, None)
         client.close()
+        return
+    _give_back(config, client)

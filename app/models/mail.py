@@ -44,14 +44,24 @@ class Notification(Model):
 
 
 class MailTemplate(TimestampMixin, Model):
-    """A template staff edited for one event and language (else the shipped default)."""
+    """A template staff edited for one event and language — for every channel
+    (``channel_id`` empty), or one channel's own, which wins for its orders. Neither: the
+    shipped default."""
 
     __tablename__ = "mail_templates"
-    __table_args__ = (UniqueConstraint("event", "language"),)
+    __table_args__ = (
+        # one for every channel per event and language, and one per channel (NULLs are
+        # distinct in a unique index: the general one needs its own, partial)
+        Index("uq_mail_templates_general", "event", "language", unique=True,
+              postgresql_where="channel_id IS NULL", sqlite_where="channel_id IS NULL"),
+        Index("uq_mail_templates_channel", "event", "language", "channel_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event: Mapped[str] = mapped_column(String(48), nullable=False)
     language: Mapped[str] = mapped_column(String(8), nullable=False)
+    channel_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"))
     subject: Mapped[str] = mapped_column(Text, nullable=False)
     html: Mapped[str] = mapped_column(Text, nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)

@@ -68,21 +68,46 @@ class MailTemplateView(ReadOnlyModelView):
     @expose("/list/")
     @has_access
     def list(self):
-        edited = {(t.event, t.language): t for t in db.session.scalars(select(MailTemplate))}
         channels = db.session.scalars(select(Channel).order_by(Channel.code)).all()
+        codes = {c.id: c.code for c in channels}
+        edited, overrides = {}, {}
+        for t in db.session.scalars(select(MailTemplate)):
+            if t.channel_id is None:
+                edited[(t.event, t.language)] = t
+            else:
+                overrides.setdefault((t.event, t.language), []).append(codes.get(t.channel_id))
         settings = {c.id: customer_mail.channel_settings(db.session, c) for c in channels}
         events_on = {c.id: customer_mail.events_on(db.session, c) for c in channels}
         recipients = {r.alert_type: r for r in db.session.scalars(select(AlertMailRecipients))}
         return self.render_template(
             "oms/mail_templates.html", events=mail_templates.EVENTS,
-            languages=mail_templates.LANGUAGES, edited=edited, channels=channels,
+            languages=mail_templates.LANGUAGES, edited=edited, overrides=overrides,
+            channels=channels,
             settings=settings, events_on=events_on, alert_types=ALERT_TYPES, roles=ROLES,
             recipients=recipients, can_write=can(p.WRITE, p.RESOURCE_MAIL_TEMPLATE))
 
-    def _parts(self, event: str, language: str) -> dict:
+    def _parts(self, event: str, language: str, channel) -> dict:
         if request.method == "POST" and request.form.get("subject") is not None:
             return {part: request.form.get(part, "") for part in mail_templates.PARTS}
-        return mail_templates.source(db.session, event, language)[0]
+        return mail_templates.source(db.session, event, language,
+                                     channel.id if channel else None)[0]
+
+    @staticmethod
+    def _channel():
+        """The channel whose own template is edited (``channel``: its id), or None: the
+        template for every channel."""
+        value = (request.values.get("channel") or "").strip()
+        if not value:
+            return None
+        found = db.session.get(Channel, int(value)) if value.isdigit() else None
+        if found is None:
+            abort(404)
+        return found
+
+    @staticmethod
+    def _edit_url(event, language, channel) -> str:
+        return url_for("MailTemplateView.edit", event=event, language=language,
+                       channel=channel.id if channel else None)
 
     @expose("/edit/<event>/<language>", methods=["GET", "POST"])
     @has_access
@@ -90,7 +115,11 @@ class MailTemplateView(ReadOnlyModelView):
         """The editor; a POST here previews the draft on a real order (nothing saved)."""
         if event not in mail_templates.EVENTS or language not in mail_templates.LANGUAGES:
             abort(404)
-        parts = self._parts(event, language)
+        channel = self._channel()
+        parts = self._parts(event, language, channel)
+        own = channel is not None and db.session.scalar(select(MailTemplate.id).where(
+            MailTemplate.event == event, MailTemplate.language == language,
+            MailTemplate.channel_id == channel.id)) is not None
         number = (request.values.get("order") or "").strip()
         preview, error = None, None
         order = self._order(number) if number else db.session.scalars(
@@ -102,7 +131,8 @@ class MailTemplateView(ReadOnlyModelView):
                 error = str(err)
         return self.render_template(
             "oms/mail_template_edit.html", event=event, language=language, parts=parts,
-            order=order, preview=preview, error=error,
+            order=order, preview=preview, error=error, channel=channel, own=own,
+            channels=db.session.scalars(select(Channel).order_by(Channel.code)).all(),
             can_write=can(p.WRITE, p.RESOURCE_MAIL_TEMPLATE))
 
     @staticmethod
@@ -115,17 +145,23 @@ class MailTemplateView(ReadOnlyModelView):
     @expose("/save/<event>/<language>", methods=["POST"])
     @has_access
     def save(self, event, language):
+        channel = self._channel()
         parts = {part: request.form.get(part, "") for part in mail_templates.PARTS}
+        where = f" for {channel.code}" if channel else ""
         service_call(mail_templates.save, db.session, event, language, parts, current_actor(),
-                     success=f"Template {event} ({language}) saved")
-        return redirect_back(url_for("MailTemplateView.edit", event=event, language=language))
+                     channel_id=channel.id if channel else None,
+                     success=f"Template {event} ({language}){where} saved")
+        return redirect_back(self._edit_url(event, language, channel))
 
     @expose("/reset/<event>/<language>", methods=["POST"])
     @has_access
     def reset(self, event, language):
+        channel = self._channel()
+        back_to = "the template for every channel" if channel else "the shipped default"
         service_call(mail_templates.reset, db.session, event, language, current_actor(),
-                     success=f"Template {event} ({language}) is the shipped default again")
-        return redirect(url_for("MailTemplateView.edit", event=event, language=language))
+                     channel_id=channel.id if channel else None,
+                     success=f"Template {event} ({language}) is {back_to} again")
+        return redirect(self._edit_url(event, language, channel))
 
     @expose("/test/<event>/<language>", methods=["POST"])
     @has_access

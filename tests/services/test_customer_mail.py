@@ -158,3 +158,33 @@ def test_many_mails_queued_on_one_connection(session, make, shop):
     ids.add(customer_mail.queue(session, order.id, "delivered", shipment_id=3))  # the same
     session.commit()
     assert len(ids) == 12
+
+
+def test_a_channel_s_own_template_wins_for_its_orders_and_falls_back_when_dropped(
+        session, make, shop):
+    other = make.channel("market")
+    mine = make.order(shop, [("SKU-1", 1, "9.99")], email="mine@example.com")
+    theirs = make.order(other, [("SKU-2", 1, "9.99")], email="theirs@example.com")
+    general = {"subject": "Shipped {{ order.number }}", "html": "<p>x</p>", "text": "x"}
+    own = {"subject": "{{ sender_name }} shipped {{ order.number }}", "html": "<p>y</p>",
+           "text": "y"}
+    mail_templates.save(session, "shipped", "en", general, ADMIN)
+    mail_templates.save(session, "shipped", "en", own, ADMIN, channel_id=shop.id)
+    mail_templates.save(session, "shipped", "en", {**own, "text": "y2"}, ADMIN,
+                        channel_id=shop.id)  # saved again: the same row, changed
+    with pytest.raises(ValidationFailed) as error:
+        mail_templates.save(session, "shipped", "en", own, ADMIN, channel_id=99999)
+    assert "channel_id" in error.value.errors
+    assert mail_templates.source(session, "shipped", "en", shop.id)[0]["text"] == "y2"
+    assert mail_templates.source(session, "shipped", "en", other.id)[0]["text"] == "x"
+    ship(session, mine.id)
+    ship(session, theirs.id)
+    send()
+    by_to = {m.to_address: m for m in mails(session)}
+    assert by_to["mine@example.com"].subject == f"{shop.name} shipped {mine.order_number}"
+    assert by_to["theirs@example.com"].subject == f"Shipped {theirs.order_number}"
+    mail_templates.reset(session, "shipped", "en", ADMIN, channel_id=shop.id)
+    assert mail_templates.source(session, "shipped", "en", shop.id)[0] == general
+    mail_templates.reset(session, "shipped", "en", ADMIN)
+    assert mail_templates.source(session, "shipped", "en", shop.id)[0] == \
+        mail_templates.DEFAULTS[("shipped", "en")]

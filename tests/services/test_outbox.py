@@ -301,3 +301,27 @@ def test_sqlite_pass_under_a_held_lease_is_skipped_and_recovers_after_it_expires
     assert summary.recovered == 1 and summary.sent == 1
     assert [m.message_id for m in topic.calls] == [claimed[0].message_id]
     assert rows(session)[1].status == "sent"
+
+
+def test_prepare_reads_for_the_whole_claim_and_a_failing_prepare_leaves_it_to_the_handler(
+        session, topic):
+    claims = []
+
+    def prepare(messages):
+        claims.append(sorted(m.payload["n"] for m in messages))
+        return {m.id: f"read {m.payload['n']}" for m in messages if m.payload["n"] != 3}
+
+    outbox.register("test.record", topic, prepare=prepare)
+    for n in (1, 2, 3):
+        put(session, n)
+    assert send().sent == 3
+    assert claims == [[1, 2, 3]]  # one call for the claim, not one per message
+    assert {m.payload["n"]: m.prepared for m in topic.calls} == {
+        1: "read 1", 2: "read 2", 3: None}  # not answered for: the handler reads itself
+
+    def broken(messages):
+        raise RuntimeError("the database went away")
+
+    outbox.register("test.record", topic, prepare=broken)
+    put(session, 4)
+    assert send().sent == 1 and topic.calls[-1].prepared is None

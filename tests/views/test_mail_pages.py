@@ -113,3 +113,27 @@ def test_the_opt_out_page_is_rate_limited_per_address(app, client_for):
         app.config.pop("OMS_MAIL_PUBLIC_LIMIT")
         mail_public.LIMIT.clear()
     assert codes == [404, 404, 404, 429]
+
+
+def test_a_channel_s_own_template_is_edited_and_dropped_in_the_ui(
+        session, make, shop, client_for):  # noqa: F811
+    ops = client_for("operations")
+    page = ops.get(f"/mail-templates/edit/shipped/en?channel={shop.id}").get_data(as_text=True)
+    assert "has none of its own" in page  # shows the template that applies meanwhile
+    ops.post("/mail-templates/save/shipped/en", data={
+        "csrf_token": ops.csrf_token, "channel": shop.id, "subject": "Ours", "html": "x",
+        "text": "x"})
+    session.rollback()
+    row = session.scalar(select(MailTemplate))
+    assert (row.channel_id, row.subject) == (shop.id, "Ours")
+    assert "own: shop" in ops.get("/mail-templates/list/").get_data(as_text=True)
+    assert ops.get("/mail-templates/edit/shipped/en?channel=99999").status_code == 404
+    viewer = client_for("viewer")
+    assert viewer.post("/mail-templates/reset/shipped/en", data={
+        "csrf_token": viewer.csrf_token, "channel": shop.id}).status_code in (302, 403)
+    session.rollback()
+    assert session.scalar(select(MailTemplate)) is not None
+    ops.post("/mail-templates/reset/shipped/en", data={
+        "csrf_token": ops.csrf_token, "channel": shop.id})
+    session.rollback()
+    assert session.scalar(select(MailTemplate)) is None

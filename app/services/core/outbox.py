@@ -73,6 +73,8 @@ class Message:
     order_id: Optional[int] = None
     created_at: Optional[datetime] = None
     last_error: Optional[str] = None
+    # what the topic's ``prepare`` read for this message with the rest of its claim
+    prepared: object = None
 
     @property
     def idempotency_key(self) -> str:
@@ -90,9 +92,10 @@ class Message:
 class Sent:
     remote_id: Optional[str] = None
     note: Optional[str] = None  # e.g. "found the object an earlier attempt made"
-    # Rows the handler keeps about the send (a mail's log row), written by the sender in
-    # the transaction that marks the message sent: both or neither.
-    record: Optional[Callable[[object], None]] = None  # called with the Connection
+    # A row the handler keeps about the send (a mail's log row): (table, values), inserted
+    # by the sender in the transaction that marks the message sent — both or neither —
+    # with the rows of the other messages it records at once (one statement per table).
+    record: Optional[tuple] = None
 
 
 class SendError(Exception):
@@ -129,19 +132,26 @@ class Topic:
     batch_handler: Optional[BatchHandler] = None
     claim_size: object = 0  # batch topics: messages of one target claimed together (or f(target))
     release_key_on_claim: bool = False
+    prepare: Optional[Callable[[list], dict]] = None  # [Message] -> {message id: anything}
 
 
 _topics: dict[str, Topic] = {}
 
 
 def register(name: str, handler: Handler, *, unknown_outcome: str = "retry",
-             on_uncertain: Callable[[Session, Message], None] | None = None) -> Topic:
-    """Deliver messages of ``name`` with ``handler`` (registering again replaces it)."""
+             on_uncertain: Callable[[Session, Message], None] | None = None,
+             prepare: Callable[[list], dict] | None = None) -> Topic:
+    """Deliver messages of ``name`` with ``handler`` (registering again replaces it).
+    ``prepare``, when given, is called once per claim with the claim's messages of this
+    topic, before they are handed out one by one: it reads what they all need in a few
+    queries rather than a few per message, and answers ``{message id: what it read}``
+    (``message.prepared`` for the handler; a message it does not answer for is read by
+    the handler itself)."""
     if not TOPIC_RE.match(name):
         raise ValueError(f"bad outbox topic {name!r}")
     if unknown_outcome not in UNKNOWN_OUTCOME_POLICIES:
         raise ValueError(f"unknown_outcome must be one of {UNKNOWN_OUTCOME_POLICIES}")
-    topic = Topic(name, handler, unknown_outcome, on_uncertain)
+    topic = Topic(name, handler, unknown_outcome, on_uncertain, prepare=prepare)
     _topics[name] = topic
     return topic
 

@@ -10,8 +10,10 @@ A pass:
    twice; on SQLite the caller holds the job lease (one runner at a time). Only the head
    of a group is due: a message waits while an earlier one of its group is not sent (a
    dead one holds its group until a person retries or discards it);
-3. sends each claimed message through its topic's handler (worker threads: the time is
-   spent waiting for remotes) and records the outcome at once: successes by group commit
+3. lets each topic that asks ``prepare`` what the claim's messages need in one go (a
+   mail's order, parcel and template for the whole claim), sends each claimed message
+   through its topic's handler (worker threads: the time is spent waiting for remotes)
+   and records the outcome at once: successes by group commit
    (one transaction records every success finished by then: sent, with the remote id), a
    failure in a transaction of its own — back to
    pending after a backoff with jitter (a Retry-After wins), or dead (after
@@ -34,10 +36,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import Integer, any_, bindparam, case, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.models import OrderEvent, SyncRun
@@ -54,7 +57,8 @@ from app.services.core.transaction import write_intent
 log = logging.getLogger(__name__)
 
 ACTOR = Actor.job("send_outbox")
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+_ID_ARRAY = ARRAY(Integer)
 ERROR_MAX = 2000  # characters of an error kept on the message
 
 
@@ -326,28 +330,39 @@ def record_sent(engine, done: list[tuple[Message, Sent]], runner: str,
         return
     table = OutboxMessage.__table__
     by_id = {message.id: (message, result) for message, result in done}
-    by_outcome: dict[tuple, list[int]] = {}
-    for message, result in done:
-        by_outcome.setdefault((_remote_id(result), result.note), []).append(message.id)
+    # one statement for them all: each message's remote id and note by CASE on its id
+    # (remote ids differ per message: grouping by them was one UPDATE per message)
+    remote_ids = {i: _remote_id(r) for i, (_, r) in by_id.items() if r.remote_id is not None}
+    notes = {i: r.note for i, (_, r) in by_id.items() if r.note is not None}
     with write_intent(), engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
             # Not waiting for this commit's flush to disk: if the database itself crashed
             # before it, the messages would read `sending` and go again with the same id —
             # at least once still holds, and a batch costs one fsync less.
-            connection.execute(_ASYNC_COMMIT)
-        now, mine = utcnow(), []
-        for (remote_id, note), ids in by_outcome.items():
-            mine += connection.execute(
-                update(table).where(table.c.id.in_(ids), table.c.status == "sending",
-                                    table.c.claimed_by == runner)
-                .values(status="sent", sent_at=now, claimed_by=None, remote_id=remote_id,
-                        last_error=note).returning(table.c.id)).scalars().all()
+            connection.exec_driver_sql(_ASYNC_COMMIT)
+        # PostgreSQL: one array parameter, so the statement's text is the same whatever
+        # the group's size (an IN list is rendered again for each size, and each new text
+        # is parsed again by the driver and the server)
+        ids = table.c.id == any_(bindparam("ids", list(by_id), type_=_ID_ARRAY)) \
+            if postgres else table.c.id.in_(list(by_id))
+        mine = connection.execute(
+            update(table).where(ids, table.c.status == "sending",
+                                table.c.claimed_by == runner)
+            .values(status="sent", sent_at=utcnow(), claimed_by=None,
+                    remote_id=case(remote_ids, value=table.c.id) if remote_ids else None,
+                    last_error=case(notes, value=table.c.id) if notes else None)
+            .returning(table.c.id)).scalars().all()
         for lost in sorted(set(by_id) - set(mine)):
             log.warning("outbox #%s is no longer claimed by %s: its send is not recorded",
                         lost, runner)
-        for i in sorted(mine):  # what a handler keeps about its send (a mail's log row)
+        records: dict = {}  # what the handlers keep about their sends (mails' log rows)
+        for i in sorted(mine):
             if by_id[i][1].record is not None:
-                by_id[i][1].record(connection)
+                kept, values = by_id[i][1].record
+                records.setdefault(kept, []).append(values)
+        for kept, rows in records.items():
+            connection.execute(insert(kept), rows)
         event_rows = [_sent_event_row(*by_id[i]) for i in sorted(mine)
                       if by_id[i][0].order_id is not None]
         if event_rows:
@@ -474,13 +489,33 @@ def _send_claimed(engine, pool: ThreadPoolExecutor, claimed: list[Message],
     recorder = GroupCommit(engine, summary)
     futures = [pool.submit(contextvars.copy_context().run, send_one, engine, message,
                            summary.runner, policy, summary, rng, recorder)
-               for message in claimed]
+               for message in _prepared(claimed)]
     for future in futures:
         try:
             future.result()
         except Exception:  # noqa: BLE001 — its message stays `sending`:
             # the next pass recovers it (sent again with the same id)
             log.exception("outbox: recording a send failed")
+
+
+def _prepared(claimed: list[Message]) -> list[Message]:
+    """The claim, each message with what its topic's ``prepare`` read for the whole claim
+    (a failing ``prepare`` is logged: each handler then reads on its own)."""
+    by_topic: dict[str, list[Message]] = {}
+    for message in claimed:
+        by_topic.setdefault(message.topic, []).append(message)
+    found: dict[int, object] = {}
+    for name, messages in by_topic.items():
+        topic = outbox.topic(name)
+        if topic is None or topic.prepare is None:
+            continue
+        try:
+            found.update(topic.prepare(messages) or {})
+        except Exception:  # noqa: BLE001
+            log.exception("outbox: preparing %d %s messages failed", len(messages), name)
+    if not found:
+        return claimed
+    return [replace(m, prepared=found[m.id]) if m.id in found else m for m in claimed]
 
 
 class GroupCommit:

@@ -6,7 +6,7 @@ SMTP path as customer mails (kept in the mail log when no SMTP server is configu
 from __future__ import annotations
 
 from datetime import timedelta
-from email.mime.text import MIMEText
+from email.utils import formatdate
 
 from flask_appbuilder.security.sqla.models import Role, User
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from app.services.core.errors import ValidationFailed
 from app.services.core.outbox import Message, Sent
 from app.services.core.transaction import transactional
 from app.services.notify import customer_mail, mail_render, mail_templates
+from connectors import mail as smtp
 
 TOPIC = "notify.alert_mail"
 
@@ -119,11 +120,10 @@ def deliver(message: Message) -> Sent:
     if found is None or not found[2]:
         return Sent(note="nothing to tell or nobody to tell it to")
     subject, body, to = found
-    mail = MIMEText(body, "plain", "utf-8")
-    mail["From"], mail["To"] = mail_render.default_from(), ", ".join(to)
-    mail["Subject"] = subject
-    mail["Message-ID"] = mail_render.message_id_for(message.message_id, mail["From"])
-    mail["Content-Language"] = "en"
+    sender = mail_render.default_from()
+    mail = smtp.compose({"From": sender, "To": ", ".join(to), "Subject": subject,
+                         "Message-ID": mail_render.message_id_for(message.message_id, sender),
+                         "Date": formatdate(usegmt=True), "Content-Language": "en"}, body)
     status, error = customer_mail.transmit(mail)
     event = "alert_digest" if "digest" in message.payload else "alert"
     rendered = mail_templates.Rendered(subject, "", body)

@@ -8,8 +8,9 @@ still to come), ``shipment.tracking_updated`` → out for delivery, delivered, d
 exception, ``order.cancelled`` → cancelled, ``refund.changed`` to succeeded → refund issued,
 ``queue_delayed`` (the alerts job) → delayed, once per order when its ship-by passed.
 
-Sending (``deliver``): with ``OMS_SMTP_URL`` the mail goes over SMTP (connectors.mail: one
-connection per worker thread for a whole batch, the ``mail_per_minute`` cap); without it the
+Sending (``deliver``, after ``prepare`` read the whole claim's orders, parcels and templates
+at once): with ``OMS_SMTP_URL`` the mail goes over SMTP (connectors.mail: pooled connections,
+one per thread sending at once, reused across batches; the ``mail_per_minute`` cap); without it the
 mail is kept in the mail log only (the demo). Either way the rendered mail is in the mail
 log (``Notification``) as the customer sees it, and the send is on the order's timeline (the
 outbox records it). The Message-ID comes from the outbox message's id, the same on every
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
-from email.message import Message as MimeMessage
+from functools import lru_cache
 from typing import Callable
 
 from flask import current_app, has_app_context
@@ -283,15 +284,33 @@ def resend(session: Session, order_id, actor: Actor, *, notification_id=None,
 
 # --- rendering (at send time: mail_render) -----------------------------------------------------
 
-_prefetch = render.Prefetch()
+def prepare(messages: list[Message]) -> dict:
+    """The contexts of a claim's mails, read together (core.outbox ``prepare``)."""
+    from app.extensions import db
+
+    started = time.perf_counter()
+    with Session(db.engine) as session:
+        found = render.contexts_by_id(session, messages)
+    timing.add("render", time.perf_counter() - started)
+    return found
 
 
-def build(session: Session, message: Message):
-    """(the rendered parts, the MIME message) of one outbox message, read now."""
-    payload = message.payload
-    context = _prefetch.take(session, message.id, payload)
+def build(message: Message):
+    """(the rendered parts, the mail) of one outbox message: its context as ``prepare``
+    read it with its claim, else read now; its attachments read now."""
+    from app.extensions import db
+
+    payload, context = message.payload, message.prepared
     attacher = _attachers.get(payload["event"])
-    attachments = attacher(session, payload) if attacher else ()
+    if context is None or attacher is not None:
+        with Session(db.engine) as session:
+            if context is None:
+                context = render.context_for(session, payload)
+            attachments = attacher(session, payload) if attacher else ()
+    else:
+        attachments = ()
+    if isinstance(context, Exception):
+        raise context
     return render.build(context, payload["event"], message.message_id, attachments)
 
 
@@ -302,30 +321,35 @@ _cap_checked = [0.0]
 _cap_lock = threading.Lock()
 
 
-def _rate_cap(session: Session) -> smtp.RateCap:
+def _rate_cap() -> smtp.RateCap:
     """The ``mail_per_minute`` setting, read at most every 10 s (a hot path)."""
     with _cap_lock:
         if time.monotonic() - _cap_checked[0] > 10:
-            _cap.per_minute = settings.get(session, "mail_per_minute")
+            from app.extensions import db
+
+            with Session(db.engine) as session:
+                _cap.per_minute = settings.get(session, "mail_per_minute")
             _cap_checked[0] = time.monotonic()
     return _cap
 
 
 def smtp_config() -> smtp.SmtpConfig | None:
     url = current_app.config.get("OMS_SMTP_URL") if has_app_context() else None
-    return smtp.parse_url(url) if url else None
+    return _parsed(url) if url else None
 
 
-def transmit(mail: MimeMessage) -> tuple[str, str | None]:
+@lru_cache(maxsize=8)
+def _parsed(url: str) -> smtp.SmtpConfig:
+    return smtp.parse_url(url)  # once per URL, not per mail
+
+
+def transmit(mail: smtp.OutgoingMail) -> tuple[str, str | None]:
     """Send over SMTP when configured: ("sent", None), ("failed", reason) on a 5xx, or
     ("logged", None) without SMTP; RetryableError when it may pass later."""
     config = smtp_config()
     if config is None:
         return "logged", None
-    from app.extensions import db
-
-    with Session(db.engine) as session:
-        cap = _rate_cap(session)
+    cap = _rate_cap()
     started = time.perf_counter()
     try:
         smtp.send(config, mail, cap=cap)
@@ -344,16 +368,15 @@ def deliver(message: Message) -> Sent:
     from app.extensions import db
 
     started = time.perf_counter()
-    with Session(db.engine) as session:
-        rendered, mail = build(session, message)
+    rendered, mail = build(message)
     timing.add("render", time.perf_counter() - started)
     status, error = transmit(mail)
     row = log_row(message, rendered, mail, status, error, event=message.payload["event"])
     return outcome(db.engine, mail, row)
 
 
-def log_row(message: Message, rendered, mail: MimeMessage, status: str, error: str | None,
-            *, event: str) -> dict:
+def log_row(message: Message, rendered, mail: smtp.OutgoingMail, status: str,
+            error: str | None, *, event: str) -> dict:
     now = utcnow()
     return dict(order_id=message.order_id, outbox_id=message.id,
                 to_address=str(mail["To"])[:254], event=event[:48],
@@ -363,17 +386,16 @@ def log_row(message: Message, rendered, mail: MimeMessage, status: str, error: s
                 sent_at=now if status == "sent" else None)
 
 
-def outcome(engine, mail: MimeMessage, row: dict) -> Sent:
+def outcome(engine, mail: smtp.OutgoingMail, row: dict) -> Sent:
     """Sent (the log row goes with the outbox's record), or dead at once on a refusal (the
     log row written now, with the server's reason)."""
-    insert_row = insert(Notification.__table__).values(**row)
     if row["error"]:
         with write_intent(), engine.begin() as connection:
-            connection.execute(insert_row)
+            connection.execute(insert(Notification.__table__), row)
         raise PermanentError(f"the mail server refused the mail: {row['error']}")
-    return Sent(remote_id=mail["Message-ID"], record=lambda connection: connection.execute(
-        insert_row), note=None if row["status"] == "sent"
-        else "kept in the mail log (no SMTP configured)")
+    return Sent(remote_id=mail["Message-ID"], record=(Notification.__table__, row),
+                note=None if row["status"] == "sent"
+                else "kept in the mail log (no SMTP configured)")
 
 
 class _Timing:
@@ -407,7 +429,7 @@ def counts(session: Session) -> dict[str, int]:
 
 
 def register() -> None:
-    outbox.register(TOPIC, deliver)
+    outbox.register(TOPIC, deliver, prepare=prepare)
     domain_events.subscribe("order.created", on_order_created)
     domain_events.subscribe("shipment.created", on_shipment_created)
     domain_events.subscribe("shipment.tracking_updated", on_tracking_updated, many=on_tracking_updated_many)

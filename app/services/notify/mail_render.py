@@ -1,23 +1,15 @@
 """Rendering customer mails at send time, in batches: what a template sees (the order, its
 parcel, what is still to come, the refund, the channel's mail settings), read for many
-messages in a handful of queries, then the MIME message around the rendered parts.
+messages in a handful of queries, then the mail around the rendered parts.
 
 Why batches: a send pass claims up to a few hundred mails at once; read one by one, each
-mail costs eight queries and the database round trips dominate. ``Prefetch`` reads the
-data of the messages the pass is sending (status ``sending``, from this one on) the first
-time a worker thread asks, and hands each thread its own: still read when the mail is
-sent (milliseconds before), so a fixed template or a changed parcel applies.
+mail costs eight queries and the database round trips dominate. ``contexts_by_id`` reads
+the data of a whole claim (the topic's ``prepare``, core.outbox), just before its mails
+are sent: a fixed template or a changed parcel applies to every mail still queued.
 """
 from __future__ import annotations
 
-import threading
-import time
 from collections import defaultdict
-from email.charset import QP, Charset
-from email.header import Header
-from email.mime.application import MIMEApplication
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
 
 from flask import current_app, has_app_context
@@ -28,10 +20,10 @@ from sqlalchemy.orm import Session
 from app.models import (
     Channel, ChannelMailSettings, MailTemplate, Order, OrderLine, Refund, Return, Shipment, ShipmentLine,
 )
-from app.models.notifications import OutboxMessage
 from app.services.core.outbox import PermanentError
 from app.services.notify import mail_templates as templates
 from app.services.returns import policy, self_service
+from connectors import mail as smtp
 
 TOPIC = "notify.customer"
 DEFAULT_FROM = "Waybill <no-reply@localhost>"
@@ -47,7 +39,11 @@ TRACKING_URLS = {
     "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
     "dhl": "https://www.dhl.com/global-en/home/tracking.html?tracking-id={}",
 }
-PREFETCH = 100  # messages read ahead per query round
+# What a template sees of an order, read as plain rows (an order has eight JSON columns
+# and an ORM object per order cost more than the rest of the reading).
+ORDER_FIELDS = (Order.id, Order.channel_id, Order.order_number, Order.email, Order.customer_name,
+                Order.placed_at, Order.ship_by, Order.total, Order.currency, Order.cancel_reason,
+                Order.raw_payload)
 
 
 # --- settings, language, links --------------------------------------------------------------
@@ -105,27 +101,29 @@ def _items(rows) -> list[dict]:
 
 
 def _read(session: Session, payloads: list[dict]) -> dict:
-    """Everything the payloads need, in one query per table."""
+    """Everything the payloads need, in one query per table (orders, lines, parcels as
+    plain rows)."""
     order_ids = {p["order_id"] for p in payloads}
-    orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(order_ids)))}
+    orders = {o.id: o for o in session.execute(select(*ORDER_FIELDS)
+                                               .where(Order.id.in_(order_ids)))}
     channel_ids = {o.channel_id for o in orders.values()}
     shipment_ids = {p["shipment_id"] for p in payloads if p.get("shipment_id")}
     refund_ids = {p["refund_id"] for p in payloads if p.get("refund_id")}
     return_ids = {p["return_id"] for p in payloads if p.get("return_id")}
     line = (OrderLine.order_id, OrderLine.id, OrderLine.sku, OrderLine.title)
+    channels = {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_(channel_ids)))}
     return {
         "orders": orders,
-        "channels": {c.id: c for c in session.scalars(
-            select(Channel).where(Channel.id.in_(channel_ids)))},
-        "settings": {s.channel_id: s for s in session.scalars(
-            select(ChannelMailSettings).where(ChannelMailSettings.channel_id.in_(channel_ids)))},
+        "channels": channels,
+        "settings": _settings(session, channels),
         "lines": _by(session.execute(select(
             *line, OrderLine.quantity,
             (OrderLine.quantity - OrderLine.quantity_cancelled - OrderLine.quantity_shipped)
             .label("open")).where(OrderLine.order_id.in_(order_ids))
             .order_by(OrderLine.id)).all(), "order_id"),
-        "shipments": {s.id: s for s in session.scalars(
-            select(Shipment).where(Shipment.id.in_(shipment_ids)))} if shipment_ids else {},
+        "shipments": {s.id: s for s in session.execute(
+            select(Shipment.id, Shipment.carrier, Shipment.tracking_number, Shipment.status)
+            .where(Shipment.id.in_(shipment_ids)))} if shipment_ids else {},
         "parcels": _by(session.execute(select(
             ShipmentLine.shipment_id, *line, ShipmentLine.quantity)
             .join(OrderLine, ShipmentLine.order_line_id == OrderLine.id)
@@ -133,10 +131,18 @@ def _read(session: Session, payloads: list[dict]) -> dict:
             .order_by(OrderLine.id)).all(), "shipment_id") if shipment_ids else {},
         "refunds": {r.id: r for r in session.scalars(
             select(Refund).where(Refund.id.in_(refund_ids)))} if refund_ids else {},
-        "templates": {(t.event, t.language): t for t in session.scalars(select(MailTemplate))},
+        "templates": {(t.event, t.language, t.channel_id): t
+                      for t in session.scalars(select(MailTemplate))},
         "returns": {r.id: r for r in session.scalars(
             select(Return).where(Return.id.in_(return_ids)))} if return_ids else {},
     }
+
+
+def _settings(session: Session, channels: dict) -> dict:
+    """Each channel's mail settings, stored or its defaults (made once, not per mail)."""
+    stored = {s.channel_id: s for s in session.scalars(
+        select(ChannelMailSettings).where(ChannelMailSettings.channel_id.in_(list(channels))))}
+    return {pk: stored.get(pk) or default_settings(channel) for pk, channel in channels.items()}
 
 
 def _context(payload: dict, data: dict) -> dict:
@@ -144,7 +150,7 @@ def _context(payload: dict, data: dict) -> dict:
     if order is None:
         raise PermanentError(f"order {payload['order_id']} is gone")
     channel = data["channels"][order.channel_id]
-    settings = data["settings"].get(channel.id) or default_settings(channel)
+    settings = data["settings"][channel.id]
     language = language_of(order.raw_payload, settings.default_language)
     lines = data["lines"].get(order.id, [])
     sender_name = settings.sender_name or channel.name
@@ -189,11 +195,13 @@ def _context(payload: dict, data: dict) -> dict:
         else default_from()
     return context | {"_sender": sender, "_reply_to": settings.reply_to,
                       "_to": payload.get("to") or order.email,
-                      "_template": _template(data["templates"], payload["event"], language)}
+                      "_template": _template(data["templates"], payload["event"], language,
+                                             channel.id)}
 
 
-def _template(stored: dict, event: str, language: str) -> templates.Compiled:
-    row = stored.get((event, language))
+def _template(stored: dict, event: str, language: str, channel_id: int) -> templates.Compiled:
+    """Compiled once per version (templates.compiled): per mail, two dict lookups."""
+    row = templates.pick(stored, event, language, channel_id)
     if row is not None:
         parts = {"subject": row.subject, "html": row.html, "text": row.text}
         return templates.compiled(parts, (event, language, row.id, row.updated_at))
@@ -210,85 +218,30 @@ def context_for(session: Session, payload: dict) -> dict:
     return contexts_for(session, [payload])[0]
 
 
-# --- read ahead for the send pass ----------------------------------------------------------------
+# --- a claim of the send pass at once ----------------------------------------------------------
 
-class Prefetch:
-    """Contexts of the messages being sent, read for up to ``PREFETCH`` at a time."""
-
-    def __init__(self, max_age: float = 30.0):
-        self.lock = threading.Lock()
-        self.ready: dict[int, tuple[float, dict | Exception]] = {}
-        self.max_age = max_age
-
-    def take(self, session: Session, outbox_id: int, payload: dict) -> dict:
-        with self.lock:
-            found = self.ready.pop(outbox_id, None)
-            if found is None or time.monotonic() - found[0] > self.max_age:
-                found = (time.monotonic(), self._load(session, outbox_id, payload))
-        if isinstance(found[1], Exception):
-            raise found[1]
-        return found[1]
-
-    def _load(self, session: Session, outbox_id: int, payload: dict):
-        rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.payload)
-            .where(OutboxMessage.topic == TOPIC, OutboxMessage.status == "sending",
-                   OutboxMessage.id > outbox_id)
-            .order_by(OutboxMessage.id).limit(PREFETCH - 1)).all()
-        ids, payloads = [outbox_id] + [r.id for r in rows], [payload] + [r.payload for r in rows]
-        data = _read(session, payloads)
-        now = time.monotonic()
-        self.ready = {k: v for k, v in self.ready.items() if now - v[0] <= self.max_age}
-        mine = None
-        for pk, each in zip(ids, payloads):
-            try:
-                context = _context(each, data)
-            except Exception as exc:  # noqa: BLE001 — that message's own failure
-                context = exc
-            if pk == outbox_id:
-                mine = context
-            else:
-                self.ready[pk] = (now, context)
-        return mine
+def contexts_by_id(session: Session, messages) -> dict:
+    """{message id: its context, or the exception that message gets} for a claim's
+    messages, read in one query per table (the ``notify.customer`` topic's ``prepare``)."""
+    data = _read(session, [m.payload for m in messages])
+    found = {}
+    for message in messages:
+        try:
+            found[message.id] = _context(message.payload, data)
+        except Exception as exc:  # noqa: BLE001 — that message's own failure
+            found[message.id] = exc
+    return found
 
 
 # --- the message ---------------------------------------------------------------------------------
 
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP  # readable in the raw mail, unlike base64
-
-
-def _header(value: str):
-    """ASCII as it is, anything else RFC 2047-encoded."""
-    return value if value.isascii() else Header(value, "utf-8")
-
-
 def build(context: dict, event: str, message_id: str, attachments=()):
-    """(the rendered parts, the MIME message) for one context. The classic ``email.mime``
-    classes, not ``EmailMessage``: its header registry builds a class per header set and
-    took more time than the rest of the rendering."""
+    """(the rendered parts, the mail ready for the wire) for one context."""
     rendered = templates.render(context["_template"], context)
-    body = MIMEMultipart("alternative")
-    body.attach(MIMEText(rendered.text, "plain", _UTF8_QP))
-    body.attach(MIMEText(rendered.html, "html", _UTF8_QP))
-    if attachments:
-        mail = MIMEMultipart("mixed")
-        mail.attach(body)
-        for filename, mime, data in attachments:
-            maintype, subtype = mime.split("/", 1)
-            part = MIMEApplication(data, subtype) if maintype == "application" \
-                else MIMEText(data.decode(), subtype, "utf-8")
-            part.add_header("Content-Disposition", "attachment", filename=filename)
-            mail.attach(part)
-    else:
-        mail = body
-    mail["From"], mail["To"] = context["_sender"], context["_to"]
-    mail["Subject"] = _header(rendered.subject)
-    mail["Message-ID"] = message_id_for(message_id, context["_sender"])
-    mail["Date"] = formatdate(usegmt=True)
-    if context["_reply_to"]:
-        mail["Reply-To"] = context["_reply_to"]
-    mail["List-Unsubscribe"] = f"<{context['optout_url']}>"
-    mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
-    mail["Content-Language"] = context["language"]
-    return rendered, mail
+    headers = {"From": context["_sender"], "To": context["_to"], "Subject": rendered.subject,
+               "Message-ID": message_id_for(message_id, context["_sender"]),
+               "Date": formatdate(usegmt=True), "Reply-To": context["_reply_to"] or None,
+               "List-Unsubscribe": f"<{context['optout_url']}>",
+               "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058
+               "Content-Language": context["language"]}
+    return rendered, smtp.compose(headers, rendered.text, rendered.html, attachments)

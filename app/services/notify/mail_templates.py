@@ -13,6 +13,7 @@ bottom (in every mail, DESIGN "Customers and staff told").
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -195,9 +196,11 @@ OPTOUT_LABELS = {"en": "Unsubscribe from these mails", "de": "Diese Mails abbest
 
 # --- formatting for the locale (Babel) --------------------------------------------------------
 
+@lru_cache(maxsize=256)
 def formatters(language: str, currency: str, tz: str = "UTC") -> dict:
     """``money`` and ``date`` for templates: the locale's formats, money in the currency's
-    minor units (JPY 0 decimals, KWD 3)."""
+    minor units (JPY 0 decimals, KWD 3). Made once per language and currency (every mail
+    asks): callers copy the dict, never change it."""
     def money(amount, code: str | None = None) -> str:
         if amount is None:
             return ""
@@ -224,7 +227,6 @@ _html_env = SandboxedEnvironment(autoescape=True)
 _text_env = SandboxedEnvironment(autoescape=False)
 _strict_html = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 _strict_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
-_LAYOUTS = {"html": _html_env.from_string(LAYOUT_HTML), "text": _text_env.from_string(LAYOUT_TEXT)}
 
 
 @dataclass(frozen=True)
@@ -239,9 +241,15 @@ _cache_lock = threading.Lock()
 
 
 def compile_parts(parts: dict, strict: bool = False) -> Compiled:
+    """The parts compiled, each body inside the layout: one template per part, so a mail
+    is three renders (the layout rendered apart was two more for every mail). The layout
+    has no line break before the body: an error's line number is the body's own."""
     html_env, text_env = (_strict_html, _strict_text) if strict else (_html_env, _text_env)
-    return Compiled(text_env.from_string(parts["subject"]), html_env.from_string(parts["html"]),
-                    text_env.from_string(parts["text"]))
+    html = LAYOUT_HTML.replace("{{ body }}", parts["html"], 1)
+    text = LAYOUT_TEXT.replace("{{ body }}", "{% filter trim %}" + parts["text"]
+                               + "{% endfilter %}", 1)
+    return Compiled(text_env.from_string(parts["subject"]), html_env.from_string(html),
+                    text_env.from_string(text))
 
 
 def compiled(parts: dict, version: tuple) -> Compiled:
@@ -255,11 +263,28 @@ def compiled(parts: dict, version: tuple) -> Compiled:
     return found
 
 
-def source(session: Session, event: str, language: str) -> tuple[dict, tuple]:
-    """The template's parts and its version: the stored one, else the shipped default
-    (German falls back to English only for an event without a German default)."""
-    row = session.scalar(select(MailTemplate).where(MailTemplate.event == event,
-                                                    MailTemplate.language == language))
+def _stored(session: Session, event: str, language: str,
+            channel_id: int | None) -> MailTemplate | None:
+    owner = MailTemplate.channel_id.is_(None) if channel_id is None \
+        else MailTemplate.channel_id == channel_id
+    return session.scalar(select(MailTemplate).where(MailTemplate.event == event,
+                                                     MailTemplate.language == language, owner))
+
+
+def pick(stored: dict, event: str, language: str, channel_id: int | None = None):
+    """The template that applies, from the stored ones by (event, language, channel id):
+    the channel's own, else the one for every channel; None: the shipped default."""
+    return (stored.get((event, language, channel_id)) if channel_id is not None else None) \
+        or stored.get((event, language, None))
+
+
+def source(session: Session, event: str, language: str,
+           channel_id: int | None = None) -> tuple[dict, tuple]:
+    """The template's parts and its version: the channel's own, else the stored one for
+    every channel, else the shipped default (German falls back to English only for an
+    event without a German default)."""
+    row = (_stored(session, event, language, channel_id) if channel_id is not None else None) \
+        or _stored(session, event, language, None)
     if row is not None:
         return ({"subject": row.subject, "html": row.html, "text": row.text},
                 (event, language, row.id, row.updated_at))
@@ -277,15 +302,7 @@ class Rendered:
 def render(template: Compiled, context: dict) -> Rendered:
     """The three parts, the bodies inside the layout (logo, opt-out link)."""
     subject = " ".join(template.subject.render(context).split())
-    html = _LAYOUTS["html"].render(context, body=_markup(template.html.render(context)))
-    text = _LAYOUTS["text"].render(context, body=template.text.render(context).strip())
-    return Rendered(subject, html, text)
-
-
-def _markup(html: str):
-    from markupsafe import Markup
-
-    return Markup(html)  # already escaped by the autoescaping body template
+    return Rendered(subject, template.html.render(context), template.text.render(context))
 
 
 # --- editing -----------------------------------------------------------------------------------
@@ -326,35 +343,49 @@ def check(parts: dict, language: str) -> None:
         raise ValidationFailed.field("template", f"{type(exc).__name__}: {exc}{where}") from None
 
 
+def _check_channel(session: Session, channel_id) -> int | None:
+    if channel_id in (None, ""):
+        return None
+    from app.models import Channel
+
+    if session.get(Channel, int(channel_id)) is None:
+        raise ValidationFailed.field("channel_id", f"no channel {channel_id}")
+    return int(channel_id)
+
+
 @transactional
-def save(session: Session, event: str, language: str, parts: dict, actor: Actor) -> MailTemplate:
+def save(session: Session, event: str, language: str, parts: dict, actor: Actor,
+         channel_id: int | None = None) -> MailTemplate:
+    """Store the template of ``event`` and ``language`` for every channel, or for one
+    (``channel_id``: its orders get it, the others the general one)."""
     if event not in EVENTS:
         raise ValidationFailed.field("event", f"must be one of {', '.join(EVENTS)}")
     if language not in LANGUAGES:
         raise ValidationFailed.field("language", f"must be one of {', '.join(LANGUAGES)}")
+    channel_id = _check_channel(session, channel_id)
     check(parts, language)
-    row = session.scalar(select(MailTemplate).where(MailTemplate.event == event,
-                                                    MailTemplate.language == language))
+    row = _stored(session, event, language, channel_id)
     before = {p: getattr(row, p) for p in PARTS} if row else {}
     if row is None:
-        row = MailTemplate(event=event, language=language)
+        row = MailTemplate(event=event, language=language, channel_id=channel_id)
         session.add(row)
     for part in PARTS:
         setattr(row, part, parts[part])
     row.updated_by = actor.label
     session.flush()
     audit.record(session, actor, "mail_template", row.id, "update" if before else "create",
-                 {"event": event, "language": language,
+                 {"event": event, "language": language, "channel_id": channel_id,
                   "changed": [p for p in PARTS if before.get(p) != parts[p]]})
     return row
 
 
 @transactional
-def reset(session: Session, event: str, language: str, actor: Actor) -> None:
-    """Back to the shipped default."""
-    row = session.scalar(select(MailTemplate).where(MailTemplate.event == event,
-                                                    MailTemplate.language == language))
+def reset(session: Session, event: str, language: str, actor: Actor,
+          channel_id: int | None = None) -> None:
+    """Back to what applies without this template: for a channel, the general one (or the
+    shipped default); for every channel, the shipped default."""
+    row = _stored(session, event, language, _check_channel(session, channel_id))
     if row is not None:
         audit.record(session, actor, "mail_template", row.id, "reset",
-                     {"event": event, "language": language})
+                     {"event": event, "language": language, "channel_id": row.channel_id})
         session.delete(row)
