@@ -1,11 +1,12 @@
 """Customer mail benchmark on PostgreSQL (its own fresh database, waybill_bench_notify).
 
     .venv/bin/python bench/notify.py [--mails 20000] [--orders 200] [--runners 2]
-                                     [--workers 4] [--database-url URL]
+                                     [--workers 8] [--database-url URL]
 
 N "shipped" mails (``notify.customer`` outbox messages, as shipment.created queues them) go
 to a local aiosmtpd (a process of its own, plain SMTP on 127.0.0.1, counting Message-IDs),
-sent by R runner processes running the real send pass: each mail rendered when it is sent
+sent by R runner processes running the real send pass with production's sending threads each
+(``OMS_OUTBOX_WORKERS``, 8 unless set): each mail rendered when it is sent
 (the order, its parcel and what is still to come read for the whole claim, the template,
 Babel formatting), pooled SMTP connections (one per sending thread, reused across claims),
 the mail log written, the outbox row marked sent; the per-minute cap off. The orders and
@@ -207,9 +208,14 @@ def main() -> None:
     parser.add_argument("--mails", type=int, default=20000)
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--runners", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="sending threads per runner (default: OMS_OUTBOX_WORKERS, as in production)")
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args()
+    if args.workers is None:
+        import config
+
+        args.workers = config.OMS_OUTBOX_WORKERS
 
     from flask_migrate import upgrade
 
