@@ -132,9 +132,11 @@ def _storable_strings(schema: dict) -> None:
         extra = node.get("additionalProperties")
         if node.get("type") == "object" and "patternProperties" not in node \
                 and extra is not False and not node.get("properties"):
-            # A map with keys of the client's choice: its keys as the guard checks them.
-            # Said as patternProperties, not propertyNames, which generators ignore.
-            node["patternProperties"] = {STORABLE_TEXT: extra if isinstance(extra, dict) else {}}
+            # A map with keys of the client's choice: its keys as the guard checks them, or
+            # as its field says ("x-key-pattern" in the field's metadata: apispec passes x-
+            # keys only). Said as patternProperties, not propertyNames, which generators ignore.
+            key_pattern = node.pop("x-key-pattern", STORABLE_TEXT)
+            node["patternProperties"] = {key_pattern: extra if isinstance(extra, dict) else {}}
             node["additionalProperties"] = False
 
 

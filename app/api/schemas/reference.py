@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from marshmallow import fields
-from marshmallow.validate import Length, OneOf, Range
+from marshmallow.validate import Length, OneOf, Range, Regexp
 
 from app.models.sync import CHANNEL_KINDS
 
@@ -99,6 +99,11 @@ def _api_versions() -> dict:
         for kind in CHANNEL_KINDS]}
 
 
+# a shipping method's name as a key: 1-128 characters, the first not an ASCII space, no NUL
+# (the class spelt out: Python's \\s and an ECMA pattern's differ beyond ASCII)
+SHIPPING_METHOD_KEY = "^[^\\x00\\t\\n\\x0b\\x0c\\r ][^\\x00]{0,127}$"
+
+
 class ChannelInSchema(InSchema):
     """A channel's changes (PUT), as services/channels/config.py checks them."""
 
@@ -128,12 +133,11 @@ class ChannelInSchema(InSchema):
         "description": "orders after this hour (warehouse time) count from the next business day; "
                        "null: the sla_cutoff_hour setting"})
     ship_by_methods = fields.Dict(
-        keys=fields.Str(validate=Length(min=1, max=128)), values=fields.Int(strict=True, validate=Range(0, 90)),
-        allow_none=True, validate=Length(max=50), metadata={
+        keys=fields.Str(validate=Regexp(SHIPPING_METHOD_KEY)), values=fields.Int(strict=True, validate=Range(0, 90)),
+        allow_none=True, metadata={
             "description": "business days per shipping method as the channel names it "
-                           '({"Express": 1}, matched without case); over ship_by_days',
-            "maxProperties": 50,
-            "propertyNames": {"minLength": 1, "maxLength": 128, "pattern": "^[^\\x00]*\\S[^\\x00]*$"}})
+                           '({"Express": 1}, matched without case; at most 50); over ship_by_days',
+            "maxProperties": 50, "x-key-pattern": SHIPPING_METHOD_KEY})
     enabled = fields.Bool()
     credentials = fields.Dict(keys=fields.Str(), allow_none=True, load_only=True, metadata={
         "description": "write-only: replaces the stored credentials; never returned. Each "

@@ -85,9 +85,16 @@ def _ship_by_rules(values: dict) -> dict:
         if methods and len(methods) > SHIP_BY_METHODS_MAX:
             raise ValidationFailed.field("ship_by_methods", f"at most {SHIP_BY_METHODS_MAX} shipping methods")
         clean["ship_by_methods"] = None if methods is None else {
-            validation.text(name, "ship_by_methods", max_length=128): _ship_by_days(days, "ship_by_methods")
-            for name, days in methods.items()}
+            _method_name(name): _ship_by_days(days, "ship_by_methods") for name, days in methods.items()}
     return clean
+
+
+def _method_name(name) -> str:
+    """A shipping method as the channel names it: 1-128 characters, ASCII spaces around dropped."""
+    trimmed = name.strip(" \t\n\r\f\v") if isinstance(name, str) else ""
+    if not trimmed or len(trimmed) > 128 or "\x00" in trimmed:
+        raise ValidationFailed.field("ship_by_methods", "a shipping method's name has 1 to 128 characters")
+    return trimmed
 
 
 def _warehouse_ids(session: Session, value, field: str) -> list[int]:
