@@ -216,7 +216,27 @@ _OPEN_WITH_KEY = select(_TABLE.c.id).where(_TABLE.c.dedupe_key == bindparam("ded
                                            _TABLE.c.status.in_(OUTBOX_OPEN_STATUSES))
 
 
-def _check(topic_name: str, target: str, payload: dict) -> None:
+# The plain message on PostgreSQL, through the driver's cursor: SQLAlchemy's execution and
+# result objects cost a third of a message's whole price on the write path (bench/outbox.py
+# (a): a bare psycopg INSERT of the same row adds 0.25 ms to a 2.7 ms order change, this
+# path 0.30, Core's 0.37). The row's values are ours alone (no user text reaches the SQL).
+_PG_INSERT = ("INSERT INTO outbox (message_id, topic, target, payload, dedupe_key, group_key, order_id, status, "
+              "attempts, created_at, next_attempt_at) VALUES (%s, %s, %s, %s, NULL, %s, %s, 'pending', 0, %s, %s) "
+              "RETURNING id")
+
+
+def _insert_plain(connection, values: dict, payload_json: str) -> int:
+    if connection.dialect.name != "postgresql":
+        return connection.execute(_INSERT[connection.dialect.name], values).scalar_one()
+    cursor = connection.connection.dbapi_connection.cursor()
+    cursor.execute(_PG_INSERT, (values["message_id"], values["topic"], values["target"], payload_json,
+                                values["group_key"], values["order_id"], values["created_at"],
+                                values["next_attempt_at"]))
+    return cursor.fetchone()[0]
+
+
+def _check(topic_name: str, target: str, payload: dict) -> str:
+    """The message's payload as JSON text, once it is checked."""
     if not TOPIC_RE.match(topic_name or ""):
         raise ValidationFailed.field("topic", f"{topic_name!r} is not a topic name")
     if not target:
@@ -224,7 +244,7 @@ def _check(topic_name: str, target: str, payload: dict) -> None:
     if not isinstance(payload, dict):
         raise ValidationFailed.field("payload", "must be a JSON object")
     try:
-        json.dumps(payload)
+        return json.dumps(payload)
     except (TypeError, ValueError) as exc:
         raise ValidationFailed.field("payload", f"is not JSON: {exc}") from None
 
@@ -237,7 +257,7 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
     ``dedupe_key``: the same effect queued again while an earlier message for it is not
     yet sent is that message (its id is returned, nothing is written). ``group_key``:
     messages of one group are delivered in the order they were written."""
-    _check(topic, target, payload)
+    payload_json = _check(topic, target, payload)
     now = utcnow()
     values = dict(message_id=str(uuid.uuid4()), topic=topic, target=target[:128],
                   payload=payload, dedupe_key=dedupe_key, group_key=group_key,
@@ -246,7 +266,7 @@ def enqueue(session: Session, topic: str, target: str, payload: dict,
     connection = session.connection()
     dialect = connection.dialect.name
     if dedupe_key is None:
-        return connection.execute(_INSERT[dialect], values).scalar_one()
+        return _insert_plain(connection, values, payload_json)
     for _ in range(3):
         new_id = connection.execute(_INSERT_KEYED[dialect], values).scalar()
         if new_id is not None:
