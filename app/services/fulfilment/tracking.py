@@ -331,7 +331,7 @@ def _postpone(session: Session, account_id: int, numbers: list[str], error: str)
 RECORD_BATCH = 250  # updates recorded in one transaction by a poll
 PASS_LIMIT = 50_000  # numbers one pass asks at most (the next pass takes the rest)
 AHEAD = 4 * RECORD_BATCH  # numbers asked but not yet taken by the recording, at most
-FETCH_WORKERS = 2  # threads asking the carriers (two requests in flight) while the answers are recorded
+FETCH_WORKERS = 3  # threads asking the carriers (three requests in flight) while the answers are recorded
 
 
 def _record_all(session: Session, account_id: int, updates: list[TrackingUpdate]) -> int:
