@@ -40,6 +40,10 @@ class Printer:
                 self.jobs.append(b"".join(chunks))
 
     def close(self):
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        except OSError:
+            pass
         self.server.close()
         self.thread.join(timeout=5)
 
