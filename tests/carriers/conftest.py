@@ -122,3 +122,53 @@ def customs_lines(hs_code: str = "6109.10") -> tuple:
     from connectors.carriers.base import CustomsLine
 
     return (CustomsLine("Cotton T-shirt", 2, Decimal("40.00"), "USD", Decimal("0.6"), hs_code, "PT", "TEE"),)
+
+
+# one box as the label APIs take it
+PACKAGE = [{"weight_kg": "1.2", "length_cm": "30", "width_cm": "20", "height_cm": "10"}]
+
+
+@pytest.fixture
+def fast(app, monkeypatch):
+    monkeypatch.setitem(app.config, "OMS_CONNECTOR_OPTIONS", {"time_scale": 0.001})
+
+
+@pytest.fixture
+def accounts(session, actor, carrier_sandbox, fast):
+    """UPS (PDF, Track Alert credential) and EasyPost (ZPL) accounts on the sandbox, in the database."""
+    from app.services.fulfilment import carriers
+
+    urls = carrier_base_urls(carrier_sandbox.root)
+    ups_creds = dict(CARRIER_CREDENTIALS["ups"])
+    number = ups_creds.pop("account_number")
+    ups = carriers.save_account(session, {"code": "ups-main", "name": "UPS", "kind": "ups", "base_url": urls["ups"],
+                                          "account_number": number}, actor(), credentials=ups_creds,
+                                webhook_secret="ups-track-alert-credential")
+    easy = carriers.save_account(session, {"code": "ep", "name": "EasyPost", "kind": "easypost",
+                                           "base_url": urls["easypost"], "label_format": "ZPL"}, actor(),
+                                 credentials=dict(CARRIER_CREDENTIALS["easypost"]), webhook_secret="ep-hmac")
+    return {"ups": ups.code, "easypost": easy.code}
+
+
+@pytest.fixture
+def packed(session, make, actor):
+    """``packed()`` imports and packs an order of one TEE-1; returns its id."""
+    from app.services.fulfilment import shipments
+
+    channel, warehouse = make.channel(), make.warehouse()
+    make.product("TEE-1", stock={warehouse: 10})
+
+    def one():
+        order = make.order(channel, [("TEE-1", 1, "20.00")])
+        shipments.start_picking(session, order.id, actor("warehouse"))
+        shipments.mark_packed(session, order.id, actor("warehouse"))
+        return order.id
+    return one
+
+
+def deliver_outbox():
+    """One send pass of the outbox, as the job runs it."""
+    from app.extensions import db
+    from app.services.core import outbox_sender
+
+    return outbox_sender.send_pass(db.engine)

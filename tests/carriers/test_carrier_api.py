@@ -3,18 +3,11 @@ again), rates, ship with a label, the label document, void; delivery exceptions'
 role checks per DESIGN's matrix."""
 from __future__ import annotations
 
-import pytest
-
 from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
 
 from app.services.fulfilment import shipments
 
 PACKAGE = {"weight_kg": "2", "length_cm": "30", "width_cm": "20", "height_cm": "15"}
-
-
-@pytest.fixture
-def fast(app, monkeypatch):
-    monkeypatch.setitem(app.config, "OMS_CONNECTOR_OPTIONS", {"time_scale": 0.001})
 
 
 def _account(app_client, headers, root):

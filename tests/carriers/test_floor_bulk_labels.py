@@ -8,7 +8,7 @@ from pypdf import PdfReader
 
 from app.models import Order
 from app.services.fulfilment import documents, packing, picking
-from tests.carriers.test_fulfilment_carriers import PACKAGE, accounts, fast  # noqa: F401 - fixtures
+from .conftest import PACKAGE
 
 
 def test_bulk_labels_from_the_sandbox_print_as_one_pdf(session, make, actor, accounts):  # noqa: F811

@@ -16,49 +16,12 @@ from connectors.sandbox import CARRIER_CREDENTIALS, carrier_base_urls
 from app.extensions import db
 from app.models import Alert, DeliveryException, OutboxMessage, Shipment, TrackingEvent, Warehouse
 from app.models.base import clock_at, utcnow
-from app.services.core import outbox_sender
 from app.services.fulfilment import carriers, exceptions, labels, shipments, tracking
 from app.services.inventory import reference
 from app.services.notify import alerts
 from tests.conftest import is_postgres
 
-PACKAGE = [{"weight_kg": "1.2", "length_cm": "30", "width_cm": "20", "height_cm": "10"}]
-
-
-@pytest.fixture
-def fast(app, monkeypatch):
-    monkeypatch.setitem(app.config, "OMS_CONNECTOR_OPTIONS", {"time_scale": 0.001})
-
-
-@pytest.fixture
-def accounts(session, actor, carrier_sandbox, fast):
-    urls = carrier_base_urls(carrier_sandbox.root)
-    ups_creds = dict(CARRIER_CREDENTIALS["ups"])
-    number = ups_creds.pop("account_number")
-    ups = carriers.save_account(session, {"code": "ups-main", "name": "UPS", "kind": "ups", "base_url": urls["ups"],
-                                          "account_number": number}, actor(), credentials=ups_creds,
-                                webhook_secret="ups-track-alert-credential")
-    easy = carriers.save_account(session, {"code": "ep", "name": "EasyPost", "kind": "easypost",
-                                           "base_url": urls["easypost"], "label_format": "ZPL"}, actor(),
-                                 credentials=dict(CARRIER_CREDENTIALS["easypost"]), webhook_secret="ep-hmac")
-    return {"ups": ups.code, "easypost": easy.code}
-
-
-@pytest.fixture
-def packed(session, make, actor):
-    channel, warehouse = make.channel(), make.warehouse()
-    make.product("TEE-1", stock={warehouse: 10})
-
-    def one():
-        order = make.order(channel, [("TEE-1", 1, "20.00")])
-        shipments.start_picking(session, order.id, actor("warehouse"))
-        shipments.mark_packed(session, order.id, actor("warehouse"))
-        return order.id
-    return one
-
-
-def deliver_outbox():
-    return outbox_sender.send_pass(db.engine)
+from .conftest import PACKAGE, deliver_outbox
 
 
 def test_ups_rates_label_void(session, actor, accounts, packed, carrier_sandbox):

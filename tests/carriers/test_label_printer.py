@@ -14,7 +14,7 @@ from app.services.core import outbox
 from app.services.core.errors import Conflict, ValidationFailed
 from app.services.fulfilment import labels, printing
 from app.services.inventory import reference
-from tests.carriers.test_fulfilment_carriers import PACKAGE, accounts, deliver_outbox, fast, packed  # noqa: F401
+from .conftest import PACKAGE, deliver_outbox
 
 
 class Printer:

@@ -21,12 +21,7 @@ from app.services.core.errors import ValidationFailed
 from app.services.fulfilment import boxes, carriers, dry_run, labels, manifests, shipments, shipping_rules
 from app.services.inventory import reference
 
-PACKAGE = [{"weight_kg": "1.2", "length_cm": "30", "width_cm": "20", "height_cm": "10"}]
-
-
-@pytest.fixture
-def fast(app, monkeypatch):
-    monkeypatch.setitem(app.config, "OMS_CONNECTOR_OPTIONS", {"time_scale": 0.001})
+from .conftest import PACKAGE
 
 
 @pytest.fixture
