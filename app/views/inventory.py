@@ -1,6 +1,7 @@
 """Inventory: stock levels per warehouse and product, the adjustment and receiving forms
 (services/inventory.adjust / receive: on_hand is never edited directly), the movement ledger
-and the warehouses (reference data, written through services/inventory/reference.py)."""
+and the warehouses (reference data, written with the carriers they ship with through
+services/fulfilment/shipping_rules.save_warehouse; deleted through services/inventory/reference.py)."""
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
@@ -18,7 +19,6 @@ from app.services.inventory import catalog
 from app.services.inventory import stock as inventory
 from app.services.inventory import reference
 from app.services.core.errors import DomainError, ValidationFailed
-from app.services.core.transaction import unit_of_work
 from app.services.fulfilment import shipping_rules
 from .base import (
     checkbox,    select_field,
@@ -191,11 +191,8 @@ class WarehouseView(ServiceModelView):
 
     def save(self, form, pk):
         codes = [c for c in (part.strip() for part in (form.carriers.data or "").split(",")) if c]
-        with unit_of_work(db.session):  # the warehouse and its carriers: both or neither
-            warehouse = reference.save(db.session, "warehouse", self.form_values(form, self.show_columns),
-                                       current_actor(), pk)
-            shipping_rules.allow_carriers(db.session, warehouse.id, codes, current_actor())
-        return warehouse
+        return shipping_rules.save_warehouse(db.session, self.form_values(form, self.show_columns), codes,
+                                             current_actor(), pk)
 
     def remove(self, pk):
         return reference.delete(db.session, "warehouse", pk, current_actor())

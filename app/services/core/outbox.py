@@ -208,8 +208,7 @@ def _keyed(statement):
 # Built once, the values passed as parameters: building an INSERT per call cost more than
 # the database's own work (bench/outbox.py (a), the write path).
 _TABLE = OutboxMessage.__table__
-_INSERT = {name: make(_TABLE).returning(_TABLE.c.id)
-           for name, make in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+_SQLITE_INSERT = sqlite.insert(_TABLE).returning(_TABLE.c.id)  # PostgreSQL: _PG_INSERT below
 _INSERT_KEYED = {name: _keyed(make(_TABLE)).returning(_TABLE.c.id)
                  for name, make in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
 _OPEN_WITH_KEY = select(_TABLE.c.id).where(_TABLE.c.dedupe_key == bindparam("dedupe_key"),
@@ -227,7 +226,7 @@ _PG_INSERT = ("INSERT INTO outbox (message_id, topic, target, payload, dedupe_ke
 
 def _insert_plain(connection, values: dict, payload_json: str) -> int:
     if connection.dialect.name != "postgresql":
-        return connection.execute(_INSERT[connection.dialect.name], values).scalar_one()
+        return connection.execute(_SQLITE_INSERT, values).scalar_one()
     cursor = connection.connection.dbapi_connection.cursor()
     cursor.execute(_PG_INSERT, (values["message_id"], values["topic"], values["target"], payload_json,
                                 values["group_key"], values["order_id"], values["created_at"],

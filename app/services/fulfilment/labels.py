@@ -191,7 +191,7 @@ def _attach(session: Session, shipment_id: int, label: Label, actor: Actor, *, r
         shipment.cost, shipment.currency = label.cost, label.currency
     for package, number in zip(shipment.packages, label.package_tracking_numbers):
         package.tracking_number = number
-    shipment.shipped_at, shipment.next_track_at = now, now
+    shipment.next_track_at = now  # shipped_at: when it is ship-confirmed
     _ship_confirm(session, order, shipment, actor)
     _subscribe_later(session, shipment)
     printing.on_label_bought(session, shipment, stored)  # a ZPL label to the warehouse's printer
@@ -213,7 +213,6 @@ def _ship_confirm(session: Session, order, shipment: Shipment, actor: Actor) -> 
         if allocations:
             shipments.confirm(session, order, shipment, allocations, actor)
             return
-    shipment.shipped_at = None  # not gone yet: the end of day lists it, to confirm or void
     events.order_event(session, order, actor, "label_not_shipped",
                        f"Label {shipment.tracking_number} bought, but the order is {order.status}"
                        f"{' and held' if order.is_held else ''}: not ship-confirmed; confirm or void it "
@@ -232,7 +231,6 @@ def confirm_label(session: Session, shipment_id: int, actor: Actor) -> Shipment:
         raise Conflict(f"Shipment {shipment_id} is {shipment.status}"
                        f"{' and shipped' if shipment.shipped_at else ''}: nothing to confirm")
     order = shipments.packed_order(session, shipment.order_id)
-    shipment.shipped_at = utcnow()
     shipments.confirm(session, order, shipment, shipments.open_allocations(session, order, shipment.warehouse_id),
                       actor)
     return shipment

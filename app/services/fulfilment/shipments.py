@@ -69,6 +69,7 @@ def confirm(session: Session, order, shipment: Shipment, allocations: list[Alloc
     subscriber flushes itself: the order's row is written once, its lines and allocations
     each in one executemany."""
     with events.batched(session, [order]), session.no_autoflush:
+        shipment.shipped_at = shipment.shipped_at or utcnow()  # gone now (a label may wait for it)
         inventory.ship(session, [(a, a.quantity) for a in allocations], actor, reference=f"shipment {shipment.id}")
         for allocation in allocations:
             shipment.lines.append(ShipmentLine(order_line_id=allocation.order_line_id, quantity=allocation.quantity))

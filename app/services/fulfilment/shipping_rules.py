@@ -29,6 +29,7 @@ from app.services.core import audit, settings, validation
 from app.services.core.actor import Actor
 from app.services.core.errors import NotFound, ValidationFailed
 from app.services.core.transaction import transactional
+from app.services.inventory import reference
 from app.services.fulfilment import carriers
 
 FALLBACK = "fallback: cheapest of every carrier the warehouse may use"
@@ -294,6 +295,14 @@ def map_method(session: Session, method: str, service_level: str, actor: Actor, 
     audit.record(session, actor, "shipping_method_map", row.id, "update",
                  {"method": method, "service_level": service_level, "promise_days": promise_days})
     return row
+
+
+@transactional
+def save_warehouse(session: Session, values: dict, carriers: list[str], actor: Actor, pk: int | None = None):
+    """A warehouse (inventory's reference data) and the carrier accounts it ships with: both or neither."""
+    warehouse = reference.save(session, "warehouse", values, actor, pk)
+    allow_carriers(session, warehouse.id, carriers, actor)
+    return warehouse
 
 
 def carriers_of(session: Session, warehouse_id: int) -> list[str]:
